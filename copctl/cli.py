@@ -1,0 +1,167 @@
+"""`copctl`: the operator CLI of the CoP Platform."""
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shared.events.catalog import CATALOG
+from shared.events.codec import InvalidEvent
+
+app = typer.Typer(
+    help="Operate the CoP Platform: local stack, events, schemas.", no_args_is_help=True
+)
+dev = typer.Typer(help="The local stack without Docker (Kafka, MongoDB protocol, Redis, sinks, "
+                  "the four services).", no_args_is_help=True)  # fmt: skip
+app.add_typer(dev, name="dev")
+
+KafkaOption = Annotated[
+    str,
+    typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers."),
+]
+
+
+@dev.command("up")
+def dev_up() -> None:
+    """Start everything on the local defaults and wait until every service is ready."""
+    from copctl.devstack.processes import StackError
+    from copctl.devstack.stack import up
+
+    began = time.monotonic()
+    try:
+        infra, urls = up()
+    except StackError as e:
+        typer.secho(f"dev up failed: {e}", fg="red", err=True)
+        raise typer.Exit(1) from e
+    from copctl.devstack import mongo
+    from copctl.devstack.paths import local_dir
+
+    typer.echo(f"CoP Platform is up ({time.monotonic() - began:.1f}s).")
+    for name, note in infra.notes.items():
+        typer.echo(f"  {name:<12} {note}")
+    typer.echo(f"  Kafka        {infra.kafka_bootstrap_servers}")
+    typer.echo(f"  MongoDB      {infra.mongodb_uri} ({mongo.flavour()})")
+    typer.echo(f"  Redis        {infra.redis_url}")
+    typer.echo("  SMTP sink    127.0.0.1:1025 -> " + str(local_dir() / "mail"))
+    typer.echo("  Chat sink    http://127.0.0.1:8090 -> " + str(local_dir() / "chat"))
+    for name, url in urls.items():
+        typer.echo(f"  {name:<12} {url}  (docs: {url}/docs)")
+    typer.echo(f"  Logs         {local_dir() / 'logs'}")
+    typer.echo("Stop with: copctl dev down")
+
+
+@dev.command("down")
+def dev_down() -> None:
+    """Stop exactly the processes `dev up` started."""
+    from copctl.devstack.stack import down
+
+    stopped = down()
+    typer.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@dev.command("status")
+def dev_status() -> None:
+    """What is running, and where."""
+    from copctl.devstack.stack import status
+
+    for name, state, detail in status():
+        typer.echo(f"{name:<12} {state:<32} {detail}")
+
+
+@app.command("types")
+def types() -> None:
+    """List the event types of the catalog with their topics."""
+    for spec in CATALOG.values():
+        typer.echo(f"{spec.type:<36} {spec.topic:<18} {spec.summary}")
+
+
+@app.command("emit")
+def emit(
+    event_type: Annotated[str, typer.Argument(help="e.g. cop.member.profile_updated.v1")],
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            "-f",
+            exists=True,
+            dir_okay=False,
+            help="JSON file: the event's data, or a whole CloudEvent.",
+        ),
+    ] = None,
+    assignments: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="data field as key=value (JSON values allowed)."),
+    ] = None,
+    source: Annotated[str, typer.Option(help="CloudEvents source.")] = "cop/copctl",
+    event_id: Annotated[
+        str | None, typer.Option("--id", help="event id (default: new UUID)")
+    ] = None,
+    topic_prefix: Annotated[str, typer.Option(envvar="KAFKA_TOPIC_PREFIX")] = "",
+    bootstrap_servers: KafkaOption = "127.0.0.1:9092",
+    dry_run: Annotated[bool, typer.Option(help="print the event, do not send it")] = False,
+) -> None:
+    """Validate a catalog event and publish it to its topic, keyed as the contract says."""
+    from copctl.emit import build_event
+
+    try:
+        event = build_event(
+            event_type, file=file, assignments=assignments or [], source=source, event_id=event_id
+        )
+    except InvalidEvent as e:
+        typer.secho(json.dumps(e.as_dict(), indent=2), fg="red", err=True)
+        raise typer.Exit(2) from e
+    typer.echo(event.model_dump_json(indent=2, exclude_none=True))
+    if not dry_run:
+        asyncio.run(_publish(event, bootstrap_servers, topic_prefix))
+        typer.echo(f"published {event.type} {event.id}")
+
+
+async def _publish(event: object, bootstrap_servers: str, topic_prefix: str) -> None:
+    from shared.events.envelope import CloudEvent
+    from shared.kafka import EventBus, make_broker
+
+    assert isinstance(event, CloudEvent)
+    broker = make_broker(bootstrap_servers, client_id="copctl")
+    async with broker:
+        await broker.connect()
+        await EventBus(broker, topic_prefix=topic_prefix).publish(event)
+
+
+@app.command("schemas")
+def schemas(
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("docs/schemas"),
+) -> None:
+    """Write a JSON Schema per event type and the AsyncAPI document, generated from the models."""
+    from shared.events.schemas import asyncapi_document, json_schemas
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for name, schema in json_schemas().items():
+        (out / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        written += 1
+    (out / "asyncapi.json").write_text(json.dumps(asyncapi_document(), indent=2) + "\n")
+    typer.echo(f"wrote {written} JSON Schemas and asyncapi.json to {out}")
+
+
+@app.command("topics")
+def topics(
+    bootstrap_servers: KafkaOption = "127.0.0.1:9092",
+    partitions: Annotated[int, typer.Option(envvar="KAFKA_TOPIC_PARTITIONS")] = 6,
+    topic_prefix: Annotated[str, typer.Option(envvar="KAFKA_TOPIC_PREFIX")] = "",
+) -> None:
+    """Create the contract's topics that are missing."""
+    from shared.kafka import ensure_topics
+
+    created = asyncio.run(
+        ensure_topics(bootstrap_servers, partitions=partitions, topic_prefix=topic_prefix)
+    )
+    typer.echo("created: " + (", ".join(created) if created else "none (all exist)"))
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

@@ -1,0 +1,159 @@
+"""Starting and stopping the stack's processes, each recorded in a pid file so that `down`
+stops exactly what `up` started (and never a process that merely reused the pid)."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from copctl.devstack.paths import logs_dir, run_dir
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Running:
+    name: str
+    pid: int
+    log: Path
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _pidfile(name: str) -> Path:
+    return run_dir() / f"{name}.pid"
+
+
+def log_path(name: str) -> Path:
+    return logs_dir() / f"{name}.log"
+
+
+def running(name: str) -> Running | None:
+    """The process `name` if we started it and it is still alive."""
+    pidfile = _pidfile(name)
+    try:
+        pid_text, ticks = pidfile.read_text().split()
+    except (OSError, ValueError):
+        return None
+    pid = int(pid_text)
+    if _start_ticks(pid) != ticks:
+        pidfile.unlink(missing_ok=True)
+        return None
+    return Running(name, pid, log_path(name))
+
+
+def start(
+    name: str,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Running:
+    """Start `argv` in its own session (its own process group), logging to `.local/logs/`."""
+    if (already := running(name)) is not None:
+        return already
+    log = log_path(name)
+    with log.open("ab") as out:
+        out.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {name}\n".encode())
+        out.flush()
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    ticks = _start_ticks(proc.pid)
+    _pidfile(name).write_text(f"{proc.pid} {ticks}\n")
+    return Running(name, proc.pid, log)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return _start_ticks(pid) is not None and _state(pid) != "Z"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+
+
+def stop(name: str, timeout_s: float = 20.0) -> bool:
+    """SIGTERM the process group we started, SIGKILL after the timeout. True if it was running."""
+    proc = running(name)
+    if proc is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(proc.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    _pidfile(name).unlink(missing_ok=True)
+    return True
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    timeout_s: float,
+    what: str,
+    process: Running | None = None,
+    interval_s: float = 0.2,
+) -> None:
+    """Poll `check` until it holds; fail early if the process we wait for has died."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if process is not None and not _alive(process.pid):
+            raise StackError(f"{process.name} exited while waiting for {what}; see {process.log}")
+        time.sleep(interval_s)
+    hint = f"; see {process.log}" if process else ""
+    raise StackError(f"timed out after {timeout_s:.0f}s waiting for {what}{hint}")
+
+
+def run_checked(argv: Sequence[str], *, what: str, cwd: Path | None = None) -> str:
+    """Run a set-up step (mvn, go build, apt-get) and fail with its output if it fails."""
+    result = subprocess.run(
+        list(argv), cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr)[-4000:]
+        raise StackError(f"{what} failed (exit {result.returncode}):\n{output}")
+    return result.stdout

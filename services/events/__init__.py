@@ -1,0 +1,1 @@
+"""Events: communities, members, sessions, attendance, feedback, action items; inbound gateway."""

@@ -1,0 +1,9 @@
+from pydantic import Field
+
+from shared.settings import ServiceSettings
+
+
+class EventsSettings(ServiceSettings):
+    service_name: str = "events"
+    http_port: int = Field(8081, ge=1, le=65535)
+    mongodb_database: str = "cop_events"

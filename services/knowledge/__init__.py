@@ -1,0 +1,1 @@
+"""Knowledge: artifacts (patterns, decision logs, playbooks, ...), versions, reuse, search."""

@@ -1,0 +1,87 @@
+"""The notifier's MongoDB state: member contact profiles and the delivery log."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.events.catalog import MemberProfileUpdated
+from shared.mongo import bulk_apply
+
+
+class NotifierStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._profiles = db["profiles"]
+        self._deliveries = db["deliveries"]
+
+    async def ensure_indexes(self) -> None:
+        await self._deliveries.create_index([("member_id", ASCENDING), ("status", ASCENDING)])
+        await self._deliveries.create_index([("created_at", DESCENDING)])
+        await self._deliveries.create_index([("cause_event_id", ASCENDING)])
+
+    async def save_profiles(self, items: list[tuple[str, datetime, MemberProfileUpdated]]) -> None:
+        """Last writer wins by event time; an older or repeated event changes nothing."""
+        ops = [
+            UpdateOne(
+                {
+                    "_id": p.member_id,
+                    "$or": [{"updated_at": {"$lt": at}}, {"updated_at": {"$exists": False}}],
+                },
+                {"$set": {**p.model_dump(mode="json"), "updated_at": at, "event_id": event_id}},
+                upsert=True,
+            )
+            for event_id, at, p in items
+        ]
+        await bulk_apply(self._profiles, ops)
+
+    async def profiles(self, member_ids: list[str]) -> dict[str, dict[str, Any]]:
+        cursor = self._profiles.find({"_id": {"$in": member_ids}})
+        return {doc["_id"]: doc async for doc in cursor}
+
+    async def claim(self, delivery_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Claim a delivery before sending it. None when it was already delivered.
+
+        The `_id` is (cause event, recipient, channel), so the same notification is never
+        sent twice; a retry reuses the record and counts the attempt.
+        """
+        now = datetime.now(UTC)
+        doc = {
+            "_id": delivery_id,
+            **record,
+            "status": "sending",
+            "attempt": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            await self._deliveries.insert_one(doc)
+            return doc
+        except DuplicateKeyError:
+            return await self._deliveries.find_one_and_update(
+                {"_id": delivery_id, "status": {"$ne": "delivered"}},
+                {"$inc": {"attempt": 1}, "$set": {"status": "sending", "updated_at": now}},
+                return_document=ReturnDocument.AFTER,
+            )
+
+    async def set_status(self, delivery_id: str, status: str, error: str | None = None) -> None:
+        update: dict[str, Any] = {"status": status, "updated_at": datetime.now(UTC)}
+        if error is not None:
+            update["error"] = error
+        await self._deliveries.update_one({"_id": delivery_id}, {"$set": update})
+
+    async def awaiting_address(self, member_id: str) -> list[dict[str, Any]]:
+        cursor = self._deliveries.find({"member_id": member_id, "status": "awaiting_address"})
+        return [doc async for doc in cursor]
+
+    async def deliveries(
+        self, *, member_id: str | None, cause_event_id: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {}
+        if member_id:
+            query["member_id"] = member_id
+        if cause_event_id:
+            query["cause_event_id"] = cause_event_id
+        cursor = self._deliveries.find(query).sort("created_at", DESCENDING).limit(limit)
+        return [doc async for doc in cursor]

@@ -1,0 +1,50 @@
+"""The notifier's composition root."""
+
+from fastapi import FastAPI
+
+from services.notifier.adapters.chat import WebhookPoster
+from services.notifier.adapters.email import SmtpSender
+from services.notifier.adapters.store import NotifierStore
+from services.notifier.entrypoints.http import router
+from services.notifier.handlers import NotifierHandlers
+from services.notifier.settings import NotifierSettings
+from shared.events.topics import Topic
+from shared.runtime import build_runtime, create_app
+
+
+def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
+    settings = settings or NotifierSettings()
+    runtime = build_runtime(settings)
+    store = NotifierStore(runtime.db)
+    handlers = NotifierHandlers(
+        bus=runtime.bus,
+        store=store,
+        email=SmtpSender(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            mail_from=settings.mail_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            timeout_s=settings.smtp_timeout_s,
+            tracer=runtime.tracer,
+        ),
+        chat=WebhookPoster(
+            allowed_hosts=settings.chat_allowed_hosts,
+            secret=settings.chat_webhook_secret,
+            timeout_s=settings.chat_timeout_s,
+            tracer=runtime.tracer,
+        ),
+        chat_url=settings.chat_webhook_url,
+        chat_kind=settings.chat_webhook_kind,
+        platform_url=settings.platform_url,
+        tracer=runtime.tracer,
+    )
+    runtime.subscribe(handlers.apply, str(Topic.COMMUNITIES), str(Topic.RECOGNITION))
+    return create_app(
+        runtime,
+        title="CoP Notifier",
+        description="E-mail and chat notifications for community members, and the delivery log.",
+        routers=[router(handlers)],
+        on_startup=[store.ensure_indexes],
+    )

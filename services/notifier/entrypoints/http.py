@@ -1,0 +1,34 @@
+"""The notifier's HTTP API: the delivery log and the contact profiles it knows."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from services.notifier.handlers import NotifierHandlers
+from shared.events.catalog import Id
+from shared.http import Problem
+
+
+def router(handlers: NotifierHandlers) -> APIRouter:
+    api = APIRouter(tags=["deliveries"])
+
+    @api.get("/deliveries")
+    async def deliveries(
+        member_id: Id | None = None,
+        cause_event_id: Id | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> list[dict[str, Any]]:
+        docs = await handlers.store.deliveries(
+            member_id=member_id, cause_event_id=cause_event_id, limit=limit
+        )
+        return [{"delivery_id": d.pop("_id"), **d} for d in docs]
+
+    @api.get("/profiles/{member_id}")
+    async def profile(member_id: Id) -> dict[str, Any]:
+        found = (await handlers.store.profiles([member_id])).get(member_id)
+        if found is None:
+            raise Problem(404, "Profile not found", f"no profile for member {member_id}")
+        found["member_id"] = found.pop("_id")
+        return found
+
+    return api

@@ -1,0 +1,203 @@
+"""The notifier's use cases: keep contact profiles, turn domain events into deliveries."""
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from opentelemetry import trace
+
+from services.notifier.adapters.chat import WebhookNotAllowed, WebhookPoster
+from services.notifier.adapters.email import SmtpSender
+from services.notifier.adapters.store import NotifierStore
+from services.notifier.domain.messages import chat_payload, kudos_chat, kudos_email
+from shared.consumer import ConsumedEvent
+from shared.events.catalog import (
+    ChannelKind,
+    KudosGiven,
+    MemberProfileUpdated,
+    NotificationDelivered,
+    NotificationFailed,
+)
+from shared.events.envelope import new_event
+from shared.kafka import EventBus
+
+SOURCE = "cop/notifier"
+COMMUNITY_CHANNEL = "community-chat"
+log = logging.getLogger(__name__)
+
+
+class NotifierHandlers:
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        store: NotifierStore,
+        email: SmtpSender,
+        chat: WebhookPoster,
+        chat_url: str | None,
+        chat_kind: str,
+        platform_url: str,
+        tracer: trace.Tracer,
+    ) -> None:
+        self._bus = bus
+        self.store = store
+        self._email = email
+        self._chat = chat
+        self._chat_url = chat_url
+        self._chat_kind = chat_kind
+        self._platform_url = platform_url.rstrip("/")
+        self._tracer = tracer
+
+    async def apply(self, batch: list[ConsumedEvent]) -> None:
+        profiles = [
+            (c.event.id, c.event.envelope.time, c.event.data)
+            for c in batch
+            if isinstance(c.event.data, MemberProfileUpdated)
+        ]
+        if profiles:
+            await self.store.save_profiles(profiles)
+            for _, _, profile in profiles:
+                await self._send_awaiting(profile.member_id)
+        for consumed in batch:
+            if isinstance(consumed.event.data, KudosGiven):
+                with consumed.span(self._tracer, "notifier handle kudos.given"):
+                    await self._on_kudos(consumed.event.id, consumed.event.data)
+
+    async def _on_kudos(self, event_id: str, kudos: KudosGiven) -> None:
+        recipients = [m for m in dict.fromkeys(kudos.to_ids) if m != kudos.from_id]
+        people = await self.store.profiles([kudos.from_id, *recipients])
+        giver = _name(people.get(kudos.from_id), kudos.from_id)
+        for member in recipients:
+            delivery_id = f"{event_id}:{member}:email"
+            record = {
+                "member_id": member,
+                "channel_kind": ChannelKind.EMAIL.value,
+                "cause_event_id": event_id,
+                "cause_type": "cop.kudos.given.v1",
+                "kudos": kudos.model_dump(mode="json"),
+            }
+            claimed = await self.store.claim(delivery_id, record)
+            if claimed is not None:
+                await self._email_kudos(claimed, people.get(member), giver)
+        if self._chat_url:
+            await self._chat_kudos(
+                event_id, kudos, giver, [_name(people.get(m), m) for m in recipients]
+            )
+
+    async def _email_kudos(
+        self, delivery: dict[str, Any], profile: dict[str, Any] | None, giver: str
+    ) -> None:
+        delivery_id, member = delivery["_id"], delivery["member_id"]
+        if not profile or not profile.get("email"):
+            await self.store.set_status(delivery_id, "awaiting_address")
+            log.info("no e-mail address for %s yet; %s waits for the profile", member, delivery_id)
+            return
+        kudos = KudosGiven.model_validate(delivery["kudos"])
+        content = kudos_email(
+            kudos,
+            recipient_name=_name(profile, member),
+            giver_name=giver,
+            profile_url=f"{self._platform_url}/members/{member}/kudos",
+        )
+        message = self._email.build(
+            to_name=_name(profile, member),
+            to_email=profile["email"],
+            content=content,
+            notification_id=delivery_id,
+        )
+        try:
+            await self._email.send(message)
+        except Exception as e:
+            await self._failed(delivery, ChannelKind.EMAIL, e)
+            raise
+        await self._delivered(delivery, ChannelKind.EMAIL)
+
+    async def _chat_kudos(
+        self, event_id: str, kudos: KudosGiven, giver: str, recipient_names: list[str]
+    ) -> None:
+        assert self._chat_url is not None
+        delivery_id = f"{event_id}:{COMMUNITY_CHANNEL}:{self._chat_kind}"
+        record = {
+            "member_id": None,
+            "channel": COMMUNITY_CHANNEL,
+            "channel_kind": self._chat_kind,
+            "cause_event_id": event_id,
+            "cause_type": "cop.kudos.given.v1",
+            "community_id": kudos.community_id,
+        }
+        delivery = await self.store.claim(delivery_id, record)
+        if delivery is None:
+            return
+        content = kudos_chat(kudos, giver_name=giver, recipient_names=recipient_names)
+        payload = chat_payload(
+            self._chat_kind,
+            content,
+            event={
+                "id": event_id,
+                "type": "cop.kudos.given.v1",
+                "data": kudos.model_dump(mode="json"),
+            },
+        )
+        try:
+            await self._chat.post(self._chat_url, payload, sign_body=self._chat_kind == "webhook")
+        except WebhookNotAllowed as e:
+            await self._failed(delivery, ChannelKind(self._chat_kind), e)
+            return  # a configuration error: retrying cannot help
+        except Exception as e:
+            await self._failed(delivery, ChannelKind(self._chat_kind), e)
+            raise
+        await self._delivered(delivery, ChannelKind(self._chat_kind))
+
+    async def _send_awaiting(self, member_id: str) -> None:
+        waiting = await self.store.awaiting_address(member_id)
+        if not waiting:
+            return
+        for delivery in waiting:
+            kudos = KudosGiven.model_validate(delivery["kudos"])
+            people = await self.store.profiles([kudos.from_id, member_id])
+            claimed = await self.store.claim(delivery["_id"], {})
+            if claimed is not None:
+                giver = _name(people.get(kudos.from_id), kudos.from_id)
+                await self._email_kudos(claimed, people.get(member_id), giver)
+
+    async def _delivered(self, delivery: dict[str, Any], kind: ChannelKind) -> None:
+        await self.store.set_status(delivery["_id"], "delivered")
+        await self._bus.publish(
+            new_event(
+                NotificationDelivered(
+                    notification_id=delivery["_id"],
+                    member_id=delivery.get("member_id"),
+                    channel=delivery.get("channel"),
+                    channel_kind=kind,
+                    cause_event_id=delivery["cause_event_id"],
+                    attempt=delivery["attempt"],
+                ),
+                source=SOURCE,
+            ),
+        )
+
+    async def _failed(self, delivery: dict[str, Any], kind: ChannelKind, error: Exception) -> None:
+        reason = f"{type(error).__name__}: {error}"[:2000]
+        await self.store.set_status(delivery["_id"], "failed", reason)
+        await self._bus.publish(
+            new_event(
+                NotificationFailed(
+                    notification_id=delivery["_id"],
+                    member_id=delivery.get("member_id"),
+                    channel=delivery.get("channel"),
+                    channel_kind=kind,
+                    cause_event_id=delivery["cause_event_id"],
+                    attempt=delivery["attempt"],
+                    error=reason,
+                ),
+                source=SOURCE,
+            ),
+        )
+
+
+def _name(profile: dict[str, Any] | None, fallback: str) -> str:
+    return str(profile.get("name") or fallback) if profile else fallback
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

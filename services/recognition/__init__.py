@@ -1,0 +1,1 @@
+"""Recognition: kudos and their policy, the contribution ledger, profiles, badges, health."""

@@ -1,0 +1,32 @@
+"""Recognition's composition root: the one place its dependencies are wired."""
+
+from fastapi import FastAPI
+
+from services.recognition.adapters.allowance import AllowanceCounter
+from services.recognition.adapters.projection import RecognitionProjection
+from services.recognition.domain.kudos import KudosPolicy
+from services.recognition.entrypoints.http import router
+from services.recognition.handlers import RecognitionHandlers
+from services.recognition.settings import RecognitionSettings
+from shared.events.topics import Topic
+from shared.runtime import build_runtime, create_app
+
+
+def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
+    settings = settings or RecognitionSettings()
+    runtime = build_runtime(settings)
+    projection = RecognitionProjection(runtime.db)
+    handlers = RecognitionHandlers(
+        runtime.bus,
+        KudosPolicy(settings.kudos_allowance_per_week, frozenset(settings.kudos_value_tags)),
+        AllowanceCounter(runtime.redis),
+        projection,
+    )
+    runtime.subscribe(handlers.apply, str(Topic.RECOGNITION))
+    return create_app(
+        runtime,
+        title="CoP Recognition",
+        description="Kudos, contribution ledger, badges, leaderboards and community health.",
+        routers=[router(handlers)],
+        on_startup=[projection.ensure_indexes],
+    )

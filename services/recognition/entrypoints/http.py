@@ -1,0 +1,88 @@
+"""Recognition's HTTP API."""
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.recognition.domain.kudos import PolicyViolation
+from services.recognition.handlers import GiveKudos, RecognitionHandlers
+from shared.events.catalog import Id, Tag
+from shared.http import Problem
+
+
+class KudosRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_id: Id
+    to_ids: Annotated[list[Id], Field(min_length=1, max_length=20)]
+    community_id: Id
+    message: Annotated[str, Field(min_length=1, max_length=1000)]
+    value_tag: Tag
+    session_id: Id | None = None
+    artifact_id: Id | None = None
+
+
+class Accepted(BaseModel):
+    event_id: str
+    kudos_id: str
+    applied: bool = Field(description="true when the projection already shows it (wait=true)")
+
+
+class MemberKudos(BaseModel):
+    member_id: str
+    received: int
+    given: int
+    last_received_at: datetime | None
+
+
+def router(handlers: RecognitionHandlers, wait_timeout_s: float = 10.0) -> APIRouter:
+    api = APIRouter(tags=["kudos"])
+
+    @api.post(
+        "/kudos",
+        status_code=status.HTTP_202_ACCEPTED,
+        responses={409: {"description": "refused by the kudos policy"}},
+    )
+    async def give_kudos(
+        body: KudosRequest,
+        wait: Annotated[bool, Query(description="return once the projection shows it")] = False,
+    ) -> Accepted:
+        try:
+            event = await handlers.give_kudos(GiveKudos(**body.model_dump()))
+        except PolicyViolation as e:
+            code = 429 if e.code == "allowance_exhausted" else 409
+            raise Problem(
+                code,
+                "Kudos refused by policy",
+                str(e),
+                type_=f"urn:cop:problem:kudos:{e.code}",
+                extra={"code": e.code},
+            ) from e
+        kudos_id = event.data["kudos_id"]
+        applied = False
+        if wait:
+            deadline = time.monotonic() + wait_timeout_s
+            while time.monotonic() < deadline:
+                if await handlers.projection.kudos(kudos_id):
+                    applied = True
+                    break
+                await asyncio.sleep(0.05)
+        return Accepted(event_id=event.id, kudos_id=kudos_id, applied=applied)
+
+    @api.get("/kudos/{kudos_id}")
+    async def get_kudos(kudos_id: Id) -> dict[str, Any]:
+        doc = await handlers.projection.kudos(kudos_id)
+        if doc is None:
+            raise Problem(404, "Kudos not found", f"no kudos {kudos_id}")
+        doc["kudos_id"] = doc.pop("_id")
+        return doc
+
+    @api.get("/members/{member_id}/kudos")
+    async def member_kudos(member_id: Id) -> MemberKudos:
+        return MemberKudos(**await handlers.projection.member_counts(member_id))
+
+    return api

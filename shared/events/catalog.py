@@ -1,0 +1,556 @@
+"""The v1 event catalog: every event type, its data model, its topic and its partition key."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    model_validator,
+)
+
+from shared.events.topics import Topic
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=4000)]
+Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a timezone (ISO-8601 with Z or an offset)")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_utc)]
+
+
+class Stage(StrEnum):
+    POTENTIAL = "potential"
+    COALESCING = "coalescing"
+    MATURING = "maturing"
+    STEWARDSHIP = "stewardship"
+    TRANSFORMATION = "transformation"
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    CORE = "core"
+    MENTOR = "mentor"
+    SPONSOR = "sponsor"
+
+
+class SessionFormat(StrEnum):
+    BROWN_BAG = "brown_bag"
+    LUNCH_AND_LEARN = "lunch_and_learn"
+    DEMO_DAY = "demo_day"
+    PROBLEM_SOLVING = "problem_solving"
+    JOURNAL_CLUB = "journal_club"
+    LIGHTNING_TALKS = "lightning_talks"
+    WORKSHOP = "workshop"
+    HACKATHON = "hackathon"
+    GUEST_SPEAKER = "guest_speaker"
+    RETROSPECTIVE = "retrospective"
+    KICKOFF = "kickoff"
+    OTHER = "other"
+
+
+class ArtifactKind(StrEnum):
+    PATTERN = "pattern"
+    DECISION_LOG = "decision_log"
+    TEMPLATE = "template"
+    PLAYBOOK = "playbook"
+    CHECKLIST = "checklist"
+    CASE_STUDY = "case_study"
+    BIBLIOGRAPHY = "bibliography"
+    MINUTES = "minutes"
+    GUIDE = "guide"
+
+
+class ChannelKind(StrEnum):
+    EMAIL = "email"
+    SLACK = "slack"
+    TEAMS = "teams"
+    MATTERMOST = "mattermost"
+    WEBHOOK = "webhook"
+
+
+class EventData(BaseModel):
+    """Base of every event's data: unknown fields are refused so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Charter(EventData):
+    purpose: Annotated[str, Field(min_length=1, max_length=2000)]
+    scope: Text = ""
+    goals: list[ShortText] = []
+    success_measures: list[ShortText] = []
+
+
+# --- communities and members (cop.communities) ---
+
+
+class CommunityCreated(EventData):
+    community_id: Id
+    name: ShortText
+    domain: ShortText
+    charter: Charter
+    leader_id: Id
+    sponsor_ids: list[Id] = []
+    stage: Stage = Stage.POTENTIAL
+
+
+class CommunityUpdated(EventData):
+    community_id: Id
+    name: ShortText | None = None
+    charter: Charter | None = None
+    stage: Stage | None = None
+
+    @model_validator(mode="after")
+    def _something_changed(self) -> "CommunityUpdated":
+        if self.name is None and self.charter is None and self.stage is None:
+            raise ValueError("at least one of name, charter, stage must change")
+        return self
+
+
+class CommunityLeaderChanged(EventData):
+    community_id: Id
+    leader_id: Id
+    previous_leader_id: Id
+
+
+class MemberJoined(EventData):
+    community_id: Id
+    member_id: Id
+    role: Role = Role.MEMBER
+
+
+class MemberLeft(EventData):
+    community_id: Id
+    member_id: Id
+    role: Role = Role.MEMBER
+
+
+class MemberProfileUpdated(EventData):
+    member_id: Id
+    name: ShortText
+    email: EmailStr
+    team: Annotated[str, Field(max_length=200)] = ""
+    chat_handle: Annotated[str, Field(max_length=100)] = ""
+    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+
+
+# --- sessions, feedback, action items (cop.sessions) ---
+
+
+class SessionScheduled(EventData):
+    session_id: Id
+    community_id: Id
+    title: ShortText
+    format: SessionFormat
+    starts_at: Instant
+    duration_minutes: Annotated[int, Field(ge=5, le=24 * 60)]
+    location: Annotated[str, Field(max_length=500)] = ""
+    facilitator_id: Id
+    speaker_ids: list[Id] = []
+    agenda: list[ShortText] = []
+    tags: list[Tag] = []
+
+
+class SessionRescheduled(EventData):
+    session_id: Id
+    community_id: Id
+    starts_at: Instant
+
+
+class SessionCancelled(EventData):
+    session_id: Id
+    community_id: Id
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class SessionHeld(EventData):
+    session_id: Id
+    community_id: Id
+    held_at: Instant
+    duration_minutes: Annotated[int, Field(ge=1, le=24 * 60)]
+    format: SessionFormat
+    title: ShortText
+    facilitator_id: Id
+    speaker_ids: list[Id] = []
+    attendee_ids: list[Id] = []
+    recording_url: HttpUrl | None = None
+
+
+class FeedbackSubmitted(EventData):
+    session_id: Id
+    community_id: Id
+    member_id: Id
+    rating: Annotated[int, Field(ge=1, le=5)]
+    plus: Text = ""
+    delta: Text = ""
+    applied: bool = False
+
+
+class ActionItemOpened(EventData):
+    action_item_id: Id
+    community_id: Id
+    session_id: Id | None = None
+    title: ShortText
+    owner_id: Id
+    due: Instant | None = None
+
+
+class ActionItemClosed(EventData):
+    action_item_id: Id
+    community_id: Id
+    session_id: Id | None = None
+    title: ShortText
+    owner_id: Id
+    outcome: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+# --- knowledge (cop.knowledge) ---
+
+
+class ArtifactPublished(EventData):
+    artifact_id: Id
+    community_id: Id
+    kind: ArtifactKind
+    title: ShortText
+    summary: Annotated[str, Field(max_length=1000)] = ""
+    body_markdown: Annotated[str, Field(max_length=200_000)] | None = None
+    url: HttpUrl | None = None
+    author_ids: Annotated[list[Id], Field(min_length=1)]
+    tags: list[Tag] = []
+    related_artifact_ids: list[Id] = []
+    session_id: Id | None = None
+    version: Annotated[int, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _body_or_url(self) -> "ArtifactPublished":
+        if (self.body_markdown is None) == (self.url is None):
+            raise ValueError("exactly one of body_markdown and url must be given")
+        return self
+
+
+class ArtifactRevised(EventData):
+    artifact_id: Id
+    community_id: Id
+    version: Annotated[int, Field(ge=2)]
+    editor_id: Id
+    change_note: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ArtifactRetired(EventData):
+    artifact_id: Id
+    community_id: Id
+    version: Annotated[int, Field(ge=1)]
+    editor_id: Id
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    superseded_by: Id | None = None
+
+
+class ArtifactReused(EventData):
+    artifact_id: Id
+    community_id: Id
+    member_id: Id
+    team: Annotated[str, Field(max_length=200)] = ""
+    context: Annotated[str, Field(max_length=2000)] = ""
+
+
+# --- recognition (cop.recognition) ---
+
+
+class KudosGiven(EventData):
+    kudos_id: Id
+    from_id: Id
+    to_ids: Annotated[list[Id], Field(min_length=1, max_length=20)]
+    community_id: Id
+    message: Annotated[str, Field(min_length=1, max_length=1000)]
+    value_tag: Tag
+    session_id: Id | None = None
+    artifact_id: Id | None = None
+
+
+class BadgeAwarded(EventData):
+    member_id: Id
+    badge: Tag
+    community_id: Id
+    reason: Annotated[str, Field(max_length=1000)] = ""
+
+
+class HealthAlertRaised(EventData):
+    community_id: Id
+    alert: Tag
+    period: Annotated[str, Field(min_length=1, max_length=32)]
+    details: dict[str, Any] = {}
+
+
+# --- notifications (cop.notifications) ---
+
+
+class _NotificationOutcome(EventData):
+    notification_id: Id
+    member_id: Id | None = None
+    channel: Annotated[str, Field(max_length=200)] | None = None
+    channel_kind: ChannelKind
+    cause_event_id: Id
+    attempt: Annotated[int, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _member_or_channel(self) -> "_NotificationOutcome":
+        if self.member_id is None and self.channel is None:
+            raise ValueError("one of member_id and channel must be given")
+        return self
+
+
+class NotificationDelivered(_NotificationOutcome):
+    pass
+
+
+class NotificationFailed(_NotificationOutcome):
+    error: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """How one event type travels: its data model, its topic and the field that keys it."""
+
+    type: str
+    model: type[EventData]
+    topic: Topic
+    key_fields: tuple[str, ...]
+    subject_field: str
+    summary: str
+
+    def key(self, data: dict[str, Any]) -> str:
+        """The Kafka record key: the first of `key_fields` that the data carries."""
+        for name in self.key_fields:
+            if data.get(name) is not None:
+                return str(data[name])
+        raise ValueError(f"{self.type} data carries none of {self.key_fields}")
+
+    def subject(self, data: dict[str, Any]) -> str:
+        prefix = self.subject_field.removesuffix("_id")
+        return f"{prefix}/{data[self.subject_field]}"
+
+
+def _spec(
+    type_: str, model: type[EventData], topic: Topic, key: str, subject: str, summary: str
+) -> EventSpec:
+    return EventSpec(type_, model, topic, tuple(key.split("|")), subject, summary)
+
+
+_C, _S, _K, _R, _N = (
+    Topic.COMMUNITIES,
+    Topic.SESSIONS,
+    Topic.KNOWLEDGE,
+    Topic.RECOGNITION,
+    Topic.NOTIFICATIONS,
+)
+_COMMUNITY = "community_id"
+
+CATALOG: dict[str, EventSpec] = {
+    s.type: s
+    for s in (
+        _spec(
+            "cop.community.created.v1",
+            CommunityCreated,
+            _C,
+            _COMMUNITY,
+            _COMMUNITY,
+            "A community of practice was founded with its charter, leader and stage.",
+        ),
+        _spec(
+            "cop.community.updated.v1",
+            CommunityUpdated,
+            _C,
+            _COMMUNITY,
+            _COMMUNITY,
+            "A community's name, charter or stage changed.",
+        ),
+        _spec(
+            "cop.community.leader_changed.v1",
+            CommunityLeaderChanged,
+            _C,
+            _COMMUNITY,
+            _COMMUNITY,
+            "A community handed leadership to another member.",
+        ),
+        _spec(
+            "cop.member.joined.v1",
+            MemberJoined,
+            _C,
+            _COMMUNITY,
+            "member_id",
+            "A member joined a community with a role.",
+        ),
+        _spec(
+            "cop.member.left.v1",
+            MemberLeft,
+            _C,
+            _COMMUNITY,
+            "member_id",
+            "A member left a community.",
+        ),
+        _spec(
+            "cop.member.profile_updated.v1",
+            MemberProfileUpdated,
+            _C,
+            "member_id",
+            "member_id",
+            "A member's directory profile (name, e-mail, team, chat) changed.",
+        ),
+        _spec(
+            "cop.session.scheduled.v1",
+            SessionScheduled,
+            _S,
+            _COMMUNITY,
+            "session_id",
+            "A session was put on a community's calendar.",
+        ),
+        _spec(
+            "cop.session.rescheduled.v1",
+            SessionRescheduled,
+            _S,
+            _COMMUNITY,
+            "session_id",
+            "A scheduled session moved to another time.",
+        ),
+        _spec(
+            "cop.session.cancelled.v1",
+            SessionCancelled,
+            _S,
+            _COMMUNITY,
+            "session_id",
+            "A scheduled session was cancelled, with the reason.",
+        ),
+        _spec(
+            "cop.session.held.v1",
+            SessionHeld,
+            _S,
+            _COMMUNITY,
+            "session_id",
+            "A session took place, with its attendees and recording.",
+        ),
+        _spec(
+            "cop.feedback.submitted.v1",
+            FeedbackSubmitted,
+            _S,
+            _COMMUNITY,
+            "session_id",
+            "An attendee rated a session and said what worked and what to change.",
+        ),
+        _spec(
+            "cop.action_item.opened.v1",
+            ActionItemOpened,
+            _S,
+            _COMMUNITY,
+            "action_item_id",
+            "An improvement experiment or follow-up was opened.",
+        ),
+        _spec(
+            "cop.action_item.closed.v1",
+            ActionItemClosed,
+            _S,
+            _COMMUNITY,
+            "action_item_id",
+            "An action item was closed with its outcome.",
+        ),
+        _spec(
+            "cop.artifact.published.v1",
+            ArtifactPublished,
+            _K,
+            _COMMUNITY,
+            "artifact_id",
+            "A knowledge artifact (pattern, playbook, decision log, ...) was published.",
+        ),
+        _spec(
+            "cop.artifact.revised.v1",
+            ArtifactRevised,
+            _K,
+            _COMMUNITY,
+            "artifact_id",
+            "A new version of an artifact was published.",
+        ),
+        _spec(
+            "cop.artifact.retired.v1",
+            ArtifactRetired,
+            _K,
+            _COMMUNITY,
+            "artifact_id",
+            "An artifact was retired, possibly superseded by another.",
+        ),
+        _spec(
+            "cop.artifact.reused.v1",
+            ArtifactReused,
+            _K,
+            _COMMUNITY,
+            "artifact_id",
+            "A team reused an artifact.",
+        ),
+        _spec(
+            "cop.kudos.given.v1",
+            KudosGiven,
+            _R,
+            _COMMUNITY,
+            "kudos_id",
+            "A member recognised one or more others for a contribution.",
+        ),
+        _spec(
+            "cop.badge.awarded.v1",
+            BadgeAwarded,
+            _R,
+            _COMMUNITY,
+            "member_id",
+            "A member earned a badge or milestone.",
+        ),
+        _spec(
+            "cop.health.alert_raised.v1",
+            HealthAlertRaised,
+            _R,
+            _COMMUNITY,
+            _COMMUNITY,
+            "A community health metric crossed a threshold.",
+        ),
+        _spec(
+            "cop.notification.delivered.v1",
+            NotificationDelivered,
+            _N,
+            "member_id|channel",
+            "notification_id",
+            "A notification reached a member or channel.",
+        ),
+        _spec(
+            "cop.notification.failed.v1",
+            NotificationFailed,
+            _N,
+            "member_id|channel",
+            "notification_id",
+            "A notification could not be delivered.",
+        ),
+    )
+}
+
+_BY_MODEL: dict[type[EventData], EventSpec] = {s.model: s for s in CATALOG.values()}
+
+
+def spec_for(event_type: str) -> EventSpec | None:
+    """The spec of a known type, or None: consumers ignore types they do not know."""
+    return CATALOG.get(event_type)
+
+
+def spec_for_model(model: type[BaseModel]) -> EventSpec:
+    try:
+        return _BY_MODEL[model]  # type: ignore[index]
+    except KeyError:
+        raise TypeError(f"{model.__name__} is not a catalog event") from None

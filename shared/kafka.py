@@ -1,0 +1,100 @@
+"""Kafka set-up shared by the services: the broker factory, publishing and topic creation."""
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.trace import TracerProvider
+
+from shared.events.codec import KafkaRecord, encode
+from shared.events.envelope import CloudEvent
+from shared.events.topics import DOMAIN_TOPICS, all_topics
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(
+    bootstrap_servers: str,
+    *,
+    client_id: str,
+    tracer_provider: TracerProvider | None = None,
+) -> KafkaBroker:
+    """A broker whose producer waits for all in-sync replicas and never writes a duplicate."""
+    middlewares = (
+        [KafkaTelemetryMiddleware(tracer_provider=tracer_provider)] if tracer_provider else []
+    )
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        middlewares=middlewares,
+        logger=logging.getLogger(f"faststream.{client_id}"),
+    )
+
+
+class EventBus:
+    """Publishing to the contract's topics, optionally inside a namespace.
+
+    `topic_prefix` puts every topic of one deployment under a prefix (e.g. `staging.`), so that
+    several environments, or an isolated test run, can share one Kafka cluster.
+    """
+
+    def __init__(self, broker: KafkaBroker, *, topic_prefix: str = "") -> None:
+        self.broker = broker
+        self.topic_prefix = topic_prefix
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    async def publish_record(self, record: KafkaRecord) -> None:
+        await self.broker.publish(
+            record.value, self.topic(record.topic), key=record.key, headers=record.headers
+        )
+
+    async def publish(self, event: CloudEvent) -> str:
+        """Publish one event to its catalog topic, keyed by its partition key; returns its id."""
+        await self.publish_record(encode(event))
+        return event.id
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    *,
+    partitions: int = 6,
+    replication_factor: int = 1,
+    topic_prefix: str = "",
+) -> list[str]:
+    """Create every topic of the contract that is missing; returns the ones created.
+
+    Domain topics keep their data for ever (retention -1): projections are rebuilt from them.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cop-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        domain = {str(t) for t in DOMAIN_TOPICS}
+        wanted = [
+            NewTopic(
+                name=topic_prefix + name,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                topic_configs={"retention.ms": "-1"} if name in domain else {},
+            )
+            for name in all_topics()
+            if topic_prefix + name not in existing
+        ]
+        if not wanted:
+            return []
+        response = await admin.create_topics(wanted)
+        created = []
+        for name, code, *_ in response.topic_errors:
+            if code == 0:
+                created.append(name)
+            elif code != TopicAlreadyExistsError.errno:
+                raise RuntimeError(f"could not create topic {name}: error code {code}")
+        return created
+    finally:
+        await admin.close()

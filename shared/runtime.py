@@ -1,0 +1,139 @@
+"""The plumbing every service process has: telemetry, Kafka broker, MongoDB, Redis, FastAPI app.
+
+Each service's composition root builds one `Runtime` from its settings and hands it to
+`create_app`, together with its routers and consumers.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
+
+from shared.consumer import BatchHandler, EventConsumer
+from shared.http import health_router, install_problem_handlers
+from shared.kafka import EventBus, ensure_topics, make_broker
+from shared.mongo import make_client
+from shared.settings import ServiceSettings
+from shared.telemetry import setup_telemetry
+
+Hook = Callable[[], Awaitable[Any]]
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    tracer_provider: TracerProvider
+    bus: EventBus
+    mongo: AsyncMongoClient[dict[str, Any]]
+    redis: Redis
+
+    @property
+    def db(self) -> AsyncDatabase[dict[str, Any]]:
+        return self.mongo[self.settings.mongodb_database]
+
+    @property
+    def tracer(self) -> trace.Tracer:
+        return self.tracer_provider.get_tracer(f"cop.{self.settings.service_name}")
+
+    @property
+    def broker(self) -> KafkaBroker:
+        return self.bus.broker
+
+    def consumer(self, handler: BatchHandler) -> EventConsumer:
+        """The service's consumer group, with its retry and dead-letter policy from settings."""
+        return EventConsumer(
+            self.bus,
+            service=self.settings.service_name,
+            handler=handler,
+            max_retries=self.settings.consumer_max_retries,
+            backoff_s=self.settings.consumer_retry_backoff_ms / 1000,
+            tracer=self.tracer,
+        )
+
+    def subscribe(self, handler: BatchHandler, *topics: str) -> None:
+        self.consumer(handler).subscribe(*topics, group_id=self.settings.kafka_consumer_group)
+
+    async def kafka_ready(self) -> bool:
+        return await self.broker.ping(timeout=1.5)
+
+    async def mongo_ready(self) -> object:
+        return await self.mongo.admin.command("ping")
+
+    async def redis_ready(self) -> object:
+        return await self.redis.ping()
+
+
+def build_runtime(settings: ServiceSettings) -> Runtime:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    name = f"cop-{settings.service_name}"
+    provider = setup_telemetry(name)  # before the MongoDB client, so its commands are traced
+    return Runtime(
+        settings=settings,
+        tracer_provider=provider,
+        bus=EventBus(
+            make_broker(settings.kafka_bootstrap_servers, client_id=name, tracer_provider=provider),
+            topic_prefix=settings.kafka_topic_prefix,
+        ),
+        mongo=make_client(settings.mongodb_uri, app_name=name),
+        redis=Redis.from_url(settings.redis_url, decode_responses=True),
+    )
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    on_startup: Sequence[Hook] = (),
+) -> FastAPI:
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
+            topic_prefix=settings.kafka_topic_prefix,
+        )
+        for hook in on_startup:
+            await hook()
+        await runtime.broker.start()
+        try:
+            yield
+        finally:
+            await runtime.broker.stop()
+            await runtime.redis.aclose()
+            await runtime.mongo.close()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(
+        health_router(
+            {
+                "kafka": runtime.kafka_ready,
+                "mongodb": runtime.mongo_ready,
+                "redis": runtime.redis_ready,
+            }
+        )
+    )
+    for router in routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=runtime.tracer_provider, excluded_urls="healthz,readyz"
+    )
+    return app
