@@ -20,6 +20,14 @@ FERRETDB_DIR = DEPLOY_LOCAL / "ferretdb"
 JAVA_SERVER_DIR = DEPLOY_LOCAL / "mongo-java-server"
 
 
+def ferretdb_version() -> str:
+    """The FerretDB module version our Go program pins (the embedded build reports "unknown")."""
+    for line in (FERRETDB_DIR / "go.mod").read_text().splitlines():
+        if "github.com/FerretDB/FerretDB " in line:
+            return line.split()[-1]
+    return "unknown"
+
+
 def _ferretdb_binary() -> Path:
     return local_dir() / "bin" / "ferretdb-local"
 

@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -102,9 +103,15 @@ def up_infra(*, topic_prefix: str = "", partitions: int = 6) -> Infra:
 
 
 def start_sinks(
-    *, smtp_port: int = SMTP_PORT, chat_port: int = CHAT_PORT, prefix: str = ""
+    *,
+    smtp_port: int = SMTP_PORT,
+    chat_port: int = CHAT_PORT,
+    prefix: str = "",
+    mail: Path | None = None,
+    chat: Path | None = None,
 ) -> None:
-    mail, chat = local_dir() / "mail", local_dir() / "chat"
+    """The SMTP and chat webhook sinks, writing to `.local/mail` and `.local/chat` by default."""
+    mail, chat = mail or local_dir() / "mail", chat or local_dir() / "chat"
     for name, kind, port, out in (
         (f"{prefix}smtp-sink", "smtp", smtp_port, mail),
         (f"{prefix}chat-sink", "chat", chat_port, chat),
@@ -134,7 +141,7 @@ def start_services(
     infra: Infra,
     *,
     specs: tuple[ServiceSpec, ...] = SERVICES,
-    extra_env: dict[str, str] | None = None,
+    env_for: Callable[[ServiceSpec], dict[str, str]] | None = None,
     prefix: str = "",
     timeout_s: float = 90,
 ) -> dict[str, str]:
@@ -146,7 +153,7 @@ def start_services(
             **infra.env(),
             "HTTP_PORT": str(spec.port),
             "COP_TRACE_FILE": str(local_dir() / "traces" / f"{spec.name}.jsonl"),
-            **(extra_env or {}),
+            **(env_for(spec) if env_for else {}),
         }
         procs.append((spec, start(f"{prefix}{spec.name}", [sys.executable, "-m", spec.module],
                                   env=env, cwd=REPO_ROOT)))  # fmt: skip
@@ -162,9 +169,9 @@ def start_services(
     return urls
 
 
-def down(prefix: str = "") -> list[str]:
+def down(prefix: str = "", *, include_infra: bool = True) -> list[str]:
     """Stop what copctl started, services first; returns the names stopped."""
-    order = [*(s.name for s in SERVICES), *SINKS, *INFRA]
+    order = [*(s.name for s in SERVICES), *SINKS, *(INFRA if include_infra else ())]
     return [name for name in order if stop(f"{prefix}{name}")]
 
 

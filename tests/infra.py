@@ -1,0 +1,158 @@
+"""Where the tests' Kafka, MongoDB-protocol server and Redis come from, in this order:
+
+1. `KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`, `REDIS_URL` from the environment;
+2. containers (testcontainers) when a Docker engine answers;
+3. the project's own local processes (`copctl.devstack`), reused when already running.
+"""
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+KAFKA_IMAGE = "apache/kafka:4.1.1"
+MONGO_IMAGE = "mongo:8.0"
+REDIS_IMAGE = "redis:8"
+
+
+@dataclass
+class Infrastructure:
+    kafka_bootstrap_servers: str
+    mongodb_uri: str
+    redis_url: str
+    origin: str
+    kafka_version: str
+    facts: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "MONGODB_URI": self.mongodb_uri,
+            "REDIS_URL": self.redis_url,
+        }
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _from_containers() -> Iterator[Infrastructure]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
+    from testcontainers.redis import RedisContainer
+
+    with (
+        KafkaContainer(KAFKA_IMAGE).with_kraft() as kafka,
+        MongoDbContainer(MONGO_IMAGE) as mongo,
+        RedisContainer(REDIS_IMAGE) as redis,
+    ):
+        host = redis.get_container_host_ip()
+        yield Infrastructure(
+            kafka_bootstrap_servers=kafka.get_bootstrap_server(),
+            mongodb_uri=mongo.get_connection_url(),
+            redis_url=f"redis://{host}:{redis.get_exposed_port(6379)}/0",
+            origin="testcontainers",
+            kafka_version=KAFKA_IMAGE.rpartition(":")[2],
+        )
+
+
+@contextlib.contextmanager
+def _from_local_processes() -> Iterator[Infrastructure]:
+    from copctl.devstack import kafka
+    from copctl.devstack.processes import stop
+    from copctl.devstack.stack import up_infra
+
+    infra = up_infra()
+    try:
+        yield Infrastructure(
+            kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+            mongodb_uri=infra.mongodb_uri,
+            redis_url=infra.redis_url,
+            origin="local processes (copctl.devstack): "
+            + ", ".join(f"{k} {v}" for k, v in infra.notes.items()),
+            kafka_version=kafka.version(),
+        )
+    finally:
+        for name in reversed(infra.started):
+            stop(name)
+
+
+@contextlib.contextmanager
+def provide_infra() -> Iterator[Infrastructure]:
+    names = ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "REDIS_URL")
+    if all(os.environ.get(n) for n in names):
+        yield Infrastructure(
+            kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+            mongodb_uri=os.environ["MONGODB_URI"],
+            redis_url=os.environ["REDIS_URL"],
+            origin="given by the environment",
+            kafka_version="(given by the environment)",
+        )
+    elif _docker_answers():
+        with _from_containers() as infra:
+            yield infra
+    else:
+        with _from_local_processes() as infra:
+            yield infra
+
+
+async def describe(infra: Infrastructure) -> dict[str, str]:
+    """What the tests are really talking to, read from the servers themselves."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        cluster: Any = await admin.describe_cluster()
+        brokers = ", ".join(f"{b['host']}:{b['port']}" for b in cluster["brokers"])
+        kafka = (
+            f"Apache Kafka {infra.kafka_version}, cluster {cluster['cluster_id']}, "
+            f"brokers {brokers}"
+        )
+    finally:
+        await admin.close()
+    mongo_client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_uri)
+    try:
+        info = await mongo_client.admin.command("buildInfo")
+        hello = await mongo_client.admin.command("isMaster")
+        server = _mongo_server_name(info)
+        mongo = (
+            f"{server}, reports MongoDB {info.get('version')} "
+            f"(wire version {hello.get('maxWireVersion')})"
+        )
+    finally:
+        await mongo_client.close()
+    redis = Redis.from_url(infra.redis_url)
+    try:
+        redis_info = await redis.info("server")
+        redis_line = f"Redis {redis_info['redis_version']}"
+    finally:
+        await redis.aclose()
+    return {"kafka": kafka, "mongodb": mongo, "redis": redis_line}
+
+
+def _mongo_server_name(build_info: dict[str, Any]) -> str:
+    if "ferretdbVersion" in build_info:
+        from copctl.devstack.mongo import ferretdb_version
+
+        reported = build_info["ferretdbVersion"]
+        version = ferretdb_version() if reported == "unknown" else reported
+        return f"FerretDB {version} (SQLite backend)"
+    if build_info.get("gitVersion") is None or "bwaldvogel" in str(build_info):
+        return "mongo-java-server"
+    return "MongoDB"
+
+
+def describe_sync(infra: Infrastructure) -> dict[str, str]:
+    return asyncio.run(describe(infra))

@@ -1,0 +1,46 @@
+"""Running a service's FastAPI app in the test process against the real infrastructure."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from shared.settings import ServiceSettings
+from tests.infra import Infrastructure
+
+
+def settings_for(
+    settings_cls: type[ServiceSettings], infra: Infrastructure, namespace: str, **overrides: Any
+) -> Any:
+    """Settings that keep a test's topics, consumer group and database apart from others."""
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
+        "mongodb_uri": infra.mongodb_uri,
+        "redis_url": infra.redis_url,
+        "kafka_topic_prefix": f"{namespace}.",
+        "kafka_topic_partitions": 3,
+        "consumer_retry_backoff_ms": 20,
+        **overrides,
+    }
+    values.setdefault("mongodb_database", f"{namespace}_{settings_cls().service_name}")
+    return settings_cls(**values)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan (broker, consumers) and give an HTTP client for it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
+            yield client
+
+
+async def drop_database(infra: Infrastructure, name: str) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_uri)
+    try:
+        await client.drop_database(name)
+    finally:
+        await client.close()

@@ -1,0 +1,63 @@
+"""Plain aiokafka producers and consumers, the way another system would talk to the bus."""
+
+import json
+import time
+import uuid
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+from shared.events.codec import encode
+from shared.events.envelope import CloudEvent
+
+
+async def produce_raw(
+    bootstrap: str, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, value, key=key, headers=[(k, v.encode()) for k, v in headers.items()]
+        )
+    finally:
+        await producer.stop()
+
+
+async def produce_event(bootstrap: str, prefix: str, event: CloudEvent) -> None:
+    record = encode(event)
+    await produce_raw(
+        bootstrap, prefix + record.topic, record.value, key=record.key, headers=record.headers
+    )
+
+
+async def read_all(
+    bootstrap: str, topic: str, *, expect: int, timeout_s: float = 20.0
+) -> list[ConsumerRecord[Any, Any]]:
+    """Read a topic from the beginning until `expect` records arrived or the deadline passed."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"test-reader-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[Any, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while len(records) < expect and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for part in batch.values():
+                records.extend(part)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def body(record: ConsumerRecord[Any, Any]) -> dict[str, Any]:
+    return json.loads(record.value)
+
+
+def headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
+    return {k: v.decode() for k, v in record.headers}

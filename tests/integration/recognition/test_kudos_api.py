@@ -1,0 +1,191 @@
+"""Recognition against real Kafka, MongoDB-protocol server and Redis."""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from services.recognition.bootstrap import bootstrap
+from services.recognition.settings import RecognitionSettings
+from shared.events.catalog import KudosGiven
+from shared.events.envelope import new_event
+from tests.infra import Infrastructure
+from tests.integration.apps import drop_database, serving, settings_for
+from tests.integration.kafka_io import produce_event
+from tests.integration.polling import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Recognition:
+    client: httpx.AsyncClient
+    settings: RecognitionSettings
+
+
+@pytest.fixture
+async def recognition(infra: Infrastructure, unique: str) -> AsyncIterator[Recognition]:
+    settings = settings_for(RecognitionSettings, infra, f"rec{unique}", kudos_allowance_per_week=3)
+    async with serving(bootstrap(settings), "recognition") as client:
+        yield Recognition(client, settings)
+    await drop_database(infra, settings.mongodb_database)
+
+
+def kudos_body(giver: str, *receivers: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "from_id": giver,
+        "to_ids": list(receivers),
+        "community_id": "platform-guild",
+        "message": "Thanks for untangling the flaky build",
+        "value_tag": "helpfulness",
+        **extra,
+    }
+
+
+def member() -> str:
+    return f"m-{uuid.uuid4().hex[:8]}"
+
+
+async def counts(client: httpx.AsyncClient, member_id: str) -> dict[str, Any]:
+    response = await client.get(f"/members/{member_id}/kudos")
+    assert response.status_code == 200
+    return response.json()
+
+
+async def test_given_kudos_is_published_projected_and_counted(recognition: Recognition) -> None:
+    giver, receiver = member(), member()
+    response = await recognition.client.post("/kudos?wait=true", json=kudos_body(giver, receiver))
+    assert response.status_code == 202
+    accepted = response.json()
+    assert accepted["applied"] is True
+    kudos = (await recognition.client.get(f"/kudos/{accepted['kudos_id']}")).json()
+    assert kudos["event_id"] == accepted["event_id"]
+    assert kudos["counted_for"] == [receiver]
+    assert (await counts(recognition.client, receiver))["received"] == 1
+    assert (await counts(recognition.client, giver))["given"] == 1
+
+
+async def test_redelivered_event_is_counted_once(
+    infra: Infrastructure, recognition: Recognition
+) -> None:
+    giver, receiver = member(), member()
+    first = new_event(
+        KudosGiven(
+            kudos_id=f"k-{uuid.uuid4().hex[:8]}", from_id=giver, to_ids=[receiver],
+            community_id="platform-guild", message="great demo", value_tag="quality",
+        ),
+        source="test/redelivery",
+    )  # fmt: skip
+    second = new_event(
+        KudosGiven(
+            kudos_id=f"k-{uuid.uuid4().hex[:8]}", from_id=giver, to_ids=[receiver],
+            community_id="platform-guild", message="and the write-up", value_tag="quality",
+        ),
+        source="test/redelivery",
+    )  # fmt: skip
+    prefix = recognition.settings.kafka_topic_prefix
+    for event in (first, first, second, first):
+        await produce_event(infra.kafka_bootstrap_servers, prefix, event)
+
+    async def both_applied() -> bool:
+        return (await counts(recognition.client, giver))["given"] >= 2
+
+    await eventually(both_applied, what="both kudos events applied")
+    # The duplicate after `second` travels the same partition, so it has been consumed too.
+    got = await counts(recognition.client, receiver)
+    assert got["received"] == 2
+    assert (await counts(recognition.client, giver))["given"] == 2
+
+
+async def test_self_kudos_is_refused_with_problem_json(recognition: Recognition) -> None:
+    someone = member()
+    response = await recognition.client.post("/kudos", json=kudos_body(someone, someone))
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "self_kudos"
+    assert problem["type"] == "urn:cop:problem:kudos:self_kudos"
+    assert problem["status"] == 409
+
+
+async def test_invalid_request_names_every_wrong_field(recognition: Recognition) -> None:
+    response = await recognition.client.post(
+        "/kudos",
+        json={"from_id": "ok", "to_ids": [], "community_id": "c", "message": "", "value_tag": "X!"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"to_ids", "message", "value_tag"} <= fields
+
+
+async def test_allowance_is_enforced_per_week_and_refusals_do_not_use_it(
+    recognition: Recognition,
+) -> None:
+    giver = member()
+    refused = await recognition.client.post("/kudos", json=kudos_body(giver, giver))
+    assert refused.status_code == 409
+    for _ in range(3):
+        ok = await recognition.client.post("/kudos", json=kudos_body(giver, member()))
+        assert ok.status_code == 202
+    over = await recognition.client.post("/kudos", json=kudos_body(giver, member()))
+    assert over.status_code == 429
+    assert over.json()["code"] == "allowance_exhausted"
+
+
+async def test_policy_breaking_kudos_from_outside_is_recorded_but_not_counted(
+    infra: Infrastructure, recognition: Recognition
+) -> None:
+    bot_user, colleague = member(), member()
+    event = new_event(
+        KudosGiven(
+            kudos_id=f"k-{uuid.uuid4().hex[:8]}", from_id=bot_user, to_ids=[bot_user, colleague],
+            community_id="platform-guild", message="via chat bot", value_tag="collaboration",
+        ),
+        source="chat-bot",
+    )  # fmt: skip
+    await produce_event(
+        infra.kafka_bootstrap_servers, recognition.settings.kafka_topic_prefix, event
+    )
+
+    async def recorded() -> dict[str, Any] | None:
+        response = await recognition.client.get(f"/kudos/{event.data['kudos_id']}")
+        return response.json() if response.status_code == 200 else None
+
+    kudos = await eventually(recorded, what="the chat bot's kudos in the projection")
+    assert kudos["not_counted"] == {bot_user: "self_kudos"}
+    assert kudos["counted_for"] == [colleague]
+    assert (await counts(recognition.client, bot_user))["received"] == 0
+    assert (await counts(recognition.client, colleague))["received"] == 1
+
+
+async def test_projection_rebuilt_by_replay_equals_the_live_one(
+    infra: Infrastructure, recognition: Recognition, unique: str
+) -> None:
+    giver, a, b = member(), member(), member()
+    for receivers in ((a,), (a, b), (b,)):
+        response = await recognition.client.post(
+            "/kudos?wait=true", json=kudos_body(giver, *receivers)
+        )
+        assert response.json()["applied"] is True
+    live = {m: await counts(recognition.client, m) for m in (giver, a, b)}
+
+    replay = settings_for(
+        RecognitionSettings,
+        infra,
+        f"rec{unique}",
+        mongodb_database=f"rec{unique}_replayed",
+        kafka_consumer_group=f"replay-{unique}",
+    )
+    async with serving(bootstrap(replay), "replayed") as replayed:
+
+        async def caught_up() -> bool:
+            return (await counts(replayed, giver))["given"] == live[giver]["given"]
+
+        await eventually(caught_up, what="the replayed projection to catch up")
+        rebuilt = {m: await counts(replayed, m) for m in (giver, a, b)}
+    await drop_database(infra, replay.mongodb_database)
+    assert rebuilt == live
