@@ -11,9 +11,22 @@ from shared.events.codec import InvalidEvent, decode, field_errors
 from shared.events.envelope import CloudEvent, new_event
 
 
-def parse_assignments(assignments: list[str]) -> dict[str, Any]:
-    """`a=1 b=x tags=["x","y"] c.d=2` -> {"a": 1, "b": "x", "tags": [...], "c": {"d": 2}}."""
-    data: dict[str, Any] = {}
+def _set_path(target: dict[str, Any], key: str, value: Any) -> None:
+    *parents, leaf = key.split(".")
+    for part in parents:
+        child = target.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise InvalidEvent(f"--set {key}: {part!r} already holds a non-object value")
+        target = child
+    target[leaf] = value
+
+
+def parse_assignments(assignments: list[str], into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`a=1 b=x tags=["x","y"] c.d=2` -> {"a": 1, "b": "x", "tags": [...], "c": {"d": 2}}.
+
+    With `into`, the flags are merged into (a copy of) that data, nested keys included.
+    """
+    data: dict[str, Any] = json.loads(json.dumps(into)) if into else {}
     for item in assignments:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -22,12 +35,18 @@ def parse_assignments(assignments: list[str]) -> dict[str, Any]:
             value: Any = json.loads(raw)
         except ValueError:
             value = raw
-        target = data
-        *parents, leaf = key.split(".")
-        for part in parents:
-            target = target.setdefault(part, {})
-        target[leaf] = value
+        _set_path(data, key, value)
     return data
+
+
+def _load_object(file: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(file.read_text())
+    except ValueError as e:
+        raise InvalidEvent(f"{file} is not valid JSON: {e}") from e
+    if not isinstance(loaded, dict):
+        raise InvalidEvent(f"{file} must hold a JSON object (data or a whole CloudEvent)")
+    return loaded
 
 
 def build_event(
@@ -42,14 +61,15 @@ def build_event(
     spec = spec_for(event_type)
     if spec is None:
         raise InvalidEvent(f"unknown event type {event_type!r}; see `copctl types`")
-    loaded: dict[str, Any] = json.loads(file.read_text()) if file else {}
+    loaded = _load_object(file) if file else {}
     if "specversion" in loaded:
-        loaded = {**loaded, "data": {**loaded.get("data", {}), **parse_assignments(assignments)}}
+        data = loaded.get("data")
+        loaded = {**loaded, "data": parse_assignments(assignments, into=data or {})}
         decoded = decode(loaded)
         if decoded is None or decoded.type != event_type:
             raise InvalidEvent(f"the file's event type is not {event_type}")
         return decoded.envelope
-    data = {**loaded, **parse_assignments(assignments)}
+    data = parse_assignments(assignments, into=loaded)
     try:
         model = spec.model.model_validate(data)
     except ValidationError as e:

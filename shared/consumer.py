@@ -140,6 +140,9 @@ class EventConsumer:
         ):
             if await self._with_retries(batch):
                 return
+            if len(batch) == 1:
+                await self._dead_letter_event(batch[0])
+                return
             # The batch keeps failing: find the poison event(s) one at a time.
             for consumed in batch:
                 if not await self._with_retries([consumed]):

@@ -2,54 +2,54 @@
 
 Only features that both MongoDB and the local wire-protocol servers support are used: no
 transactions, no change streams; idempotency comes from an applied-ids guard in the same
-single-document write, so a redelivered or replayed event changes nothing twice.
+single-document write, so a redelivered or replayed event changes nothing twice. The writes are
+built so that a repeat matches nothing rather than failing: FerretDB 1.24 answers a failed
+update in a bulk write without the `nModified` count, which PyMongo cannot parse.
 """
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
 
-DUPLICATE_KEY = 11000
 APPLIED_FIELD = "applied_event_ids"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def make_client(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(uri, appname=app_name, serverSelectionTimeoutMS=5000, tz_aware=True)
 
 
-def applied_once(filter_: Mapping[str, Any], update: Mapping[str, Any], event_id: str) -> UpdateOne:
-    """An upsert that applies `update` only if `event_id` is not yet recorded on the document.
+def applied_once(
+    filter_: Mapping[str, Any], update: Mapping[str, Any], event_id: str
+) -> list[UpdateOne]:
+    """Writes that apply `update` to one document only if `event_id` is not yet recorded on it.
 
-    When the event was applied before, the filter matches nothing and the upsert's insert hits
-    the `_id` unique index: a duplicate-key error that `bulk_apply` counts as "already applied".
+    The first write makes sure the document exists (a no-op when it does); the second matches
+    only while the event id is absent, and records it in the same atomic single-document update.
+    A repeated event therefore matches nothing: no error, no second effect.
     """
+    ensure = UpdateOne(dict(filter_), {"$setOnInsert": {APPLIED_FIELD: []}}, upsert=True)
     guarded = {**filter_, APPLIED_FIELD: {"$ne": event_id}}
     push = {**update.get("$push", {}), APPLIED_FIELD: event_id}
-    return UpdateOne(guarded, {**update, "$push": push}, upsert=True)
+    return [ensure, UpdateOne(guarded, {**update, "$push": push})]
 
 
-async def bulk_apply(collection: AsyncCollection[dict[str, Any]], ops: Sequence[UpdateOne]) -> int:
-    """Run the writes in order, in as few round trips as possible.
+def newer_wins(
+    filter_: Mapping[str, Any], fields: Mapping[str, Any], at: datetime
+) -> list[UpdateOne]:
+    """Writes that set `fields` unless the document already holds a state from `at` or later.
 
-    An "already applied" duplicate-key error stops an ordered bulk write at that op; the rest are
-    sent again from the op after it. Returns how many ops were skipped as already applied.
+    For state that is replaced, not accumulated (a profile): a repeated or older event is a no-op.
     """
-    skipped = 0
-    pending = list(ops)
-    while pending:
-        try:
-            await collection.bulk_write(pending, ordered=True)
-            return skipped
-        except BulkWriteError as e:
-            errors = e.details.get("writeErrors", [])
-            if e.details.get("writeConcernErrors") or not errors:
-                raise
-            first = errors[0]
-            if first.get("code") != DUPLICATE_KEY:
-                raise
-            skipped += 1
-            pending = pending[first["index"] + 1 :]
-    return skipped
+    ensure = UpdateOne(dict(filter_), {"$setOnInsert": {"updated_at": _EPOCH}}, upsert=True)
+    newer = {**filter_, "updated_at": {"$lt": at}}
+    return [ensure, UpdateOne(newer, {"$set": {**fields, "updated_at": at}})]
+
+
+async def bulk_apply(collection: AsyncCollection[dict[str, Any]], ops: Sequence[UpdateOne]) -> None:
+    """Run the writes in order in one round trip; being idempotent, none is expected to fail."""
+    if ops:
+        await collection.bulk_write(list(ops), ordered=True)

@@ -3,11 +3,10 @@
 from datetime import datetime
 from typing import Any
 
-from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events.catalog import MemberProfileUpdated
-from shared.mongo import bulk_apply
+from shared.mongo import bulk_apply, newer_wins
 
 
 class MemberDirectory:
@@ -17,15 +16,11 @@ class MemberDirectory:
     async def save_profiles(self, items: list[tuple[str, datetime, MemberProfileUpdated]]) -> None:
         """Last writer wins by event time; an older or repeated event changes nothing."""
         ops = [
-            UpdateOne(
-                {
-                    "_id": p.member_id,
-                    "$or": [{"updated_at": {"$lt": at}}, {"updated_at": {"$exists": False}}],
-                },
-                {"$set": {**p.model_dump(mode="json"), "updated_at": at, "event_id": event_id}},
-                upsert=True,
-            )
+            op
             for event_id, at, p in items
+            for op in newer_wins(
+                {"_id": p.member_id}, {**p.model_dump(mode="json"), "event_id": event_id}, at
+            )
         ]
         await bulk_apply(self._members, ops)
 

@@ -3,12 +3,12 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.events.catalog import MemberProfileUpdated
-from shared.mongo import bulk_apply
+from shared.mongo import bulk_apply, newer_wins
 
 
 class NotifierStore:
@@ -24,15 +24,11 @@ class NotifierStore:
     async def save_profiles(self, items: list[tuple[str, datetime, MemberProfileUpdated]]) -> None:
         """Last writer wins by event time; an older or repeated event changes nothing."""
         ops = [
-            UpdateOne(
-                {
-                    "_id": p.member_id,
-                    "$or": [{"updated_at": {"$lt": at}}, {"updated_at": {"$exists": False}}],
-                },
-                {"$set": {**p.model_dump(mode="json"), "updated_at": at, "event_id": event_id}},
-                upsert=True,
-            )
+            op
             for event_id, at, p in items
+            for op in newer_wins(
+                {"_id": p.member_id}, {**p.model_dump(mode="json"), "event_id": event_id}, at
+            )
         ]
         await bulk_apply(self._profiles, ops)
 

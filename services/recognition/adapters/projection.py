@@ -20,8 +20,8 @@ class RecognitionProjection:
         await self._kudos.create_index([("community_id", ASCENDING), ("given_at", DESCENDING)])
         await self._members.create_index([("received", DESCENDING)])
 
-    async def apply_kudos(self, items: list[tuple[str, datetime, KudosGiven]]) -> int:
-        """Apply kudos events in order; returns how many writes were already applied."""
+    async def apply_kudos(self, items: list[tuple[str, datetime, KudosGiven]]) -> None:
+        """Apply kudos events in order; a repeated event changes nothing."""
         kudos_ops: list[UpdateOne] = []
         member_ops: list[UpdateOne] = []
         for event_id, at, kudos in items:
@@ -34,19 +34,15 @@ class RecognitionProjection:
                 "not_counted": verdict.not_counted,
             }
             kudos_ops.append(UpdateOne({"_id": kudos.kudos_id}, {"$setOnInsert": doc}, upsert=True))
-            member_ops.append(
-                applied_once({"_id": kudos.from_id}, {"$inc": {"given": 1}}, event_id)
-            )
+            member_ops += applied_once({"_id": kudos.from_id}, {"$inc": {"given": 1}}, event_id)
             for member in verdict.counted:
-                member_ops.append(
-                    applied_once(
-                        {"_id": member},
-                        {"$inc": {"received": 1}, "$set": {"last_received_at": at}},
-                        event_id,
-                    )
+                member_ops += applied_once(
+                    {"_id": member},
+                    {"$inc": {"received": 1}, "$set": {"last_received_at": at}},
+                    event_id,
                 )
-        skipped = await bulk_apply(self._kudos, kudos_ops)
-        return skipped + await bulk_apply(self._members, member_ops)
+        await bulk_apply(self._kudos, kudos_ops)
+        await bulk_apply(self._members, member_ops)
 
     async def kudos(self, kudos_id: str) -> dict[str, Any] | None:
         return await self._kudos.find_one({"_id": kudos_id})

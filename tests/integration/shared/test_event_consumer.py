@@ -1,0 +1,196 @@
+"""The shared consumer on a real broker: batches, unknown types, DLQ, committed offsets."""
+
+import asyncio
+import json
+import uuid
+
+import pytest
+
+from shared.consumer import ConsumedEvent, EventConsumer
+from shared.events.catalog import BadgeAwarded
+from shared.events.envelope import new_event
+from shared.events.topics import Topic, dlq_topic
+from shared.kafka import EventBus, ensure_topics, make_broker
+from tests.infra import Infrastructure
+from tests.integration.kafka_io import body, headers, produce_event, produce_raw, read_all
+from tests.integration.polling import eventually
+
+pytestmark = pytest.mark.integration
+
+
+def badge(member: str) -> BadgeAwarded:
+    return BadgeAwarded(
+        member_id=member, badge="first-talk", community_id="c1", reason="gave a talk"
+    )
+
+
+class Recorder:
+    """A handler that fails for one member and records what it applied."""
+
+    def __init__(self, poison_member: str | None = None) -> None:
+        self.applied: list[str] = []
+        self.calls = 0
+        self._poison = poison_member
+
+    async def __call__(self, batch: list[ConsumedEvent]) -> None:
+        self.calls += 1
+        for consumed in batch:
+            assert isinstance(consumed.event.data, BadgeAwarded)
+            if consumed.event.data.member_id == self._poison:
+                raise ValueError(f"cannot apply {consumed.event.id}")
+        self.applied.extend(c.event.id for c in batch)
+
+
+@pytest.fixture
+async def namespace(infra: Infrastructure, unique: str) -> str:
+    prefix = f"cons{unique}."
+    await ensure_topics(infra.kafka_bootstrap_servers, partitions=1, topic_prefix=prefix)
+    return prefix
+
+
+async def run_consumer(
+    infra: Infrastructure, prefix: str, handler: Recorder, group: str, until: asyncio.Event
+) -> None:
+    broker = make_broker(infra.kafka_bootstrap_servers, client_id=f"test-{group}")
+    consumer = EventConsumer(
+        EventBus(broker, topic_prefix=prefix),
+        service="recognition",
+        handler=handler,
+        max_retries=2,
+        backoff_s=0.01,
+    )
+    consumer.subscribe(str(Topic.RECOGNITION), group_id=group)
+    async with broker:
+        await broker.start()
+        await until.wait()
+
+
+async def test_poison_and_invalid_messages_go_to_the_dlq_and_the_rest_is_applied(
+    infra: Infrastructure, namespace: str, unique: str
+) -> None:
+    good_1 = new_event(badge("ada"), source="test")
+    poison = new_event(badge("mallory"), source="test")
+    good_2 = new_event(badge("grace"), source="test")
+    unknown = {
+        **new_event(badge("x"), source="test").model_dump(mode="json"),
+        "type": "cop.future.v9",
+    }
+    topic = namespace + str(Topic.RECOGNITION)
+    await produce_event(infra.kafka_bootstrap_servers, namespace, good_1)
+    await produce_event(infra.kafka_bootstrap_servers, namespace, poison)
+    await produce_raw(
+        infra.kafka_bootstrap_servers, topic, b"{not json", key=b"c1", headers={"origin": "test"}
+    )
+    await produce_raw(
+        infra.kafka_bootstrap_servers, topic, json.dumps(unknown).encode(), key=b"c1", headers={}
+    )
+    await produce_event(infra.kafka_bootstrap_servers, namespace, good_2)
+
+    handler = Recorder(poison_member="mallory")
+    done = asyncio.Event()
+    group = f"g-{unique}"
+    task = asyncio.create_task(run_consumer(infra, namespace, handler, group, done))
+
+    async def all_good_applied() -> bool:
+        return {good_1.id, good_2.id} <= set(handler.applied)
+
+    await eventually(all_good_applied, what="the two valid events applied")
+    dead = await read_all(
+        infra.kafka_bootstrap_servers, namespace + dlq_topic("recognition"), expect=2
+    )
+    done.set()
+    await task
+
+    assert poison.id not in handler.applied
+    assert len(dead) == 2
+    by_kind = {"poison" if b"mallory" in r.value else "invalid": r for r in dead}
+    poison_headers = headers(by_kind["poison"])
+    assert "ValueError: cannot apply" in poison_headers["cop_error"]
+    assert poison_headers["cop_original_topic"] == topic
+    assert body(by_kind["poison"])["id"] == poison.id
+    invalid_headers = headers(by_kind["invalid"])
+    assert "not valid JSON" in invalid_headers["cop_error"]
+    assert invalid_headers["origin"] == "test"  # original headers travel with it
+    assert by_kind["invalid"].value == b"{not json"
+
+
+async def test_offsets_are_committed_after_the_effect_so_a_restart_sees_nothing_again(
+    infra: Infrastructure, namespace: str, unique: str
+) -> None:
+    events = [new_event(badge(f"m{i}"), source="test") for i in range(5)]
+    for event in events:
+        await produce_event(infra.kafka_bootstrap_servers, namespace, event)
+    group = f"g-{unique}"
+
+    first = Recorder()
+    done = asyncio.Event()
+    task = asyncio.create_task(run_consumer(infra, namespace, first, group, done))
+
+    async def all_applied() -> bool:
+        return len(first.applied) == 5
+
+    await eventually(all_applied, what="five events applied")
+    done.set()
+    await task
+
+    marker = new_event(badge("after-restart"), source="test")
+    await produce_event(infra.kafka_bootstrap_servers, namespace, marker)
+    second = Recorder()
+    done = asyncio.Event()
+    task = asyncio.create_task(run_consumer(infra, namespace, second, group, done))
+
+    async def marker_applied() -> bool:
+        return marker.id in second.applied
+
+    await eventually(marker_applied, what="the event produced after the restart")
+    done.set()
+    await task
+    assert second.applied == [marker.id]
+    assert [e.id for e in events] == first.applied
+
+
+async def test_a_failing_batch_is_retried_before_giving_up(
+    infra: Infrastructure, namespace: str, unique: str
+) -> None:
+    poison = new_event(badge("mallory"), source="test")
+    await produce_event(infra.kafka_bootstrap_servers, namespace, poison)
+    handler = Recorder(poison_member="mallory")
+    done = asyncio.Event()
+    task = asyncio.create_task(run_consumer(infra, namespace, handler, f"g-{unique}", done))
+    dead = await read_all(
+        infra.kafka_bootstrap_servers, namespace + dlq_topic("recognition"), expect=1
+    )
+    done.set()
+    await task
+    assert len(dead) == 1
+    assert handler.calls == 3  # the first attempt and max_retries=2 retries
+
+
+async def test_published_event_carries_key_type_header_and_trace_context(
+    infra: Infrastructure, namespace: str
+) -> None:
+    from opentelemetry import trace
+
+    from shared.telemetry import setup_telemetry
+
+    provider = setup_telemetry("cop-tests")
+    broker = make_broker(
+        infra.kafka_bootstrap_servers, client_id="test-publisher", tracer_provider=provider
+    )
+    event = new_event(badge(f"m-{uuid.uuid4().hex[:6]}"), source="test")
+    tracer = trace.get_tracer("tests")
+    async with broker:
+        await broker.connect()
+        with tracer.start_as_current_span("test request") as span:
+            await EventBus(broker, topic_prefix=namespace).publish(event)
+            trace_id = f"{span.get_span_context().trace_id:032x}"
+    records = await read_all(
+        infra.kafka_bootstrap_servers, namespace + str(Topic.RECOGNITION), expect=1
+    )
+    assert len(records) == 1
+    record = records[0]
+    assert record.key == b"c1"
+    got = headers(record)
+    assert got["ce_type"] == "cop.badge.awarded.v1"
+    assert got["traceparent"].split("-")[1] == trace_id
+    assert body(record)["id"] == event.id

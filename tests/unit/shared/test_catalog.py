@@ -1,0 +1,296 @@
+"""The v1 catalog matches DESIGN §2: the types, their topics, keys and subjects."""
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from shared.events.catalog import CATALOG, EventSpec, spec_for, spec_for_model
+from shared.events.topics import Topic
+
+# Every v1 type of the DESIGN §2 catalog table, spelled out so a rename or a loss shows up here.
+DESIGN_V1_TYPES = {
+    "cop.community.created.v1",
+    "cop.community.updated.v1",
+    "cop.community.leader_changed.v1",
+    "cop.member.joined.v1",
+    "cop.member.left.v1",
+    "cop.member.profile_updated.v1",
+    "cop.session.scheduled.v1",
+    "cop.session.rescheduled.v1",
+    "cop.session.cancelled.v1",
+    "cop.session.held.v1",
+    "cop.feedback.submitted.v1",
+    "cop.action_item.opened.v1",
+    "cop.action_item.closed.v1",
+    "cop.artifact.published.v1",
+    "cop.artifact.revised.v1",
+    "cop.artifact.retired.v1",
+    "cop.artifact.reused.v1",
+    "cop.kudos.given.v1",
+    "cop.badge.awarded.v1",
+    "cop.health.alert_raised.v1",
+    "cop.notification.delivered.v1",
+    "cop.notification.failed.v1",
+}
+
+# DESIGN §2 "Topics, by event family".
+FAMILY_TOPIC = {
+    "community": "cop.communities",
+    "member": "cop.communities",
+    "session": "cop.sessions",
+    "feedback": "cop.sessions",
+    "action_item": "cop.sessions",
+    "artifact": "cop.knowledge",
+    "kudos": "cop.recognition",
+    "badge": "cop.recognition",
+    "health": "cop.recognition",
+    "notification": "cop.notifications",
+}
+
+# One valid `data` per type: proves each model accepts what DESIGN §2 describes.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "cop.community.created.v1": {
+        "community_id": "c1",
+        "name": "Testing CoP",
+        "domain": "quality",
+        "charter": {"purpose": "Share testing practice", "goals": ["fewer flaky tests"]},
+        "leader_id": "m1",
+        "sponsor_ids": ["m9"],
+        "stage": "coalescing",
+    },
+    "cop.community.updated.v1": {"community_id": "c1", "stage": "maturing"},
+    "cop.community.leader_changed.v1": {
+        "community_id": "c1",
+        "leader_id": "m2",
+        "previous_leader_id": "m1",
+    },
+    "cop.member.joined.v1": {"community_id": "c1", "member_id": "m2", "role": "core"},
+    "cop.member.left.v1": {"community_id": "c1", "member_id": "m2"},
+    "cop.member.profile_updated.v1": {
+        "member_id": "m2",
+        "name": "Grace Hopper",
+        "email": "grace@example.com",
+        "team": "compilers",
+        "chat_handle": "@grace",
+        "timezone": "America/New_York",
+    },
+    "cop.session.scheduled.v1": {
+        "session_id": "s1",
+        "community_id": "c1",
+        "title": "Mutation testing",
+        "format": "lunch_and_learn",
+        "starts_at": "2026-11-25T12:00:00Z",
+        "duration_minutes": 60,
+        "location": "Room 4",
+        "facilitator_id": "m1",
+        "speaker_ids": ["m2"],
+        "agenda": ["intro", "demo"],
+        "tags": ["testing"],
+    },
+    "cop.session.rescheduled.v1": {
+        "session_id": "s1",
+        "community_id": "c1",
+        "starts_at": "2026-11-26T12:00:00+01:00",
+    },
+    "cop.session.cancelled.v1": {"session_id": "s1", "community_id": "c1", "reason": "sick"},
+    "cop.session.held.v1": {
+        "session_id": "s1",
+        "community_id": "c1",
+        "held_at": "2026-11-26T11:00:00Z",
+        "duration_minutes": 55,
+        "format": "lunch_and_learn",
+        "title": "Mutation testing",
+        "facilitator_id": "m1",
+        "attendee_ids": ["m2", "m3"],
+        "recording_url": "https://video.example.com/s1",
+    },
+    "cop.feedback.submitted.v1": {
+        "session_id": "s1",
+        "community_id": "c1",
+        "member_id": "m3",
+        "rating": 5,
+        "applied": True,
+    },
+    "cop.action_item.opened.v1": {
+        "action_item_id": "a1",
+        "community_id": "c1",
+        "session_id": "s1",
+        "title": "Try mutmut on the billing service",
+        "owner_id": "m3",
+        "due": "2026-12-15T00:00:00Z",
+    },
+    "cop.action_item.closed.v1": {
+        "action_item_id": "a1",
+        "community_id": "c1",
+        "title": "Try mutmut on the billing service",
+        "owner_id": "m3",
+        "outcome": "Found 12 surviving mutants",
+    },
+    "cop.artifact.published.v1": {
+        "artifact_id": "art1",
+        "community_id": "c1",
+        "kind": "playbook",
+        "title": "Mutation testing playbook",
+        "body_markdown": "# Steps",
+        "author_ids": ["m1"],
+        "tags": ["testing"],
+    },
+    "cop.artifact.revised.v1": {
+        "artifact_id": "art1",
+        "community_id": "c1",
+        "version": 2,
+        "editor_id": "m2",
+        "change_note": "added CI step",
+    },
+    "cop.artifact.retired.v1": {
+        "artifact_id": "art1",
+        "community_id": "c1",
+        "version": 2,
+        "editor_id": "m2",
+        "reason": "superseded",
+        "superseded_by": "art2",
+    },
+    "cop.artifact.reused.v1": {
+        "artifact_id": "art1",
+        "community_id": "c1",
+        "member_id": "m4",
+        "team": "payments",
+    },
+    "cop.kudos.given.v1": {
+        "kudos_id": "k1",
+        "from_id": "m1",
+        "to_ids": ["m2", "m3"],
+        "community_id": "c1",
+        "message": "Great demo",
+        "value_tag": "knowledge_sharing",
+        "session_id": "s1",
+    },
+    "cop.badge.awarded.v1": {"member_id": "m2", "badge": "first_talk", "community_id": "c1"},
+    "cop.health.alert_raised.v1": {
+        "community_id": "c1",
+        "alert": "stagnation",
+        "period": "2026-11",
+        "details": {"sessions": 0},
+    },
+    "cop.notification.delivered.v1": {
+        "notification_id": "n1",
+        "member_id": "m2",
+        "channel_kind": "email",
+        "cause_event_id": "e1",
+    },
+    "cop.notification.failed.v1": {
+        "notification_id": "n2",
+        "channel": "#cop-testing",
+        "channel_kind": "slack",
+        "cause_event_id": "e1",
+        "attempt": 3,
+        "error": "HTTP 500",
+    },
+}
+
+SPECS = sorted(CATALOG.values(), key=lambda s: s.type)
+
+
+def _id(spec: EventSpec) -> str:
+    return spec.type
+
+
+def test_catalog_holds_exactly_the_v1_types_of_the_design() -> None:
+    assert set(CATALOG) == DESIGN_V1_TYPES
+
+
+def test_catalog_is_indexed_by_each_spec_type() -> None:
+    assert all(key == spec.type for key, spec in CATALOG.items())
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_id)
+def test_type_is_versioned_v1_under_the_cop_prefix(spec: EventSpec) -> None:
+    assert spec.type.startswith("cop.")
+    assert spec.type.endswith(".v1")
+    assert len(spec.type.split(".")) == 4
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_id)
+def test_topic_is_the_one_of_the_event_family(spec: EventSpec) -> None:
+    family = spec.type.split(".")[1]
+
+    assert str(spec.topic) == FAMILY_TOPIC[family]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_id)
+def test_key_and_subject_fields_exist_in_the_model(spec: EventSpec) -> None:
+    fields = spec.model.model_fields
+
+    assert spec.key_fields
+    assert set(spec.key_fields) <= set(fields)
+    assert spec.subject_field in fields
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_id)
+def test_subject_field_is_required_so_the_subject_is_never_none(spec: EventSpec) -> None:
+    assert spec.model.model_fields[spec.subject_field].is_required()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_id)
+def test_community_scoped_events_are_keyed_by_community(spec: EventSpec) -> None:
+    fields = spec.model.model_fields
+    if "community_id" in fields and fields["community_id"].is_required():
+        assert spec.key_fields == ("community_id",)
+    else:
+        assert "community_id" not in spec.key_fields
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_id)
+def test_example_data_validates_and_yields_key_and_subject(spec: EventSpec) -> None:
+    example = EXAMPLES[spec.type]
+
+    data = spec.model.model_validate(example).model_dump(mode="json")
+
+    assert spec.key(data) == str(next(data[f] for f in spec.key_fields if data.get(f)))
+    prefix = spec.subject_field.removesuffix("_id")
+    assert spec.subject(data) == f"{prefix}/{example[spec.subject_field]}"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_id)
+def test_data_refuses_unknown_fields(spec: EventSpec) -> None:
+    with pytest.raises(ValidationError, match="extra_field_typo"):
+        spec.model.model_validate({**EXAMPLES[spec.type], "extra_field_typo": 1})
+
+
+def test_key_falls_back_to_the_next_key_field_and_fails_without_any() -> None:
+    spec = CATALOG["cop.notification.delivered.v1"]
+
+    assert spec.key({"member_id": None, "channel": "#cop"}) == "#cop"
+    assert spec.key({"member_id": "m1", "channel": "#cop"}) == "m1"
+    with pytest.raises(ValueError, match="carries none of"):
+        spec.key({"notification_id": "n1"})
+
+
+def test_member_profile_is_keyed_by_member_and_lives_on_the_communities_topic() -> None:
+    spec = CATALOG["cop.member.profile_updated.v1"]
+
+    assert spec.key_fields == ("member_id",)
+    assert spec.topic is Topic.COMMUNITIES
+
+
+def test_spec_for_returns_none_for_unknown_and_the_spec_for_known_types() -> None:
+    assert spec_for("cop.kudos.given.v2") is None
+    assert spec_for("") is None
+    assert spec_for("cop.kudos.given.v1") is CATALOG["cop.kudos.given.v1"]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_id)
+def test_spec_for_model_finds_each_model_spec(spec: EventSpec) -> None:
+    assert spec_for_model(spec.model) is spec
+
+
+def test_each_model_belongs_to_exactly_one_type() -> None:
+    models = [spec.model for spec in CATALOG.values()]
+
+    assert len(set(models)) == len(models)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_id)
+def test_every_spec_has_a_summary_for_the_docs(spec: EventSpec) -> None:
+    assert spec.summary.strip()

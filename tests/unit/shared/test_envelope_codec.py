@@ -1,0 +1,507 @@
+"""Envelope and codec: events become Kafka records and come back, and bad input is refused."""
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from shared.events.catalog import (
+    CATALOG,
+    Charter,
+    FeedbackSubmitted,
+    KudosGiven,
+    MemberProfileUpdated,
+    NotificationDelivered,
+    NotificationFailed,
+)
+from shared.events.codec import (
+    CE_TYPE_HEADER,
+    CONTENT_TYPE_HEADER,
+    InvalidEvent,
+    decode,
+    encode,
+    parse_envelope,
+    peek_type,
+)
+from shared.events.envelope import CONTENT_TYPE, CloudEvent, new_event
+from shared.events.topics import Topic
+
+FEEDBACK = "cop.feedback.submitted.v1"
+PROFILE = "cop.member.profile_updated.v1"
+KUDOS = "cop.kudos.given.v1"
+SCHEDULED = "cop.session.scheduled.v1"
+DELIVERED = "cop.notification.delivered.v1"
+AT = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+
+
+def _feedback_data(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "session_id": "s1",
+        "community_id": "c1",
+        "member_id": "m1",
+        "rating": 4,
+        "plus": "the live demo",
+        "delta": "more time for questions",
+        "applied": True,
+    }
+    data.update(changes)
+    return data
+
+
+def _profile_data(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"member_id": "m1", "name": "Ada Lovelace", "email": "ada@example.com"}
+    data.update(changes)
+    return data
+
+
+def _scheduled_data(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "session_id": "s1",
+        "community_id": "c1",
+        "title": "Property-based testing",
+        "format": "brown_bag",
+        "starts_at": "2026-11-25T12:00:00Z",
+        "duration_minutes": 45,
+        "facilitator_id": "m1",
+    }
+    data.update(changes)
+    return data
+
+
+def _kudos_data(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "kudos_id": "k1",
+        "from_id": "m1",
+        "to_ids": ["m2"],
+        "community_id": "c1",
+        "message": "Thanks for the pairing session",
+        "value_tag": "mentoring",
+    }
+    data.update(changes)
+    return data
+
+
+def _envelope(event_type: str, data: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": "e1",
+        "source": "tests/unit",
+        "type": event_type,
+        "time": "2026-11-21T10:00:00Z",
+        "datacontenttype": "application/json",
+        "partitionkey": "c1",
+        "data": data,
+    }
+    envelope.update(changes)
+    return {k: v for k, v in envelope.items() if v is not None}
+
+
+def _fields(error: InvalidEvent) -> set[str]:
+    return {e.field for e in error.errors}
+
+
+# --- round trip ---
+
+
+def test_encode_then_decode_gives_back_the_same_event_and_data() -> None:
+    model = FeedbackSubmitted.model_validate(_feedback_data())
+    event = new_event(model, source="tests/unit", event_id="e1", time=AT)
+
+    record = encode(event)
+    decoded = decode(record.value)
+
+    assert decoded is not None
+    assert decoded.envelope == event
+    assert decoded.data == model
+    assert decoded.spec is CATALOG[FEEDBACK]
+    assert decoded.id == "e1"
+    assert decoded.type == FEEDBACK
+
+
+def test_encoded_record_is_keyed_by_partitionkey_with_type_header_on_the_family_topic() -> None:
+    event = new_event(FeedbackSubmitted.model_validate(_feedback_data()), source="tests/unit")
+
+    record = encode(event)
+
+    assert record.topic == "cop.sessions"
+    assert record.key == b"c1"
+    assert record.headers[CE_TYPE_HEADER] == FEEDBACK
+    assert record.headers[CONTENT_TYPE_HEADER] == CONTENT_TYPE == "application/cloudevents+json"
+
+
+def test_encoded_body_is_structured_mode_cloudevent_json_with_utc_time() -> None:
+    event = new_event(
+        FeedbackSubmitted.model_validate(_feedback_data()), source="tests/unit", time=AT
+    )
+
+    body = json.loads(encode(event).value)
+
+    assert body["specversion"] == "1.0"
+    assert body["type"] == FEEDBACK
+    assert body["partitionkey"] == "c1"
+    assert body["subject"] == "session/s1"
+    assert body["datacontenttype"] == "application/json"
+    assert body["data"] == _feedback_data()
+    assert datetime.fromisoformat(body["time"]) == AT
+    assert datetime.fromisoformat(body["time"]).utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("form", ["bytes", "str", "dict"])
+def test_decode_accepts_bytes_text_and_parsed_json(form: str) -> None:
+    envelope = _envelope(FEEDBACK, _feedback_data())
+    raw: Any = {
+        "bytes": json.dumps(envelope).encode(),
+        "str": json.dumps(envelope),
+        "dict": envelope,
+    }[form]
+
+    decoded = decode(raw)
+
+    assert decoded is not None
+    assert isinstance(decoded.data, FeedbackSubmitted)
+    assert decoded.data.rating == 4
+
+
+def test_envelope_time_with_an_offset_is_normalised_to_utc() -> None:
+    envelope = parse_envelope(
+        _envelope(FEEDBACK, _feedback_data(), time="2026-11-21T12:00:00+02:00")
+    )
+
+    assert envelope.time == AT
+    assert envelope.time.utcoffset() == timedelta(0)
+
+
+def test_envelope_keeps_unknown_extension_attributes() -> None:
+    envelope = parse_envelope(_envelope(FEEDBACK, _feedback_data(), traceparent="00-abc-def-01"))
+
+    assert envelope.model_extra == {"traceparent": "00-abc-def-01"}
+
+
+# --- unknown types are ignored, never a crash ---
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    ["cop.community.archived.v1", "cop.kudos.given.v2", "other.system.thing"],
+)
+def test_decode_returns_none_for_an_unknown_event_type(event_type: str) -> None:
+    raw = json.dumps(_envelope(event_type, {"anything": ["goes", 1]})).encode()
+
+    assert decode(raw) is None
+
+
+def test_encode_refuses_an_event_type_missing_from_the_catalog() -> None:
+    event = CloudEvent(
+        id="e1", source="tests/unit", type="cop.unknown.v1", partitionkey="c1", data={}
+    )
+
+    with pytest.raises(InvalidEvent, match=r"unknown event type 'cop\.unknown\.v1'"):
+        encode(event)
+
+
+# --- invalid data ---
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "partitionkey", "wrong_field"),
+    [
+        pytest.param(FEEDBACK, _feedback_data(rating=6), "c1", "data.rating", id="rating-above-5"),
+        pytest.param(FEEDBACK, _feedback_data(rating=0), "c1", "data.rating", id="rating-below-1"),
+        pytest.param(
+            FEEDBACK, _feedback_data(rating="great"), "c1", "data.rating", id="rating-not-int"
+        ),
+        pytest.param(
+            PROFILE,
+            {k: v for k, v in _profile_data().items() if k != "email"},
+            "m1",
+            "data.email",
+            id="missing-email",
+        ),
+        pytest.param(
+            PROFILE, _profile_data(email="not-an-email"), "m1", "data.email", id="bad-email"
+        ),
+        pytest.param(
+            PROFILE,
+            _profile_data(email="ada@example.com\r\nBcc: x@y.com"),
+            "m1",
+            "data.email",
+            id="email-with-header-injection",
+        ),
+        pytest.param(KUDOS, _kudos_data(to_ids=[]), "c1", "data.to_ids", id="no-recipients"),
+        pytest.param(
+            KUDOS,
+            _kudos_data(community_id="../etc/passwd"),
+            "../etc/passwd",
+            "data.community_id",
+            id="id-with-bad-characters",
+        ),
+        pytest.param(
+            KUDOS, _kudos_data(value_tag="Not A Tag"), "c1", "data.value_tag", id="bad-tag"
+        ),
+        pytest.param(
+            SCHEDULED,
+            _scheduled_data(starts_at="2026-11-25T12:00:00"),
+            "c1",
+            "data.starts_at",
+            id="naive-data-time",
+        ),
+        pytest.param(
+            SCHEDULED, _scheduled_data(format="karaoke"), "c1", "data.format", id="unknown-enum"
+        ),
+        pytest.param(
+            FEEDBACK, _feedback_data(ratting=5), "c1", "data.ratting", id="extra-field-forbidden"
+        ),
+    ],
+)
+def test_invalid_data_is_rejected_naming_the_wrong_field(
+    event_type: str, data: dict[str, Any], partitionkey: str, wrong_field: str
+) -> None:
+    raw = json.dumps(_envelope(event_type, data, partitionkey=partitionkey)).encode()
+
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw)
+
+    assert caught.value.reason == f"invalid data for {event_type}"
+    assert _fields(caught.value) == {wrong_field}
+    assert all(e.message for e in caught.value.errors)
+
+
+def test_invalid_data_reports_every_wrong_field_at_once() -> None:
+    data = _feedback_data(rating=9, member_id="", surprise=True)
+
+    with pytest.raises(InvalidEvent) as caught:
+        decode(_envelope(FEEDBACK, data))
+
+    assert _fields(caught.value) == {"data.rating", "data.member_id", "data.surprise"}
+
+
+def test_invalid_event_as_dict_is_machine_readable() -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode(_envelope(FEEDBACK, _feedback_data(rating=6)))
+
+    as_dict = caught.value.as_dict()
+
+    assert as_dict["reason"] == f"invalid data for {FEEDBACK}"
+    assert as_dict["errors"] == [
+        {"field": "data.rating", "message": caught.value.errors[0].message}
+    ]
+    json.dumps(as_dict)
+
+
+# --- invalid envelope ---
+
+
+@pytest.mark.parametrize(
+    ("changes", "wrong_field"),
+    [
+        pytest.param({"id": None}, "id", id="missing-id"),
+        pytest.param({"id": ""}, "id", id="empty-id"),
+        pytest.param({"source": None}, "source", id="missing-source"),
+        pytest.param({"time": "2026-11-21T10:00:00"}, "time", id="naive-time"),
+        pytest.param({"time": "yesterday"}, "time", id="unparseable-time"),
+        pytest.param({"specversion": "0.3"}, "specversion", id="wrong-specversion"),
+        pytest.param({"type": "Cop Kudos"}, "type", id="type-bad-characters"),
+        pytest.param({"partitionkey": None}, "partitionkey", id="missing-partitionkey"),
+        pytest.param({"datacontenttype": "text/xml"}, "datacontenttype", id="not-json-data"),
+        pytest.param({"data": ["not", "an", "object"]}, "data", id="data-not-object"),
+    ],
+)
+def test_invalid_envelope_is_rejected_naming_the_wrong_attribute(
+    changes: dict[str, Any], wrong_field: str
+) -> None:
+    envelope = _envelope(FEEDBACK, _feedback_data())
+    for key, value in changes.items():
+        if value is None:
+            del envelope[key]
+        else:
+            envelope[key] = value
+
+    with pytest.raises(InvalidEvent) as caught:
+        decode(json.dumps(envelope).encode())
+
+    assert caught.value.reason == "invalid CloudEvents envelope"
+    assert wrong_field in _fields(caught.value)
+
+
+def test_naive_envelope_time_error_says_a_timezone_is_needed() -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode(_envelope(FEEDBACK, _feedback_data(), time="2026-11-21T10:00:00"))
+
+    assert "timezone" in caught.value.errors[0].message
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"", "\xff\xfe", b'{"id": "e1",'])
+def test_a_body_that_is_not_json_is_rejected_with_a_reason(raw: bytes | str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw)
+
+    assert caught.value.reason == "body is not valid JSON"
+
+
+def test_a_json_body_that_is_not_an_object_is_rejected() -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode(b'["a", "list"]')
+
+    assert caught.value.reason == "invalid CloudEvents envelope"
+
+
+# --- partition key ---
+
+
+def test_partitionkey_that_is_not_the_catalog_key_is_rejected() -> None:
+    raw = _envelope(KUDOS, _kudos_data(), partitionkey="m1")
+
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw)
+
+    assert "community_id" in caught.value.reason
+    assert _fields(caught.value) == {"partitionkey"}
+    assert "'c1'" in caught.value.errors[0].message
+
+
+def test_member_scoped_event_must_be_keyed_by_member_not_community() -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode(_envelope(PROFILE, _profile_data(), partitionkey="c1"))
+
+    assert _fields(caught.value) == {"partitionkey"}
+    assert decode(_envelope(PROFILE, _profile_data(), partitionkey="m1")) is not None
+
+
+# --- new_event ---
+
+
+def test_new_event_takes_type_subject_and_key_from_the_catalog() -> None:
+    event = new_event(KudosGiven.model_validate(_kudos_data()), source="recognition")
+
+    assert event.type == KUDOS
+    assert event.subject == "kudos/k1"
+    assert event.partitionkey == "c1"
+    assert event.source == "recognition"
+    assert event.data == _kudos_data() | {"session_id": None, "artifact_id": None}
+
+
+def test_new_event_keys_member_profile_by_member_id() -> None:
+    event = new_event(MemberProfileUpdated.model_validate(_profile_data()), source="directory")
+
+    assert event.type == PROFILE
+    assert event.subject == "member/m1"
+    assert event.partitionkey == "m1"
+
+
+def test_new_event_defaults_to_a_fresh_uuid_and_the_current_utc_time() -> None:
+    model = FeedbackSubmitted.model_validate(_feedback_data())
+    before = datetime.now(UTC)
+
+    first = new_event(model, source="tests/unit")
+    second = new_event(model, source="tests/unit")
+
+    assert first.id != second.id
+    assert str(uuid.UUID(first.id)) == first.id
+    assert first.time.utcoffset() == timedelta(0)
+    assert before <= first.time <= datetime.now(UTC)
+
+
+def test_new_event_keeps_an_explicit_id_and_time() -> None:
+    event = new_event(
+        FeedbackSubmitted.model_validate(_feedback_data()),
+        source="tests/unit",
+        event_id="fixed",
+        time=AT,
+    )
+
+    assert (event.id, event.time) == ("fixed", AT)
+
+
+def test_new_event_refuses_a_model_that_is_not_in_the_catalog() -> None:
+    with pytest.raises(TypeError, match="Charter is not a catalog event"):
+        new_event(Charter(purpose="x"), source="tests/unit")
+
+
+def test_new_event_output_decodes_for_every_catalog_type_used_here() -> None:
+    for model in (
+        FeedbackSubmitted.model_validate(_feedback_data()),
+        MemberProfileUpdated.model_validate(_profile_data()),
+        KudosGiven.model_validate(_kudos_data()),
+    ):
+        decoded = decode(encode(new_event(model, source="tests/unit")).value)
+        assert decoded is not None
+        assert decoded.data == model
+
+
+# --- notifications: keyed by member, or by channel when there is no member ---
+
+
+def _notification(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "notification_id": "n1",
+        "channel_kind": "slack",
+        "cause_event_id": "e0",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        pytest.param(_notification(member_id="m7"), "m7", id="member"),
+        pytest.param(_notification(channel="#cop-testing"), "#cop-testing", id="channel"),
+        pytest.param(_notification(member_id="m7", channel="#cop"), "m7", id="member-first"),
+    ],
+)
+def test_notification_is_keyed_by_member_id_or_else_channel(data: dict[str, Any], key: str) -> None:
+    event = new_event(NotificationDelivered.model_validate(data), source="notifier")
+
+    record = encode(event)
+
+    assert event.partitionkey == key
+    assert record.key == key.encode()
+    assert record.topic == "cop.notifications"
+    assert event.subject == "notification/n1"
+    assert decode(record.value) is not None
+
+
+def test_notification_without_member_or_channel_is_invalid() -> None:
+    with pytest.raises(ValidationError, match="one of member_id and channel"):
+        NotificationFailed.model_validate(_notification(error="smtp 550"))
+
+    with pytest.raises(InvalidEvent) as caught:
+        decode(_envelope(DELIVERED, _notification(), partitionkey="n1"))
+    assert caught.value.reason == f"invalid data for {DELIVERED}"
+
+
+def test_notification_keyed_by_channel_while_carrying_a_member_is_rejected() -> None:
+    data = _notification(member_id="m7", channel="#cop")
+
+    with pytest.raises(InvalidEvent) as caught:
+        decode(_envelope(DELIVERED, data, partitionkey="#cop"))
+
+    assert _fields(caught.value) == {"partitionkey"}
+
+
+# --- peek_type ---
+
+
+def test_peek_type_prefers_the_ce_type_header_bytes_or_text() -> None:
+    body = json.dumps(_envelope(FEEDBACK, _feedback_data())).encode()
+
+    assert peek_type({CE_TYPE_HEADER: KUDOS.encode()}, body) == KUDOS
+    assert peek_type({CE_TYPE_HEADER: KUDOS}, body) == KUDOS
+
+
+def test_peek_type_falls_back_to_the_body_and_never_raises_on_garbage() -> None:
+    body = json.dumps(_envelope(FEEDBACK, _feedback_data())).encode()
+
+    assert peek_type(None, body) == FEEDBACK
+    assert peek_type({}, body) == FEEDBACK
+    assert peek_type(None, b"\x00not json") is None
+    assert peek_type(None, b"[1, 2]") is None
+
+
+def test_topic_of_an_encoded_record_is_a_known_domain_topic() -> None:
+    event = new_event(KudosGiven.model_validate(_kudos_data()), source="tests/unit")
+
+    assert encode(event).topic == Topic.RECOGNITION
