@@ -1,0 +1,3 @@
+from copctl.cli import main
+
+main()

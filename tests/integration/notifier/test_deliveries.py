@@ -1,0 +1,193 @@
+"""The notifier against real Kafka, MongoDB-protocol server, Redis, an SMTP server and a webhook."""
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from services.notifier.bootstrap import bootstrap
+from services.notifier.settings import NotifierSettings
+from shared.events.catalog import KudosGiven, MemberProfileUpdated
+from shared.events.envelope import CloudEvent, new_event
+from shared.events.topics import Topic
+from tests.infra import Infrastructure
+from tests.integration.apps import drop_database, serving, settings_for
+from tests.integration.kafka_io import body, produce_event, read_all
+from tests.integration.polling import eventually
+from tests.sinks import Sinks, running_sinks
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
+    with running_sinks(tmp_path_factory.mktemp("notifier-sinks")) as running:
+        yield running
+
+
+@dataclass
+class Notifier:
+    client: httpx.AsyncClient
+    settings: NotifierSettings
+
+    async def send(self, infra: Infrastructure, event: CloudEvent) -> None:
+        await produce_event(infra.kafka_bootstrap_servers, self.settings.kafka_topic_prefix, event)
+
+    async def deliveries(self, cause_event_id: str) -> list[dict[str, Any]]:
+        response = await self.client.get("/deliveries", params={"cause_event_id": cause_event_id})
+        assert response.status_code == 200
+        return response.json()
+
+
+@contextlib.asynccontextmanager
+async def start_notifier(
+    infra: Infrastructure, sinks: Sinks, namespace: str, **overrides: Any
+) -> AsyncIterator[Notifier]:
+    values = {"smtp_port": sinks.smtp_port, "chat_webhook_url": sinks.chat_url, **overrides}
+    settings = settings_for(NotifierSettings, infra, namespace, **values)
+    async with serving(bootstrap(settings), "notifier") as client:
+        yield Notifier(client, settings)
+    await drop_database(infra, settings.mongodb_database)
+
+
+@pytest.fixture
+async def notifier(infra: Infrastructure, sinks: Sinks, unique: str) -> AsyncIterator[Notifier]:
+    async with start_notifier(infra, sinks, f"ntf{unique}") as running:
+        yield running
+
+
+def profile(member: str, name: str) -> CloudEvent:
+    return new_event(
+        MemberProfileUpdated(member_id=member, name=name, email=f"{member}@example.com"),
+        source="test/directory",
+    )
+
+
+def kudos(giver: str, *receivers: str, message: str = "Thanks for the demo day") -> CloudEvent:
+    return new_event(
+        KudosGiven(
+            kudos_id=f"k-{uuid.uuid4().hex[:8]}",
+            from_id=giver,
+            to_ids=list(receivers),
+            community_id="testing-guild",
+            message=message,
+            value_tag="knowledge_sharing",
+        ),
+        source="test/recognition",
+    )
+
+
+def member() -> str:
+    return f"m{uuid.uuid4().hex[:8]}"
+
+
+async def test_kudos_is_emailed_to_each_recipient_and_posted_once_to_chat(
+    infra: Infrastructure, notifier: Notifier, sinks: Sinks
+) -> None:
+    giver, alice, bob = member(), member(), member()
+    for who, name in ((giver, "Gia Giver"), (alice, "Alice"), (bob, "Bob")):
+        await notifier.send(infra, profile(who, name))
+    event = kudos(giver, alice, bob, message="Your <journal club> notes were gold")
+    await notifier.send(infra, event)
+
+    async def all_delivered() -> list[dict[str, Any]] | None:
+        found = await notifier.deliveries(event.id)
+        done = [d for d in found if d["status"] == "delivered"]
+        return found if len(done) == 3 else None
+
+    deliveries = await eventually(all_delivered, what="two e-mails and one chat post delivered")
+    assert sorted(d["channel_kind"] for d in deliveries) == ["email", "email", "webhook"]
+    for who in (alice, bob):
+        (mail,) = sinks.mails_to(f"{who}@example.com")
+        assert mail["Subject"] == "Gia Giver gave you kudos for knowledge sharing"
+        assert mail.get_content_type() == "multipart/alternative"
+        text = mail.get_body(("plain",))
+        html = mail.get_body(("html",))
+        assert text is not None
+        assert html is not None
+        assert "Your <journal club> notes were gold" in text.get_content()
+        assert "Your &lt;journal club&gt; notes were gold" in html.get_content()
+    posts = [p for p in sinks.posts() if p["body"]["event"]["id"] == event.id]
+    assert len(posts) == 1
+    assert posts[0]["headers"]["x-cop-signature"].startswith("sha256=")
+
+    outcomes = await read_all(
+        infra.kafka_bootstrap_servers,
+        notifier.settings.kafka_topic_prefix + str(Topic.NOTIFICATIONS),
+        expect=3,
+    )
+    delivered = [body(r) for r in outcomes if body(r)["data"]["cause_event_id"] == event.id]
+    assert {d["type"] for d in delivered} == {"cop.notification.delivered.v1"}
+    assert len(delivered) == 3
+
+
+async def test_a_redelivered_event_sends_nothing_twice(
+    infra: Infrastructure, notifier: Notifier, sinks: Sinks
+) -> None:
+    giver, receiver = member(), member()
+    await notifier.send(infra, profile(receiver, "Rae"))
+    event = kudos(giver, receiver)
+    marker = kudos(giver, receiver, message="a later kudos on the same partition")
+    for sent in (event, event, marker):
+        await notifier.send(infra, sent)
+
+    async def marker_delivered() -> bool:
+        return any(d["status"] == "delivered" for d in await notifier.deliveries(marker.id))
+
+    await eventually(marker_delivered, what="the later kudos delivered")
+    mails = sinks.mails_to(f"{receiver}@example.com")
+    assert len(mails) == 2  # one for `event`, one for `marker`
+    email_delivery = [d for d in await notifier.deliveries(event.id) if d["member_id"] == receiver]
+    assert email_delivery[0]["attempt"] == 1
+
+
+async def test_kudos_waits_for_the_recipients_address_then_is_sent(
+    infra: Infrastructure, notifier: Notifier, sinks: Sinks
+) -> None:
+    giver, newcomer = member(), member()
+    event = kudos(giver, newcomer)
+    await notifier.send(infra, event)
+
+    async def waiting() -> bool:
+        found = await notifier.deliveries(event.id)
+        return any(d["status"] == "awaiting_address" for d in found)
+
+    await eventually(waiting, what="the e-mail parked until an address is known")
+    assert sinks.mails_to(f"{newcomer}@example.com") == []
+
+    await notifier.send(infra, profile(newcomer, "Newt"))
+
+    async def sent() -> bool:
+        return len(sinks.mails_to(f"{newcomer}@example.com")) == 1
+
+    await eventually(sent, what="the parked e-mail sent once the profile arrived")
+
+
+async def test_webhook_outside_the_allowlist_is_refused_and_reported(
+    infra: Infrastructure, sinks: Sinks, unique: str
+) -> None:
+    event = kudos(member(), member())
+    async with start_notifier(
+        infra, sinks, f"ntf{unique}", chat_webhook_url="http://169.254.169.254/latest/meta-data"
+    ) as notifier:
+        await notifier.send(infra, event)
+
+        async def failed() -> dict[str, Any] | None:
+            found = await notifier.deliveries(event.id)
+            return next((d for d in found if d["status"] == "failed"), None)
+
+        delivery = await eventually(failed, what="the chat delivery marked failed")
+        assert "not allowed" in delivery["error"]
+        outcomes = await read_all(
+            infra.kafka_bootstrap_servers,
+            notifier.settings.kafka_topic_prefix + str(Topic.NOTIFICATIONS),
+            expect=1,
+        )
+        failures = [body(r) for r in outcomes if body(r)["type"] == "cop.notification.failed.v1"]
+        assert failures
+        assert failures[0]["data"]["cause_event_id"] == event.id
+    assert not any(p["body"].get("event", {}).get("id") == event.id for p in sinks.posts())
