@@ -7,6 +7,7 @@ on `cop.dlq.<service>`). A dependency outage is not poison: the batch is rewound
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -132,6 +133,7 @@ class EventConsumer:
         if not batch:
             return
         links = [Link(trace.get_current_span(c.trace_context).get_span_context()) for c in batch]
+        began = time.perf_counter()
         with self._tracer.start_as_current_span(
             f"{self._service} apply batch",
             context=otel_context.Context(),
@@ -139,6 +141,12 @@ class EventConsumer:
             attributes={"messaging.batch.message_count": len(batch)},
         ):
             if await self._with_retries(batch):
+                log.debug(
+                    "%s: applied %d event(s) in %.1f ms",
+                    self._service,
+                    len(batch),
+                    (time.perf_counter() - began) * 1000,
+                )
                 return
             if len(batch) == 1:
                 await self._dead_letter_event(batch[0])

@@ -13,8 +13,10 @@ from typing import Any
 
 from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
 APPLIED_FIELD = "applied_event_ids"
+DUPLICATE_KEY = 11000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -30,6 +32,10 @@ def applied_once(
     The first write makes sure the document exists (a no-op when it does); the second matches
     only while the event id is absent, and records it in the same atomic single-document update.
     A repeated event therefore matches nothing: no error, no second effect.
+
+    The list of applied ids grows with every event applied to the document (FerretDB ignores
+    `$slice`), so use it for documents that see a bounded number of events (a session, an
+    artifact); for a hot aggregate, write one document per event and count on read.
     """
     ensure = UpdateOne(dict(filter_), {"$setOnInsert": {APPLIED_FIELD: []}}, upsert=True)
     guarded = {**filter_, APPLIED_FIELD: {"$ne": event_id}}
@@ -47,6 +53,29 @@ def newer_wins(
     ensure = UpdateOne(dict(filter_), {"$setOnInsert": {"updated_at": _EPOCH}}, upsert=True)
     newer = {**filter_, "updated_at": {"$lt": at}}
     return [ensure, UpdateOne(newer, {"$set": {**fields, "updated_at": at}})]
+
+
+async def insert_once(
+    collection: AsyncCollection[dict[str, Any]], docs: Sequence[Mapping[str, Any]]
+) -> int:
+    """Insert documents keyed by the event that caused them; returns how many were new.
+
+    A document whose `_id` exists already was written by an earlier delivery of the same event:
+    its duplicate-key error is the idempotency guard. Any other error is raised. Plain inserts
+    are also the fastest write on every backend (FerretDB's SQLite backend scans for updates).
+    """
+    if not docs:
+        return 0
+    try:
+        result = await collection.insert_many([dict(d) for d in docs], ordered=False)
+    except BulkWriteError as e:
+        errors = e.details.get("writeErrors", [])
+        if e.details.get("writeConcernErrors") or any(
+            err.get("code") != DUPLICATE_KEY for err in errors
+        ):
+            raise
+        return int(e.details.get("nInserted", 0))
+    return len(result.inserted_ids)
 
 
 async def bulk_apply(collection: AsyncCollection[dict[str, Any]], ops: Sequence[UpdateOne]) -> None:

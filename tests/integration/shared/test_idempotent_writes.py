@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.mongo import applied_once, bulk_apply, make_client, newer_wins
+from shared.mongo import applied_once, bulk_apply, insert_once, make_client, newer_wins
 from tests.infra import Infrastructure
 
 pytestmark = pytest.mark.integration
@@ -60,3 +60,13 @@ async def test_newer_state_wins_and_older_or_repeated_events_change_nothing(
     assert doc is not None
     assert doc["email"] == "new@example.com"
     assert doc["updated_at"] == t2
+
+
+async def test_insert_once_skips_documents_of_events_already_applied(
+    counters: AsyncCollection[dict[str, Any]],
+) -> None:
+    assert await insert_once(counters, [{"_id": "e1", "v": 1}, {"_id": "e2", "v": 2}]) == 2
+    again = [{"_id": "e2", "v": 99}, {"_id": "e3", "v": 3}, {"_id": "e1", "v": 99}]
+    assert await insert_once(counters, again) == 1
+    docs = {d["_id"]: d["v"] async for d in counters.find()}
+    assert docs == {"e1": 1, "e2": 2, "e3": 3}

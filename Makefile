@@ -1,0 +1,41 @@
+# The two commands of the README are `make up` and `make test`; the rest are helpers.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := $(PYTHON) -m uv
+
+.PHONY: install up down status test lint unit integration e2e bench schemas
+
+install:  ## Python workspace from the lock file (installs uv with pip when missing)
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	@$(UV) sync --frozen --quiet
+
+up: install  ## Kafka, MongoDB protocol, Redis, SMTP + chat sinks and the four services
+	@$(UV) run copctl dev up
+
+down:  ## Stop exactly what `make up` started
+	@$(UV) run copctl dev down
+
+status:
+	@$(UV) run copctl dev status
+
+lint: install
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+test: lint  ## Lint, then every test against real Kafka, MongoDB protocol server and Redis
+	$(UV) run pytest
+
+unit: install
+	$(UV) run pytest tests/unit
+
+integration: install
+	$(UV) run pytest tests/integration
+
+e2e: install
+	$(UV) run pytest tests/e2e
+
+bench: install  ## Throughput and latency benchmarks; writes bench-results/*.json and *.md
+	$(UV) run python -m bench
+
+schemas: install  ## JSON Schemas + AsyncAPI generated from the event models
+	$(UV) run copctl schemas --out docs/schemas
