@@ -11,16 +11,11 @@ _described: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
-def infra(request: pytest.FixtureRequest) -> Iterator[Infrastructure]:
+def infra() -> Iterator[Infrastructure]:
     """Real Kafka, MongoDB-protocol server and Redis for the whole session."""
     with provide_infra() as found:
         found.facts = describe_sync(found)
         _described.update({"origin": found.origin, **found.facts})
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line("")
-            for key, value in _described.items():
-                reporter.write_line(f"infra {key}: {value}")
         yield found
 
 
