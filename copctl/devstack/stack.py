@@ -44,6 +44,13 @@ SINKS = ("smtp-sink", "chat-sink")
 INFRA = ("kafka", "mongodb", "redis")
 
 
+_FIRST_RUN_HINT = {
+    "kafka": "the first run fetches its jars with Maven",
+    "mongodb": "the first run builds FerretDB with go build, about a minute",
+    "redis": "installed with apt-get when missing",
+}
+
+
 @dataclass
 class Infra:
     """Where Kafka, MongoDB and Redis are, and which of them this stack started itself."""
@@ -74,6 +81,7 @@ def _bring_up(
     if port_open("127.0.0.1", port):
         infra.notes[name] = f"something already listens on :{port}; using it"
         return default
+    print(f"starting {name} ({_FIRST_RUN_HINT.get(name, 'a few seconds')})", flush=True)
     began = time.monotonic()
     starter()
     infra.started.append(name)

@@ -5,6 +5,7 @@ import json
 import uuid
 
 import pytest
+from pymongo.errors import ConnectionFailure
 
 from shared.consumer import ConsumedEvent, EventConsumer
 from shared.events.catalog import BadgeAwarded
@@ -194,3 +195,42 @@ async def test_published_event_carries_key_type_header_and_trace_context(
     assert got["ce_type"] == "cop.badge.awarded.v1"
     assert got["traceparent"].split("-")[1] == trace_id
     assert body(record)["id"] == event.id
+
+
+class FlakyDatabase(Recorder):
+    """A handler whose database is unreachable on the first call."""
+
+    async def __call__(self, batch: list[ConsumedEvent]) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionFailure("MongoDB is restarting")
+        self.applied.extend(c.event.id for c in batch)
+
+
+async def test_an_outage_is_not_poison_the_batch_is_redelivered_not_dead_lettered(
+    infra: Infrastructure, namespace: str, unique: str
+) -> None:
+    event = new_event(badge("ada"), source="test")
+    marker = new_event(badge("grace"), source="test")
+    handler = FlakyDatabase()
+    done = asyncio.Event()
+    await produce_event(infra.kafka_bootstrap_servers, namespace, event)
+    task = asyncio.create_task(run_consumer(infra, namespace, handler, f"g-{unique}", done))
+
+    async def applied() -> bool:
+        return event.id in handler.applied
+
+    await eventually(applied, what="the event applied after the outage")
+    await produce_event(infra.kafka_bootstrap_servers, namespace, marker)
+
+    async def marker_applied() -> bool:
+        return marker.id in handler.applied
+
+    await eventually(marker_applied, what="a later event applied too")
+    done.set()
+    await task
+    dead = await read_all(
+        infra.kafka_bootstrap_servers, namespace + dlq_topic("recognition"), expect=1, timeout_s=2
+    )
+    assert dead == []
+    assert handler.applied == [event.id, marker.id]
