@@ -4,8 +4,9 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +19,10 @@ app = typer.Typer(
 dev = typer.Typer(help="The local stack without Docker (Kafka, MongoDB protocol, Redis, sinks, "
                   "the four services).", no_args_is_help=True)  # fmt: skip
 app.add_typer(dev, name="dev")
+sources = typer.Typer(
+    help="Source systems allowed to send events to the inbound gateway.", no_args_is_help=True
+)
+app.add_typer(sources, name="sources")
 
 KafkaOption = Annotated[
     str,
@@ -160,6 +165,62 @@ def topics(
         ensure_topics(bootstrap_servers, partitions=partitions, topic_prefix=topic_prefix)
     )
     typer.echo("created: " + (", ".join(created) if created else "none (all exist)"))
+
+
+async def _with_registry(action: Callable[[Any], Awaitable[Any]]) -> Any:
+    from services.events.adapters.sources import SourceRegistry
+    from services.events.settings import EventsSettings
+    from shared.mongo import make_client
+
+    settings = EventsSettings()
+    client = make_client(settings.mongodb_uri, app_name="copctl")
+    try:
+        registry = SourceRegistry(client[settings.mongodb_database])
+        await registry.ensure_indexes()
+        return await action(registry)
+    finally:
+        await client.close()
+
+
+@sources.command("add")
+def sources_add(
+    name: Annotated[str, typer.Argument(help="the system's name; its events' CloudEvents source")],
+    types: Annotated[str, typer.Option("--types", help="comma-separated event types it may emit")],
+    rate_limit: Annotated[int, typer.Option(help="events per minute")] = 6000,
+) -> None:
+    """Register a source system and print its API key (shown once; only its hash is stored)."""
+    from shared.events.catalog import CATALOG
+
+    wanted = [t.strip() for t in types.split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in CATALOG]
+    if not wanted or unknown:
+        typer.secho(f"unknown event types: {', '.join(unknown) or '(none given)'}", err=True)
+        raise typer.Exit(2)
+    try:
+        key = asyncio.run(_with_registry(lambda r: r.add(name, wanted, rate_limit)))
+    except ValueError as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(f"registered {name} for {', '.join(wanted)}")
+    typer.echo(f"API key (store it now, it is not shown again): {key}")
+
+
+@sources.command("list")
+def sources_list() -> None:
+    """The registered source systems (never their keys)."""
+    for doc in asyncio.run(_with_registry(lambda r: r.all())):
+        state = "active" if doc.get("active") else "revoked"
+        typer.echo(f"{doc['_id']:<24} {state:<8} {doc['rate_limit_per_minute']:>6}/min  "
+                   f"{', '.join(doc['types'])}")  # fmt: skip
+
+
+@sources.command("revoke")
+def sources_revoke(name: str) -> None:
+    """Revoke a source's API key; its later requests get 401."""
+    if not asyncio.run(_with_registry(lambda r: r.revoke(name))):
+        typer.secho(f"no source {name}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {name}")
 
 
 def main() -> None:

@@ -1,23 +1,52 @@
 """The events service's composition root."""
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from services.events.adapters.members import MemberDirectory
-from services.events.entrypoints.http import router
+from services.events.adapters.projection import EventsProjection
+from services.events.adapters.queries import EventsQueries
+from services.events.adapters.sources import InboundLedger, RateLimiter, SourceRegistry
+from services.events.domain.errors import Refused
+from services.events.entrypoints import http, ingest
+from services.events.gateway import Gateway
 from services.events.handlers import EventsHandlers
 from services.events.settings import EventsSettings
 from shared.events.topics import Topic
+from shared.http import problem_response
 from shared.runtime import build_runtime, create_app
 
 
 def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
     settings = settings or EventsSettings()
     runtime = build_runtime(settings)
-    handlers = EventsHandlers(runtime.bus, MemberDirectory(runtime.db))
+    projection = EventsProjection(runtime.db)
+    handlers = EventsHandlers(runtime.bus, projection)
+    sources = SourceRegistry(runtime.db)
+    gateway = Gateway(runtime.bus, sources, InboundLedger(runtime.db))
     runtime.subscribe(handlers.apply, str(Topic.COMMUNITIES), str(Topic.SESSIONS))
-    return create_app(
+    group = settings.kafka_consumer_group or f"cop-{settings.service_name}"
+    ingest.subscribe_inbound(runtime.bus, gateway, group_id=f"{group}-inbound")
+    app = create_app(
         runtime,
         title="CoP Events",
-        description="Communities, members, sessions, attendance, feedback and the inbound gateway.",
-        routers=[router(handlers)],
+        description="Communities, members, sessions, attendance, feedback, action items, "
+        "and the inbound gateway for other systems' events.",
+        routers=[
+            http.router(handlers, EventsQueries(projection)),
+            ingest.router(gateway, RateLimiter(runtime.redis), settings.ingest_max_batch),
+        ],
+        on_startup=[projection.ensure_indexes, sources.ensure_indexes],
     )
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        return problem_response(
+            request,
+            exc.status,
+            "Not found" if exc.status == 404 else "Refused in the current state",
+            str(exc),
+            type_=f"urn:cop:problem:events:{exc.code}",
+            extra={"code": exc.code},
+        )
+
+    return app

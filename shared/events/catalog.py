@@ -190,6 +190,15 @@ class SessionHeld(EventData):
     recording_url: HttpUrl | None = None
 
 
+class AttendanceRecorded(EventData):
+    """A member checked in to a session before or while it is held (not in DESIGN §2's table)."""
+
+    session_id: Id
+    community_id: Id
+    member_id: Id
+    checked_in_at: Instant
+
+
 class FeedbackSubmitted(EventData):
     session_id: Id
     community_id: Id
@@ -441,6 +450,14 @@ CATALOG: dict[str, EventSpec] = {
             _COMMUNITY,
             "session_id",
             "A session took place, with its attendees and recording.",
+        ),
+        _spec(
+            "cop.session.attendance_recorded.v1",
+            AttendanceRecorded,
+            _S,
+            _COMMUNITY,
+            "session_id",
+            "A member checked in to a session.",
         ),
         _spec(
             "cop.feedback.submitted.v1",

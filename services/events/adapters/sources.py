@@ -1,0 +1,136 @@
+"""Registered source systems (API keys stored as hashes), inbound dedup and rate limits."""
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+from redis.asyncio import Redis
+
+
+def hash_key(api_key: str) -> str:
+    """API keys are 32 random bytes, so a plain SHA-256 is enough (no password stretching)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    types: frozenset[str]
+    rate_limit_per_minute: int
+    active: bool = True
+
+    def owns(self, ce_source: str) -> bool:
+        """The CloudEvent `source` is the system's name, or a path under it."""
+        return ce_source == self.name or ce_source.startswith(f"{self.name}/")
+
+
+def _source(doc: dict[str, Any]) -> Source:
+    return Source(
+        name=doc["_id"],
+        types=frozenset(doc["types"]),
+        rate_limit_per_minute=int(doc["rate_limit_per_minute"]),
+        active=bool(doc.get("active", True)),
+    )
+
+
+class SourceRegistry:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._sources = db["sources"]
+
+    async def ensure_indexes(self) -> None:
+        await self._sources.create_index([("key_hash", ASCENDING)], unique=True)
+
+    async def add(self, name: str, types: list[str], rate_limit_per_minute: int) -> str:
+        """Register a source and return its API key; only the key's hash is kept."""
+        api_key = f"cop_{secrets.token_urlsafe(32)}"
+        doc = {
+            "_id": name,
+            "key_hash": hash_key(api_key),
+            "types": sorted(set(types)),
+            "rate_limit_per_minute": rate_limit_per_minute,
+            "active": True,
+            "created_at": datetime.now(UTC),
+        }
+        try:
+            await self._sources.insert_one(doc)
+        except DuplicateKeyError:
+            raise ValueError(f"source {name!r} is already registered") from None
+        return api_key
+
+    async def revoke(self, name: str) -> bool:
+        result = await self._sources.update_one({"_id": name}, {"$set": {"active": False}})
+        return result.matched_count == 1
+
+    async def by_key(self, api_key: str) -> Source | None:
+        doc = await self._sources.find_one({"key_hash": hash_key(api_key), "active": True})
+        return _source(doc) if doc else None
+
+    async def by_name(self, name: str) -> Source | None:
+        doc = await self._sources.find_one({"_id": name, "active": True})
+        return _source(doc) if doc else None
+
+    async def all(self) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in doc.items() if k != "key_hash"}
+            async for doc in self._sources.find().sort("_id", ASCENDING)
+        ]
+
+
+class InboundLedger:
+    """Which (source, id) pairs arrived, so a retrying client never creates a duplicate."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._seen = db["inbound_ledger"]
+
+    @staticmethod
+    def _key(source: str, event_id: str) -> str:
+        return f"{source}|{event_id}"
+
+    async def claim(self, source: str, event_id: str, event_type: str) -> bool:
+        """True when the event still has to be published (new, or a publish that failed)."""
+        key = self._key(source, event_id)
+        try:
+            await self._seen.insert_one(
+                {"_id": key, "status": "pending", "type": event_type, "at": datetime.now(UTC)}
+            )
+            return True
+        except DuplicateKeyError:
+            doc = await self._seen.find_one({"_id": key})
+            return doc is None or doc.get("status") != "published"
+
+    async def published(self, source: str, event_id: str) -> None:
+        await self._seen.update_one(
+            {"_id": self._key(source, event_id)}, {"$set": {"status": "published"}}
+        )
+
+
+@dataclass(frozen=True)
+class RateVerdict:
+    allowed: bool
+    retry_after_s: int
+
+
+class RateLimiter:
+    """A per-source fixed one-minute window in Redis; a batch counts each of its events."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def take(self, source: Source, n: int) -> RateVerdict:
+        now = time.time()
+        window = int(now // 60)
+        key = f"events:ingest-rate:{source.name}:{window}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incrby(key, n)
+            pipe.expire(key, 120)
+            used, _ = await pipe.execute()
+        if int(used) > source.rate_limit_per_minute:
+            await self._redis.decrby(key, n)
+            return RateVerdict(False, max(1, int(60 - now % 60)))
+        return RateVerdict(True, 0)
