@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.events.adapters.sources import InboundLedger, Source, SourceRegistry
+from shared.events.catalog import spec_for
 from shared.events.codec import FieldError, InvalidEvent, parse_envelope, validate_data
 from shared.events.topics import Topic
 from shared.kafka import EventBus
@@ -53,7 +54,7 @@ class Gateway:
         return outcome
 
     async def _route(self, raw: Any, source: Source | None) -> Outcome:
-        if not isinstance(raw, (dict, str, bytes)):
+        if not isinstance(raw, (dict, bytes)):  # bytes: a Kafka record; dict: parsed HTTP JSON
             raise InvalidEvent("an event must be a JSON object")
         envelope = parse_envelope(raw)
         if source is None:
@@ -68,8 +69,7 @@ class Gateway:
                 "source does not match the API key",
                 [FieldError("source", f"must be {source.name!r} or start with {source.name}/")],
             )
-        decoded = validate_data(envelope)
-        if decoded is None:
+        if spec_for(envelope.type) is None:
             raise InvalidEvent(
                 "unknown event type",
                 [FieldError("type", f"{envelope.type!r} is not in the catalog")],
@@ -79,6 +79,8 @@ class Gateway:
                 "event type not allowed for this source",
                 [FieldError("type", f"{source.name} may emit: {', '.join(sorted(source.types))}")],
             )
+        decoded = validate_data(envelope)
+        assert decoded is not None  # the type is in the catalog
         topic = str(decoded.spec.topic)
         if not await self._ledger.claim(source.name, envelope.id, envelope.type):
             return Outcome("duplicate", id=envelope.id, type=envelope.type, topic=topic)

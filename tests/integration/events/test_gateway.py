@@ -1,0 +1,274 @@
+"""The inbound gateway: HTTP and `cop.inbound`, on the real broker, MongoDB protocol and Redis."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from services.events.adapters.sources import SourceRegistry
+from shared.events.topics import Topic
+from shared.mongo import make_client
+from tests.infra import Infrastructure
+from tests.integration.events.conftest import EventsApp
+from tests.integration.kafka_io import body, headers, produce_raw, read_all
+from tests.integration.polling import eventually
+
+pytestmark = pytest.mark.integration
+
+PROFILE = "cop.member.profile_updated.v1"
+FEEDBACK = "cop.feedback.submitted.v1"
+
+
+async def register(
+    infra: Infrastructure, events: EventsApp, name: str, types: list[str], limit: int = 6000
+) -> str:
+    client = make_client(infra.mongodb_uri, app_name="tests")
+    try:
+        registry = SourceRegistry(client[events.settings.mongodb_database])
+        await registry.ensure_indexes()
+        return await registry.add(name, types, limit)
+    finally:
+        await client.close()
+
+
+def profile_event(source: str, member: str | None = None, **data: Any) -> dict[str, Any]:
+    member = member or f"m-{uuid.uuid4().hex[:8]}"
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": source,
+        "type": PROFILE,
+        "time": datetime.now(UTC).isoformat(),
+        "partitionkey": member,
+        "data": {
+            "member_id": member,
+            "name": "Dir Ectory",
+            "email": f"{member}@example.com",
+            **data,
+        },
+    }
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def topic(events: EventsApp, name: Topic) -> str:
+    return events.settings.kafka_topic_prefix + str(name)
+
+
+async def test_a_valid_event_is_routed_to_its_domain_topic_with_its_key(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "directory", [PROFILE])
+    event = profile_event("directory/ldap")
+    response = await events.client.post("/ingest", json=event, headers=auth(key))
+    assert response.status_code == 202, response.text
+    assert response.json() == {
+        "status": "accepted", "id": event["id"], "type": PROFILE, "topic": "cop.communities",
+    }  # fmt: skip
+    (record,) = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.COMMUNITIES), expect=1
+    )
+    assert record.key == event["partitionkey"].encode()
+    assert headers(record)["ce_type"] == PROFILE
+    assert body(record)["id"] == event["id"]
+    assert body(record)["source"] == "directory/ldap"
+
+
+async def test_a_resent_event_is_a_duplicate_and_not_published_twice(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "directory", [PROFILE])
+    event = profile_event("directory")
+    first = await events.client.post("/ingest", json=event, headers=auth(key))
+    again = await events.client.post("/ingest", json=event, headers=auth(key))
+    assert first.status_code == 202
+    assert again.status_code == 200
+    assert again.json()["status"] == "duplicate"
+    marker = profile_event("directory")
+    await events.client.post("/ingest", json=marker, headers=auth(key))
+    records = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.COMMUNITIES), expect=3, timeout_s=3
+    )
+    assert sorted(body(r)["id"] for r in records) == sorted([event["id"], marker["id"]])
+
+
+async def test_an_invalid_event_gets_problem_json_with_every_wrong_field_and_a_rejected_record(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "survey-bot", [FEEDBACK])
+    event = {
+        "specversion": "1.0", "id": "f-1", "source": "survey-bot", "type": FEEDBACK,
+        "partitionkey": "c1",
+        "data": {"session_id": "s1", "community_id": "c1", "member_id": "", "rating": 9},
+    }  # fmt: skip
+    response = await events.client.post("/ingest", json=event, headers=auth(key))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["detail"] == f"invalid data for {FEEDBACK}"
+    assert {e["field"] for e in problem["errors"]} == {"data.member_id", "data.rating"}
+    (rejected,) = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.INBOUND_REJECTED), expect=1
+    )
+    record = body(rejected)
+    assert record["reason"] == f"invalid data for {FEEDBACK}"
+    assert record["source"] == "survey-bot"
+    assert record["event"]["id"] == "f-1"
+    assert headers(rejected)["cop_via"] == "http"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"type": FEEDBACK}, "event type not allowed for this source"),
+        ({"source": "someone-else"}, "source does not match the API key"),
+        ({"type": "cop.unknown.v1"}, "unknown event type"),
+        ({"partitionkey": "wrong"}, "partitionkey must be the event's member_id"),
+        ({"specversion": "0.3", "id": ""}, "invalid CloudEvents envelope"),
+    ],
+)
+async def test_events_the_source_may_not_send_are_rejected_with_the_reason(
+    infra: Infrastructure, events: EventsApp, change: dict[str, Any], reason: str
+) -> None:
+    key = await register(infra, events, "directory", [PROFILE])
+    response = await events.client.post(
+        "/ingest", json={**profile_event("directory"), **change}, headers=auth(key)
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == reason
+
+
+async def test_requests_without_a_valid_api_key_get_401(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    await register(infra, events, "directory", [PROFILE])
+    missing = await events.client.post("/ingest", json=profile_event("directory"))
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    wrong = await events.client.post(
+        "/ingest", json=profile_event("directory"), headers=auth("cop_not-a-key")
+    )
+    assert wrong.status_code == 401
+
+
+async def test_a_batch_reports_each_event_and_one_bad_event_does_not_sink_it(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "directory", [PROFILE])
+    seen = profile_event("directory")
+    await events.client.post("/ingest", json=seen, headers=auth(key))
+    good = [profile_event("directory") for _ in range(3)]
+    batch = [
+        good[0],
+        {**profile_event("directory"), "data": {"member_id": "x"}},
+        good[1],
+        seen,
+        "not an object",
+        good[2],
+    ]
+    response = await events.client.post("/ingest", json=batch, headers=auth(key))
+    assert response.status_code == 200
+    result = response.json()
+    assert (result["accepted"], result["duplicate"], result["rejected"]) == (3, 1, 2)
+    assert [r["status"] for r in result["results"]] == [
+        "accepted", "rejected", "accepted", "duplicate", "rejected", "accepted",
+    ]  # fmt: skip
+    assert {e["field"] for e in result["results"][1]["errors"]} == {"data.name", "data.email"}
+    assert result["results"][4]["reason"] == "an event must be a JSON object"
+    records = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.COMMUNITIES), expect=4
+    )
+    assert sorted(body(r)["id"] for r in records) == sorted([seen["id"], *(g["id"] for g in good)])
+    too_big = await events.client.post(
+        "/ingest", json=[good[0]] * (events.settings.ingest_max_batch + 1), headers=auth(key)
+    )
+    assert too_big.status_code == 413
+
+
+async def test_the_rate_limit_per_source_answers_429_with_retry_after(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    noisy = await register(infra, events, "noisy", [PROFILE], limit=5)
+    calm = await register(infra, events, "calm", [PROFILE], limit=5)
+    ok = await events.client.post(
+        "/ingest", json=[profile_event("noisy") for _ in range(4)], headers=auth(noisy)
+    )
+    assert ok.status_code == 200
+    limited = await events.client.post(
+        "/ingest", json=[profile_event("noisy") for _ in range(2)], headers=auth(noisy)
+    )
+    assert limited.status_code == 429
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    last_one = await events.client.post("/ingest", json=profile_event("noisy"), headers=auth(noisy))
+    assert last_one.status_code == 202  # the refused batch did not use up the budget
+    other = await events.client.post("/ingest", json=profile_event("calm"), headers=auth(calm))
+    assert other.status_code == 202  # each source has its own budget
+
+
+async def test_an_event_produced_straight_to_cop_inbound_reaches_its_domain_topic(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    await register(infra, events, "calendar", [PROFILE])
+    event = profile_event("calendar")
+    inbound = topic(events, Topic.INBOUND)
+    await produce_raw(
+        infra.kafka_bootstrap_servers, inbound, json.dumps(event).encode(), key=None, headers={}
+    )
+    stranger = profile_event("not-registered")
+    await produce_raw(
+        infra.kafka_bootstrap_servers, inbound, json.dumps(stranger).encode(), key=None, headers={}
+    )
+    (routed,) = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.COMMUNITIES), expect=1
+    )
+    assert body(routed)["id"] == event["id"]
+    assert routed.key == event["partitionkey"].encode()
+    (rejected,) = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.INBOUND_REJECTED), expect=1
+    )
+    assert body(rejected)["reason"] == "unregistered source"
+    assert headers(rejected)["cop_via"] == "kafka"
+
+    async def in_projection() -> bool:
+        member = await events.client.get(f"/members/{event['data']['member_id']}")
+        return member.status_code == 200
+
+    await eventually(in_projection, what="the inbound profile in the events projection")
+
+
+def test_copctl_registers_a_source_and_prints_its_key_once(
+    infra: Infrastructure, unique: str
+) -> None:
+    database = f"cli{unique}_events"
+    env = {**os.environ, "MONGODB_URI": infra.mongodb_uri, "MONGODB_DATABASE": database}
+    cmd = [sys.executable, "-m", "copctl", "sources"]
+    added = subprocess.run(
+        [*cmd, "add", "wiki", "--types", f"{PROFILE},{FEEDBACK}"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    key = added.stdout.strip().rsplit(" ", 1)[-1]
+    assert key.startswith("cop_")
+    listed = subprocess.run([*cmd, "list"], capture_output=True, text=True, env=env, check=True)
+    assert "wiki" in listed.stdout
+    assert key not in listed.stdout
+    again = subprocess.run(
+        [*cmd, "add", "wiki", "--types", PROFILE], capture_output=True, text=True, env=env
+    )
+    assert again.returncode == 1
+    bad = subprocess.run(
+        [*cmd, "add", "x", "--types", "cop.nope.v1"], capture_output=True, text=True, env=env
+    )
+    assert bad.returncode == 2
+    client = MongoClient(infra.mongodb_uri)
+    client.drop_database(database)
+    client.close()

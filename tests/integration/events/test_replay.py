@@ -1,0 +1,76 @@
+"""The events projection rebuilt from its topics equals the live one."""
+
+from typing import Any
+
+import pytest
+
+from services.events.adapters.projection import PROJECTION_COLLECTIONS
+from services.events.bootstrap import bootstrap
+from services.events.settings import EventsSettings
+from shared.mongo import make_client
+from tests.infra import Infrastructure
+from tests.integration.apps import drop_database, serving, settings_for
+from tests.integration.events.conftest import EventsApp
+from tests.integration.events.test_sessions import iso, schedule
+from tests.integration.polling import eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def snapshot(infra: Infrastructure, database: str) -> dict[str, list[dict[str, Any]]]:
+    client = make_client(infra.mongodb_uri, app_name="tests")
+    try:
+        db = client[database]
+        return {
+            name: [doc async for doc in db[name].find().sort("_id", 1)]
+            for name in (*PROJECTION_COLLECTIONS, "applied_events")
+        }
+    finally:
+        await client.close()
+
+
+async def test_projection_rebuilt_by_replaying_the_topics_equals_the_live_one(
+    infra: Infrastructure, events: EventsApp, unique: str
+) -> None:
+    community_id = await events.new_community(leader="lea")
+    other = await events.new_community(leader="max")
+    await events.command("PATCH", f"/communities/{community_id}", {"stage": "coalescing"})
+    await events.command("PUT", f"/communities/{community_id}/leader", {"leader_id": "ann"})
+    for member in ("bob", "cy"):
+        await events.command("POST", f"/communities/{community_id}/members", {"member_id": member})
+    await events.command("DELETE", f"/communities/{community_id}/members/cy")
+    await events.command("PUT", "/members/bob/profile", {"name": "Bob", "email": "bob@example.com"})
+    held = await schedule(events, community_id, days=-1)
+    await events.command("POST", f"/sessions/{held}/check-ins", {"member_id": "bob"})
+    await events.command("POST", f"/sessions/{held}/hold", {"attendee_ids": ["ann"]})
+    await events.command("PUT", f"/sessions/{held}/feedback/bob", {"rating": 3})
+    await events.command("PUT", f"/sessions/{held}/feedback/bob", {"rating": 5, "plus": "kata"})
+    item = await events.command(
+        "POST", f"/sessions/{held}/action-items", {"title": "Pair on katas", "owner_id": "bob"}
+    )
+    item_id = str(item["subject"]).removeprefix("action_item/")
+    await events.command("POST", f"/action-items/{item_id}/close", {"outcome": "done"})
+    moved = await schedule(events, other, days=5)
+    await events.command("POST", f"/sessions/{moved}/reschedule", {"starts_at": iso(6)})
+    await events.command("POST", f"/sessions/{moved}/cancel", {"reason": "clash"})
+    live = await snapshot(infra, events.settings.mongodb_database)
+
+    replay = settings_for(
+        EventsSettings,
+        infra,
+        events.settings.kafka_topic_prefix.rstrip("."),
+        mongodb_database=f"evt{unique}_replayed",
+        kafka_consumer_group=f"replay-{unique}",
+    )
+    async with serving(bootstrap(replay), "replayed"):
+
+        async def caught_up() -> bool:
+            rebuilt = await snapshot(infra, replay.mongodb_database)
+            return len(rebuilt["applied_events"]) == len(live["applied_events"])
+
+        await eventually(caught_up, what="the replayed projection to catch up")
+    rebuilt = await snapshot(infra, replay.mongodb_database)
+    await drop_database(infra, replay.mongodb_database)
+    assert len(live["applied_events"]) == 18
+    for name in live:
+        assert rebuilt[name] == live[name], f"{name} differs after replay"
