@@ -64,6 +64,8 @@ def _span_line(span: ReadableSpan) -> str:
 
 
 def _plain(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
     return list(value) if isinstance(value, tuple) else value
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from services.events.adapters.projection import EventsProjection
 from services.events.domain import community as communities
 from services.events.domain import session as sessions
-from services.events.domain.errors import NotFound
+from services.events.domain.errors import NotFound, Refused
 from shared.consumer import ConsumedEvent
 from shared.events.catalog import (
     ActionItemClosed,
@@ -74,9 +74,7 @@ class EventsHandlers:
 
     async def create_community(self, data: CommunityCreated) -> CloudEvent:
         if await self.projection.community_state(data.community_id) is not None:
-            raise communities.Refused(
-                "community_exists", f"community {data.community_id} already exists"
-            )
+            raise Refused("community_exists", f"community {data.community_id} already exists")
         return await self._publish(data)
 
     async def update_community(
@@ -123,7 +121,7 @@ class EventsHandlers:
     async def schedule(self, data: SessionScheduled) -> CloudEvent:
         await self._community(data.community_id)
         if await self.projection.session_state(data.session_id) is not None:
-            raise communities.Refused("session_exists", f"session {data.session_id} exists")
+            raise Refused("session_exists", f"session {data.session_id} exists")
         return await self._publish(data)
 
     async def reschedule(self, session_id: str, starts_at: datetime) -> CloudEvent:

@@ -129,16 +129,20 @@ class EventsProjection:
                 fields = {**_data(data), "event_id": event_id}
                 return [(self.members, w) for w in newer_wins({"_id": data.member_id}, fields, at)]
             case SessionScheduled():
-                doc = {
-                    **_data(data),
+                # Facts from other systems may arrive out of order (a calendar's cancellation
+                # before its scheduling): the details are set, a later status is kept.
+                initial = {
                     "status": SessionStatus.SCHEDULED.value,
                     "checked_in_ids": [],
                     "attendee_ids": [],
-                    "scheduled_at": at,
                 }
-                return [(self.sessions, UpdateOne(
-                    {"_id": data.session_id}, {"$setOnInsert": doc}, upsert=True
-                ))]  # fmt: skip
+                details = {**_data(data), "scheduled_at": at}
+                return [
+                    (self.sessions, UpdateOne(
+                        {"_id": data.session_id}, {"$setOnInsert": initial}, upsert=True
+                    )),
+                    *self._session(data.session_id, {"$set": details}, event_id),
+                ]  # fmt: skip
             case SessionRescheduled():
                 return self._session(
                     data.session_id, {"$set": {"starts_at": data.starts_at}}, event_id

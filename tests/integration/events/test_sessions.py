@@ -5,7 +5,11 @@ from typing import Any
 
 import pytest
 
+from shared.events.catalog import SessionCancelled, SessionScheduled
+from shared.events.envelope import new_event
 from tests.integration.events.conftest import EventsApp
+from tests.integration.kafka_io import produce_event
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -206,3 +210,33 @@ async def test_facilitator_rotation_lists_who_facilitated_the_last_sessions(
     ]
     everyone = await events.get(f"/communities/{community_id}/facilitators", last=10)
     assert everyone["facilitators"][0] == {"facilitator_id": "ann", "sessions": 2}
+
+
+async def test_a_cancellation_arriving_before_its_scheduling_keeps_both_facts(
+    events: EventsApp,
+) -> None:
+    community_id = await events.new_community()
+    session_id = f"s-{community_id}"
+    cancelled = new_event(
+        SessionCancelled(session_id=session_id, community_id=community_id, reason="no room"),
+        source="calendar",
+    )
+    scheduled = new_event(
+        SessionScheduled(
+            session_id=session_id, community_id=community_id, title="Late invite",
+            format="workshop", starts_at=iso(3), duration_minutes=90, facilitator_id="lea",
+        ),
+        source="calendar",
+    )  # fmt: skip
+    bootstrap = events.settings.kafka_bootstrap_servers
+    for event in (cancelled, scheduled):
+        await produce_event(bootstrap, events.settings.kafka_topic_prefix, event)
+
+    async def both_applied() -> dict[str, Any] | None:
+        response = await events.client.get(f"/sessions/{session_id}")
+        doc = response.json() if response.status_code == 200 else {}
+        return doc if doc.get("title") and doc.get("status") == "cancelled" else None
+
+    session = await eventually(both_applied, what="the schedule details and the cancellation")
+    assert session["cancel_reason"] == "no room"
+    assert session["format"] == "workshop"
