@@ -92,10 +92,11 @@ async def bench_give_kudos(infra: Any, n: int = 300) -> dict[str, Any]:
     settings = settings_for(RecognitionSettings, infra, namespace, kudos_allowance_per_week=n + 1)
     latencies: list[float] = []
     applied: list[float] = []
+    run = uuid.uuid4().hex[:6]  # allowances live in Redis for a week: fresh givers per run
     async with serving(bootstrap(settings), "bench") as client:
         for i in range(n):
             body = {
-                "from_id": "bench-giver", "to_ids": [f"m{i % 20}"], "community_id": "c1",
+                "from_id": f"bench-giver-{run}", "to_ids": [f"m{i % 20}"], "community_id": "c1",
                 "message": "thanks", "value_tag": "quality",
             }  # fmt: skip
             began = time.perf_counter()
@@ -104,7 +105,7 @@ async def bench_give_kudos(infra: Any, n: int = 300) -> dict[str, Any]:
             assert response.status_code == 202, response.text
         for i in range(min(n, 50)):
             body = {
-                "from_id": "bench-giver2", "to_ids": [f"m{i % 20}"], "community_id": "c1",
+                "from_id": f"bench-waiter-{run}", "to_ids": [f"m{i % 20}"], "community_id": "c1",
                 "message": "thanks", "value_tag": "quality",
             }  # fmt: skip
             began = time.perf_counter()
