@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from opentelemetry import context as otel_context
@@ -29,12 +31,16 @@ from shared.kafka import EventBus
 
 log = logging.getLogger(__name__)
 
+# A dependency that is down: the batch is rewound and redelivered, never dead-lettered.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionFailure,
     ServerSelectionTimeoutError,
     RedisConnectionError,
     ConnectionError,
     TimeoutError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    httpx.TransportError,
 )
 
 
@@ -73,7 +79,7 @@ BatchHandler = Callable[[list[ConsumedEvent]], Awaitable[None]]
 
 
 def _headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
-    return {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+    return {k: (v or b"").decode(errors="replace") for k, v in (record.headers or ())}
 
 
 class EventConsumer:
@@ -120,7 +126,7 @@ class EventConsumer:
         for record in records:
             headers = _headers(record)
             try:
-                decoded = decode(record.value)
+                decoded = decode(record.value, strict=False)
             except InvalidEvent as e:
                 reason = json.dumps({"reason": f"invalid event: {e.reason}", **e.as_dict()})
                 await self.dead_letter(record, headers, reason)
@@ -151,13 +157,15 @@ class EventConsumer:
             if len(batch) == 1:
                 await self._dead_letter_event(batch[0])
                 return
-            # The batch keeps failing: find the poison event(s) one at a time.
+            # The batch keeps failing: find the poison event(s), one attempt each (the batch
+            # was retried already; retrying every event again could outlast the poll interval).
             for consumed in batch:
-                if not await self._with_retries([consumed]):
+                if not await self._with_retries([consumed], retries=0):
                     await self._dead_letter_event(consumed)
 
-    async def _with_retries(self, batch: list[ConsumedEvent]) -> bool:
-        for attempt in range(self._max_retries + 1):
+    async def _with_retries(self, batch: list[ConsumedEvent], retries: int | None = None) -> bool:
+        retries = self._max_retries if retries is None else retries
+        for attempt in range(retries + 1):
             try:
                 await self._handler(batch)
                 return True
@@ -171,11 +179,11 @@ class EventConsumer:
                     "%s: attempt %d of %d failed for %d event(s): %r",
                     self._service,
                     attempt + 1,
-                    self._max_retries + 1,
+                    retries + 1,
                     len(batch),
                     e,
                 )
-                if attempt < self._max_retries:
+                if attempt < retries:
                     await asyncio.sleep(self._backoff_s * 2**attempt)
         return False
 

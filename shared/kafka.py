@@ -10,7 +10,7 @@ from opentelemetry.trace import TracerProvider
 
 from shared.events.codec import KafkaRecord, encode
 from shared.events.envelope import CloudEvent
-from shared.events.topics import DOMAIN_TOPICS, all_topics
+from shared.events.topics import all_topics
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +69,19 @@ async def ensure_topics(
 ) -> list[str]:
     """Create every topic of the contract that is missing; returns the ones created.
 
-    Domain topics keep their data for ever (retention -1): projections are rebuilt from them.
+    Every topic keeps its data for ever (retention -1): projections are rebuilt from the domain
+    topics, and dead letters and rejected events wait until someone looks at them.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cop-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        domain = {str(t) for t in DOMAIN_TOPICS}
         wanted = [
             NewTopic(
                 name=topic_prefix + name,
                 num_partitions=partitions,
                 replication_factor=replication_factor,
-                topic_configs={"retention.ms": "-1"} if name in domain else {},
+                topic_configs={"retention.ms": "-1"},
             )
             for name in all_topics()
             if topic_prefix + name not in existing

@@ -4,9 +4,14 @@ An event is accepted when its envelope and data match the catalog, its `source` 
 system (or a path under it) and that system may emit its type. Accepted events go to their
 domain topic with the partition key the catalog sets; rejected ones go to `cop.inbound.rejected`
 with the reason. Nothing is dropped silently.
+
+CloudEvents ids are unique per source only, while every consumer deduplicates by event id. So
+the routed event gets a platform id derived from (`source`, `id`) — the same on every retry —
+and keeps the sender's id in the `originalid` extension attribute.
 """
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +27,7 @@ from shared.kafka import EventBus
 class Outcome:
     status: str  # accepted | duplicate | rejected
     id: str | None = None
+    event_id: str | None = None
     type: str | None = None
     topic: str | None = None
     reason: str | None = None
@@ -82,11 +88,18 @@ class Gateway:
         decoded = validate_data(envelope)
         assert decoded is not None  # the type is in the catalog
         topic = str(decoded.spec.topic)
-        if not await self._ledger.claim(source.name, envelope.id, envelope.type):
-            return Outcome("duplicate", id=envelope.id, type=envelope.type, topic=topic)
-        await self._bus.publish(envelope)
-        await self._ledger.published(source.name, envelope.id)
-        return Outcome("accepted", id=envelope.id, type=envelope.type, topic=topic)
+        routed = envelope.model_copy(
+            update={"id": platform_id(envelope.source, envelope.id), "originalid": envelope.id}
+        )
+        outcome = Outcome(
+            "accepted", id=envelope.id, event_id=routed.id, type=envelope.type, topic=topic
+        )
+        if not await self._ledger.claim(envelope.source, envelope.id, envelope.type):
+            outcome.status = "duplicate"
+            return outcome
+        await self._bus.publish(routed)
+        await self._ledger.published(envelope.source, envelope.id)
+        return outcome
 
     async def _reject(self, raw: Any, outcome: Outcome, source: Source | None, via: str) -> None:
         original = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
@@ -104,6 +117,13 @@ class Gateway:
             key=(record["source"] or "unknown").encode(),
             headers={"cop_reason": outcome.reason or "rejected", "cop_via": via},
         )
+
+
+def platform_id(source: str, event_id: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{source}\n{event_id}"))
+
+
+_ID_NAMESPACE = uuid.UUID("5b0e7c0e-6f1f-4a57-9d0c-3c0f9e4c2a61")
 
 
 def _field(raw: Any, name: str) -> str | None:

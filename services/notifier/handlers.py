@@ -1,7 +1,6 @@
 """The notifier's use cases: keep contact profiles, turn domain events into deliveries."""
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from opentelemetry import trace
@@ -10,7 +9,7 @@ from services.notifier.adapters.chat import WebhookNotAllowed, WebhookPoster
 from services.notifier.adapters.email import SmtpSender
 from services.notifier.adapters.store import NotifierStore
 from services.notifier.domain.messages import chat_payload, kudos_chat, kudos_email
-from shared.consumer import ConsumedEvent
+from shared.consumer import TRANSIENT_ERRORS, ConsumedEvent
 from shared.events.catalog import (
     ChannelKind,
     KudosGiven,
@@ -90,8 +89,12 @@ class NotifierHandlers:
         delivery_id, member = delivery["_id"], delivery["member_id"]
         if not profile or not profile.get("email"):
             await self.store.set_status(delivery_id, "awaiting_address")
-            log.info("no e-mail address for %s yet; %s waits for the profile", member, delivery_id)
-            return
+            # The profile may have been saved by another instance between our read and the
+            # parking above, after it looked for parked deliveries: look once more.
+            profile = (await self.store.profiles([member])).get(member)
+            if not profile or not profile.get("email"):
+                log.info("no e-mail address for %s yet; %s waits for it", member, delivery_id)
+                return
         kudos = KudosGiven.model_validate(delivery["kudos"])
         content = kudos_email(
             kudos,
@@ -177,7 +180,11 @@ class NotifierHandlers:
         )
 
     async def _failed(self, delivery: dict[str, Any], kind: ChannelKind, error: Exception) -> None:
+        """Record a failed attempt; a transient one (relay or webhook down) is retried quietly."""
         reason = f"{type(error).__name__}: {error}"[:2000]
+        if isinstance(error, TRANSIENT_ERRORS):
+            await self.store.set_status(delivery["_id"], "retrying", reason)
+            return
         await self.store.set_status(delivery["_id"], "failed", reason)
         await self._bus.publish(
             new_event(
@@ -197,7 +204,3 @@ class NotifierHandlers:
 
 def _name(profile: dict[str, Any] | None, fallback: str) -> str:
     return str(profile.get("name") or fallback) if profile else fallback
-
-
-def _when(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

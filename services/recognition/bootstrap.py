@@ -15,13 +15,9 @@ from shared.runtime import build_runtime, create_app
 def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
     settings = settings or RecognitionSettings()
     runtime = build_runtime(settings)
-    projection = RecognitionProjection(runtime.db)
-    handlers = RecognitionHandlers(
-        runtime.bus,
-        KudosPolicy(settings.kudos_allowance_per_week, frozenset(settings.kudos_value_tags)),
-        AllowanceCounter(runtime.redis),
-        projection,
-    )
+    policy = KudosPolicy(settings.kudos_allowance_per_week, frozenset(settings.kudos_value_tags))
+    projection = RecognitionProjection(runtime.db, policy)
+    handlers = RecognitionHandlers(runtime.bus, policy, AllowanceCounter(runtime.redis), projection)
     runtime.subscribe(handlers.apply, str(Topic.RECOGNITION))
     return create_app(
         runtime,

@@ -1,7 +1,7 @@
 """The v1 event catalog: every event type, its data model, its topic and its partition key."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -26,7 +26,7 @@ Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a timezone (ISO-8601 with Z or an offset)")
-    return value
+    return value.astimezone(UTC)
 
 
 Instant = Annotated[datetime, AfterValidator(_utc)]

@@ -1,6 +1,5 @@
 """Turning events into Kafka records and back: JSON body, record key and `ce_type` header."""
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,13 +93,21 @@ def parse_envelope(raw: bytes | str | dict[str, Any]) -> CloudEvent:
         raise InvalidEvent("invalid CloudEvents envelope", field_errors(e)) from e
 
 
-def validate_data(envelope: CloudEvent) -> DecodedEvent | None:
-    """Check `data` against the catalog; None when the type is unknown (callers ignore it)."""
+def validate_data(envelope: CloudEvent, *, strict: bool = True) -> DecodedEvent | None:
+    """Check `data` against the catalog; None when the type is unknown (callers ignore it).
+
+    `strict` refuses data fields the model does not know (input from people and other systems);
+    consumers decode with `strict=False`, so a producer that added an optional field to a v1
+    event does not get its events dead-lettered by older consumers.
+    """
     spec = spec_for(envelope.type)
     if spec is None:
         return None
+    payload = envelope.data
+    if not strict:
+        payload = {k: v for k, v in payload.items() if k in spec.model.model_fields}
     try:
-        data = spec.model.model_validate(envelope.data)
+        data = spec.model.model_validate(payload)
     except ValidationError as e:
         raise InvalidEvent(f"invalid data for {envelope.type}", field_errors(e, "data")) from e
     expected_key = spec.key(envelope.data)
@@ -112,17 +119,6 @@ def validate_data(envelope: CloudEvent) -> DecodedEvent | None:
     return DecodedEvent(envelope=envelope, spec=spec, data=data)
 
 
-def decode(raw: bytes | str | dict[str, Any]) -> DecodedEvent | None:
+def decode(raw: bytes | str | dict[str, Any], *, strict: bool = True) -> DecodedEvent | None:
     """Envelope and data in one step. None for an unknown type; InvalidEvent for bad input."""
-    return validate_data(parse_envelope(raw))
-
-
-def peek_type(headers: dict[str, Any] | None, raw: bytes) -> str | None:
-    """The event type from the `ce_type` header, falling back to the body."""
-    if headers and (value := headers.get(CE_TYPE_HEADER)):
-        return value.decode() if isinstance(value, bytes) else str(value)
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    return body.get("type") if isinstance(body, dict) else None
+    return validate_data(parse_envelope(raw), strict=strict)

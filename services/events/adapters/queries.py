@@ -81,13 +81,14 @@ class EventsQueries:
             order = DESCENDING
         if f.format:
             query["format"] = f.format
-        window: dict[str, datetime] = {}
+        window: dict[str, datetime] = dict(query.pop("starts_at", {}))
         if f.starts_from:
-            window["$gte"] = f.starts_from.astimezone(UTC)
+            start = f.starts_from.astimezone(UTC)
+            window["$gte"] = max(start, window.get("$gte", start))  # upcoming: never the past
         if f.starts_to:
             window["$lt"] = f.starts_to.astimezone(UTC)
         if window:
-            query.setdefault("starts_at", {}).update(window)
+            query["starts_at"] = window
         total = await self._p.sessions.count_documents(query)
         cursor = self._p.sessions.find(query).sort("starts_at", order).skip(skip).limit(limit)
         return {"total": total, "items": [_public(d, "session_id") async for d in cursor]}

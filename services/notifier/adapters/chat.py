@@ -19,6 +19,14 @@ class WebhookNotAllowed(ValueError):
     pass
 
 
+class WebhookFailed(RuntimeError):
+    pass
+
+
+class WebhookUnreachable(ConnectionError):
+    """Transient: the consumer redelivers rather than dead-letters."""
+
+
 def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
     """Exact host names, or `*.example.com` for its subdomains. Nothing else is reachable."""
     parts = urlsplit(url)
@@ -68,9 +76,18 @@ class WebhookPoster:
             attributes={"http.request.method": "POST", "server.address": urlsplit(url).hostname},
         ) as span:
             propagate.inject(headers)
-            response = await self._client.post(url, content=body, headers=headers)
+            try:
+                response = await self._client.post(url, content=body, headers=headers)
+            except httpx.TransportError as e:
+                host = urlsplit(url).hostname
+                raise WebhookUnreachable(
+                    f"webhook on {host} unreachable: {type(e).__name__}"
+                ) from None
             span.set_attribute("http.response.status_code", response.status_code)
-            response.raise_for_status()
+            if response.is_error:
+                # Never the URL: Slack, Teams and Mattermost webhook URLs carry their secret.
+                host = urlsplit(url).hostname
+                raise WebhookFailed(f"webhook on {host} answered HTTP {response.status_code}")
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -60,7 +60,7 @@ def kudos_email(
 def kudos_chat(kudos: KudosGiven, *, giver_name: str, recipient_names: list[str]) -> ChatContent:
     recipients = ", ".join(recipient_names)
     return ChatContent(
-        title=one_line(f"Kudos for {recipients}"),
+        title=one_line(f"Kudos for {recipients}", 150),  # Slack header blocks take 150 at most
         text=f"{giver_name} recognised {recipients} for {_label(kudos.value_tag)}: {kudos.message}",
         facts={
             "community": kudos.community_id,
@@ -72,14 +72,20 @@ def kudos_chat(kudos: KudosGiven, *, giver_name: str, recipient_names: list[str]
 
 
 def _mrkdwn_escape(text: str) -> str:
+    """Slack control characters: no `<!channel>` pings or disguised links from member text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _no_mentions(text: str) -> str:
+    """Mattermost: a zero-width space after `@` keeps `@all` or `@channel` from pinging."""
+    return text.replace("@", "@\u200b")
 
 
 def chat_payload(kind: str, content: ChatContent, *, event: dict[str, Any]) -> dict[str, Any]:
     """The JSON body each kind of incoming webhook expects."""
     if kind == "slack":
         return {
-            "text": content.text,
+            "text": _mrkdwn_escape(content.text),
             "blocks": [
                 {"type": "header", "text": {"type": "plain_text", "text": content.title}},
                 {
@@ -119,7 +125,7 @@ def chat_payload(kind: str, content: ChatContent, *, event: dict[str, Any]) -> d
             ],
         }
     if kind == "mattermost":
-        return {"text": f"#### {content.title}\n{content.text}"}
+        return {"text": _no_mentions(f"#### {content.title}\n{content.text}")}
     return {
         "title": content.title,
         "text": content.text,

@@ -12,14 +12,15 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.recognition.domain.kudos import judge_recorded
+from services.recognition.domain.kudos import KudosPolicy, judge_recorded
 from shared.events.catalog import KudosGiven
 from shared.mongo import insert_once
 
 
 class RecognitionProjection:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], policy: KudosPolicy) -> None:
         self._kudos = db["kudos"]
+        self._policy = policy
 
     async def ensure_indexes(self) -> None:
         await self._kudos.create_index([("counted_for", ASCENDING), ("given_at", DESCENDING)])
@@ -30,7 +31,7 @@ class RecognitionProjection:
         """Apply kudos events in order; a repeated event changes nothing."""
         docs = []
         for event_id, at, kudos in items:
-            verdict = judge_recorded(kudos.from_id, kudos.to_ids)
+            verdict = judge_recorded(kudos.from_id, kudos.to_ids, kudos.value_tag, self._policy)
             doc = {
                 "_id": kudos.kudos_id,
                 **kudos.model_dump(mode="json"),

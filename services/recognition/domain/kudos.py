@@ -50,12 +50,16 @@ class Judgement:
     not_counted: dict[str, str]
 
 
-def judge_recorded(from_id: str, to_ids: list[str]) -> Judgement:
+def judge_recorded(
+    from_id: str, to_ids: list[str], value_tag: str, policy: KudosPolicy
+) -> Judgement:
     """A fact from outside (a chat bot, an import) is never refused, only judged."""
     counted: list[str] = []
     not_counted: dict[str, str] = {}
     for member in to_ids:
-        if member == from_id:
+        if value_tag not in policy.value_tags:
+            not_counted[member] = "unknown_value_tag"
+        elif member == from_id:
             not_counted[member] = "self_kudos"
         elif member in counted:
             not_counted.setdefault(member, "duplicate_recipient")

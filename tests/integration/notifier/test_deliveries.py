@@ -91,6 +91,13 @@ async def test_kudos_is_emailed_to_each_recipient_and_posted_once_to_chat(
     giver, alice, bob = member(), member(), member()
     for who, name in ((giver, "Gia Giver"), (alice, "Alice"), (bob, "Bob")):
         await notifier.send(infra, profile(who, name))
+
+    async def profiles_known() -> bool:
+        found = [await notifier.client.get(f"/profiles/{m}") for m in (giver, alice, bob)]
+        return all(r.status_code == 200 for r in found)
+
+    # Profiles and kudos travel different topics: wait so the giver's name is known.
+    await eventually(profiles_known, what="the three profiles in the notifier")
     event = kudos(giver, alice, bob, message="Your <journal club> notes were gold")
     await notifier.send(infra, event)
 

@@ -86,17 +86,26 @@ async def test_redelivered_event_is_counted_once(
         ),
         source="test/redelivery",
     )  # fmt: skip
+    marker = new_event(
+        KudosGiven(
+            kudos_id=f"k-{uuid.uuid4().hex[:8]}", from_id=f"{giver}-marker", to_ids=[receiver],
+            community_id="platform-guild", message="marker", value_tag="quality",
+        ),
+        source="test/redelivery",
+    )  # fmt: skip
     prefix = recognition.settings.kafka_topic_prefix
-    for event in (first, first, second, first):
+    for event in (first, first, second, first, marker):
         await produce_event(infra.kafka_bootstrap_servers, prefix, event)
 
-    async def both_applied() -> bool:
-        return (await counts(recognition.client, giver))["given"] >= 2
+    async def marker_applied() -> bool:
+        return (
+            await recognition.client.get(f"/kudos/{marker.data['kudos_id']}")
+        ).status_code == 200
 
-    await eventually(both_applied, what="both kudos events applied")
-    # The duplicate after `second` travels the same partition, so it has been consumed too.
-    got = await counts(recognition.client, receiver)
-    assert got["received"] == 2
+    # Same community key, same partition: once the marker shows, every duplicate before it
+    # has been consumed too.
+    await eventually(marker_applied, what="the marker kudos after the duplicates")
+    assert (await counts(recognition.client, receiver))["received"] == 3
     assert (await counts(recognition.client, giver))["given"] == 2
 
 

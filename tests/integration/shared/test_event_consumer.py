@@ -5,6 +5,8 @@ import json
 import uuid
 
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.errors import ConnectionFailure
 
 from shared.consumer import ConsumedEvent, EventConsumer
@@ -234,3 +236,51 @@ async def test_an_outage_is_not_poison_the_batch_is_redelivered_not_dead_lettere
     )
     assert dead == []
     assert handler.applied == [event.id, marker.id]
+
+
+class Gate(Recorder):
+    """A handler that holds its first batch until released, as a slow database write would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, batch: list[ConsumedEvent]) -> None:
+        self.entered.set()
+        await self.release.wait()
+        await super().__call__(batch)
+
+
+async def committed_offset(infra: Infrastructure, group: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    found = offsets.get(TopicPartition(topic, 0))
+    return found.offset if found is not None else -1
+
+
+async def test_the_offset_is_committed_only_once_the_effect_is_done(
+    infra: Infrastructure, namespace: str, unique: str
+) -> None:
+    topic = namespace + str(Topic.RECOGNITION)
+    event = new_event(badge("ada"), source="test")
+    await produce_event(infra.kafka_bootstrap_servers, namespace, event)
+    group = f"g-{unique}"
+    handler = Gate()
+    done = asyncio.Event()
+    task = asyncio.create_task(run_consumer(infra, namespace, handler, group, done))
+    await asyncio.wait_for(handler.entered.wait(), timeout=30)
+    assert await committed_offset(infra, group, topic) == -1  # effect pending: nothing committed
+    handler.release.set()
+
+    async def committed() -> bool:
+        return await committed_offset(infra, group, topic) == 1
+
+    await eventually(committed, what="the offset committed after the effect")
+    done.set()
+    await task
+    assert handler.applied == [event.id]

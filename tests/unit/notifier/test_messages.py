@@ -140,7 +140,10 @@ EVENT = {"id": "e1", "type": "cop.kudos.given.v1"}
 def test_slack_payload_has_text_and_header_section_context_blocks() -> None:
     payload = chat_payload("slack", CHAT, event=EVENT)
 
-    assert payload["text"] == CHAT.text
+    # The fallback text is escaped too: no `<!channel>` pings from member text.
+    assert (
+        payload["text"] == "Ann recognised Bob for mentoring: &lt;b&gt;great&lt;/b&gt; &amp; more"
+    )
     blocks = payload["blocks"]
     assert [b["type"] for b in blocks] == ["header", "section", "context"]
     assert blocks[0]["text"] == {"type": "plain_text", "text": "Kudos for Bob"}
@@ -354,3 +357,10 @@ def test_subject_with_line_breaks_is_flattened_in_the_message() -> None:
 
     assert message["Subject"] == "Hi Bcc: evil@x.example"
     assert message["Bcc"] is None
+
+
+def test_mattermost_text_cannot_mention_everyone() -> None:
+    content = ChatContent(title="Kudos", text="thanks @all and @channel", facts={})
+    text = chat_payload("mattermost", content, event=EVENT)["text"]
+    assert "@all" not in text
+    assert "@channel" not in text

@@ -120,35 +120,42 @@ def test_allowance_period_changes_at_monday_midnight() -> None:
 
 
 def test_recorded_kudos_counts_every_distinct_other_recipient_in_order() -> None:
-    judgement = judge_recorded("m1", ["m3", "m2", "m4"])
+    judgement = judge_recorded("m1", ["m3", "m2", "m4"], "mentoring", POLICY)
 
     assert judgement.counted == ("m3", "m2", "m4")
     assert judgement.not_counted == {}
 
 
 def test_recorded_self_kudos_is_not_counted_with_the_reason() -> None:
-    judgement = judge_recorded("m1", ["m2", "m1"])
+    judgement = judge_recorded("m1", ["m2", "m1"], "mentoring", POLICY)
 
     assert judgement.counted == ("m2",)
     assert judgement.not_counted == {"m1": "self_kudos"}
 
 
 def test_recorded_duplicate_recipient_counts_once_and_notes_the_duplicate() -> None:
-    judgement = judge_recorded("m1", ["m2", "m3", "m2", "m2"])
+    judgement = judge_recorded("m1", ["m2", "m3", "m2", "m2"], "mentoring", POLICY)
 
     assert judgement.counted == ("m2", "m3")
     assert judgement.not_counted == {"m2": "duplicate_recipient"}
 
 
 def test_recorded_self_kudos_only_counts_for_nobody() -> None:
-    judgement = judge_recorded("m1", ["m1", "m1"])
+    judgement = judge_recorded("m1", ["m1", "m1"], "mentoring", POLICY)
 
     assert judgement.counted == ()
     assert judgement.not_counted == {"m1": "self_kudos"}
 
 
 def test_recorded_mixed_self_and_duplicates_keeps_both_reasons() -> None:
-    judgement = judge_recorded("m1", ["m1", "m2", "m2", "m3"])
+    judgement = judge_recorded("m1", ["m1", "m2", "m2", "m3"], "mentoring", POLICY)
 
     assert judgement.counted == ("m2", "m3")
     assert judgement.not_counted == {"m1": "self_kudos", "m2": "duplicate_recipient"}
+
+
+def test_recorded_kudos_with_an_unknown_value_tag_counts_for_nobody() -> None:
+    judgement = judge_recorded("m1", ["m2", "m3"], "bribery", POLICY)
+
+    assert judgement.counted == ()
+    assert judgement.not_counted == {"m2": "unknown_value_tag", "m3": "unknown_value_tag"}

@@ -24,7 +24,6 @@ from shared.events.codec import (
     decode,
     encode,
     parse_envelope,
-    peek_type,
 )
 from shared.events.envelope import CONTENT_TYPE, CloudEvent, new_event
 from shared.events.topics import Topic
@@ -482,23 +481,17 @@ def test_notification_keyed_by_channel_while_carrying_a_member_is_rejected() -> 
     assert _fields(caught.value) == {"partitionkey"}
 
 
-# --- peek_type ---
+# --- consumers tolerate fields added by a newer producer ---
 
 
-def test_peek_type_prefers_the_ce_type_header_bytes_or_text() -> None:
-    body = json.dumps(_envelope(FEEDBACK, _feedback_data())).encode()
+def test_consumers_ignore_unknown_data_fields_that_strict_input_refuses() -> None:
+    raw = _envelope(FEEDBACK, {**_feedback_data(), "added_in_a_later_release": 1})
 
-    assert peek_type({CE_TYPE_HEADER: KUDOS.encode()}, body) == KUDOS
-    assert peek_type({CE_TYPE_HEADER: KUDOS}, body) == KUDOS
-
-
-def test_peek_type_falls_back_to_the_body_and_never_raises_on_garbage() -> None:
-    body = json.dumps(_envelope(FEEDBACK, _feedback_data())).encode()
-
-    assert peek_type(None, body) == FEEDBACK
-    assert peek_type({}, body) == FEEDBACK
-    assert peek_type(None, b"\x00not json") is None
-    assert peek_type(None, b"[1, 2]") is None
+    with pytest.raises(InvalidEvent):
+        decode(raw)
+    lenient = decode(raw, strict=False)
+    assert lenient is not None
+    assert lenient.data.model_dump()["rating"] == _feedback_data()["rating"]
 
 
 def test_topic_of_an_encoded_record_is_a_known_domain_topic() -> None:
