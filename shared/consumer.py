@@ -78,7 +78,7 @@ class ConsumedEvent:
 BatchHandler = Callable[[list[ConsumedEvent]], Awaitable[None]]
 
 
-def _headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
+def record_headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
     return {k: (v or b"").decode(errors="replace") for k, v in (record.headers or ())}
 
 
@@ -124,7 +124,7 @@ class EventConsumer:
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         batch: list[ConsumedEvent] = []
         for record in records:
-            headers = _headers(record)
+            headers = record_headers(record)
             try:
                 decoded = decode(record.value, strict=False)
             except InvalidEvent as e:
@@ -190,7 +190,9 @@ class EventConsumer:
     async def _dead_letter_event(self, consumed: ConsumedEvent) -> None:
         error = self._last_error
         reason = f"{type(error).__name__}: {error}" if error else "handler failed"
-        await self._publish_dead_letter(
+        await publish_dead_letter(
+            self._bus,
+            self._service,
             key=consumed.event.envelope.partitionkey.encode(),
             value=consumed.event.envelope.model_dump_json(exclude_none=True).encode(),
             headers=consumed.headers,
@@ -203,7 +205,9 @@ class EventConsumer:
     async def dead_letter(
         self, record: ConsumerRecord[Any, Any], headers: dict[str, str], reason: str
     ) -> None:
-        await self._publish_dead_letter(
+        await publish_dead_letter(
+            self._bus,
+            self._service,
             key=record.key,
             value=record.value,
             headers=headers,
@@ -213,29 +217,28 @@ class EventConsumer:
             reason=reason,
         )
 
-    async def _publish_dead_letter(
-        self,
-        *,
-        key: bytes | None,
-        value: bytes,
-        headers: dict[str, str],
-        topic: str,
-        partition: int,
-        offset: int,
-        reason: str,
-    ) -> None:
-        log.error(
-            "%s: dead-lettering %s[%d]@%d: %s", self._service, topic, partition, offset, reason
-        )
-        dlq_headers = {
-            **headers,
-            "cop_error": reason[:2000],
-            "cop_original_topic": topic,
-            "cop_original_partition": str(partition),
-            "cop_original_offset": str(offset),
-            "cop_service": self._service,
-            "cop_failed_at": datetime.now(UTC).isoformat(),
-        }
-        await self._bus.broker.publish(
-            value, self._bus.topic(dlq_topic(self._service)), key=key, headers=dlq_headers
-        )
+
+async def publish_dead_letter(
+    bus: EventBus,
+    service: str,
+    *,
+    key: bytes | None,
+    value: bytes,
+    headers: dict[str, str],
+    topic: str,
+    partition: int,
+    offset: int,
+    reason: str,
+) -> None:
+    """Park a message on `cop.dlq.<service>` with the error and where it came from."""
+    log.error("%s: dead-lettering %s[%d]@%d: %s", service, topic, partition, offset, reason)
+    dlq_headers = {
+        **headers,
+        "cop_error": reason[:2000],
+        "cop_original_topic": topic,
+        "cop_original_partition": str(partition),
+        "cop_original_offset": str(offset),
+        "cop_service": service,
+        "cop_failed_at": datetime.now(UTC).isoformat(),
+    }
+    await bus.broker.publish(value, bus.topic(dlq_topic(service)), key=key, headers=dlq_headers)

@@ -25,7 +25,13 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
     gateway = Gateway(runtime.bus, sources, InboundLedger(runtime.db))
     runtime.subscribe(handlers.apply, str(Topic.COMMUNITIES), str(Topic.SESSIONS))
     group = settings.kafka_consumer_group or f"cop-{settings.service_name}"
-    ingest.subscribe_inbound(runtime.bus, gateway, group_id=f"{group}-inbound")
+    ingest.subscribe_inbound(
+        runtime.bus,
+        gateway,
+        group_id=f"{group}-inbound",
+        max_retries=settings.consumer_max_retries,
+        backoff_s=settings.consumer_retry_backoff_ms / 1000,
+    )
     app = create_app(
         runtime,
         title="CoP Events",

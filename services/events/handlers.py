@@ -155,7 +155,7 @@ class EventsHandlers:
     async def hold(self, session_id: str, **details: Any) -> CloudEvent:
         state = await self._session(session_id)
         sessions.check_hold(state)
-        doc = await self.projection.sessions.find_one({"_id": session_id})
+        doc = await self.projection.session_details(session_id)
         assert doc is not None
         held = SessionHeld(
             session_id=session_id,
@@ -204,7 +204,7 @@ class EventsHandlers:
         state = sessions.check_close(
             await self.projection.action_item_state(action_item_id), action_item_id
         )
-        doc = await self.projection.action_items.find_one({"_id": action_item_id})
+        doc = await self.projection.action_item_details(action_item_id)
         if doc is None:
             raise NotFound("action_item_not_found", f"no action item {action_item_id}")
         return await self._publish(

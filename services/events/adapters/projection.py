@@ -97,10 +97,11 @@ class EventsProjection:
         event_id, at, data = consumed.event.id, consumed.event.envelope.time, consumed.event.data
         match data:
             case CommunityCreated():
+                # Set, not only inserted: an update from outside may have arrived first.
                 doc = {**_data(data), "created_at": at, "event_id": event_id}
-                return [(self.communities, UpdateOne(
-                    {"_id": data.community_id}, {"$setOnInsert": doc}, upsert=True
-                ))] + [
+                return [(self.communities, w) for w in applied_once(
+                    {"_id": data.community_id}, {"$set": doc}, event_id
+                )] + [
                     (self.memberships, w)
                     for w in _membership(data.community_id, data.leader_id, Role.CORE, at)
                 ]  # fmt: skip
@@ -141,32 +142,35 @@ class EventsProjection:
                     (self.sessions, UpdateOne(
                         {"_id": data.session_id}, {"$setOnInsert": initial}, upsert=True
                     )),
-                    *self._session(data.session_id, {"$set": details}, event_id),
+                    *self._session(data, {"$set": details}, event_id),
                 ]  # fmt: skip
             case SessionRescheduled():
-                return self._session(
-                    data.session_id, {"$set": {"starts_at": data.starts_at}}, event_id
-                )
+                return self._session(data, {"$set": {"starts_at": data.starts_at}}, event_id)
             case SessionCancelled():
                 update = {"$set": {"status": "cancelled", "cancel_reason": data.reason}}
-                return self._session(data.session_id, update, event_id)
+                return self._session(data, update, event_id)
             case AttendanceRecorded():
                 update = {"$addToSet": {"checked_in_ids": data.member_id}}
-                return self._session(data.session_id, update, event_id)
+                return self._session(data, update, event_id)
             case SessionHeld():
                 fields = _data(data)
                 fields.pop("session_id")
                 update = {"$set": {**fields, "status": SessionStatus.HELD.value}}
-                return self._session(data.session_id, update, event_id)
+                return self._session(data, update, event_id)
             case FeedbackSubmitted():
                 key = {"_id": f"{data.session_id}|{data.member_id}"}
                 fields = {**_data(data), "event_id": event_id, "submitted_at": at}
                 return [(self.feedback, w) for w in newer_wins(key, fields, at)]
             case ActionItemOpened():
-                doc = {**_data(data), "open": True, "opened_at": at}
-                return [(self.action_items, UpdateOne(
-                    {"_id": data.action_item_id}, {"$setOnInsert": doc}, upsert=True
-                ))]  # fmt: skip
+                details = {**_data(data), "opened_at": at}
+                return [
+                    (self.action_items, UpdateOne(
+                        {"_id": data.action_item_id}, {"$setOnInsert": {"open": True}}, upsert=True
+                    )),
+                    *((self.action_items, w) for w in applied_once(
+                        {"_id": data.action_item_id}, {"$set": details}, event_id
+                    )),
+                ]  # fmt: skip
             case ActionItemClosed():
                 update = {"$set": {"open": False, "outcome": data.outcome, "closed_at": at}}
                 return [(self.action_items, w) for w in applied_once(
@@ -175,18 +179,27 @@ class EventsProjection:
         return []
 
     def _session(
-        self, session_id: str, update: dict[str, Any], event_id: str
+        self, data: Any, update: dict[str, Any], event_id: str
     ) -> list[tuple[AsyncCollection[dict[str, Any]], Write]]:
-        return [(self.sessions, w) for w in applied_once({"_id": session_id}, update, event_id)]
+        """A guarded session write that also records the community, whatever came first."""
+        update = {**update, "$set": {**update.get("$set", {}), "community_id": data.community_id}}
+        guarded = applied_once({"_id": data.session_id}, update, event_id)
+        return [(self.sessions, w) for w in guarded]
 
     # --- reads for commands ---
+
+    async def session_details(self, session_id: str) -> dict[str, Any] | None:
+        return await self.sessions.find_one({"_id": session_id})
+
+    async def action_item_details(self, action_item_id: str) -> dict[str, Any] | None:
+        return await self.action_items.find_one({"_id": action_item_id})
 
     async def was_applied(self, event_id: str) -> bool:
         return await self.applied.find_one({"_id": event_id}) is not None
 
     async def community_state(self, community_id: str) -> CommunityState | None:
         doc = await self.communities.find_one({"_id": community_id})
-        if doc is None:
+        if doc is None or "leader_id" not in doc:  # unknown, or only a later fact arrived yet
             return None
         members = {
             m["member_id"]: Role(m["role"])
@@ -196,7 +209,7 @@ class EventsProjection:
 
     async def session_state(self, session_id: str) -> SessionState | None:
         doc = await self.sessions.find_one({"_id": session_id})
-        if doc is None:
+        if doc is None or "title" not in doc:  # unknown, or scheduled elsewhere and not yet here
             return None
         return SessionState(
             session_id=session_id,
@@ -208,7 +221,7 @@ class EventsProjection:
 
     async def action_item_state(self, action_item_id: str) -> ActionItemState | None:
         doc = await self.action_items.find_one({"_id": action_item_id})
-        if doc is None:
+        if doc is None or "title" not in doc:
             return None
         return ActionItemState(action_item_id, doc["community_id"], bool(doc["open"]))
 

@@ -1,5 +1,6 @@
 """`POST /ingest` and the `cop.inbound` topic: how other systems put events on the bus."""
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from faststream.middlewares import AckPolicy
 
 from services.events.adapters.sources import RateLimiter, Source
 from services.events.gateway import Gateway
+from shared.consumer import TRANSIENT_ERRORS, publish_dead_letter, record_headers
 from shared.events.topics import Topic
 from shared.http import PROBLEM_JSON, Problem
 from shared.kafka import EventBus
@@ -102,8 +104,14 @@ def router(gateway: Gateway, limiter: RateLimiter, max_batch: int) -> APIRouter:
     return api
 
 
-def subscribe_inbound(bus: EventBus, gateway: Gateway, group_id: str) -> None:
-    """Events produced straight to `cop.inbound`: judged like HTTP ones, source from the event."""
+def subscribe_inbound(
+    bus: EventBus, gateway: Gateway, group_id: str, *, max_retries: int = 3, backoff_s: float = 0.2
+) -> None:
+    """Events produced straight to `cop.inbound`: judged like HTTP ones, source from the event.
+
+    A record the gateway cannot handle (not an invalid event: those are rejected) is retried a
+    few times, then parked on `cop.dlq.events`; a dependency outage rewinds the batch instead.
+    """
 
     @bus.broker.subscriber(
         bus.topic(str(Topic.INBOUND)),
@@ -119,4 +127,27 @@ def subscribe_inbound(bus: EventBus, gateway: Gateway, group_id: str) -> None:
         raw = message.raw_message
         records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
         for record in records:
-            await gateway.accept(record.value, source=None, via="kafka")
+            await _accept_with_retries(record)
+
+    async def _accept_with_retries(record: ConsumerRecord[Any, Any]) -> None:
+        for attempt in range(max_retries + 1):
+            try:
+                await gateway.accept(record.value, source=None, via="kafka")
+                return
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as e:
+                error = e
+                if attempt < max_retries:
+                    await asyncio.sleep(backoff_s * 2**attempt)
+        await publish_dead_letter(
+            bus,
+            "events",
+            key=record.key,
+            value=record.value,
+            headers=record_headers(record),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=f"{type(error).__name__}: {error}",
+        )
