@@ -18,6 +18,7 @@ from shared.events.codec import decode, encode
 from shared.events.envelope import new_event
 from tests.infra import provide_infra
 from tests.integration.apps import drop_database, serving, settings_for
+from tests.namespaces import delete_tracked_topics
 
 OUT = Path(__file__).resolve().parent.parent / "bench-results"
 
@@ -150,6 +151,7 @@ async def run_all(infra: Any) -> dict[str, Any]:
 def main() -> None:
     with provide_infra() as infra:
         benchmarks = asyncio.run(run_all(infra))
+        delete_tracked_topics(infra.kafka_bootstrap_servers)
         write(
             {
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),

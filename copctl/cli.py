@@ -223,6 +223,23 @@ def sources_revoke(name: str) -> None:
     typer.echo(f"revoked {name}")
 
 
+@app.command("token")
+def token(
+    member_id: Annotated[str, typer.Argument(help="the member the token speaks for")],
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="e.g. admin: may act for any member")
+    ] = None,
+    ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 3600,
+    secret: Annotated[
+        str, typer.Option(envvar="AUTH_TOKEN_SECRET", help="the services' token secret")
+    ] = "local-dev-token-secret-change-me",
+) -> None:
+    """Print a member's bearer token, signed with the services' AUTH_TOKEN_SECRET."""
+    from shared.auth import issue_token
+
+    typer.echo(issue_token(secret, member_id, scopes=tuple(scope or ()), ttl_s=ttl))
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()

@@ -28,6 +28,9 @@ class ServiceSettings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
 
+    # Signs and checks members' bearer tokens (HS256). Set a long random value outside local use.
+    auth_token_secret: str = Field("local-dev-token-secret-change-me", min_length=32)
+
     consumer_max_retries: int = Field(3, ge=0)
     consumer_retry_backoff_ms: int = Field(200, ge=0)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.infra import Infrastructure, describe_sync, provide_infra
+from tests.namespaces import delete_tracked_topics
 
 _described: dict[str, str] = {}
 
@@ -17,6 +18,7 @@ def infra() -> Iterator[Infrastructure]:
         found.facts = describe_sync(found)
         _described.update({"origin": found.origin, **found.facts})
         yield found
+        delete_tracked_topics(found.kafka_bootstrap_servers)
 
 
 @pytest.fixture

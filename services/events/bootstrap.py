@@ -11,6 +11,7 @@ from services.events.entrypoints import http, ingest
 from services.events.gateway import Gateway
 from services.events.handlers import EventsHandlers
 from services.events.settings import EventsSettings
+from shared.auth import member_auth
 from shared.events.topics import Topic
 from shared.http import problem_response
 from shared.runtime import build_runtime, create_app
@@ -38,7 +39,9 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
         description="Communities, members, sessions, attendance, feedback, action items, "
         "and the inbound gateway for other systems' events.",
         routers=[
-            http.router(handlers, EventsQueries(projection)),
+            http.router(
+                handlers, EventsQueries(projection), member_auth(settings.auth_token_secret)
+            ),
             ingest.router(gateway, RateLimiter(runtime.redis), settings.ingest_max_batch),
         ],
         on_startup=[projection.ensure_indexes, sources.ensure_indexes],

@@ -8,6 +8,7 @@ from services.notifier.adapters.store import NotifierStore
 from services.notifier.entrypoints.http import router
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.settings import NotifierSettings
+from shared.auth import member_auth
 from shared.events.topics import Topic
 from shared.runtime import build_runtime, create_app
 
@@ -45,6 +46,6 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         runtime,
         title="CoP Notifier",
         description="E-mail and chat notifications for community members, and the delivery log.",
-        routers=[router(handlers)],
+        routers=[router(handlers, member_auth(settings.auth_token_secret))],
         on_startup=[store.ensure_indexes],
     )

@@ -8,6 +8,7 @@ from services.recognition.domain.kudos import KudosPolicy
 from services.recognition.entrypoints.http import router
 from services.recognition.handlers import RecognitionHandlers
 from services.recognition.settings import RecognitionSettings
+from shared.auth import member_auth
 from shared.events.topics import Topic
 from shared.runtime import build_runtime, create_app
 
@@ -23,6 +24,6 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
         runtime,
         title="CoP Recognition",
         description="Kudos, contribution ledger, badges, leaderboards and community health.",
-        routers=[router(handlers)],
+        routers=[router(handlers, member_auth(settings.auth_token_secret))],
         on_startup=[projection.ensure_indexes],
     )

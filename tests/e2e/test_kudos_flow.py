@@ -19,7 +19,9 @@ from copctl.devstack.processes import running, stop
 from copctl.devstack.stack import SERVICES, ServiceSpec, start_services
 from copctl.devstack.stack import Infra as StackInfra
 from tests.infra import Infrastructure
+from tests.integration.apps import bearer
 from tests.integration.polling import eventually
+from tests.namespaces import track
 from tests.sinks import Sinks, free_port, running_sinks
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +48,7 @@ def platform(infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory) ->
 
         def env_for(spec: ServiceSpec) -> dict[str, str]:
             return {
-                "KAFKA_TOPIC_PREFIX": f"{namespace}.",
+                "KAFKA_TOPIC_PREFIX": track(f"{namespace}."),
                 "KAFKA_TOPIC_PARTITIONS": "3",
                 "MONGODB_DATABASE": f"{namespace}_{spec.name}",
                 "COP_TRACE_FILE": str(base / "traces" / f"{spec.name}.jsonl"),
@@ -79,6 +81,16 @@ def copctl_emit(infra: Infrastructure, prefix: str, event_type: str, *flags: str
     return result.stdout
 
 
+def copctl_token(member_id: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "copctl", "token", member_id],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
 def spans(traces: Path, service: str) -> list[dict[str, Any]]:
     path = traces / f"{service}.jsonl"
     if not path.exists():
@@ -95,10 +107,12 @@ async def test_kudos_over_http_reaches_email_and_chat_in_one_trace(
         "--set", f"member_id={giver}", "--set", "name=Ada Lovelace",
         "--set", f"email={giver}@example.com",
     )  # fmt: skip
-    async with httpx.AsyncClient(timeout=10) as http:
+    giver_token = copctl_token(giver)
+    async with httpx.AsyncClient(timeout=10, headers=bearer("ops", admin=True)) as http:
         response = await http.put(
             f"{platform.urls['events']}/members/{receiver}/profile",
             json={"name": "Grace Hopper", "email": f"{receiver}@example.com", "team": "compilers"},
+            headers=bearer(receiver),
         )
         assert response.status_code == 202
 
@@ -113,8 +127,8 @@ async def test_kudos_over_http_reaches_email_and_chat_in_one_trace(
 
         response = await http.post(
             f"{platform.urls['recognition']}/kudos",
+            headers={"Authorization": f"Bearer {giver_token}"},
             json={
-                "from_id": giver,
                 "to_ids": [receiver],
                 "community_id": "platform-guild",
                 "message": "Thanks for pairing on the <flaky> test!",

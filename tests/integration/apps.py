@@ -8,8 +8,10 @@ import httpx
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
+from shared.auth import issue_token
 from shared.settings import ServiceSettings
 from tests.infra import Infrastructure
+from tests.namespaces import track
 
 
 def settings_for(
@@ -20,7 +22,7 @@ def settings_for(
         "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
         "mongodb_uri": infra.mongodb_uri,
         "redis_url": infra.redis_url,
-        "kafka_topic_prefix": f"{namespace}.",
+        "kafka_topic_prefix": track(f"{namespace}."),
         "kafka_topic_partitions": 3,
         "consumer_retry_backoff_ms": 20,
         **overrides,
@@ -29,12 +31,24 @@ def settings_for(
     return settings_cls(**values)
 
 
+def bearer(member_id: str, *, admin: bool = False, secret: str | None = None) -> dict[str, str]:
+    """An Authorization header for a member, signed like `copctl token` does by default."""
+    secret = secret or ServiceSettings().auth_token_secret
+    scopes = ("admin",) if admin else ()
+    return {"Authorization": f"Bearer {issue_token(secret, member_id, scopes=scopes)}"}
+
+
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan (broker, consumers) and give an HTTP client for it."""
+    """Run the app's lifespan (broker, consumers) and give an HTTP client for it.
+
+    The client acts as an operator (admin scope) unless a request sets its own Authorization.
+    """
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url=f"http://{name}", headers=bearer("ops", admin=True)
+        ) as client:
             yield client
 
 

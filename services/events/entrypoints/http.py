@@ -1,14 +1,16 @@
 """The events service's HTTP API: commands answer 202 with the event id, queries read the
 projection. `?wait=true` on a command returns once the projection shows its event."""
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 
 from services.events.adapters.queries import EventsQueries, SessionFilter
 from services.events.domain.session import DEFAULT_AGENDA
 from services.events.handlers import EventsHandlers, new_id
+from shared.auth import Caller
 from shared.events.catalog import (
     Charter,
     CommunityCreated,
@@ -123,8 +125,12 @@ class CloseActionItem(Body):
     outcome: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-def router(handlers: EventsHandlers, queries: EventsQueries) -> APIRouter:
-    api = APIRouter()
+def router(
+    handlers: EventsHandlers, queries: EventsQueries, auth: Callable[..., Awaitable[Caller]]
+) -> APIRouter:
+    """Every command needs a member's bearer token; members act only in their own name."""
+    api = APIRouter(responses={401: {"description": "no valid bearer token"}})
+    CallerDep = Annotated[Caller, Depends(auth)]
     accepted = {"status_code": status.HTTP_202_ACCEPTED}
 
     async def answer(event: CloudEvent, wait: bool) -> Accepted:
@@ -139,7 +145,9 @@ def router(handlers: EventsHandlers, queries: EventsQueries) -> APIRouter:
     # --- communities ---
 
     @api.post("/communities", tags=["communities"], **accepted)
-    async def create_community(body: CreateCommunity, wait: Wait = False) -> Accepted:
+    async def create_community(
+        body: CreateCommunity, caller: CallerDep, wait: Wait = False
+    ) -> Accepted:
         data = CommunityCreated(
             **{**body.model_dump(), "community_id": body.community_id or new_id("cop")}
         )
@@ -159,7 +167,7 @@ def router(handlers: EventsHandlers, queries: EventsQueries) -> APIRouter:
 
     @api.patch("/communities/{community_id}", tags=["communities"], **accepted)
     async def update_community(
-        community_id: Id, body: UpdateCommunity, wait: Wait = False
+        community_id: Id, body: UpdateCommunity, caller: CallerDep, wait: Wait = False
     ) -> Accepted:
         if body.name is None and body.charter is None and body.stage is None:
             raise Problem(422, "Nothing to change", "give at least one of name, charter, stage")
@@ -169,15 +177,21 @@ def router(handlers: EventsHandlers, queries: EventsQueries) -> APIRouter:
         return await answer(event, wait)
 
     @api.put("/communities/{community_id}/leader", tags=["communities"], **accepted)
-    async def change_leader(community_id: Id, body: ChangeLeader, wait: Wait = False) -> Accepted:
+    async def change_leader(
+        community_id: Id, body: ChangeLeader, caller: CallerDep, wait: Wait = False
+    ) -> Accepted:
         return await answer(await handlers.change_leader(community_id, body.leader_id), wait)
 
     @api.post("/communities/{community_id}/members", tags=["members"], **accepted)
-    async def join(community_id: Id, body: Join, wait: Wait = False) -> Accepted:
+    async def join(community_id: Id, body: Join, caller: CallerDep, wait: Wait = False) -> Accepted:
+        caller.require_self(body.member_id, "join")
         return await answer(await handlers.join(community_id, body.member_id, body.role), wait)
 
     @api.delete("/communities/{community_id}/members/{member_id}", tags=["members"], **accepted)
-    async def leave(community_id: Id, member_id: Id, wait: Wait = False) -> Accepted:
+    async def leave(
+        community_id: Id, member_id: Id, caller: CallerDep, wait: Wait = False
+    ) -> Accepted:
+        caller.require_self(member_id, "leave")
         return await answer(await handlers.leave(community_id, member_id), wait)
 
     @api.get("/communities/{community_id}/members", tags=["members"])
@@ -186,20 +200,25 @@ def router(handlers: EventsHandlers, queries: EventsQueries) -> APIRouter:
         return await queries.memberships(community_id)
 
     @api.put("/members/{member_id}/profile", tags=["members"], **accepted)
-    async def update_profile(member_id: Id, body: Profile, wait: Wait = False) -> Accepted:
+    async def update_profile(
+        member_id: Id, body: Profile, caller: CallerDep, wait: Wait = False
+    ) -> Accepted:
+        caller.require_self(member_id, "update the profile")
         event = await handlers.update_profile(
             MemberProfileUpdated(member_id=member_id, **body.model_dump())
         )
         return await answer(event, wait)
 
     @api.get("/members/{member_id}", tags=["members"])
-    async def get_member(member_id: Id) -> dict[str, Any]:
+    async def get_member(member_id: Id, caller: CallerDep) -> dict[str, Any]:
         return found(await queries.member(member_id), "member", member_id)
 
     # --- sessions ---
 
     @api.post("/communities/{community_id}/sessions", tags=["sessions"], **accepted)
-    async def schedule(community_id: Id, body: Schedule, wait: Wait = False) -> Accepted:
+    async def schedule(
+        community_id: Id, body: Schedule, caller: CallerDep, wait: Wait = False
+    ) -> Accepted:
         data = SessionScheduled(
             **{
                 **body.model_dump(),
@@ -230,19 +249,26 @@ def router(handlers: EventsHandlers, queries: EventsQueries) -> APIRouter:
         return found(await queries.session(session_id), "session", session_id)
 
     @api.post("/sessions/{session_id}/reschedule", tags=["sessions"], **accepted)
-    async def reschedule(session_id: Id, body: Reschedule, wait: Wait = False) -> Accepted:
+    async def reschedule(
+        session_id: Id, body: Reschedule, caller: CallerDep, wait: Wait = False
+    ) -> Accepted:
         return await answer(await handlers.reschedule(session_id, body.starts_at), wait)
 
     @api.post("/sessions/{session_id}/cancel", tags=["sessions"], **accepted)
-    async def cancel(session_id: Id, body: Cancel, wait: Wait = False) -> Accepted:
+    async def cancel(
+        session_id: Id, body: Cancel, caller: CallerDep, wait: Wait = False
+    ) -> Accepted:
         return await answer(await handlers.cancel(session_id, body.reason), wait)
 
     @api.post("/sessions/{session_id}/check-ins", tags=["sessions"], **accepted)
-    async def check_in(session_id: Id, body: CheckIn, wait: Wait = False) -> Accepted:
+    async def check_in(
+        session_id: Id, body: CheckIn, caller: CallerDep, wait: Wait = False
+    ) -> Accepted:
+        caller.require_self(body.member_id, "check in")
         return await answer(await handlers.check_in(session_id, body.member_id), wait)
 
     @api.post("/sessions/{session_id}/hold", tags=["sessions"], **accepted)
-    async def hold(session_id: Id, body: Hold, wait: Wait = False) -> Accepted:
+    async def hold(session_id: Id, body: Hold, caller: CallerDep, wait: Wait = False) -> Accepted:
         details = body.model_dump(mode="json", exclude_none=True)
         if body.held_at:
             details["held_at"] = body.held_at
@@ -250,8 +276,9 @@ def router(handlers: EventsHandlers, queries: EventsQueries) -> APIRouter:
 
     @api.put("/sessions/{session_id}/feedback/{member_id}", tags=["feedback"], **accepted)
     async def feedback(
-        session_id: Id, member_id: Id, body: Feedback, wait: Wait = False
+        session_id: Id, member_id: Id, body: Feedback, caller: CallerDep, wait: Wait = False
     ) -> Accepted:
+        caller.require_self(member_id, "give feedback")
         event = await handlers.submit_feedback(session_id, member_id, **body.model_dump())
         return await answer(event, wait)
 
@@ -270,14 +297,14 @@ def router(handlers: EventsHandlers, queries: EventsQueries) -> APIRouter:
 
     @api.post("/sessions/{session_id}/action-items", tags=["action items"], **accepted)
     async def open_action_item(
-        session_id: Id, body: OpenActionItem, wait: Wait = False
+        session_id: Id, body: OpenActionItem, caller: CallerDep, wait: Wait = False
     ) -> Accepted:
         event = await handlers.open_action_item(session_id, body.title, body.owner_id, body.due)
         return await answer(event, wait)
 
     @api.post("/action-items/{action_item_id}/close", tags=["action items"], **accepted)
     async def close_action_item(
-        action_item_id: Id, body: CloseActionItem, wait: Wait = False
+        action_item_id: Id, body: CloseActionItem, caller: CallerDep, wait: Wait = False
     ) -> Accepted:
         return await answer(await handlers.close_action_item(action_item_id, body.outcome), wait)
 

@@ -2,14 +2,16 @@
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.recognition.domain.kudos import PolicyViolation
 from services.recognition.handlers import GiveKudos, RecognitionHandlers
+from shared.auth import Caller
 from shared.events.catalog import Id, Tag
 from shared.http import Problem
 
@@ -17,7 +19,7 @@ from shared.http import Problem
 class KudosRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    from_id: Id
+    from_id: Id | None = Field(None, description="the giver; defaults to the token's member")
     to_ids: Annotated[list[Id], Field(min_length=1, max_length=20)]
     community_id: Id
     message: Annotated[str, Field(min_length=1, max_length=1000)]
@@ -39,20 +41,33 @@ class MemberKudos(BaseModel):
     last_received_at: datetime | None
 
 
-def router(handlers: RecognitionHandlers, wait_timeout_s: float = 10.0) -> APIRouter:
+def router(
+    handlers: RecognitionHandlers,
+    auth: Callable[..., Awaitable[Caller]],
+    wait_timeout_s: float = 10.0,
+) -> APIRouter:
     api = APIRouter(tags=["kudos"])
+    CallerDep = Annotated[Caller, Depends(auth)]
 
     @api.post(
         "/kudos",
         status_code=status.HTTP_202_ACCEPTED,
-        responses={409: {"description": "refused by the kudos policy"}},
+        responses={
+            401: {"description": "no valid bearer token"},
+            403: {"description": "kudos in someone else's name"},
+            409: {"description": "refused by the kudos policy"},
+            429: {"description": "the giver's weekly allowance is used up"},
+        },
     )
     async def give_kudos(
         body: KudosRequest,
+        caller: CallerDep,
         wait: Annotated[bool, Query(description="return once the projection shows it")] = False,
     ) -> Accepted:
+        giver = body.from_id or caller.member_id
+        caller.require_self(giver, "give kudos")
         try:
-            event = await handlers.give_kudos(GiveKudos(**body.model_dump()))
+            event = await handlers.give_kudos(GiveKudos(**{**body.model_dump(), "from_id": giver}))
         except PolicyViolation as e:
             code = 429 if e.code == "allowance_exhausted" else 409
             raise Problem(

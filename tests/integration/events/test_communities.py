@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.integration.apps import bearer
 from tests.integration.events.conftest import EventsApp
 
 pytestmark = pytest.mark.integration
@@ -126,3 +127,23 @@ async def test_member_profile_arrives_through_the_api(events: EventsApp) -> None
     bad = await events.client.put("/members/ann/profile", json={"name": "", "email": "nope"})
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["errors"]} == {"name", "email"}
+
+
+async def test_members_join_leave_and_update_profiles_only_in_their_own_name(
+    events: EventsApp,
+) -> None:
+    community_id = await events.new_community(leader="lea")
+    members_url = f"/communities/{community_id}/members"
+    for_someone_else = await events.client.post(
+        members_url, json={"member_id": "bob"}, headers=bearer("ann")
+    )
+    assert for_someone_else.status_code == 403
+    own = await events.client.post(members_url, json={"member_id": "ann"}, headers=bearer("ann"))
+    assert own.status_code == 202
+    profile = {"name": "Bob", "email": "attacker@example.com"}
+    hijack = await events.client.put("/members/bob/profile", json=profile, headers=bearer("ann"))
+    assert hijack.status_code == 403
+    anonymous = await events.client.post(
+        "/communities", json={"name": "x"}, headers={"Authorization": ""}
+    )
+    assert anonymous.status_code == 401

@@ -15,7 +15,7 @@ from shared.events.catalog import KudosGiven, MemberProfileUpdated
 from shared.events.envelope import CloudEvent, new_event
 from shared.events.topics import Topic
 from tests.infra import Infrastructure
-from tests.integration.apps import drop_database, serving, settings_for
+from tests.integration.apps import bearer, drop_database, serving, settings_for
 from tests.integration.kafka_io import body, produce_event, read_all
 from tests.integration.polling import eventually
 from tests.sinks import Sinks, running_sinks
@@ -198,3 +198,14 @@ async def test_webhook_outside_the_allowlist_is_refused_and_reported(
         assert failures
         assert failures[0]["data"]["cause_event_id"] == event.id
     assert not any(p["body"].get("event", {}).get("id") == event.id for p in sinks.posts())
+
+
+async def test_members_read_only_their_own_profile_and_deliveries(notifier: Notifier) -> None:
+    someone = await notifier.client.get("/profiles/bob", headers=bearer("ann"))
+    assert someone.status_code == 403
+    everyone = await notifier.client.get("/deliveries", headers=bearer("ann"))
+    assert everyone.status_code == 403
+    own = await notifier.client.get(
+        "/deliveries", params={"member_id": "ann"}, headers=bearer("ann")
+    )
+    assert own.status_code == 200

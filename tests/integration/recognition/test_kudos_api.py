@@ -13,7 +13,7 @@ from services.recognition.settings import RecognitionSettings
 from shared.events.catalog import KudosGiven
 from shared.events.envelope import new_event
 from tests.infra import Infrastructure
-from tests.integration.apps import drop_database, serving, settings_for
+from tests.integration.apps import bearer, drop_database, serving, settings_for
 from tests.integration.kafka_io import produce_event
 from tests.integration.polling import eventually
 
@@ -198,3 +198,38 @@ async def test_projection_rebuilt_by_replay_equals_the_live_one(
         rebuilt = {m: await counts(replayed, m) for m in (giver, a, b)}
     await drop_database(infra, replay.mongodb_database)
     assert rebuilt == live
+
+
+async def test_kudos_needs_a_valid_token_and_is_given_in_the_callers_own_name(
+    recognition: Recognition,
+) -> None:
+    ann, bob = member(), member()
+    body = kudos_body(ann, bob)
+    anonymous = await recognition.client.post("/kudos", json=body, headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    forged = await recognition.client.post(
+        "/kudos", json=body, headers=bearer(ann, secret="another-secret-that-is-32-bytes-long")
+    )
+    assert forged.status_code == 401
+    as_bob = await recognition.client.post("/kudos", json=body, headers=bearer(bob))
+    assert as_bob.status_code == 403
+    assert as_bob.json()["type"] == "urn:cop:problem:auth:not-self"
+
+    without_giver = {k: v for k, v in body.items() if k != "from_id"}
+    own = await recognition.client.post("/kudos?wait=true", json=without_giver, headers=bearer(ann))
+    assert own.status_code == 202
+    kudos = (await recognition.client.get(f"/kudos/{own.json()['kudos_id']}")).json()
+    assert kudos["from_id"] == ann
+
+
+async def test_an_expired_token_is_refused(recognition: Recognition) -> None:
+    from shared.auth import issue_token
+
+    expired = issue_token(recognition.settings.auth_token_secret, "ann", ttl_s=-120)
+    response = await recognition.client.post(
+        "/kudos", json=kudos_body("ann", "bob"), headers={"Authorization": f"Bearer {expired}"}
+    )
+    assert response.status_code == 401
+    assert response.json()["detail"] == "the token has expired"

@@ -17,6 +17,7 @@ from shared.kafka import EventBus, ensure_topics, make_broker
 from tests.infra import Infrastructure
 from tests.integration.kafka_io import body, headers, produce_event, produce_raw, read_all
 from tests.integration.polling import eventually
+from tests.namespaces import track
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ class Recorder:
 
 @pytest.fixture
 async def namespace(infra: Infrastructure, unique: str) -> str:
-    prefix = f"cons{unique}."
+    prefix = track(f"cons{unique}.")
     await ensure_topics(infra.kafka_bootstrap_servers, partitions=1, topic_prefix=prefix)
     return prefix
 
