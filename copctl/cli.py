@@ -23,6 +23,8 @@ sources = typer.Typer(
     help="Source systems allowed to send events to the inbound gateway.", no_args_is_help=True
 )
 app.add_typer(sources, name="sources")
+dlq = typer.Typer(help="Messages a service gave up on: list and re-drive.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
 
 KafkaOption = Annotated[
     str,
@@ -238,6 +240,49 @@ def token(
     from shared.auth import issue_token
 
     typer.echo(issue_token(secret, member_id, scopes=tuple(scope or ()), ttl_s=ttl))
+
+
+ServiceArg = Annotated[str, typer.Argument(help="events, knowledge, recognition or notifier")]
+
+
+@dlq.command("list")
+def dlq_list(
+    service: ServiceArg,
+    bootstrap_servers: KafkaOption = "127.0.0.1:9092",
+    topic_prefix: Annotated[str, typer.Option(envvar="KAFKA_TOPIC_PREFIX")] = "",
+) -> None:
+    """Show every dead letter of a service: where it came from, its event and the error."""
+    from copctl.dlq import read_dead_letters
+
+    letters = asyncio.run(read_dead_letters(bootstrap_servers, service, topic_prefix))
+    for letter in letters:
+        typer.echo(json.dumps(letter.summary))
+    typer.echo(f"{len(letters)} dead letter(s) on {topic_prefix}cop.dlq.{service}", err=True)
+
+
+@dlq.command("redrive")
+def dlq_redrive(
+    service: ServiceArg,
+    offsets: Annotated[
+        list[str] | None,
+        typer.Option("--offset", help="PARTITION@OFFSET as `dlq list` shows; repeatable"),
+    ] = None,
+    all_letters: Annotated[bool, typer.Option("--all", help="re-drive every dead letter")] = False,
+    bootstrap_servers: KafkaOption = "127.0.0.1:9092",
+    topic_prefix: Annotated[str, typer.Option(envvar="KAFKA_TOPIC_PREFIX")] = "",
+) -> None:
+    """Publish dead letters back to their original topic (handlers are idempotent by event id)."""
+    from copctl.dlq import read_dead_letters, redrive
+
+    if not offsets and not all_letters:
+        typer.secho("give --offset PARTITION@OFFSET (repeatable) or --all", err=True)
+        raise typer.Exit(2)
+    letters = asyncio.run(read_dead_letters(bootstrap_servers, service, topic_prefix))
+    if not all_letters:
+        wanted = set(offsets or [])
+        letters = [d for d in letters if f"{d.partition}@{d.offset}" in wanted]
+    sent = asyncio.run(redrive(bootstrap_servers, letters))
+    typer.echo(f"re-drove {sent} dead letter(s)")
 
 
 def main() -> None:

@@ -13,11 +13,10 @@ from shared.consumer import ConsumedEvent, EventConsumer
 from shared.events.catalog import BadgeAwarded
 from shared.events.envelope import new_event
 from shared.events.topics import Topic, dlq_topic
-from shared.kafka import EventBus, ensure_topics, make_broker
+from shared.kafka import EventBus, make_broker
 from tests.infra import Infrastructure
 from tests.integration.kafka_io import body, headers, produce_event, produce_raw, read_all
 from tests.integration.polling import eventually
-from tests.namespaces import track
 
 pytestmark = pytest.mark.integration
 
@@ -43,13 +42,6 @@ class Recorder:
             if consumed.event.data.member_id == self._poison:
                 raise ValueError(f"cannot apply {consumed.event.id}")
         self.applied.extend(c.event.id for c in batch)
-
-
-@pytest.fixture
-async def namespace(infra: Infrastructure, unique: str) -> str:
-    prefix = track(f"cons{unique}.")
-    await ensure_topics(infra.kafka_bootstrap_servers, partitions=1, topic_prefix=prefix)
-    return prefix
 
 
 async def run_consumer(

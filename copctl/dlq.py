@@ -1,0 +1,106 @@
+"""Reading and re-driving a service's dead-letter topic (`cop.dlq.<service>`)."""
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.events.topics import dlq_topic
+
+_DLQ_HEADERS = {
+    "cop_error",
+    "cop_original_topic",
+    "cop_original_partition",
+    "cop_original_offset",
+    "cop_service",
+    "cop_failed_at",
+}
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    offset: int
+    partition: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.value)
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        return {
+            "dlq": f"{self.partition}@{self.offset}",
+            "original": f"{self.headers.get('cop_original_topic')}"
+            f"[{self.headers.get('cop_original_partition')}]"
+            f"@{self.headers.get('cop_original_offset')}",
+            "type": body.get("type"),
+            "id": body.get("id"),
+            "failed_at": self.headers.get("cop_failed_at"),
+            "error": self.headers.get("cop_error"),
+        }
+
+
+async def read_dead_letters(bootstrap: str, service: str, prefix: str = "") -> list[DeadLetter]:
+    """Everything on the service's DLQ, read from the start without joining a consumer group."""
+    topic = f"{prefix}{dlq_topic(service)}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        letters: list[DeadLetter] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                letters.extend(
+                    DeadLetter(
+                        r.offset,
+                        r.partition,
+                        r.key,
+                        r.value,
+                        {k: (v or b"").decode(errors="replace") for k, v in r.headers},
+                    )
+                    for r in records
+                )
+        return sorted(letters, key=lambda d: (d.partition, d.offset))
+    finally:
+        await consumer.stop()
+
+
+async def redrive(bootstrap: str, letters: list[DeadLetter]) -> int:
+    """Publish dead letters back to the topic they came from, with their original headers.
+
+    Consumers are idempotent by event id, so a letter re-driven twice changes nothing twice.
+    """
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        client_id=f"copctl-redrive-{uuid.uuid4().hex[:6]}",
+    )
+    await producer.start()
+    try:
+        for letter in letters:
+            topic = letter.headers.get("cop_original_topic")
+            if not topic:
+                continue
+            headers = [(k, v.encode()) for k, v in letter.headers.items() if k not in _DLQ_HEADERS]
+            await producer.send_and_wait(topic, letter.value, key=letter.key, headers=headers)
+        return len(letters)
+    finally:
+        await producer.stop()
