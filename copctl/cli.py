@@ -188,10 +188,15 @@ async def _with_registry(action: Callable[[Any], Awaitable[Any]]) -> Any:
 def sources_add(
     name: Annotated[str, typer.Argument(help="the system's name; its events' CloudEvents source")],
     types: Annotated[str, typer.Option("--types", help="comma-separated event types it may emit")],
-    rate_limit: Annotated[int, typer.Option(help="events per minute")] = 6000,
+    rate_limit: Annotated[
+        int | None, typer.Option(help="events per minute (default: the service's setting)")
+    ] = None,
 ) -> None:
     """Register a source system and print its API key (shown once; only its hash is stored)."""
+    from services.events.settings import EventsSettings
     from shared.events.catalog import CATALOG
+
+    limit = rate_limit or EventsSettings().ingest_default_rate_limit_per_minute
 
     wanted = [t.strip() for t in types.split(",") if t.strip()]
     unknown = [t for t in wanted if t not in CATALOG]
@@ -199,7 +204,7 @@ def sources_add(
         typer.secho(f"unknown event types: {', '.join(unknown) or '(none given)'}", err=True)
         raise typer.Exit(2)
     try:
-        key = asyncio.run(_with_registry(lambda r: r.add(name, wanted, rate_limit)))
+        key = asyncio.run(_with_registry(lambda r: r.add(name, wanted, limit)))
     except ValueError as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(1) from e

@@ -5,12 +5,24 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+
+# A command that cannot reach the broker or a store answers 503 (retry later), not 500.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    KafkaError,
+    PyMongoConnectionFailure,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
 log = logging.getLogger(__name__)
 
 
@@ -94,6 +106,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None)
         )
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return problem_response(
+            request,
+            503,
+            "Service unavailable",
+            "a dependency (Kafka, MongoDB or Redis) is not reachable; retry later",
+            headers={"Retry-After": "5"},
+        )
+
+    for error in DEPENDENCY_ERRORS:
+        app.add_exception_handler(error, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -99,6 +99,7 @@ def create_app(
     description: str,
     routers: Sequence[APIRouter] = (),
     on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
 ) -> FastAPI:
     settings = runtime.settings
 
@@ -117,6 +118,8 @@ def create_app(
             yield
         finally:
             await runtime.broker.stop()
+            for hook in on_shutdown:
+                await hook()
             await runtime.redis.aclose()
             await runtime.mongo.close()
 

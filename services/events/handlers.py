@@ -4,8 +4,6 @@ The projection is updated only by consuming the topics (DESIGN §1, "listen to y
 command returns the event it published; callers may wait until the projection shows it.
 """
 
-import asyncio
-import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -37,6 +35,7 @@ from shared.events.catalog import (
 )
 from shared.events.envelope import CloudEvent, new_event, utc_now
 from shared.kafka import EventBus
+from shared.waiting import wait_until
 
 SOURCE = "cop/events"
 
@@ -56,12 +55,7 @@ class EventsHandlers:
         return event
 
     async def wait_applied(self, event_id: str, timeout_s: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if await self.projection.was_applied(event_id):
-                return True
-            await asyncio.sleep(0.05)
-        return False
+        return await wait_until(lambda: self.projection.was_applied(event_id), timeout_s=timeout_s)
 
     async def apply(self, batch: list[ConsumedEvent]) -> None:
         await self.projection.apply(batch)

@@ -17,6 +17,12 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     runtime = build_runtime(settings)
     store = NotifierStore(runtime.db)
+    chat = WebhookPoster(
+        allowed_hosts=settings.chat_allowed_hosts,
+        secret=settings.chat_webhook_secret,
+        timeout_s=settings.chat_timeout_s,
+        tracer=runtime.tracer,
+    )
     handlers = NotifierHandlers(
         bus=runtime.bus,
         store=store,
@@ -30,12 +36,7 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
             timeout_s=settings.smtp_timeout_s,
             tracer=runtime.tracer,
         ),
-        chat=WebhookPoster(
-            allowed_hosts=settings.chat_allowed_hosts,
-            secret=settings.chat_webhook_secret,
-            timeout_s=settings.chat_timeout_s,
-            tracer=runtime.tracer,
-        ),
+        chat=chat,
         chat_url=settings.chat_webhook_url,
         chat_kind=settings.chat_webhook_kind,
         platform_url=settings.platform_url,
@@ -48,4 +49,5 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         description="E-mail and chat notifications for community members, and the delivery log.",
         routers=[router(handlers, member_auth(settings.auth_token_secret))],
         on_startup=[store.ensure_indexes],
+        on_shutdown=[chat.close],
     )

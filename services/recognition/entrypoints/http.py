@@ -1,7 +1,5 @@
 """Recognition's HTTP API."""
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -14,6 +12,7 @@ from services.recognition.handlers import GiveKudos, RecognitionHandlers
 from shared.auth import Caller
 from shared.events.catalog import Id, Tag
 from shared.http import Problem
+from shared.waiting import wait_until
 
 
 class KudosRequest(BaseModel):
@@ -78,14 +77,9 @@ def router(
                 extra={"code": e.code},
             ) from e
         kudos_id = event.data["kudos_id"]
-        applied = False
-        if wait:
-            deadline = time.monotonic() + wait_timeout_s
-            while time.monotonic() < deadline:
-                if await handlers.projection.kudos(kudos_id):
-                    applied = True
-                    break
-                await asyncio.sleep(0.05)
+        applied = wait and await wait_until(
+            lambda: handlers.projection.kudos(kudos_id), timeout_s=wait_timeout_s
+        )
         return Accepted(event_id=event.id, kudos_id=kudos_id, applied=applied)
 
     @api.get("/kudos/{kudos_id}")

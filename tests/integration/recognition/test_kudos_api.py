@@ -233,3 +233,21 @@ async def test_an_expired_token_is_refused(recognition: Recognition) -> None:
     )
     assert response.status_code == 401
     assert response.json()["detail"] == "the token has expired"
+
+
+async def test_an_unreachable_redis_answers_503_not_500(
+    infra: Infrastructure, unique: str
+) -> None:
+    settings = settings_for(
+        RecognitionSettings, infra, f"rec{unique}", redis_url="redis://127.0.0.1:1/0"
+    )
+    app = bootstrap(settings)
+    async with serving(app, "recognition") as client:
+        response = await client.post("/kudos", json=kudos_body("ann", "bob"))
+        ready = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["redis"].startswith("error")
+    await drop_database(infra, settings.mongodb_database)
