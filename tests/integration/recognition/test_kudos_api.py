@@ -235,9 +235,7 @@ async def test_an_expired_token_is_refused(recognition: Recognition) -> None:
     assert response.json()["detail"] == "the token has expired"
 
 
-async def test_an_unreachable_redis_answers_503_not_500(
-    infra: Infrastructure, unique: str
-) -> None:
+async def test_an_unreachable_redis_answers_503_not_500(infra: Infrastructure, unique: str) -> None:
     settings = settings_for(
         RecognitionSettings, infra, f"rec{unique}", redis_url="redis://127.0.0.1:1/0"
     )
