@@ -8,7 +8,8 @@ from opentelemetry import trace
 from services.notifier.adapters.chat import WebhookNotAllowed, WebhookPoster
 from services.notifier.adapters.email import SmtpSender
 from services.notifier.adapters.store import NotifierStore
-from services.notifier.domain.messages import chat_payload, kudos_chat, kudos_email
+from services.notifier.adapters.templates import kudos_email
+from services.notifier.domain.messages import chat_payload, kudos_chat
 from shared.consumer import TRANSIENT_ERRORS, ConsumedEvent
 from shared.events.catalog import (
     ChannelKind,

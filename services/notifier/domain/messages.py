@@ -1,19 +1,9 @@
-"""What a notification says, per channel: e-mail parts and chat payloads. No I/O."""
+"""What a notification says in chat, and the parts of an e-mail. No I/O."""
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from shared.events.catalog import KudosGiven
-
-_TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-)
 
 
 @dataclass(frozen=True)
@@ -35,36 +25,20 @@ def one_line(value: str, limit: int = 200) -> str:
     return " ".join(value.split())[:limit]
 
 
-def _label(value_tag: str) -> str:
+def value_label(value_tag: str) -> str:
+    """`knowledge_sharing` -> `knowledge sharing`."""
     return value_tag.replace("_", " ")
-
-
-def kudos_email(
-    kudos: KudosGiven, *, recipient_name: str, giver_name: str, profile_url: str
-) -> EmailContent:
-    context = {
-        "recipient_name": recipient_name,
-        "giver_name": giver_name,
-        "value_tag_label": _label(kudos.value_tag),
-        "community_id": kudos.community_id,
-        "message": kudos.message,
-        "profile_url": profile_url,
-    }
-    return EmailContent(
-        subject=one_line(f"{giver_name} gave you kudos for {_label(kudos.value_tag)}"),
-        text=_TEMPLATES.get_template("kudos.txt.j2").render(context),
-        html=_TEMPLATES.get_template("kudos.html.j2").render(context),
-    )
 
 
 def kudos_chat(kudos: KudosGiven, *, giver_name: str, recipient_names: list[str]) -> ChatContent:
     recipients = ", ".join(recipient_names)
     return ChatContent(
         title=one_line(f"Kudos for {recipients}", 150),  # Slack header blocks take 150 at most
-        text=f"{giver_name} recognised {recipients} for {_label(kudos.value_tag)}: {kudos.message}",
+        text=f"{giver_name} recognised {recipients} for "
+        f"{value_label(kudos.value_tag)}: {kudos.message}",
         facts={
             "community": kudos.community_id,
-            "value": _label(kudos.value_tag),
+            "value": value_label(kudos.value_tag),
             "from": giver_name,
             "to": recipients,
         },

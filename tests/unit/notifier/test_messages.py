@@ -11,12 +11,12 @@ import pytest
 
 from services.notifier.adapters.chat import host_allowed, sign
 from services.notifier.adapters.email import SmtpSender
+from services.notifier.adapters.templates import kudos_email
 from services.notifier.domain.messages import (
     ChatContent,
     EmailContent,
     chat_payload,
     kudos_chat,
-    kudos_email,
     one_line,
 )
 from shared.events.catalog import KudosGiven
