@@ -250,6 +250,36 @@ def token(
 ServiceArg = Annotated[str, typer.Argument(help="events, knowledge, recognition or notifier")]
 
 
+@app.command("replay")
+def replay_command(service: ServiceArg) -> None:
+    """Rebuild a stopped service's projection from the topics; it re-applies them on its next start.
+
+    Reads the service's settings from the environment (MONGODB_URI, KAFKA_BOOTSTRAP_SERVERS, ...).
+    """
+    from copctl.replay import ReplayRefused, replay
+    from services.events.settings import EventsSettings
+    from services.notifier.settings import NotifierSettings
+    from services.recognition.settings import RecognitionSettings
+
+    settings_of = {
+        "events": EventsSettings,
+        "recognition": RecognitionSettings,
+        "notifier": NotifierSettings,
+    }
+    if service not in settings_of:
+        typer.secho(f"{service} keeps no projection to rebuild", err=True)
+        raise typer.Exit(2)
+    try:
+        done = asyncio.run(replay(service, settings_of[service]()))
+    except ReplayRefused as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(
+        f"{service}: dropped {', '.join(done['dropped'])}; {done['group']} rewound on "
+        f"{done['partitions']} partitions. Start {service} to rebuild."
+    )
+
+
 @dlq.command("list")
 def dlq_list(
     service: ServiceArg,

@@ -5,9 +5,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from copctl.topics import partitions_of
 from shared.events.topics import dlq_topic
 
 _DLQ_HEADERS = {
@@ -49,14 +49,7 @@ class DeadLetter:
 
 async def read_dead_letters(bootstrap: str, service: str, prefix: str = "") -> list[DeadLetter]:
     """Everything on the service's DLQ, read from the start without joining a consumer group."""
-    topic = f"{prefix}{dlq_topic(service)}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    partitions = await partitions_of(bootstrap, [f"{prefix}{dlq_topic(service)}"])
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:

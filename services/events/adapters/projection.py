@@ -38,6 +38,7 @@ from shared.events.catalog import (
 from shared.mongo import applied_once, insert_once, newer_wins
 
 Write = UpdateOne | InsertOne | DeleteOne
+APPLIED_EVENTS = "applied_events"
 PROJECTION_COLLECTIONS = (
     "communities",
     "memberships",
@@ -66,7 +67,7 @@ class EventsProjection:
         self.feedback = db["feedback"]
         self.action_items = db["action_items"]
         self.members = db["members"]
-        self.applied = db["applied_events"]
+        self.applied = db[APPLIED_EVENTS]
 
     async def ensure_indexes(self) -> None:
         await self.memberships.create_index([("community_id", ASCENDING)])

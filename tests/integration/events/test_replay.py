@@ -74,3 +74,38 @@ async def test_projection_rebuilt_by_replaying_the_topics_equals_the_live_one(
     assert len(live["applied_events"]) == 18
     for name in live:
         assert rebuilt[name] == live[name], f"{name} differs after replay"
+
+
+async def test_copctl_replay_rebuilds_the_projection_of_the_stopped_service_in_place(
+    infra: Infrastructure, unique: str
+) -> None:
+    from copctl.replay import ReplayRefused, replay
+    from tests.integration.events.conftest import EventsApp
+
+    settings = settings_for(EventsSettings, infra, f"rpl{unique}")
+    async with serving(bootstrap(settings), "events") as client:
+        app = EventsApp(client, settings)
+        community_id = await app.new_community(leader="lea")
+        await app.command("POST", f"/communities/{community_id}/members", {"member_id": "bob"})
+        session_id = await schedule(app, community_id, days=-2)
+        await app.command("POST", f"/sessions/{session_id}/hold", {"attendee_ids": ["bob"]})
+        await app.command("PUT", f"/sessions/{session_id}/feedback/bob", {"rating": 4})
+        before = await snapshot(infra, settings.mongodb_database)
+        with pytest.raises(ReplayRefused, match="stop events first"):
+            await replay("events", settings)
+
+    done = await replay("events", settings)
+    assert done["partitions"] == 2 * settings.kafka_topic_partitions
+    emptied = await snapshot(infra, settings.mongodb_database)
+    assert all(docs == [] for docs in emptied.values())
+
+    async with serving(bootstrap(settings), "events"):
+
+        async def rebuilt() -> bool:
+            now = await snapshot(infra, settings.mongodb_database)
+            return len(now["applied_events"]) == len(before["applied_events"])
+
+        await eventually(rebuilt, what="the projection rebuilt from the topics")
+    after = await snapshot(infra, settings.mongodb_database)
+    await drop_database(infra, settings.mongodb_database)
+    assert after == before
