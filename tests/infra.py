@@ -50,9 +50,9 @@ def _docker_answers() -> bool:
 
 @contextlib.contextmanager
 def _from_containers() -> Iterator[Infrastructure]:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.mongodb import MongoDbContainer
-    from testcontainers.redis import RedisContainer
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.mongodb import MongoDbContainer
+    from testcontainers.community.redis import RedisContainer
 
     with (
         KafkaContainer(KAFKA_IMAGE).with_kraft() as kafka,

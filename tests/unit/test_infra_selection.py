@@ -21,9 +21,9 @@ def test_infrastructure_given_by_the_environment_is_used_as_is(
 
 
 def test_the_container_fallback_imports_the_testcontainers_modules_it_needs() -> None:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.mongodb import MongoDbContainer
-    from testcontainers.redis import RedisContainer
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.mongodb import MongoDbContainer
+    from testcontainers.community.redis import RedisContainer
 
     assert hasattr(KafkaContainer, "with_kraft")
     assert hasattr(KafkaContainer, "get_bootstrap_server")
