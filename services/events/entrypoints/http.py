@@ -42,14 +42,10 @@ class Accepted(BaseModel):
     applied: bool = Field(description="true when the projection already shows it (wait=true)")
 
 
-class CreateCommunity(Body):
-    community_id: Id | None = None
-    name: ShortText
-    domain: ShortText
-    charter: Charter
-    leader_id: Id
-    sponsor_ids: list[Id] = []
-    stage: Stage = Stage.POTENTIAL
+class CreateCommunity(CommunityCreated):
+    """The event's data, except that the id may be left to the service."""
+
+    community_id: Id | None = None  # type: ignore[assignment]
 
 
 class UpdateCommunity(Body):
