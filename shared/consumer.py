@@ -1,20 +1,28 @@
-"""How every service consumes the bus: batches, idempotent effects, bounded retries, then the DLQ.
+"""How every service consumes the bus: batches, idempotent effects, one retry policy, the DLQ.
 
-Offsets are committed only after the batch's effects are durable (or the poison message is safely
-on `cop.dlq.<service>`). A dependency outage is not poison: the batch is rewound and redelivered.
+One consumer runs every Kafka entrypoint of a service, the inbound gateway's included. The
+policy for a record, whatever its topic:
+
+- it cannot be decoded (not JSON, too deep, too large, not the catalog's schema): parked on
+  `cop.dlq.<service>` at once with the reason, never retried;
+- a dependency is down (MongoDB, Redis, the broker): the batch is rewound and redelivered after
+  a backoff that grows with each consecutive outage; never dead-lettered;
+- any other failure: retried a bounded number of times with backoff, then the batch is split to
+  find the poison record, which is dead-lettered, and the consumer moves on.
+
+Offsets are committed only after the batch's effects are durable (or the poison record is
+safely on the DLQ).
 """
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-import httpx
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream.kafka.annotations import KafkaMessage
@@ -24,6 +32,14 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, Span, SpanKind
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from shared.events.codec import DecodedEvent, InvalidEvent, decode
 from shared.events.topics import dlq_topic
@@ -31,35 +47,53 @@ from shared.kafka import EventBus
 
 log = logging.getLogger(__name__)
 
-# A dependency that is down: the batch is rewound and redelivered, never dead-lettered.
+# A dependency that is down: the batch is rewound and redelivered, never dead-lettered. Delivery
+# to SMTP servers and webhooks is deliberately not here: it must never hold a partition.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionFailure,
     ServerSelectionTimeoutError,
     RedisConnectionError,
-    ConnectionError,
-    TimeoutError,
+    RedisTimeoutError,
     KafkaConnectionError,
     KafkaTimeoutError,
-    httpx.TransportError,
 )
+MAX_OUTAGE_BACKOFF_S = 30.0
+
+
+class Undecodable(ValueError):
+    """A record no retry can fix: dead-lettered at once with this reason."""
 
 
 @dataclass(frozen=True)
-class ConsumedEvent:
-    """A decoded event with where it came from and the trace context it carried."""
+class ConsumedRecord:
+    """A Kafka record as consumed: where it came from, its bytes and the trace it carries."""
 
-    event: DecodedEvent
     topic: str
     partition: int
     offset: int
+    key: bytes | None
+    value: bytes
     headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[Any, Any]) -> "ConsumedRecord":
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value if record.value is not None else b"",
+            headers=record_headers(record),
+        )
 
     @property
     def trace_context(self) -> otel_context.Context:
         return propagate.extract(self.headers)
 
     @contextmanager
-    def span(self, tracer: trace.Tracer, name: str) -> Iterator[Span]:
+    def span(
+        self, tracer: trace.Tracer, name: str, attributes: dict[str, str] | None = None
+    ) -> Iterator[Span]:
         """A span that continues the producer's trace, so one request is one trace end to end."""
         with tracer.start_as_current_span(
             name,
@@ -68,29 +102,98 @@ class ConsumedEvent:
             attributes={
                 "messaging.system": "kafka",
                 "messaging.destination.name": self.topic,
-                "messaging.message.id": self.event.id,
-                "cloudevents.event_type": self.event.type,
+                "messaging.destination.partition.id": str(self.partition),
+                "messaging.kafka.offset": self.offset,
+                **(attributes or {}),
             },
         ) as span:
             yield span
 
 
+@dataclass(frozen=True)
+class ConsumedEvent:
+    """A decoded catalog event and the record it came in."""
+
+    event: DecodedEvent
+    record: ConsumedRecord
+
+    @property
+    def topic(self) -> str:
+        return self.record.topic
+
+    @property
+    def partition(self) -> int:
+        return self.record.partition
+
+    @property
+    def offset(self) -> int:
+        return self.record.offset
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.record.headers
+
+    @property
+    def trace_context(self) -> otel_context.Context:
+        return self.record.trace_context
+
+    @contextmanager
+    def span(self, tracer: trace.Tracer, name: str) -> Iterator[Span]:
+        attributes = {
+            "messaging.message.id": self.event.id,
+            "cloudevents.event_type": self.event.type,
+        }
+        with self.record.span(tracer, name, attributes) as span:
+            yield span
+
+
+T = TypeVar("T", ConsumedEvent, ConsumedRecord)
 BatchHandler = Callable[[list[ConsumedEvent]], Awaitable[None]]
+Decoder = Callable[[ConsumedRecord], T | None]
 
 
 def record_headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
     return {k: (v or b"").decode(errors="replace") for k, v in (record.headers or ())}
 
 
-class EventConsumer:
-    """Feeds one service's batch handler from its topics, with retries and a dead-letter queue."""
+def decode_event(record: ConsumedRecord) -> ConsumedEvent | None:
+    """A domain topic's record as a catalog event; None for a type this version does not know."""
+    try:
+        decoded = decode(record.value, strict=False)
+    except InvalidEvent as e:
+        detail = "; ".join(f"{err.field}: {err.message}" for err in e.errors)
+        raise Undecodable(f"invalid event: {e.reason}" + (f" ({detail})" if detail else "")) from e
+    except (ValueError, RecursionError, MemoryError, UnicodeError) as e:
+        raise Undecodable(f"undecodable record: {type(e).__name__}") from e
+    return None if decoded is None else ConsumedEvent(decoded, record)
+
+
+def raw_record(record: ConsumedRecord) -> ConsumedRecord:
+    """For entrypoints that judge raw records themselves (the inbound gateway)."""
+    return record
+
+
+async def _leave_undecoded(message: Any) -> None:
+    """FastStream would parse every body as JSON before our handler runs, and a poison body
+    (5,000 nested arrays) would fail there, out of reach of the DLQ. The records are decoded by
+    our own decoder instead, one by one, where a failure is caught and dead-lettered."""
+    return None
+
+
+def _record_of(item: ConsumedEvent | ConsumedRecord) -> ConsumedRecord:
+    return item.record if isinstance(item, ConsumedEvent) else item
+
+
+class EventConsumer(Generic[T]):
+    """Feeds one entrypoint's batch handler from its topics, with the retry and DLQ policy."""
 
     def __init__(
         self,
         bus: EventBus,
         *,
         service: str,
-        handler: BatchHandler,
+        handler: Callable[[list[T]], Awaitable[None]],
+        decoder: Decoder[T] = decode_event,  # type: ignore[assignment]
         max_retries: int = 3,
         backoff_s: float = 0.2,
         tracer: trace.Tracer | None = None,
@@ -98,10 +201,11 @@ class EventConsumer:
         self._bus = bus
         self._service = service
         self._handler = handler
+        self._decoder = decoder
         self._max_retries = max_retries
         self._backoff_s = backoff_s
         self._tracer = tracer or trace.get_tracer(__name__)
-        self._last_error: Exception | None = None
+        self._outages = 0
 
     def subscribe(self, *topics: str, group_id: str = "", max_records: int = 500) -> None:
         """Consume the contract topics (names without the bus's prefix) as one consumer group."""
@@ -113,32 +217,31 @@ class EventConsumer:
             max_records=max_records,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_leave_undecoded,
             title=f"{self._service}:{'+'.join(topics)}",
             description=f"{self._service} applies these topics' events in batches",
         )
         async def consume(message: KafkaMessage) -> None:
             raw = message.raw_message
             records = raw if isinstance(raw, tuple) else (raw,)
-            await self.process(records)
+            await self.process([ConsumedRecord.of(r) for r in records])
 
-    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        batch: list[ConsumedEvent] = []
+    async def process(self, records: Sequence[ConsumedRecord]) -> None:
+        batch: list[T] = []
         for record in records:
-            headers = record_headers(record)
             try:
-                decoded = decode(record.value, strict=False)
-            except InvalidEvent as e:
-                reason = json.dumps({"reason": f"invalid event: {e.reason}", **e.as_dict()})
-                await self.dead_letter(record, headers, reason)
+                item = self._decoder(record)
+            except Undecodable as e:
+                await self._dead_letter(record, str(e))
                 continue
-            if decoded is None:
-                continue  # a type this version does not know: ignored, never a crash
-            batch.append(
-                ConsumedEvent(decoded, record.topic, record.partition, record.offset, headers)
-            )
-        if not batch:
-            return
-        links = [Link(trace.get_current_span(c.trace_context).get_span_context()) for c in batch]
+            if item is not None:  # None: a type this version does not know, ignored
+                batch.append(item)
+        if batch:
+            await self._apply(batch)
+
+    async def _apply(self, batch: list[T]) -> None:
+        contexts = [_record_of(item).trace_context for item in batch]
+        links = [Link(trace.get_current_span(c).get_span_context()) for c in contexts]
         began = time.perf_counter()
         with self._tracer.start_as_current_span(
             f"{self._service} apply batch",
@@ -146,99 +249,95 @@ class EventConsumer:
             links=links,
             attributes={"messaging.batch.message_count": len(batch)},
         ):
-            if await self._with_retries(batch):
+            error = await self._attempt(batch, self._max_retries)
+            if error is None:
                 log.debug(
-                    "%s: applied %d event(s) in %.1f ms",
+                    "%s: applied %d record(s) in %.1f ms",
                     self._service,
                     len(batch),
                     (time.perf_counter() - began) * 1000,
                 )
                 return
             if len(batch) == 1:
-                await self._dead_letter_event(batch[0])
+                await self._dead_letter(_record_of(batch[0]), _describe(error))
                 return
-            # The batch keeps failing: find the poison event(s), one attempt each (the batch
-            # was retried already; retrying every event again could outlast the poll interval).
-            for consumed in batch:
-                if not await self._with_retries([consumed], retries=0):
-                    await self._dead_letter_event(consumed)
+            # The batch keeps failing: find the poison record(s), one attempt each (the batch
+            # was retried already; retrying every record again could outlast the poll interval).
+            for item in batch:
+                error = await self._attempt([item], 0)
+                if error is not None:
+                    await self._dead_letter(_record_of(item), _describe(error))
 
-    async def _with_retries(self, batch: list[ConsumedEvent], retries: int | None = None) -> bool:
-        retries = self._max_retries if retries is None else retries
-        for attempt in range(retries + 1):
-            try:
-                await self._handler(batch)
-                return True
-            except TRANSIENT_ERRORS:
-                log.warning("%s: dependency unavailable, batch will be redelivered", self._service)
-                await asyncio.sleep(self._backoff_s * 5)
-                raise
-            except Exception as e:
-                self._last_error = e
-                log.warning(
-                    "%s: attempt %d of %d failed for %d event(s): %r",
-                    self._service,
-                    attempt + 1,
-                    retries + 1,
-                    len(batch),
-                    e,
-                )
-                if attempt < retries:
-                    await asyncio.sleep(self._backoff_s * 2**attempt)
-        return False
+    async def _attempt(self, batch: list[T], retries: int) -> Exception | None:
+        """Run the handler with bounded retries; None on success, else the last error.
 
-    async def _dead_letter_event(self, consumed: ConsumedEvent) -> None:
-        error = self._last_error
-        reason = f"{type(error).__name__}: {error}" if error else "handler failed"
-        await publish_dead_letter(
-            self._bus,
-            self._service,
-            key=consumed.event.envelope.partitionkey.encode(),
-            value=consumed.event.envelope.model_dump_json(exclude_none=True).encode(),
-            headers=consumed.headers,
-            topic=consumed.topic,
-            partition=consumed.partition,
-            offset=consumed.offset,
-            reason=reason,
+        A dependency outage is raised, so the caller's batch is rewound and redelivered.
+        """
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(retries + 1),
+            wait=wait_exponential(multiplier=self._backoff_s, max=self._backoff_s * 16),
+            retry=retry_if_not_exception_type(TRANSIENT_ERRORS),
+            before_sleep=lambda state: log.warning(
+                "%s: attempt %d failed for %d record(s): %r",
+                self._service,
+                state.attempt_number,
+                len(batch),
+                state.outcome.exception() if state.outcome else None,
+            ),
         )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._handler(batch)
+        except TRANSIENT_ERRORS as e:
+            await self._back_off_for_outage(e)
+            raise
+        except RetryError as e:
+            failed = e.last_attempt.exception()
+            return failed if isinstance(failed, Exception) else RuntimeError(str(failed))
+        self._outages = 0
+        return None
 
-    async def dead_letter(
-        self, record: ConsumerRecord[Any, Any], headers: dict[str, str], reason: str
-    ) -> None:
-        await publish_dead_letter(
-            self._bus,
+    async def _back_off_for_outage(self, error: BaseException) -> None:
+        self._outages += 1
+        delay = min(self._backoff_s * 5 * 2 ** (self._outages - 1), MAX_OUTAGE_BACKOFF_S)
+        log.warning(
+            "%s: dependency unavailable (%s); batch rewound, redelivered in %.1f s",
             self._service,
-            key=record.key,
-            value=record.value,
-            headers=headers,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=reason,
+            type(error).__name__,
+            delay,
         )
+        await asyncio.sleep(delay)
+
+    async def _dead_letter(self, record: ConsumedRecord, reason: str) -> None:
+        await publish_dead_letter(self._bus, self._service, record, reason)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 async def publish_dead_letter(
-    bus: EventBus,
-    service: str,
-    *,
-    key: bytes | None,
-    value: bytes,
-    headers: dict[str, str],
-    topic: str,
-    partition: int,
-    offset: int,
-    reason: str,
+    bus: EventBus, service: str, record: ConsumedRecord, reason: str
 ) -> None:
-    """Park a message on `cop.dlq.<service>` with the error and where it came from."""
-    log.error("%s: dead-lettering %s[%d]@%d: %s", service, topic, partition, offset, reason)
+    """Park a record on `cop.dlq.<service>` as it came, with the error and where it came from."""
+    log.error(
+        "%s: dead-lettering %s[%d]@%d: %s",
+        service,
+        record.topic,
+        record.partition,
+        record.offset,
+        reason[:500],
+    )
     dlq_headers = {
-        **headers,
+        **record.headers,
         "cop_error": reason[:2000],
-        "cop_original_topic": topic,
-        "cop_original_partition": str(partition),
-        "cop_original_offset": str(offset),
+        "cop_original_topic": record.topic,
+        "cop_original_partition": str(record.partition),
+        "cop_original_offset": str(record.offset),
         "cop_service": service,
         "cop_failed_at": datetime.now(UTC).isoformat(),
     }
-    await bus.broker.publish(value, bus.topic(dlq_topic(service)), key=key, headers=dlq_headers)
+    await bus.broker.publish(
+        record.value, bus.topic(dlq_topic(service)), key=record.key, headers=dlq_headers
+    )

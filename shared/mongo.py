@@ -11,11 +11,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import AsyncMongoClient, UpdateOne
+from pymongo import AsyncMongoClient, DeleteOne, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 APPLIED_FIELD = "applied_event_ids"
+# Statements per bulk write: a batch of 500 events is sent in several round trips, so no server
+# holds hundreds of statements' resources at once (FerretDB 1.24 deadlocks at 100).
+MAX_BULK_STATEMENTS = 64
+Write = UpdateOne | InsertOne | DeleteOne
 DUPLICATE_KEY = 11000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -83,3 +87,48 @@ async def bulk_apply(collection: AsyncCollection[dict[str, Any]], ops: Sequence[
     """Run the writes in order in one round trip; being idempotent, none is expected to fail."""
     if ops:
         await collection.bulk_write(list(ops), ordered=True)
+
+
+class StagedWrites:
+    """One batch's writes to a database, kept in order and flushed together at the end.
+
+    Consecutive writes to one collection go out as ordered bulk writes of at most
+    `MAX_BULK_STATEMENTS`. Every write addresses one document by `_id` alone, the one key every
+    MongoDB-protocol server indexes.
+    """
+
+    def __init__(self) -> None:
+        self._groups: list[tuple[AsyncCollection[dict[str, Any]], list[Write]]] = []
+        self._latest: dict[tuple[str, Any], datetime] = {}
+
+    def add(self, collection: AsyncCollection[dict[str, Any]], write: Write) -> None:
+        if self._groups and self._groups[-1][0] is collection:
+            self._groups[-1][1].append(write)
+        else:
+            self._groups.append((collection, [write]))
+
+    async def is_newer(
+        self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, at: datetime
+    ) -> bool:
+        """Whether a state from `at` replaces the document's (last writer wins by event time).
+
+        Read by `_id`, then remembered for the rest of the batch: the events of one document
+        share a partition key, so one consumer writes it and the read cannot go stale.
+        """
+        key = (collection.name, doc_id)
+        current = self._latest.get(key)
+        if current is None:
+            doc = await collection.find_one({"_id": doc_id}, {"updated_at": 1})
+            current = doc.get("updated_at") if doc else None
+        if current is not None and current >= at:
+            return False
+        self._latest[key] = at
+        return True
+
+    async def flush(self) -> None:
+        for collection, writes in self._groups:
+            for start in range(0, len(writes), MAX_BULK_STATEMENTS):
+                await collection.bulk_write(
+                    writes[start : start + MAX_BULK_STATEMENTS], ordered=True
+                )
+        self._groups.clear()

@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
-from shared.consumer import BatchHandler, EventConsumer
+from shared.consumer import ConsumedEvent, ConsumedRecord, EventConsumer, raw_record
 from shared.http import health_router, install_problem_handlers
 from shared.kafka import EventBus, ensure_topics, make_broker
 from shared.mongo import make_client
@@ -49,8 +49,7 @@ class Runtime:
     def broker(self) -> KafkaBroker:
         return self.bus.broker
 
-    def consumer(self, handler: BatchHandler) -> EventConsumer:
-        """The service's consumer group, with its retry and dead-letter policy from settings."""
+    def _consumer(self, handler: Callable[[list[Any]], Awaitable[None]], **kw: Any) -> Any:
         return EventConsumer(
             self.bus,
             service=self.settings.service_name,
@@ -58,16 +57,37 @@ class Runtime:
             max_retries=self.settings.consumer_max_retries,
             backoff_s=self.settings.consumer_retry_backoff_ms / 1000,
             tracer=self.tracer,
+            **kw,
         )
 
-    def subscribe(self, handler: BatchHandler, *topics: str) -> None:
-        self.consumer(handler).subscribe(*topics, group_id=self.settings.kafka_consumer_group)
+    @property
+    def consumer_group(self) -> str:
+        return self.settings.kafka_consumer_group or f"cop-{self.settings.service_name}"
+
+    def subscribe(
+        self, handler: Callable[[list[ConsumedEvent]], Awaitable[None]], *topics: str
+    ) -> None:
+        """The service's projection: decoded catalog events from its topics, in one group."""
+        consumer: EventConsumer[ConsumedEvent] = self._consumer(handler)
+        consumer.subscribe(*topics, group_id=self.consumer_group)
+
+    def subscribe_records(
+        self,
+        handler: Callable[[list[ConsumedRecord]], Awaitable[None]],
+        *topics: str,
+        group_suffix: str,
+    ) -> None:
+        """An entrypoint that judges raw records itself (the inbound gateway), same policy."""
+        consumer: EventConsumer[ConsumedRecord] = self._consumer(handler, decoder=raw_record)
+        consumer.subscribe(*topics, group_id=f"{self.consumer_group}-{group_suffix}")
 
     async def kafka_ready(self) -> bool:
         return await self.broker.ping(timeout=1.5)
 
     async def mongo_ready(self) -> object:
-        return await self.mongo.admin.command("ping")
+        """A read from the service's own database: a server can answer `ping` while a
+        database it serves hangs."""
+        return await self.db["readiness"].find_one({"_id": "probe"}) or True
 
     async def redis_ready(self) -> object:
         return await self.redis.ping()

@@ -8,6 +8,8 @@ from services.events.adapters.queries import EventsQueries
 from services.events.adapters.sources import InboundLedger, RateLimiter, SourceRegistry
 from services.events.domain.errors import Refused
 from services.events.entrypoints import http, ingest
+from services.events.entrypoints.inbound import inbound_handler
+from services.events.event_handlers import event_handlers
 from services.events.gateway import Gateway
 from services.events.handlers import EventsHandlers
 from services.events.settings import EventsSettings
@@ -24,15 +26,8 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
     handlers = EventsHandlers(runtime.bus, projection)
     sources = SourceRegistry(runtime.db)
     gateway = Gateway(runtime.bus, sources, InboundLedger(runtime.db))
-    runtime.subscribe(handlers.apply, str(Topic.COMMUNITIES), str(Topic.SESSIONS))
-    group = settings.kafka_consumer_group or f"cop-{settings.service_name}"
-    ingest.subscribe_inbound(
-        runtime.bus,
-        gateway,
-        group_id=f"{group}-inbound",
-        max_retries=settings.consumer_max_retries,
-        backoff_s=settings.consumer_retry_backoff_ms / 1000,
-    )
+    runtime.subscribe(event_handlers(projection), str(Topic.COMMUNITIES), str(Topic.SESSIONS))
+    runtime.subscribe_records(inbound_handler(gateway), str(Topic.INBOUND), group_suffix="inbound")
     app = create_app(
         runtime,
         title="CoP Events",

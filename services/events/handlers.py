@@ -12,7 +12,6 @@ from services.events.adapters.projection import EventsProjection
 from services.events.domain import community as communities
 from services.events.domain import session as sessions
 from services.events.domain.errors import NotFound, Refused
-from shared.consumer import ConsumedEvent
 from shared.events.catalog import (
     ActionItemClosed,
     ActionItemOpened,
@@ -56,9 +55,6 @@ class EventsHandlers:
 
     async def wait_applied(self, event_id: str, timeout_s: float = 10.0) -> bool:
         return await wait_until(lambda: self.projection.was_applied(event_id), timeout_s=timeout_s)
-
-    async def apply(self, batch: list[ConsumedEvent]) -> None:
-        await self.projection.apply(batch)
 
     # --- communities and members ---
 

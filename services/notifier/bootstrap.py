@@ -6,7 +6,7 @@ from services.notifier.adapters.chat import WebhookPoster
 from services.notifier.adapters.email import SmtpSender
 from services.notifier.adapters.store import NotifierStore
 from services.notifier.entrypoints.http import router
-from services.notifier.handlers import NotifierHandlers
+from services.notifier.handlers import NotifierHandlers, event_handlers
 from services.notifier.settings import NotifierSettings
 from shared.auth import member_auth
 from shared.events.topics import Topic
@@ -42,7 +42,7 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         platform_url=settings.platform_url,
         tracer=runtime.tracer,
     )
-    runtime.subscribe(handlers.apply, str(Topic.COMMUNITIES), str(Topic.RECOGNITION))
+    runtime.subscribe(event_handlers(handlers), str(Topic.COMMUNITIES), str(Topic.RECOGNITION))
     return create_app(
         runtime,
         title="CoP Notifier",

@@ -1,16 +1,22 @@
 """The notifier's use cases: keep contact profiles, turn domain events into deliveries."""
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from opentelemetry import trace
+from tenacity import (
+    AsyncRetrying,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from services.notifier.adapters.chat import WebhookNotAllowed, WebhookPoster
 from services.notifier.adapters.email import SmtpSender
 from services.notifier.adapters.store import NotifierStore
 from services.notifier.adapters.templates import kudos_email
 from services.notifier.domain.messages import chat_payload, kudos_chat
-from shared.consumer import TRANSIENT_ERRORS, ConsumedEvent
 from shared.events.catalog import (
     ChannelKind,
     KudosGiven,
@@ -20,6 +26,7 @@ from shared.events.catalog import (
 )
 from shared.events.envelope import new_event
 from shared.kafka import EventBus
+from shared.messagebus import EventHandlers, Fact
 
 SOURCE = "cop/notifier"
 COMMUNITY_CHANNEL = "community-chat"
@@ -38,6 +45,7 @@ class NotifierHandlers:
         chat_kind: str,
         platform_url: str,
         tracer: trace.Tracer,
+        delivery_attempts: int = 3,
     ) -> None:
         self._bus = bus
         self.store = store
@@ -46,22 +54,17 @@ class NotifierHandlers:
         self._chat_url = chat_url
         self._chat_kind = chat_kind
         self._platform_url = platform_url.rstrip("/")
-        self._tracer = tracer
+        self.tracer = tracer
+        self._delivery_attempts = delivery_attempts
 
-    async def apply(self, batch: list[ConsumedEvent]) -> None:
-        profiles = [
-            (c.event.id, c.event.envelope.time, c.event.data)
-            for c in batch
-            if isinstance(c.event.data, MemberProfileUpdated)
-        ]
-        if profiles:
-            await self.store.save_profiles(profiles)
-            for _, _, profile in profiles:
-                await self._send_awaiting(profile.member_id)
-        for consumed in batch:
-            if isinstance(consumed.event.data, KudosGiven):
-                with consumed.span(self._tracer, "notifier handle kudos.given"):
-                    await self._on_kudos(consumed.event.id, consumed.event.data)
+    async def profile_updated(self, fact: Fact[MemberProfileUpdated], _: "Deliveries") -> None:
+        profile = fact.data
+        fields = {**profile.model_dump(mode="json"), "event_id": fact.event_id}
+        if await self.store.save_profile_if_newer(profile.member_id, fields, fact.time):
+            await self._send_awaiting(profile.member_id)
+
+    async def kudos_given(self, fact: Fact[KudosGiven], _: "Deliveries") -> None:
+        await self._on_kudos(fact.event_id, fact.data)
 
     async def _on_kudos(self, event_id: str, kudos: KudosGiven) -> None:
         recipients = [m for m in dict.fromkeys(kudos.to_ids) if m != kudos.from_id]
@@ -110,16 +113,17 @@ class NotifierHandlers:
             notification_id=delivery_id,
         )
         try:
-            await self._email.send(message)
+            await self._attempts(lambda: self._email.send(message))
         except Exception as e:
             await self._failed(delivery, ChannelKind.EMAIL, e)
-            raise
+            return
         await self._delivered(delivery, ChannelKind.EMAIL)
 
     async def _chat_kudos(
         self, event_id: str, kudos: KudosGiven, giver: str, recipient_names: list[str]
     ) -> None:
-        assert self._chat_url is not None
+        if self._chat_url is None:
+            return
         delivery_id = f"{event_id}:{COMMUNITY_CHANNEL}:{self._chat_kind}"
         record = {
             "member_id": None,
@@ -142,15 +146,30 @@ class NotifierHandlers:
                 "data": kudos.model_dump(mode="json"),
             },
         )
+        chat_url = self._chat_url
         try:
-            await self._chat.post(self._chat_url, payload, sign_body=self._chat_kind == "webhook")
-        except WebhookNotAllowed as e:
-            await self._failed(delivery, ChannelKind(self._chat_kind), e)
-            return  # a configuration error: retrying cannot help
+            await self._attempts(
+                lambda: self._chat.post(chat_url, payload, sign_body=self._chat_kind == "webhook")
+            )
         except Exception as e:
             await self._failed(delivery, ChannelKind(self._chat_kind), e)
-            raise
+            return
         await self._delivered(delivery, ChannelKind(self._chat_kind))
+
+    async def _attempts(self, send: Callable[[], Awaitable[None]]) -> None:
+        """A few quick attempts, so that an unreachable relay or webhook never holds a partition.
+
+        A configuration error (a webhook host outside the allowlist) is not retried.
+        """
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._delivery_attempts),
+            wait=wait_exponential(multiplier=0.2, max=2),
+            retry=retry_if_not_exception_type(WebhookNotAllowed),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await send()
 
     async def _send_awaiting(self, member_id: str) -> None:
         waiting = await self.store.awaiting_address(member_id)
@@ -181,11 +200,9 @@ class NotifierHandlers:
         )
 
     async def _failed(self, delivery: dict[str, Any], kind: ChannelKind, error: Exception) -> None:
-        """Record a failed attempt; a transient one (relay or webhook down) is retried quietly."""
+        """Record a delivery that failed after its attempts; the consumer moves on."""
         reason = f"{type(error).__name__}: {error}"[:2000]
-        if isinstance(error, TRANSIENT_ERRORS):
-            await self.store.set_status(delivery["_id"], "retrying", reason)
-            return
+        log.warning("delivery %s failed: %s", delivery["_id"], reason)
         await self.store.set_status(delivery["_id"], "failed", reason)
         await self._bus.publish(
             new_event(
@@ -205,3 +222,23 @@ class NotifierHandlers:
 
 def _name(profile: dict[str, Any] | None, fallback: str) -> str:
     return str(profile.get("name") or fallback) if profile else fallback
+
+
+class Deliveries:
+    """The notifier's unit of work: each delivery is claimed and recorded as it goes (a send
+    cannot be rolled back), so a batch has nothing left to write at its end."""
+
+    def handled(self, event_id: str, event_type: str) -> None:
+        pass
+
+    async def commit(self) -> None:
+        pass
+
+
+def event_handlers(notifier: NotifierHandlers) -> EventHandlers[Deliveries]:
+    """Every event type the notifier reacts to, and its handler."""
+    return (
+        EventHandlers("notifier", Deliveries, tracer=notifier.tracer)
+        .on(MemberProfileUpdated, notifier.profile_updated)
+        .on(KudosGiven, notifier.kudos_given)
+    )

@@ -6,6 +6,7 @@ from services.recognition.adapters.allowance import AllowanceCounter
 from services.recognition.adapters.projection import RecognitionProjection
 from services.recognition.domain.kudos import KudosPolicy
 from services.recognition.entrypoints.http import router
+from services.recognition.event_handlers import event_handlers
 from services.recognition.handlers import RecognitionHandlers
 from services.recognition.settings import RecognitionSettings
 from shared.auth import member_auth
@@ -17,9 +18,9 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
     settings = settings or RecognitionSettings()
     runtime = build_runtime(settings)
     policy = KudosPolicy(settings.kudos_allowance_per_week, frozenset(settings.kudos_value_tags))
-    projection = RecognitionProjection(runtime.db, policy)
+    projection = RecognitionProjection(runtime.db)
     handlers = RecognitionHandlers(runtime.bus, policy, AllowanceCounter(runtime.redis), projection)
-    runtime.subscribe(handlers.apply, str(Topic.RECOGNITION))
+    runtime.subscribe(event_handlers(projection, policy), str(Topic.RECOGNITION))
     return create_app(
         runtime,
         title="CoP Recognition",

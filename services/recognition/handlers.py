@@ -1,4 +1,4 @@
-"""Recognition's use cases: give kudos (a command) and keep the projection (event handlers)."""
+"""Recognition's commands: give kudos. Its event handlers are in `event_handlers.py`."""
 
 import uuid
 from dataclasses import dataclass
@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from services.recognition.adapters.allowance import AllowanceCounter
 from services.recognition.adapters.projection import RecognitionProjection
 from services.recognition.domain.kudos import KudosPolicy, allowance_period
-from shared.consumer import ConsumedEvent
 from shared.events.catalog import KudosGiven
 from shared.events.envelope import CloudEvent, new_event, utc_now
 from shared.kafka import EventBus
@@ -65,12 +64,3 @@ class RecognitionHandlers:
             await self._allowance.give_back(cmd.from_id, period)
             raise
         return event
-
-    async def apply(self, batch: list[ConsumedEvent]) -> None:
-        kudos = [
-            (c.event.id, c.event.envelope.time, c.event.data)
-            for c in batch
-            if isinstance(c.event.data, KudosGiven)
-        ]
-        if kudos:
-            await self.projection.apply_kudos(kudos)

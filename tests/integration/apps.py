@@ -27,7 +27,11 @@ def settings_for(
         "consumer_retry_backoff_ms": 20,
         **overrides,
     }
-    values.setdefault("mongodb_database", f"{namespace}_{settings_cls().service_name}")
+    service = settings_cls().service_name
+    values.setdefault("mongodb_database", f"{namespace}_{service}")
+    # Never the live stack's group (`cop-<service>`): joining it would make running services
+    # rebalance and count as their members.
+    values.setdefault("kafka_consumer_group", f"{namespace}-{service}")
     return settings_cls(**values)
 
 

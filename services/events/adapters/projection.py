@@ -4,40 +4,24 @@ Collections: `communities`, `memberships` (one per community and member), `sessi
 `feedback` (one per session and member: a second submission replaces the first),
 `action_items`, `members` (profiles) and `applied_events` (ids of the events applied, written
 after their effects, so a command can wait until its event shows).
+
+Every write addresses one document by `_id` and is idempotent by construction: it sets fields,
+adds to a set, inserts if missing or deletes. Kafka redelivers a suffix of a partition in order,
+and replaying such writes in order leaves the documents as they were, so no applied-ids guard
+(and no query beyond `_id`) is needed.
 """
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, DeleteOne, InsertOne, UpdateOne
-from pymongo.asynchronous.collection import AsyncCollection
+from pymongo import ASCENDING, DESCENDING, DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.events.domain.community import CommunityState
 from services.events.domain.session import ActionItemState, SessionState, SessionStatus
-from shared.consumer import ConsumedEvent
-from shared.events.catalog import (
-    ActionItemClosed,
-    ActionItemOpened,
-    AttendanceRecorded,
-    CommunityCreated,
-    CommunityLeaderChanged,
-    CommunityUpdated,
-    FeedbackSubmitted,
-    MemberJoined,
-    MemberLeft,
-    MemberProfileUpdated,
-    Role,
-    SessionCancelled,
-    SessionHeld,
-    SessionRescheduled,
-    SessionScheduled,
-    Stage,
-)
-from shared.mongo import applied_once, insert_once, newer_wins
+from shared.events.catalog import Role, Stage
+from shared.mongo import StagedWrites, insert_once
 
-Write = UpdateOne | InsertOne | DeleteOne
 APPLIED_EVENTS = "applied_events"
 PROJECTION_COLLECTIONS = (
     "communities",
@@ -47,18 +31,12 @@ PROJECTION_COLLECTIONS = (
     "action_items",
     "members",
 )
-
-
-def _data(event: Any) -> dict[str, Any]:
-    """Event data as stored: JSON types, except instants, kept as dates so they sort and compare."""
-    data = event.model_dump(mode="json", exclude_none=True)
-    for name, value in event:
-        if isinstance(value, datetime):
-            data[name] = value.astimezone(UTC)
-    return data
+Fields = dict[str, Any]
 
 
 class EventsProjection:
+    """Reads for commands and queries, and the unit of work that writes one batch."""
+
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._db = db
         self.communities = db["communities"]
@@ -77,115 +55,8 @@ class EventsProjection:
         await self.feedback.create_index([("session_id", ASCENDING)])
         await self.action_items.create_index([("community_id", ASCENDING), ("open", ASCENDING)])
 
-    # --- applying events ---
-
-    async def apply(self, batch: Sequence[ConsumedEvent]) -> None:
-        """Apply a batch in order: consecutive writes to one collection go in one bulk write."""
-        groups: list[tuple[AsyncCollection[dict[str, Any]], list[Write]]] = []
-        for consumed in batch:
-            for collection, write in self._writes(consumed):
-                if groups and groups[-1][0] is collection:
-                    groups[-1][1].append(write)
-                else:
-                    groups.append((collection, [write]))
-        for collection, writes in groups:
-            await collection.bulk_write(writes, ordered=True)
-        await insert_once(self.applied, [{"_id": c.event.id, "type": c.event.type} for c in batch])
-
-    def _writes(
-        self, consumed: ConsumedEvent
-    ) -> list[tuple[AsyncCollection[dict[str, Any]], Write]]:
-        event_id, at, data = consumed.event.id, consumed.event.envelope.time, consumed.event.data
-        match data:
-            case CommunityCreated():
-                # Set, not only inserted: an update from outside may have arrived first.
-                doc = {**_data(data), "created_at": at, "event_id": event_id}
-                return [(self.communities, w) for w in applied_once(
-                    {"_id": data.community_id}, {"$set": doc}, event_id
-                )] + [
-                    (self.memberships, w)
-                    for w in _membership(data.community_id, data.leader_id, Role.CORE, at)
-                ]  # fmt: skip
-            case CommunityUpdated():
-                changes = _data(data)
-                changes.pop("community_id")
-                return [(self.communities, w) for w in applied_once(
-                    {"_id": data.community_id}, {"$set": {**changes, "updated_at": at}}, event_id
-                )]  # fmt: skip
-            case CommunityLeaderChanged():
-                return [(self.communities, w) for w in applied_once(
-                    {"_id": data.community_id}, {"$set": {"leader_id": data.leader_id}}, event_id
-                )] + [
-                    (self.memberships, w)
-                    for w in _membership(data.community_id, data.leader_id, Role.CORE, at)
-                ]  # fmt: skip
-            case MemberJoined():
-                return [
-                    (self.memberships, w)
-                    for w in _membership(data.community_id, data.member_id, data.role, at)
-                ]
-            case MemberLeft():
-                key = f"{data.community_id}|{data.member_id}"
-                return [(self.memberships, DeleteOne({"_id": key}))]
-            case MemberProfileUpdated():
-                fields = {**_data(data), "event_id": event_id}
-                return [(self.members, w) for w in newer_wins({"_id": data.member_id}, fields, at)]
-            case SessionScheduled():
-                # Facts from other systems may arrive out of order (a calendar's cancellation
-                # before its scheduling): the details are set, a later status is kept.
-                initial = {
-                    "status": SessionStatus.SCHEDULED.value,
-                    "checked_in_ids": [],
-                    "attendee_ids": [],
-                }
-                details = {**_data(data), "scheduled_at": at}
-                return [
-                    (self.sessions, UpdateOne(
-                        {"_id": data.session_id}, {"$setOnInsert": initial}, upsert=True
-                    )),
-                    *self._session(data, {"$set": details}, event_id),
-                ]  # fmt: skip
-            case SessionRescheduled():
-                return self._session(data, {"$set": {"starts_at": data.starts_at}}, event_id)
-            case SessionCancelled():
-                update = {"$set": {"status": "cancelled", "cancel_reason": data.reason}}
-                return self._session(data, update, event_id)
-            case AttendanceRecorded():
-                update = {"$addToSet": {"checked_in_ids": data.member_id}}
-                return self._session(data, update, event_id)
-            case SessionHeld():
-                fields = _data(data)
-                fields.pop("session_id")
-                update = {"$set": {**fields, "status": SessionStatus.HELD.value}}
-                return self._session(data, update, event_id)
-            case FeedbackSubmitted():
-                key = {"_id": f"{data.session_id}|{data.member_id}"}
-                fields = {**_data(data), "event_id": event_id, "submitted_at": at}
-                return [(self.feedback, w) for w in newer_wins(key, fields, at)]
-            case ActionItemOpened():
-                details = {**_data(data), "opened_at": at}
-                return [
-                    (self.action_items, UpdateOne(
-                        {"_id": data.action_item_id}, {"$setOnInsert": {"open": True}}, upsert=True
-                    )),
-                    *((self.action_items, w) for w in applied_once(
-                        {"_id": data.action_item_id}, {"$set": details}, event_id
-                    )),
-                ]  # fmt: skip
-            case ActionItemClosed():
-                update = {"$set": {"open": False, "outcome": data.outcome, "closed_at": at}}
-                return [(self.action_items, w) for w in applied_once(
-                    {"_id": data.action_item_id}, update, event_id
-                )]  # fmt: skip
-        return []
-
-    def _session(
-        self, data: Any, update: dict[str, Any], event_id: str
-    ) -> list[tuple[AsyncCollection[dict[str, Any]], Write]]:
-        """A guarded session write that also records the community, whatever came first."""
-        update = {**update, "$set": {**update.get("$set", {}), "community_id": data.community_id}}
-        guarded = applied_once({"_id": data.session_id}, update, event_id)
-        return [(self.sessions, w) for w in guarded]
+    def unit_of_work(self) -> "EventsWrites":
+        return EventsWrites(self)
 
     # --- reads for commands ---
 
@@ -227,12 +98,87 @@ class EventsProjection:
         return ActionItemState(action_item_id, doc["community_id"], bool(doc["open"]))
 
 
-def _membership(community_id: str, member_id: str, role: Role, at: datetime) -> list[UpdateOne]:
-    doc = {"community_id": community_id, "member_id": member_id, "role": role.value}
-    return [
-        UpdateOne(
-            {"_id": f"{community_id}|{member_id}"},
-            {"$set": doc, "$setOnInsert": {"joined_at": at}},
-            upsert=True,
+class EventsWrites:
+    """One batch's changes to the projection, written in order when the batch commits."""
+
+    def __init__(self, projection: EventsProjection) -> None:
+        self._p = projection
+        self._writes = StagedWrites()
+        self._applied: list[dict[str, str]] = []
+
+    def set_community(self, community_id: str, fields: Fields) -> None:
+        self._writes.add(
+            self._p.communities,
+            UpdateOne({"_id": community_id}, {"$set": fields}, upsert=True),
         )
-    ]
+
+    def set_membership(
+        self, community_id: str, member_id: str, role: Role, joined_at: datetime
+    ) -> None:
+        doc = {"community_id": community_id, "member_id": member_id, "role": role.value}
+        self._writes.add(
+            self._p.memberships,
+            UpdateOne(
+                {"_id": _membership_id(community_id, member_id)},
+                {"$set": doc, "$setOnInsert": {"joined_at": joined_at}},
+                upsert=True,
+            ),
+        )
+
+    def remove_membership(self, community_id: str, member_id: str) -> None:
+        self._writes.add(
+            self._p.memberships, DeleteOne({"_id": _membership_id(community_id, member_id)})
+        )
+
+    def change_session(
+        self,
+        session_id: str,
+        *,
+        set_: Fields | None = None,
+        on_insert: Fields | None = None,
+        add_to_set: Fields | None = None,
+    ) -> None:
+        update: dict[str, Fields] = {"$set": set_ or {}}
+        if on_insert:
+            update["$setOnInsert"] = on_insert
+        if add_to_set:
+            update["$addToSet"] = add_to_set
+        self._writes.add(self._p.sessions, UpdateOne({"_id": session_id}, update, upsert=True))
+
+    def change_action_item(
+        self, action_item_id: str, *, set_: Fields, on_insert: Fields | None = None
+    ) -> None:
+        update: dict[str, Fields] = {"$set": set_}
+        if on_insert:
+            update["$setOnInsert"] = on_insert
+        self._writes.add(
+            self._p.action_items, UpdateOne({"_id": action_item_id}, update, upsert=True)
+        )
+
+    async def replace_profile_if_newer(self, member_id: str, fields: Fields, at: datetime) -> None:
+        await self._replace_if_newer(self._p.members, member_id, fields, at)
+
+    async def replace_feedback_if_newer(
+        self, session_id: str, member_id: str, fields: Fields, at: datetime
+    ) -> None:
+        await self._replace_if_newer(self._p.feedback, f"{session_id}|{member_id}", fields, at)
+
+    async def _replace_if_newer(
+        self, collection: Any, doc_id: str, fields: Fields, at: datetime
+    ) -> None:
+        if await self._writes.is_newer(collection, doc_id, at):
+            self._writes.add(
+                collection,
+                UpdateOne({"_id": doc_id}, {"$set": {**fields, "updated_at": at}}, upsert=True),
+            )
+
+    def handled(self, event_id: str, event_type: str) -> None:
+        self._applied.append({"_id": event_id, "type": event_type})
+
+    async def commit(self) -> None:
+        await self._writes.flush()
+        await insert_once(self._p.applied, self._applied)
+
+
+def _membership_id(community_id: str, member_id: str) -> str:
+    return f"{community_id}|{member_id}"

@@ -7,9 +7,6 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.events.catalog import MemberProfileUpdated
-from shared.mongo import bulk_apply, newer_wins
-
 
 class NotifierStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
@@ -21,16 +18,21 @@ class NotifierStore:
         await self._deliveries.create_index([("created_at", DESCENDING)])
         await self._deliveries.create_index([("cause_event_id", ASCENDING)])
 
-    async def save_profiles(self, items: list[tuple[str, datetime, MemberProfileUpdated]]) -> None:
-        """Last writer wins by event time; an older or repeated event changes nothing."""
-        ops = [
-            op
-            for event_id, at, p in items
-            for op in newer_wins(
-                {"_id": p.member_id}, {**p.model_dump(mode="json"), "event_id": event_id}, at
-            )
-        ]
-        await bulk_apply(self._profiles, ops)
+    async def save_profile_if_newer(
+        self, member_id: str, fields: dict[str, Any], at: datetime
+    ) -> bool:
+        """Last writer wins by event time; an older or repeated event changes nothing.
+
+        Read, then written, by `_id`: a member's events share a partition, so one consumer
+        writes the profile.
+        """
+        current = await self._profiles.find_one({"_id": member_id}, {"updated_at": 1})
+        if current is not None and current.get("updated_at") and current["updated_at"] >= at:
+            return False
+        await self._profiles.update_one(
+            {"_id": member_id}, {"$set": {**fields, "updated_at": at}}, upsert=True
+        )
+        return True
 
     async def profiles(self, member_ids: list[str]) -> dict[str, dict[str, Any]]:
         cursor = self._profiles.find({"_id": {"$in": member_ids}})

@@ -6,41 +6,28 @@ documents through an index keeps hot members cheap to update, where a counter wi
 list of applied event ids would be rewritten in full on every kudos.
 """
 
-from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.recognition.domain.kudos import KudosPolicy, judge_recorded
-from shared.events.catalog import KudosGiven
 from shared.mongo import insert_once
 
 
 class RecognitionProjection:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], policy: KudosPolicy) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._kudos = db["kudos"]
-        self._policy = policy
 
     async def ensure_indexes(self) -> None:
         await self._kudos.create_index([("counted_for", ASCENDING), ("given_at", DESCENDING)])
         await self._kudos.create_index([("from_id", ASCENDING)])
         await self._kudos.create_index([("community_id", ASCENDING), ("given_at", DESCENDING)])
 
-    async def apply_kudos(self, items: list[tuple[str, datetime, KudosGiven]]) -> None:
-        """Apply kudos events in order; a repeated event changes nothing."""
-        docs = []
-        for event_id, at, kudos in items:
-            verdict = judge_recorded(kudos.from_id, kudos.to_ids, kudos.value_tag, self._policy)
-            doc = {
-                "_id": kudos.kudos_id,
-                **kudos.model_dump(mode="json"),
-                "event_id": event_id,
-                "given_at": at,
-                "counted_for": list(verdict.counted),
-                "not_counted": verdict.not_counted,
-            }
-            docs.append(doc)
+    def unit_of_work(self) -> "RecognitionWrites":
+        return RecognitionWrites(self)
+
+    async def save_kudos(self, docs: list[dict[str, Any]]) -> None:
+        """Insert-only, keyed by the kudos id: a repeated event changes nothing."""
         await insert_once(self._kudos, docs)
 
     async def kudos(self, kudos_id: str) -> dict[str, Any] | None:
@@ -58,3 +45,20 @@ class RecognitionProjection:
             "given": given,
             "last_received_at": latest["given_at"] if latest else None,
         }
+
+
+class RecognitionWrites:
+    """One batch's kudos documents, inserted together when the batch commits."""
+
+    def __init__(self, projection: RecognitionProjection) -> None:
+        self._projection = projection
+        self._kudos: list[dict[str, Any]] = []
+
+    def record_kudos(self, doc: dict[str, Any]) -> None:
+        self._kudos.append(doc)
+
+    def handled(self, event_id: str, event_type: str) -> None:
+        pass  # a kudos shows by its own document; nothing else to record
+
+    async def commit(self) -> None:
+        await self._projection.save_kudos(self._kudos)

@@ -1,0 +1,95 @@
+"""Where a service's event types meet their handlers: one typed registry per service.
+
+A service lists, in one place, the catalog models it reacts to and the handler for each
+(`EventHandlers.on(SessionHeld, session_held)`). The consumer hands it every decoded batch; the
+registry gives each event to its handler as a typed `Fact`, inside a unit of work that the
+service defines (staged writes for a projection, a delivery pipeline for the notifier) and
+commits once per batch. Types nobody registered are skipped: consumers ignore what they do not
+handle, never crash on it.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from opentelemetry import trace
+
+from shared.consumer import ConsumedEvent
+from shared.events.catalog import EventData, spec_for_model
+
+D = TypeVar("D", bound=EventData)
+
+
+class UnitOfWork(Protocol):
+    """What one batch's handlers write through; `commit` makes the batch's effects durable."""
+
+    def handled(self, event_id: str, event_type: str) -> None:
+        """Called after each event's handler, e.g. to record which events the batch applied."""
+
+    async def commit(self) -> None: ...
+
+
+U = TypeVar("U", bound=UnitOfWork)
+
+
+@dataclass(frozen=True)
+class Fact(Generic[D]):
+    """One consumed event as a handler sees it: the typed data and the envelope facts."""
+
+    data: D
+    event_id: str
+    time: datetime
+    source: str
+    consumed: ConsumedEvent
+
+    @classmethod
+    def of(cls, consumed: ConsumedEvent) -> "Fact[Any]":
+        envelope = consumed.event.envelope
+        return Fact(consumed.event.data, envelope.id, envelope.time, envelope.source, consumed)
+
+
+Handler = Callable[[Fact[D], U], Awaitable[None]]
+
+
+class EventHandlers(Generic[U]):
+    """The typed registry: catalog model → handler, and how a batch becomes one unit of work."""
+
+    def __init__(
+        self,
+        service: str,
+        unit_of_work: Callable[[], U],
+        *,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        self._service = service
+        self._unit_of_work = unit_of_work
+        self._handlers: dict[type[EventData], Handler[Any, U]] = {}
+        self._tracer = tracer or trace.get_tracer(__name__)
+
+    def on(self, model: type[D], handler: Handler[D, U]) -> "EventHandlers[U]":
+        if model in self._handlers:
+            raise ValueError(f"{model.__name__} already has a handler")
+        spec_for_model(model)  # raises for a model that is not in the catalog
+        self._handlers[model] = handler
+        return self
+
+    @property
+    def event_types(self) -> list[str]:
+        """The catalog types this service handles, for documentation and tests."""
+        return sorted(spec_for_model(m).type for m in self._handlers)
+
+    def handles(self, consumed: ConsumedEvent) -> bool:
+        return type(consumed.event.data) in self._handlers
+
+    async def __call__(self, batch: Sequence[ConsumedEvent]) -> None:
+        """Handle a batch in order inside one unit of work, committed after the last event."""
+        uow = self._unit_of_work()
+        for consumed in batch:
+            handler = self._handlers.get(type(consumed.event.data))
+            if handler is None:
+                continue
+            with consumed.span(self._tracer, f"{self._service} handle {consumed.event.type}"):
+                await handler(Fact.of(consumed), uow)
+            uow.handled(consumed.event.id, consumed.event.type)
+        await uow.commit()
