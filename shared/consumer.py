@@ -200,8 +200,8 @@ class EventConsumer(Generic[T]):
     ) -> None:
         self._bus = bus
         self._service = service
-        self._handler = handler
-        self._decoder = decoder
+        self._handler: Callable[[list[T]], Awaitable[None]] = handler
+        self._decoder: Decoder[T] = decoder
         self._max_retries = max_retries
         self._backoff_s = backoff_s
         self._tracer = tracer or trace.get_tracer(__name__)

@@ -19,7 +19,7 @@ APPLIED_FIELD = "applied_event_ids"
 # Statements per bulk write: a batch of 500 events is sent in several round trips, so no server
 # holds hundreds of statements' resources at once (FerretDB 1.24 deadlocks at 100).
 MAX_BULK_STATEMENTS = 64
-Write = UpdateOne | InsertOne | DeleteOne
+Write = UpdateOne | InsertOne[dict[str, Any]] | DeleteOne
 DUPLICATE_KEY = 11000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -49,8 +49,8 @@ def _span_line(span: ReadableSpan) -> str:
     parent = span.parent
     return json.dumps(
         {
-            "trace_id": f"{ctx.trace_id:032x}",
-            "span_id": f"{ctx.span_id:016x}",
+            "trace_id": f"{ctx.trace_id:032x}" if ctx else None,
+            "span_id": f"{ctx.span_id:016x}" if ctx else None,
             "parent_span_id": f"{parent.span_id:016x}" if parent else None,
             "name": span.name,
             "kind": span.kind.name,
