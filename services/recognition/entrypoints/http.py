@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.recognition.domain.kudos import PolicyViolation
 from services.recognition.handlers import GiveKudos, RecognitionHandlers
 from shared.auth import Caller
-from shared.events.catalog import Id, Tag
+from shared.events.catalog import Id, KudosGiven, Tag
 from shared.http import Problem
 from shared.waiting import wait_until
 
@@ -31,6 +31,15 @@ class Accepted(BaseModel):
     event_id: str
     kudos_id: str
     applied: bool = Field(description="true when the projection already shows it (wait=true)")
+
+
+class KudosRecord(KudosGiven):
+    """A kudos as recognition recorded it: for whom it counts, and why not for the others."""
+
+    event_id: str
+    given_at: datetime
+    counted_for: list[str]
+    not_counted: dict[str, str] = Field(description="recipient -> reason it is not counted")
 
 
 class MemberKudos(BaseModel):
@@ -82,13 +91,13 @@ def router(
         )
         return Accepted(event_id=event.id, kudos_id=kudos_id, applied=applied)
 
-    @api.get("/kudos/{kudos_id}")
-    async def get_kudos(kudos_id: Id) -> dict[str, Any]:
+    @api.get("/kudos/{kudos_id}", responses={404: {"description": "no such kudos"}})
+    async def get_kudos(kudos_id: Id) -> KudosRecord:
         doc = await handlers.projection.kudos(kudos_id)
         if doc is None:
             raise Problem(404, "Kudos not found", f"no kudos {kudos_id}")
         doc["kudos_id"] = doc.pop("_id")
-        return doc
+        return KudosRecord.model_validate(doc)
 
     @api.get("/members/{member_id}/kudos")
     async def member_kudos(member_id: Id) -> MemberKudos:

@@ -40,7 +40,7 @@ class Notifier:
     async def deliveries(self, cause_event_id: str) -> list[dict[str, Any]]:
         response = await self.client.get("/deliveries", params={"cause_event_id": cause_event_id})
         assert response.status_code == 200
-        return response.json()
+        return response.json()["items"]
 
 
 @contextlib.asynccontextmanager
