@@ -92,7 +92,7 @@ class NotifierHandlers:
     ) -> None:
         delivery_id, member = delivery["_id"], delivery["member_id"]
         if not profile or not profile.get("email"):
-            await self.store.set_status(delivery_id, "awaiting_address")
+            await self.store.park_for_address(delivery_id, member)
             # The profile may have been saved by another instance between our read and the
             # parking above, after it looked for parked deliveries: look once more.
             profile = (await self.store.profiles([member])).get(member)

@@ -1,5 +1,10 @@
-"""Sending e-mail over SMTP: multipart text + HTML, one span per message."""
+"""Sending e-mail over SMTP: multipart text + HTML, one span per message.
 
+Member text in headers (names, the subject) goes through `header_text`: no control character
+(NUL, ESC, BEL, CR/LF, ...) or bidi override reaches a header raw, and no line break adds one.
+"""
+
+import unicodedata
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -9,6 +14,22 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from services.notifier.domain.messages import EmailContent, one_line
+
+# Invisible characters that reorder the text around them: a display name could spoof another.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def header_text(value: str, limit: int = 200) -> str:
+    """Header-safe text: whitespace controls (CR, LF, tab, ...) become one space, the other
+    control characters and bidi overrides are dropped, and the length is bounded."""
+    kept = "".join(
+        ch
+        for ch in value
+        if ch.isspace() or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS)
+    )
+    return one_line(kept, limit)
 
 
 class SmtpSender:
@@ -39,10 +60,10 @@ class SmtpSender:
         username, _, domain = to_email.rpartition("@")
         message = EmailMessage()
         message["From"] = self._from
-        message["To"] = Address(one_line(to_name, 100), username, domain)
-        message["Subject"] = one_line(content.subject)
+        message["To"] = Address(header_text(to_name, 100), username, domain)
+        message["Subject"] = header_text(content.subject)
         message["Message-ID"] = make_msgid(domain=self._from.rpartition("@")[2].strip("> ") or None)
-        message["X-Cop-Notification-Id"] = one_line(notification_id)
+        message["X-Cop-Notification-Id"] = header_text(notification_id)
         message.set_content(content.text)
         message.add_alternative(content.html, subtype="html")
         return message

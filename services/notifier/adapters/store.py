@@ -12,6 +12,7 @@ class NotifierStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._profiles = db["profiles"]
         self._deliveries = db["deliveries"]
+        self._waiting = db["waiting_for_address"]  # member id -> ids of parked deliveries
 
     async def ensure_indexes(self) -> None:
         await self._deliveries.create_index([("member_id", ASCENDING), ("status", ASCENDING)])
@@ -69,9 +70,27 @@ class NotifierStore:
             update["error"] = error
         await self._deliveries.update_one({"_id": delivery_id}, {"$set": update})
 
+    async def park_for_address(self, delivery_id: str, member_id: str) -> None:
+        """Keep a delivery until the member's address is known; found again by member id."""
+        await self.set_status(delivery_id, "awaiting_address")
+        await self._waiting.update_one(
+            {"_id": member_id}, {"$addToSet": {"delivery_ids": delivery_id}}, upsert=True
+        )
+
     async def awaiting_address(self, member_id: str) -> list[dict[str, Any]]:
-        cursor = self._deliveries.find({"member_id": member_id, "status": "awaiting_address"})
-        return [doc async for doc in cursor]
+        """The member's parked deliveries, read by `_id` (no scan of the delivery log)."""
+        parked = await self._waiting.find_one({"_id": member_id})
+        ids = parked.get("delivery_ids", []) if parked else []
+        if not ids:
+            return []
+        cursor = self._deliveries.find({"_id": {"$in": ids}})
+        waiting = [doc async for doc in cursor if doc.get("status") == "awaiting_address"]
+        done = set(ids) - {doc["_id"] for doc in waiting}
+        if done:
+            await self._waiting.update_one(
+                {"_id": member_id}, {"$pull": {"delivery_ids": {"$in": sorted(done)}}}
+            )
+        return waiting
 
     async def deliveries(
         self, *, member_id: str | None, cause_event_id: str | None, limit: int
