@@ -4,7 +4,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +29,13 @@ app.add_typer(dlq, name="dlq")
 KafkaOption = Annotated[
     str,
     typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers."),
+]
+EventsUrlOption = Annotated[
+    str, typer.Option(envvar="EVENTS_URL", help="The events service's base URL.")
+]
+LOCAL_TOKEN_SECRET = "local-dev-token-secret-change-me"
+SecretOption = Annotated[
+    str, typer.Option(envvar="AUTH_TOKEN_SECRET", help="the services' token secret")
 ]
 
 
@@ -169,19 +176,16 @@ def topics(
     typer.echo("created: " + (", ".join(created) if created else "none (all exist)"))
 
 
-async def _with_registry(action: Callable[[Any], Awaitable[Any]]) -> Any:
-    from services.events.adapters.sources import SourceRegistry
-    from services.events.settings import EventsSettings
-    from shared.mongo import make_client
+def _sources_call(events_url: str, secret: str, action: Callable[[Any], Any]) -> Any:
+    """Run `action` with a client of the events service's `/sources` API; exit on its errors."""
+    from copctl.sources import SourcesClient, SourcesError
 
-    settings = EventsSettings()
-    client = make_client(settings.mongodb_uri, app_name="copctl")
     try:
-        registry = SourceRegistry(client[settings.mongodb_database])
-        await registry.ensure_indexes()
-        return await action(registry)
-    finally:
-        await client.close()
+        with SourcesClient(events_url, secret) as client:
+            return action(client)
+    except SourcesError as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(e.exit_code) from e
 
 
 @sources.command("add")
@@ -191,42 +195,36 @@ def sources_add(
     rate_limit: Annotated[
         int | None, typer.Option(help="events per minute (default: the service's setting)")
     ] = None,
+    events_url: EventsUrlOption = "http://127.0.0.1:8081",
+    secret: SecretOption = LOCAL_TOKEN_SECRET,
 ) -> None:
     """Register a source system and print its API key (shown once; only its hash is stored)."""
-    from services.events.settings import EventsSettings
-    from shared.events.catalog import CATALOG
-
-    limit = rate_limit or EventsSettings().ingest_default_rate_limit_per_minute
-
     wanted = [t.strip() for t in types.split(",") if t.strip()]
-    unknown = [t for t in wanted if t not in CATALOG]
-    if not wanted or unknown:
-        typer.secho(f"unknown event types: {', '.join(unknown) or '(none given)'}", err=True)
-        raise typer.Exit(2)
-    try:
-        key = asyncio.run(_with_registry(lambda r: r.add(name, wanted, limit)))
-    except ValueError as e:
-        typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(1) from e
-    typer.echo(f"registered {name} for {', '.join(wanted)}")
-    typer.echo(f"API key (store it now, it is not shown again): {key}")
+    registered = _sources_call(events_url, secret, lambda c: c.add(name, wanted, rate_limit))
+    typer.echo(f"registered {registered['name']} for {', '.join(registered['types'])}")
+    typer.echo(f"API key (store it now, it is not shown again): {registered['api_key']}")
 
 
 @sources.command("list")
-def sources_list() -> None:
+def sources_list(
+    events_url: EventsUrlOption = "http://127.0.0.1:8081",
+    secret: SecretOption = LOCAL_TOKEN_SECRET,
+) -> None:
     """The registered source systems (never their keys)."""
-    for doc in asyncio.run(_with_registry(lambda r: r.all())):
-        state = "active" if doc.get("active") else "revoked"
-        typer.echo(f"{doc['_id']:<24} {state:<8} {doc['rate_limit_per_minute']:>6}/min  "
-                   f"{', '.join(doc['types'])}")  # fmt: skip
+    for source in _sources_call(events_url, secret, lambda c: c.all()):
+        state = "active" if source["active"] else "revoked"
+        typer.echo(f"{source['name']:<24} {state:<8} {source['rate_limit_per_minute']:>6}/min  "
+                   f"{', '.join(source['types'])}")  # fmt: skip
 
 
 @sources.command("revoke")
-def sources_revoke(name: str) -> None:
+def sources_revoke(
+    name: str,
+    events_url: EventsUrlOption = "http://127.0.0.1:8081",
+    secret: SecretOption = LOCAL_TOKEN_SECRET,
+) -> None:
     """Revoke a source's API key; its later requests get 401."""
-    if not asyncio.run(_with_registry(lambda r: r.revoke(name))):
-        typer.secho(f"no source {name}", err=True)
-        raise typer.Exit(1)
+    _sources_call(events_url, secret, lambda c: c.revoke(name))
     typer.echo(f"revoked {name}")
 
 
@@ -237,9 +235,7 @@ def token(
         list[str] | None, typer.Option("--scope", help="e.g. admin: may act for any member")
     ] = None,
     ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 3600,
-    secret: Annotated[
-        str, typer.Option(envvar="AUTH_TOKEN_SECRET", help="the services' token secret")
-    ] = "local-dev-token-secret-change-me",
+    secret: SecretOption = LOCAL_TOKEN_SECRET,
 ) -> None:
     """Print a member's bearer token, signed with the services' AUTH_TOKEN_SECRET."""
     from shared.auth import issue_token
@@ -256,21 +252,13 @@ def replay_command(service: ServiceArg) -> None:
 
     Reads the service's settings from the environment (MONGODB_URI, KAFKA_BOOTSTRAP_SERVERS, ...).
     """
-    from copctl.replay import ReplayRefused, replay
-    from services.events.settings import EventsSettings
-    from services.notifier.settings import NotifierSettings
-    from services.recognition.settings import RecognitionSettings
+    from copctl.replay import REBUILDS, ReplayRefused, replay
 
-    settings_of = {
-        "events": EventsSettings,
-        "recognition": RecognitionSettings,
-        "notifier": NotifierSettings,
-    }
-    if service not in settings_of:
+    if service not in REBUILDS:
         typer.secho(f"{service} keeps no projection to rebuild", err=True)
         raise typer.Exit(2)
     try:
-        done = asyncio.run(replay(service, settings_of[service]()))
+        done = asyncio.run(replay(service, REBUILDS[service].settings()))
     except ReplayRefused as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(1) from e

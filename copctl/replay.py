@@ -1,12 +1,14 @@
 """Rebuilding a service's projection from the topics (`copctl replay SERVICE`).
 
-With the service stopped: its rebuildable collections are dropped and its consumer group is put
-back to the beginning of the topics it consumes. When the service starts again it applies every
-event anew. State that is not a projection (the events service's registered sources and inbound
-ledger, the notifier's delivery log, recognition's allowances in Redis) is kept, so nothing is
-sent twice and no API key is lost.
+With the service stopped: the service drops its projection (its own `rebuild.prepare_rebuild`,
+which knows which collections that is) and copctl puts its consumer group back to the beginning
+of the topics the service declares (`rebuild.TOPICS`). When the service starts again it applies
+every event anew. State that is not a projection (the events service's registered sources and
+inbound ledger, the notifier's delivery log, recognition's allowances in Redis) is the service's
+to keep, so nothing is sent twice and no API key is lost.
 """
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,24 +16,33 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from copctl.topics import partitions_of
-from services.events.adapters.projection import APPLIED_EVENTS, PROJECTION_COLLECTIONS
+from services.events import rebuild as events_rebuild
+from services.events.settings import EventsSettings
+from services.notifier import rebuild as notifier_rebuild
+from services.notifier.settings import NotifierSettings
+from services.recognition import rebuild as recognition_rebuild
+from services.recognition.settings import RecognitionSettings
 from shared.events.topics import Topic
-from shared.mongo import make_client
 from shared.settings import ServiceSettings
 
 
 @dataclass(frozen=True)
 class Rebuild:
-    topics: tuple[str, ...]
-    collections: tuple[str, ...]
+    """What copctl needs to know of a service that keeps a projection; the service declares it."""
+
+    settings: Callable[[], ServiceSettings]
+    topics: tuple[Topic, ...]
+    prepare: Callable[[Any], Awaitable[list[str]]]
 
 
 REBUILDS: dict[str, Rebuild] = {
-    "events": Rebuild(
-        (Topic.COMMUNITIES, Topic.SESSIONS), (*PROJECTION_COLLECTIONS, APPLIED_EVENTS)
+    "events": Rebuild(EventsSettings, events_rebuild.TOPICS, events_rebuild.prepare_rebuild),
+    "recognition": Rebuild(
+        RecognitionSettings, recognition_rebuild.TOPICS, recognition_rebuild.prepare_rebuild
     ),
-    "recognition": Rebuild((Topic.RECOGNITION,), ("kudos",)),
-    "notifier": Rebuild((Topic.COMMUNITIES, Topic.RECOGNITION), ("profiles",)),
+    "notifier": Rebuild(
+        NotifierSettings, notifier_rebuild.TOPICS, notifier_rebuild.prepare_rebuild
+    ),
 }
 
 
@@ -76,13 +87,7 @@ async def replay(service: str, settings: ServiceSettings) -> dict[str, Any]:
         raise ReplayRefused(
             f"{group} has {members} running consumer(s) ({state}): stop {service} first"
         )
-    client = make_client(settings.mongodb_uri, app_name="copctl-replay")
-    try:
-        db = client[settings.mongodb_database]
-        for name in rebuild.collections:
-            await db[name].drop()
-    finally:
-        await client.close()
+    dropped = await rebuild.prepare(settings)
     topics = [settings.kafka_topic_prefix + str(t) for t in rebuild.topics]
     partitions = await rewind_group(settings.kafka_bootstrap_servers, group, topics)
-    return {"group": group, "partitions": partitions, "dropped": list(rebuild.collections)}
+    return {"group": group, "partitions": partitions, "dropped": dropped}

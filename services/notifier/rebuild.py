@@ -2,8 +2,8 @@
 
 The projection is the members' contact profiles (`profiles`), built from `cop.communities`; the
 notifier also reads `cop.recognition`, so its group is rewound on both. The delivery log
-(`deliveries`) is not a projection and is kept: it is what stops a replayed kudos from being
-sent again.
+(`deliveries`, and `waiting_for_address`, its index of parked deliveries) is not a projection
+and is kept: it is what stops a replayed kudos from being sent again.
 """
 
 from typing import Final
