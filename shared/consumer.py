@@ -3,7 +3,8 @@
 One consumer runs every Kafka entrypoint of a service, the inbound gateway's included. The
 policy for a record, whatever its topic:
 
-- it cannot be decoded (not JSON, too deep, too large, not the catalog's schema): parked on
+- it cannot be decoded (not JSON, too deep, too large, not the catalog's schema), in either
+  CloudEvents content mode (structured, or binary with `ce_*` headers): parked on
   `cop.dlq.<service>` at once with the reason, never retried;
 - a dependency is down (MongoDB, Redis, the broker): the batch is rewound and redelivered after
   a backoff that grows with each consecutive outage; never dead-lettered;
@@ -41,7 +42,8 @@ from tenacity import (
     wait_exponential,
 )
 
-from shared.events.codec import DecodedEvent, InvalidEvent, decode
+from shared.events.bindings import decode_record
+from shared.events.codec import DecodedEvent, InvalidEvent
 from shared.events.topics import dlq_topic
 from shared.kafka import EventBus
 
@@ -159,12 +161,10 @@ def record_headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
 def decode_event(record: ConsumedRecord) -> ConsumedEvent | None:
     """A domain topic's record as a catalog event; None for a type this version does not know."""
     try:
-        decoded = decode(record.value, strict=False)
+        decoded = decode_record(record.value, record.headers, key=record.key, strict=False)
     except InvalidEvent as e:
         detail = "; ".join(f"{err.field}: {err.message}" for err in e.errors)
         raise Undecodable(f"invalid event: {e.reason}" + (f" ({detail})" if detail else "")) from e
-    except (ValueError, RecursionError, MemoryError, UnicodeError) as e:
-        raise Undecodable(f"undecodable record: {type(e).__name__}") from e
     return None if decoded is None else ConsumedEvent(decoded, record)
 
 

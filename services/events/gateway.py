@@ -3,24 +3,52 @@
 An event is accepted when its envelope and data match the catalog, its `source` is a registered
 system (or a path under it) and that system may emit its type. Accepted events go to their
 domain topic with the partition key the catalog sets; rejected ones go to `cop.inbound.rejected`
-with the reason. Nothing is dropped silently.
+with the reason and every wrong field (all checks run, not only up to the first that fails).
+Nothing is dropped silently.
 
 CloudEvents ids are unique per source only, while every consumer deduplicates by event id. So
 the routed event gets a platform id derived from (`source`, `id`) — the same on every retry —
 and keeps the sender's id in the `originalid` extension attribute.
+
+An event too large for the broker is rejected (`EVENT_TOO_LARGE`) and recorded without its data;
+so is any rejection whose record would not fit on `cop.inbound.rejected` whole.
 """
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+
 from services.events.adapters.sources import InboundLedger, Source, SourceRegistry
-from shared.events.catalog import spec_for
-from shared.events.codec import FieldError, InvalidEvent, parse_envelope, validate_data
+from shared.events.bindings import Headers, envelope_from_kafka
+from shared.events.codec import (
+    MAX_DEPTH,
+    FieldError,
+    InvalidEvent,
+    KafkaRecord,
+    encode,
+    ensure_depth,
+    inspect_event,
+    undecodable,
+)
 from shared.events.topics import Topic
 from shared.kafka import EventBus
+
+EVENT_TOO_LARGE = "event too large"
+NOT_AN_OBJECT = "an event must be a JSON object"
+
+MAX_RECORD_BYTES = 1_048_576
+"""The producer's `max_request_size` default: the largest record it sends (key, value, headers)."""
+
+# Headers the broker client adds to every record (FastStream's content type and correlation
+# id, the trace context), which the size check cannot see.
+_HEADER_ALLOWANCE = 1024
+_ATTRIBUTES_KEPT = ("specversion", "id", "source", "type", "subject", "time", "partitionkey")
 
 
 @dataclass
@@ -36,87 +64,187 @@ class Outcome:
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
 
+    @property
+    def too_large(self) -> bool:
+        return self.status == "rejected" and self.reason == EVENT_TOO_LARGE
+
 
 class Gateway:
-    def __init__(self, bus: EventBus, sources: SourceRegistry, ledger: InboundLedger) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        sources: SourceRegistry,
+        ledger: InboundLedger,
+        *,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+    ) -> None:
         self._bus = bus
         self.sources = sources
         self._ledger = ledger
+        self.max_record_bytes = max_record_bytes
 
-    async def accept(self, raw: Any, *, source: Source | None, via: str) -> Outcome:
-        """Judge one event. `source` is the authenticated caller (HTTP), or None (Kafka)."""
+    async def accept(
+        self,
+        raw: Any,
+        *,
+        source: Source | None,
+        via: str,
+        headers: Headers | None = None,
+        key: bytes | str | None = None,
+    ) -> Outcome:
+        """Judge one event. `source` is the authenticated caller (HTTP), or None (Kafka).
+
+        `raw` is parsed JSON (HTTP: a structured-mode event, or one rebuilt from a binary-mode
+        request by `shared.events.bindings.events_from_http`) or a Kafka record's value (bytes
+        or None) with its `headers` and `key`, in structured or binary content mode. Invalid
+        events are rejected and recorded, never raised; a dependency outage raises.
+        """
+        payload: Any = raw
         try:
-            outcome = await self._route(raw, source)
+            if raw is None or isinstance(raw, (bytes, bytearray, memoryview)):
+                payload = _read_record(raw, headers, key)
+            outcome = await self._route(payload, source)
         except InvalidEvent as e:
-            outcome = Outcome(
-                "rejected",
-                id=_field(raw, "id"),
-                type=_field(raw, "type"),
-                reason=e.reason,
-                errors=[err.as_dict() for err in e.errors],
-            )
-        if outcome.status == "rejected":
-            await self._reject(raw, outcome, source, via)
+            recorded = payload
+            if payload is raw and (raw is None or isinstance(raw, (bytes, bytearray, memoryview))):
+                # The record could not be read: its text, with the attributes known from its
+                # headers (binary mode), stands for the event.
+                text = None if raw is None else bytes(raw).decode(errors="replace")
+                recorded = {**e.attributes, "data": text} if e.attributes else text
+            outcome = _rejected(e, recorded if isinstance(recorded, dict) else e.attributes)
+            await self._reject(recorded, outcome, source, via, summarize=e.oversized)
         return outcome
 
-    async def _route(self, raw: Any, source: Source | None) -> Outcome:
-        if not isinstance(raw, (dict, bytes)):  # bytes: a Kafka record; dict: parsed HTTP JSON
-            raise InvalidEvent("an event must be a JSON object")
-        envelope = parse_envelope(raw)
-        if source is None:
-            source = await self.sources.by_name(envelope.source.split("/", 1)[0])
+    async def refuse(
+        self, error: InvalidEvent, *, source: Source | None, via: str, size: int | None = None
+    ) -> Outcome:
+        """Record input that never became an event (not JSON, too large or deep, ...).
+
+        Only the attributes known from the error (e.g. binary mode's headers) are recorded.
+        """
+        outcome = _rejected(error, error.attributes)
+        event: dict[str, Any] = dict(error.attributes)
+        if size is not None:
+            event["size"] = size
+        await self._reject(event or None, outcome, source, via, summarize=True)
+        return outcome
+
+    async def _route(self, payload: Any, source: Source | None) -> Outcome:
+        if not isinstance(payload, dict):
+            raise InvalidEvent(NOT_AN_OBJECT)
+        ensure_depth(payload, MAX_DEPTH)
+        try:
+            inspection = inspect_event(payload)
+        except Exception as e:  # a bug must not turn bad input into a retry loop
+            raise undecodable(e) from e
+        failures = [inspection.envelope_error] if inspection.envelope_error else []
+        wrong = {e.field for f in failures for e in f.errors}
+        envelope = inspection.envelope
+        ce_source = envelope.source if envelope else _text(payload, "source")
+        ce_type = envelope.type if envelope else _text(payload, "type")
+        if source is None and ce_source is not None and "source" not in wrong:
+            source = await self.sources.by_name(ce_source.split("/", 1)[0])
             if source is None:
-                raise InvalidEvent(
-                    "unregistered source",
-                    [FieldError("source", f"{envelope.source!r} is not a registered system")],
+                failures.append(
+                    InvalidEvent(
+                        "unregistered source",
+                        [FieldError("source", f"{ce_source!r} is not a registered system")],
+                    )
                 )
-        if not source.owns(envelope.source):
-            raise InvalidEvent(
-                "source does not match the API key",
-                [FieldError("source", f"must be {source.name!r} or start with {source.name}/")],
+        if source is not None and ce_source is not None and not source.owns(ce_source):
+            failures.append(
+                InvalidEvent(
+                    "source does not match the API key",
+                    [FieldError("source", f"must be {source.name!r} or start with {source.name}/")],
+                )
             )
-        if spec_for(envelope.type) is None:
-            raise InvalidEvent(
-                "unknown event type",
-                [FieldError("type", f"{envelope.type!r} is not in the catalog")],
-            )
-        if envelope.type not in source.types:
-            raise InvalidEvent(
-                "event type not allowed for this source",
-                [FieldError("type", f"{source.name} may emit: {', '.join(sorted(source.types))}")],
-            )
-        decoded = validate_data(envelope)
-        assert decoded is not None  # the type is in the catalog
-        topic = str(decoded.spec.topic)
+        if ce_type is not None and "type" not in wrong:
+            if inspection.spec is None:
+                failures.append(
+                    InvalidEvent(
+                        "unknown event type",
+                        [FieldError("type", f"{ce_type!r} is not in the catalog")],
+                    )
+                )
+            elif source is not None and ce_type not in source.types:
+                allowed = ", ".join(sorted(source.types))
+                failures.append(
+                    InvalidEvent(
+                        "event type not allowed for this source",
+                        [FieldError("type", f"{source.name} may emit: {allowed}")],
+                    )
+                )
+        failures += [f for f in (inspection.data_error, inspection.key_error) if f]
+        if failures:
+            raise InvalidEvent.combine(failures)
+        decoded = inspection.verdict()
+        if decoded is None:  # not reached: an unknown type failed a check above
+            raise InvalidEvent("unknown event type", [FieldError("type", "not in the catalog")])
+        envelope = decoded.envelope
         routed = envelope.model_copy(
             update={"id": platform_id(envelope.source, envelope.id), "originalid": envelope.id}
         )
+        record = encode(routed)
+        self._check_size(record)
         outcome = Outcome(
-            "accepted", id=envelope.id, event_id=routed.id, type=envelope.type, topic=topic
+            "accepted", id=envelope.id, event_id=routed.id, type=envelope.type, topic=record.topic
         )
         if not await self._ledger.claim(envelope.source, envelope.id, envelope.type):
             outcome.status = "duplicate"
             return outcome
-        await self._bus.publish(routed)
+        try:
+            await self._bus.publish_record(record)
+        except (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError) as e:
+            raise _too_large(f"the broker refused it: {e}") from e
         await self._ledger.published(envelope.source, envelope.id)
         return outcome
 
-    async def _reject(self, raw: Any, outcome: Outcome, source: Source | None, via: str) -> None:
-        original = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
-        record = {
+    def _check_size(self, record: KafkaRecord) -> None:
+        size = record_size(record.key, record.value, record.headers)
+        if size > self.max_record_bytes:
+            raise _too_large(
+                f"{size} bytes as a Kafka record, more than the broker accepts "
+                f"({self.max_record_bytes} bytes)"
+            )
+
+    async def _reject(
+        self, event: Any, outcome: Outcome, source: Source | None, via: str, *, summarize: bool
+    ) -> None:
+        record: dict[str, Any] = {
             "reason": outcome.reason,
             "errors": outcome.errors,
-            "source": source.name if source else _field(raw, "source"),
+            "source": source.name if source else _text(event, "source"),
             "via": via,
             "rejected_at": datetime.now(UTC).isoformat(),
-            "event": original,
+            "event": _summary(event) if summarize else event,
         }
+        key = (record["source"] or "unknown").encode()
+        headers = {"cop_reason": outcome.reason or "rejected", "cop_via": via}
+        value = json.dumps(record, default=str).encode()
+        if not summarize and record_size(key, value, headers) > self.max_record_bytes:
+            record["event"] = _summary(event)
+            value = json.dumps(record, default=str).encode()
         await self._bus.broker.publish(
-            json.dumps(record, default=str).encode(),
-            self._bus.topic(str(Topic.INBOUND_REJECTED)),
-            key=(record["source"] or "unknown").encode(),
-            headers={"cop_reason": outcome.reason or "rejected", "cop_via": via},
+            value, self._bus.topic(str(Topic.INBOUND_REJECTED)), key=key, headers=headers
         )
+
+
+def record_size(key: bytes | None, value: bytes | None, headers: Mapping[str, str]) -> int:
+    """What the producer will count against its `max_request_size`, plus the headers it adds."""
+    pairs = [(k, v.encode()) for k, v in headers.items()]
+    estimate = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, pairs)
+    return int(estimate) + _HEADER_ALLOWANCE
+
+
+def _read_record(
+    value: bytes | bytearray | memoryview | None, headers: Headers | None, key: bytes | str | None
+) -> dict[str, Any]:
+    try:
+        return envelope_from_kafka(None if value is None else bytes(value), headers or {}, key=key)
+    except InvalidEvent:
+        raise
+    except Exception as e:
+        raise undecodable(e) from e
 
 
 def platform_id(source: str, event_id: str) -> str:
@@ -126,11 +254,39 @@ def platform_id(source: str, event_id: str) -> str:
 _ID_NAMESPACE = uuid.UUID("5b0e7c0e-6f1f-4a57-9d0c-3c0f9e4c2a61")
 
 
-def _field(raw: Any, name: str) -> str | None:
-    if isinstance(raw, (bytes, str)):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return None
-    value = raw.get(name) if isinstance(raw, dict) else None
+def _too_large(message: str) -> InvalidEvent:
+    return InvalidEvent(EVENT_TOO_LARGE, [FieldError("event", message)], oversized=True)
+
+
+def _rejected(error: InvalidEvent, known: Any) -> Outcome:
+    return Outcome(
+        "rejected",
+        id=_text(known, "id"),
+        type=_text(known, "type"),
+        reason=error.reason,
+        errors=[err.as_dict() for err in error.errors],
+    )
+
+
+def _summary(event: Any) -> dict[str, Any]:
+    """The event without its payload: its attributes (shortened) and its size when known."""
+    summary: dict[str, Any] = {}
+    if isinstance(event, dict):
+        summary = {
+            name: value[:256]
+            for name in _ATTRIBUTES_KEPT
+            if isinstance(value := event.get(name), str)
+        }
+        if isinstance(event.get("size"), int):
+            summary["size"] = event["size"]
+        elif "data" in event:
+            summary["size"] = len(json.dumps(event, default=str).encode())
+    elif isinstance(event, str):
+        summary["size"] = len(event.encode(errors="replace"))
+    summary["payload"] = "omitted"
+    return summary
+
+
+def _text(event: Any, name: str) -> str | None:
+    value = event.get(name) if isinstance(event, dict) else None
     return value if isinstance(value, str) else None

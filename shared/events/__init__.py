@@ -1,5 +1,6 @@
 """The event contract between services: CloudEvents envelope, v1 catalog, topics and codec."""
 
+from shared.events.bindings import decode_record, envelope_from_kafka, events_from_http
 from shared.events.catalog import CATALOG, EventSpec, spec_for
 from shared.events.codec import DecodedEvent, InvalidEvent, decode, encode
 from shared.events.envelope import CloudEvent, new_event
@@ -13,7 +14,10 @@ __all__ = [
     "InvalidEvent",
     "Topic",
     "decode",
+    "decode_record",
     "encode",
+    "envelope_from_kafka",
+    "events_from_http",
     "new_event",
     "spec_for",
 ]

@@ -1,7 +1,8 @@
 """The v1 event catalog: every event type, its data model, its topic and its partition key."""
 
+import builtins
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.events.envelope import to_utc
 from shared.events.topics import Topic
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
@@ -24,9 +26,7 @@ Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0
 
 
 def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must carry a timezone (ISO-8601 with Z or an offset)")
-    return value.astimezone(UTC)
+    return to_utc(value)
 
 
 Instant = Annotated[datetime, AfterValidator(_utc)]
@@ -335,7 +335,7 @@ class EventSpec:
     """How one event type travels: its data model, its topic and the field that keys it."""
 
     type: str
-    model: type[EventData]
+    model: builtins.type[EventData]  # `type` is the field above inside this class body
     topic: Topic
     key_fields: tuple[str, ...]
     subject_field: str

@@ -119,13 +119,14 @@ class RateVerdict:
 class RateLimiter:
     """A per-source fixed one-minute window in Redis; a batch counts each of its events."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, namespace: str) -> None:
         self._redis = redis
+        self._namespace = namespace  # one registry's sources, apart from another's on this Redis
 
     async def take(self, source: Source, n: int) -> RateVerdict:
         now = time.time()
         window = int(now // 60)
-        key = f"events:ingest-rate:{source.name}:{window}"
+        key = f"{self._namespace}:ingest-rate:{source.name}:{window}"
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incrby(key, n)
             pipe.expire(key, 120)

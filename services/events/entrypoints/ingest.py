@@ -1,32 +1,48 @@
-"""`POST /ingest` and the `cop.inbound` topic: how other systems put events on the bus."""
+"""`POST /ingest`: how other systems put events on the bus over HTTP."""
 
-import asyncio
-import json
-from typing import Annotated, Any
+from typing import Annotated
+from urllib.parse import unquote
 
-from aiokafka import ConsumerRecord
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from services.events.adapters.sources import RateLimiter, Source
 from services.events.gateway import Gateway
-from shared.consumer import TRANSIENT_ERRORS, publish_dead_letter, record_headers
-from shared.events.topics import Topic
+from shared.events.bindings import UnsupportedMediaType, events_from_http
+from shared.events.codec import MAX_DEPTH, FieldError, InvalidEvent
 from shared.http import PROBLEM_JSON, Problem
-from shared.kafka import EventBus
 
-INGEST_DOC = """One CloudEvent (structured JSON) or a JSON array of up to `max_batch` of them.
+INGEST_DOC = """One CloudEvent, or a batch of up to `max_batch` of them, in any JSON content mode.
+
+- structured: the event as JSON, `content-type: application/cloudevents+json` (or
+  `application/json`);
+- binary: the attributes in `ce-*` headers (`ce-specversion`, `ce-id`, `ce-source`, `ce-type`,
+  `ce-partitionkey`, ...), the data as the body with its `content-type` (`application/json`);
+- batched: a JSON array of structured events, `content-type:
+  application/cloudevents-batch+json` (a plain JSON array is read as a batch too).
 
 Authenticate with `Authorization: Bearer <api key>` (from `copctl sources add`). A single event
-answers 202 (accepted), 200 (a duplicate of an event already accepted) or a 4xx problem+json
-listing every wrong field. A batch answers 200 with a result per event, in order: one bad event
-does not sink the batch. Rejected events are also recorded on `cop.inbound.rejected`.
+answers 202 (accepted), 200 (a duplicate of an event already accepted), 422 problem+json listing
+every wrong field, or 413 when it is larger than the broker accepts. A batch answers 200 with a
+result per event, in order: one bad event does not sink the batch. A body that cannot be read
+answers 400 (not JSON, nested too deeply), 413 (too large) or 415 (not a JSON event format).
+Rejected events are also recorded on `cop.inbound.rejected` (without payloads too large to keep).
 """
 
+MAX_BODY_BYTES = 10 * 1_048_576
+"""Default limit of one request's body (a batch); each event must also fit in a Kafka record."""
 
-def router(gateway: Gateway, limiter: RateLimiter, max_batch: int) -> APIRouter:
+_PROBLEM = "urn:cop:problem:ingest:"
+
+
+def router(
+    gateway: Gateway,
+    limiter: RateLimiter,
+    max_batch: int,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_depth: int = MAX_DEPTH,
+) -> APIRouter:
     api = APIRouter(tags=["inbound gateway"])
 
     async def caller(authorization: str | None) -> Source:
@@ -43,14 +59,33 @@ def router(gateway: Gateway, limiter: RateLimiter, max_batch: int) -> APIRouter:
             raise Problem(401, "Unknown API key", headers={"WWW-Authenticate": "Bearer"})
         return source
 
+    async def refused(error: InvalidEvent, source: Source, size: int | None) -> Problem:
+        """A body that never became events: recorded as rejected, answered 400, 413 or 415."""
+        await gateway.refuse(error, source=source, via="http", size=size)
+        if isinstance(error, UnsupportedMediaType):
+            status, title, kind = 415, "Unsupported event format", "unsupported-format"
+        elif error.oversized:
+            status, title, kind = 413, "Request body too large", "too-large"
+        else:
+            status, title, kind = 400, "Request body is not an event", "unreadable-body"
+        return Problem(
+            status,
+            title,
+            error.reason,
+            type_=_PROBLEM + kind,
+            extra={"errors": [e.as_dict() for e in error.errors]},
+        )
+
     @api.post(
         "/ingest",
         description=INGEST_DOC,
         status_code=202,
         responses={
             200: {"description": "duplicate, or a batch's per-event results"},
+            400: {"description": "the body is not JSON, or is nested too deeply"},
             401: {"description": "missing or unknown API key"},
-            413: {"description": "batch too large"},
+            413: {"description": "batch, body or event too large"},
+            415: {"description": "an event format other than JSON"},
             422: {"description": "the event is invalid"},
             429: {"description": "the source's rate limit is reached"},
         },
@@ -59,11 +94,23 @@ def router(gateway: Gateway, limiter: RateLimiter, max_batch: int) -> APIRouter:
         request: Request, authorization: Annotated[str | None, Header()] = None
     ) -> JSONResponse:
         source = await caller(authorization)
+        body = b""
         try:
-            payload: Any = json.loads(await request.body())
-        except ValueError as e:
-            raise Problem(400, "Body is not valid JSON", str(e)) from e
-        events = payload if isinstance(payload, list) else [payload]
+            body = await _read_body(request, max_body_bytes)
+            received = events_from_http(
+                body, request.headers, max_bytes=max_body_bytes, max_depth=max_depth
+            )
+        except _BodyTooLarge as e:
+            error = InvalidEvent(
+                "body too large",
+                [FieldError("body", f"more than {max_body_bytes} bytes")],
+                attributes=_ce_attributes(request),
+                oversized=True,
+            )
+            raise await refused(error, source, e.size) from None
+        except InvalidEvent as e:
+            raise await refused(e, source, len(body)) from None
+        events = received.events
         if not events:
             raise Problem(422, "Empty batch", "send one event or a non-empty array")
         if len(events) > max_batch:
@@ -77,7 +124,7 @@ def router(gateway: Gateway, limiter: RateLimiter, max_batch: int) -> APIRouter:
                 headers={"Retry-After": str(verdict.retry_after_s)},
             )
         outcomes = [await gateway.accept(e, source=source, via="http") for e in events]
-        if isinstance(payload, list):
+        if received.batch:
             counts = {s: sum(o.status == s for o in outcomes) for s in ("accepted", "duplicate")}
             return JSONResponse(
                 {
@@ -88,15 +135,16 @@ def router(gateway: Gateway, limiter: RateLimiter, max_batch: int) -> APIRouter:
             )
         (outcome,) = outcomes
         if outcome.status == "rejected":
-            body = {
-                "type": "urn:cop:problem:ingest:invalid-event",
+            status, kind = (413, "event-too-large") if outcome.too_large else (422, "invalid-event")
+            problem = {
+                "type": _PROBLEM + kind,
                 "title": "Event rejected",
-                "status": 422,
+                "status": status,
                 "detail": outcome.reason,
                 "instance": request.url.path,
                 "errors": outcome.errors,
             }
-            return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
+            return JSONResponse(problem, status_code=status, media_type=PROBLEM_JSON)
         return JSONResponse(
             outcome.as_dict(), status_code=202 if outcome.status == "accepted" else 200
         )
@@ -104,50 +152,29 @@ def router(gateway: Gateway, limiter: RateLimiter, max_batch: int) -> APIRouter:
     return api
 
 
-def subscribe_inbound(
-    bus: EventBus, gateway: Gateway, group_id: str, *, max_retries: int = 3, backoff_s: float = 0.2
-) -> None:
-    """Events produced straight to `cop.inbound`: judged like HTTP ones, source from the event.
+class _BodyTooLarge(Exception):
+    def __init__(self, size: int | None) -> None:
+        super().__init__(size)
+        self.size = size
 
-    A record the gateway cannot handle (not an invalid event: those are rejected) is retried a
-    few times, then parked on `cop.dlq.events`; a dependency outage rewinds the batch instead.
-    """
 
-    @bus.broker.subscriber(
-        bus.topic(str(Topic.INBOUND)),
-        group_id=group_id,
-        batch=True,
-        max_records=500,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="events:inbound",
-        description="Other systems' CloudEvents, routed to their domain topics or rejected",
-    )
-    async def inbound(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
-        for record in records:
-            await _accept_with_retries(record)
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, read no further than `limit` bytes (beyond that: _BodyTooLarge)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge(int(declared))
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _BodyTooLarge(int(declared) if declared.isdigit() else None)
+    return bytes(body)
 
-    async def _accept_with_retries(record: ConsumerRecord[Any, Any]) -> None:
-        for attempt in range(max_retries + 1):
-            try:
-                await gateway.accept(record.value, source=None, via="kafka")
-                return
-            except TRANSIENT_ERRORS:
-                raise
-            except Exception as e:
-                error = e
-                if attempt < max_retries:
-                    await asyncio.sleep(backoff_s * 2**attempt)
-        await publish_dead_letter(
-            bus,
-            "events",
-            key=record.key,
-            value=record.value,
-            headers=record_headers(record),
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=f"{type(error).__name__}: {error}",
-        )
+
+def _ce_attributes(request: Request) -> dict[str, str]:
+    """A binary-mode request's attributes: which event a body too large to read was."""
+    return {
+        name.removeprefix("ce-"): unquote(value)[:256]
+        for name, value in request.headers.items()
+        if name.startswith("ce-")
+    }

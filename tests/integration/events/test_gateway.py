@@ -1,20 +1,14 @@
 """The inbound gateway: HTTP and `cop.inbound`, on the real broker, MongoDB protocol and Redis."""
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 
-from services.events.adapters.sources import SourceRegistry
 from services.events.gateway import platform_id
 from shared.events.topics import Topic
-from shared.mongo import make_client
 from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp
 from tests.integration.kafka_io import body, headers, produce_raw, read_all
@@ -29,13 +23,12 @@ FEEDBACK = "cop.feedback.submitted.v1"
 async def register(
     infra: Infrastructure, events: EventsApp, name: str, types: list[str], limit: int = 6000
 ) -> str:
-    client = make_client(infra.mongodb_uri, app_name="tests")
-    try:
-        registry = SourceRegistry(client[events.settings.mongodb_database])
-        await registry.ensure_indexes()
-        return await registry.add(name, types, limit)
-    finally:
-        await client.close()
+    """Register a source system through the events service's admin API; returns its key."""
+    response = await events.client.post(
+        "/sources", json={"name": name, "types": types, "rate_limit_per_minute": limit}
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["api_key"])
 
 
 def profile_event(source: str, member: str | None = None, **data: Any) -> dict[str, Any]:
@@ -197,7 +190,10 @@ async def test_a_batch_reports_each_event_and_one_bad_event_does_not_sink_it(
     assert [r["status"] for r in result["results"]] == [
         "accepted", "rejected", "accepted", "duplicate", "rejected", "accepted",
     ]  # fmt: skip
-    assert {e["field"] for e in result["results"][1]["errors"]} == {"data.name", "data.email"}
+    # Every wrong field at once: the data's, and the key that is not the data's member_id.
+    assert {e["field"] for e in result["results"][1]["errors"]} == {
+        "data.name", "data.email", "partitionkey",
+    }  # fmt: skip
     assert result["results"][4]["reason"] == "an event must be a JSON object"
     records = await read_all(
         infra.kafka_bootstrap_servers, topic(events, Topic.COMMUNITIES), expect=4
@@ -261,32 +257,3 @@ async def test_an_event_produced_straight_to_cop_inbound_reaches_its_domain_topi
         return member.status_code == 200
 
     await eventually(in_projection, what="the inbound profile in the events projection")
-
-
-def test_copctl_registers_a_source_and_prints_its_key_once(
-    infra: Infrastructure, unique: str
-) -> None:
-    database = f"cli{unique}_events"
-    env = {**os.environ, "MONGODB_URI": infra.mongodb_uri, "MONGODB_DATABASE": database}
-    cmd = [sys.executable, "-m", "copctl", "sources"]
-    added = subprocess.run(
-        [*cmd, "add", "wiki", "--types", f"{PROFILE},{FEEDBACK}"],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    key = added.stdout.strip().rsplit(" ", 1)[-1]
-    assert key.startswith("cop_")
-    listed = subprocess.run([*cmd, "list"], capture_output=True, text=True, env=env, check=True)
-    assert "wiki" in listed.stdout
-    assert key not in listed.stdout
-    again = subprocess.run(
-        [*cmd, "add", "wiki", "--types", PROFILE], capture_output=True, text=True, env=env
-    )
-    assert again.returncode == 1
-    bad = subprocess.run(
-        [*cmd, "add", "x", "--types", "cop.nope.v1"], capture_output=True, text=True, env=env
-    )
-    assert bad.returncode == 2
-    client = MongoClient(infra.mongodb_uri)
-    client.drop_database(database)
-    client.close()

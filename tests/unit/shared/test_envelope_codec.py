@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from shared.events.catalog import (
     CATALOG,
+    ActionItemOpened,
     Charter,
     FeedbackSubmitted,
     KudosGiven,
@@ -20,10 +21,15 @@ from shared.events.catalog import (
 from shared.events.codec import (
     CE_TYPE_HEADER,
     CONTENT_TYPE_HEADER,
+    MAX_DEPTH,
+    MAX_EVENT_BYTES,
+    FieldError,
     InvalidEvent,
     decode,
     encode,
+    load_json,
     parse_envelope,
+    validate_data,
 )
 from shared.events.envelope import CONTENT_TYPE, CloudEvent, new_event
 from shared.events.topics import Topic
@@ -498,3 +504,198 @@ def test_topic_of_an_encoded_record_is_a_known_domain_topic() -> None:
     event = new_event(KudosGiven.model_validate(_kudos_data()), source="tests/unit")
 
     assert encode(event).topic == Topic.RECOGNITION
+
+
+# --- bad bytes are InvalidEvent, never another exception ---
+
+
+def _nested(depth: int, leaf: str = "1") -> str:
+    """`depth` levels of arrays and objects around a leaf, alternating."""
+    text = leaf
+    for level in range(depth):
+        text = f"[{text}]" if level % 2 else f'{{"k": {text}}}'
+    return text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"[" * 5000 + b"]" * 5000, id="5000-nested-arrays"),
+        pytest.param(b'{"a":' * 5000 + b"1" + b"}" * 5000, id="5000-nested-objects"),
+        pytest.param(b"[" * 100_000, id="100000-unclosed-arrays"),
+        pytest.param(_nested(MAX_DEPTH + 1).encode(), id="one-level-too-many"),
+    ],
+)
+def test_json_nested_deeper_than_the_limit_is_an_invalid_event_not_a_recursion_error(
+    raw: bytes,
+) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw)
+
+    assert caught.value.reason in ("body nested too deeply", "body is not valid JSON")
+    assert _fields(caught.value) == {"body"}
+    if raw.count(b"]") or raw.count(b"}"):  # well-formed: refused for its depth
+        assert caught.value.reason == "body nested too deeply"
+        assert str(MAX_DEPTH) in caught.value.errors[0].message
+
+
+def test_nesting_inside_data_counts_from_the_envelope() -> None:
+    # The envelope is level 1, data 2, details 3, and 61 more levels: 64 in all.
+    details = {"k": json.loads(_nested(MAX_DEPTH - 3))}
+    data = {"community_id": "c1", "alert": "quiet", "period": "2026-11", "details": details}
+    event = _envelope("cop.health.alert_raised.v1", data, partitionkey="c1")
+
+    assert decode(json.dumps(event).encode()) is not None
+    event["data"]["details"] = {"one": details}
+    with pytest.raises(InvalidEvent, match="nested too deeply"):
+        decode(json.dumps(event).encode())
+    with pytest.raises(InvalidEvent, match="nested too deeply"):
+        decode(event)  # parsed JSON is held to the same limit
+
+
+def test_the_depth_limit_is_a_parameter() -> None:
+    raw = json.dumps(_envelope(FEEDBACK, _feedback_data())).encode()  # 2 levels
+
+    assert decode(raw, max_depth=2) is not None
+    with pytest.raises(InvalidEvent, match="nested too deeply"):
+        decode(raw, max_depth=1)
+
+
+def test_a_body_over_the_size_limit_is_refused_before_parsing() -> None:
+    raw = json.dumps(_envelope(FEEDBACK, _feedback_data(plus="x" * 3000))).encode()
+
+    assert decode(raw, max_bytes=len(raw)) is not None
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw, max_bytes=len(raw) - 1)
+
+    assert caught.value.reason == "body too large"
+    assert caught.value.oversized
+    assert _fields(caught.value) == {"body"}
+    assert f"{len(raw)} bytes" in caught.value.errors[0].message
+
+
+def test_the_default_size_limit_is_kafkas_default_maximum_message_size() -> None:
+    assert MAX_EVENT_BYTES == 1_048_576  # producer max.request.size; broker allows 1,048,588
+    with pytest.raises(InvalidEvent, match="body too large"):
+        decode(b" " * (MAX_EVENT_BYTES + 1))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"rating": NaN}', b'{"rating": Infinity}', b'"\\ud800"', b"1" * 5000, b"\xff\xfe"],
+)
+def test_json_that_python_would_half_accept_is_not_valid_json(raw: bytes) -> None:
+    with pytest.raises(InvalidEvent, match="not valid JSON"):
+        load_json(raw)
+
+
+def test_load_json_names_what_it_read() -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        load_json(b"{", what="data")
+
+    assert caught.value.reason == "data is not valid JSON"
+    assert _fields(caught.value) == {"data"}
+
+
+# --- times at the ends of the calendar ---
+
+EDGES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"]
+
+
+@pytest.mark.parametrize("edge", EDGES)
+def test_an_envelope_time_with_no_utc_equivalent_is_a_validation_error(edge: str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode(_envelope(FEEDBACK, _feedback_data(), time=edge))
+
+    assert caught.value.reason == "invalid CloudEvents envelope"
+    assert _fields(caught.value) == {"time"}
+    assert "out of range once converted to UTC" in caught.value.errors[0].message
+
+
+@pytest.mark.parametrize("edge", EDGES)
+@pytest.mark.parametrize(
+    ("event_type", "data", "field"),
+    [
+        (SCHEDULED, _scheduled_data(), "starts_at"),
+        ("cop.session.rescheduled.v1", {"session_id": "s1", "community_id": "c1"}, "starts_at"),
+        (
+            "cop.action_item.opened.v1",
+            {"action_item_id": "a1", "community_id": "c1", "title": "t", "owner_id": "m1"},
+            "due",
+        ),
+    ],
+)
+def test_a_data_time_with_no_utc_equivalent_names_its_field(
+    edge: str, event_type: str, data: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode(_envelope(event_type, {**data, field: edge}))
+
+    assert caught.value.reason == f"invalid data for {event_type}"
+    assert _fields(caught.value) == {f"data.{field}"}
+    assert "0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z" in caught.value.errors[0].message
+
+
+def test_times_at_the_ends_of_the_calendar_in_utc_are_fine() -> None:
+    item = ActionItemOpened.model_validate(
+        {"action_item_id": "a", "community_id": "c", "title": "t", "owner_id": "m",
+         "due": "9999-12-31T23:59:59+00:00"}
+    )  # fmt: skip
+    first = parse_envelope(_envelope(FEEDBACK, _feedback_data(), time="0001-01-01T10:00:00+10:00"))
+
+    assert item.due == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert first.time == datetime(1, 1, 1, tzinfo=UTC)
+
+
+# --- every wrong field at once ---
+
+
+def test_data_errors_and_a_wrong_partitionkey_are_reported_together() -> None:
+    raw = _envelope(FEEDBACK, _feedback_data(rating=9), partitionkey="not-c1")
+
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw)
+
+    assert caught.value.reason == f"invalid data for {FEEDBACK}"
+    assert _fields(caught.value) == {"data.rating", "partitionkey"}
+
+
+def test_envelope_data_and_partitionkey_errors_are_reported_together() -> None:
+    raw = _envelope(
+        FEEDBACK, _feedback_data(rating=0), partitionkey="c2", time="2026-11-21T10:00:00", id=""
+    )
+
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw)
+
+    assert caught.value.reason == "invalid CloudEvents envelope"
+    assert _fields(caught.value) == {"id", "time", "data.rating", "partitionkey"}
+
+
+def test_a_wrong_key_field_is_named_once_not_again_as_partitionkey() -> None:
+    raw = _envelope(KUDOS, _kudos_data(community_id="bad id!"), partitionkey="c1")
+
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw)
+
+    assert _fields(caught.value) == {"data.community_id"}
+
+
+def test_validate_data_reports_data_and_key_together() -> None:
+    envelope = parse_envelope(_envelope(PROFILE, _profile_data(email="nope"), partitionkey="c1"))
+
+    with pytest.raises(InvalidEvent) as caught:
+        validate_data(envelope)
+
+    assert _fields(caught.value) == {"data.email", "partitionkey"}
+
+
+def test_combining_failures_keeps_the_first_reason_and_every_field() -> None:
+    first = InvalidEvent("first", [FieldError("a", "x")])
+    second = InvalidEvent("second", [FieldError("b", "y"), FieldError("c", "z")])
+
+    combined = InvalidEvent.combine([first, second])
+
+    assert combined.reason == "first"
+    assert [e.field for e in combined.errors] == ["a", "b", "c"]
+    assert InvalidEvent.combine([second]) is second

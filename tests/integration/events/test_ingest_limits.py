@@ -1,0 +1,318 @@
+"""Bad input on `POST /ingest` and `cop.inbound` is a 4xx problem naming the field, never a 500
+or a 503: bodies nested too deeply, times with no UTC equivalent, events larger than the broker
+accepts (recorded as rejected without their payload), and every wrong field named at once."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shared.events.topics import Topic
+from tests.infra import Infrastructure
+from tests.integration.events.conftest import EventsApp
+from tests.integration.events.test_gateway import (
+    FEEDBACK,
+    PROFILE,
+    auth,
+    profile_event,
+    register,
+    topic,
+)
+from tests.integration.kafka_io import body, headers, produce_raw, read_all
+
+pytestmark = pytest.mark.integration
+
+SCHEDULED = "cop.session.scheduled.v1"
+ACTION_ITEM = "cop.action_item.opened.v1"
+PUBLISHED = "cop.artifact.published.v1"
+DEEPLY_NESTED = b"[" * 5000 + b"]" * 5000
+EDGES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"]
+BROKER_LIMIT = 1_048_576  # the producer's max_request_size; the broker takes 1,048,588
+
+
+def event(source: str, event_type: str, data: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": source,
+        "type": event_type,
+        "time": datetime.now(UTC).isoformat(),
+        "partitionkey": data["community_id"],
+        "data": data,
+        **changes,
+    }
+
+
+def scheduled(source: str, **data: Any) -> dict[str, Any]:
+    return event(
+        source,
+        SCHEDULED,
+        {
+            "session_id": f"s-{uuid.uuid4().hex[:8]}",
+            "community_id": "c1",
+            "title": "Journal club",
+            "format": "journal_club",
+            "starts_at": "2026-12-03T12:00:00Z",
+            "duration_minutes": 45,
+            "facilitator_id": "ada",
+            **data,
+        },
+    )
+
+
+def action_item(source: str, **data: Any) -> dict[str, Any]:
+    return event(
+        source,
+        ACTION_ITEM,
+        {
+            "action_item_id": f"a-{uuid.uuid4().hex[:8]}",
+            "community_id": "c1",
+            "title": "Try mob programming",
+            "owner_id": "ada",
+            **data,
+        },
+    )
+
+
+def artifact(source: str, size: int) -> dict[str, Any]:
+    """An artifact whose JSON is about `size` bytes (on cop.knowledge: no projection here)."""
+    ids = [f"a{i:07d}" + "x" * 112 for i in range(size // 123)]  # 120 chars + `"",`
+    return event(
+        source,
+        PUBLISHED,
+        {
+            "artifact_id": f"art-{uuid.uuid4().hex[:8]}",
+            "community_id": "c1",
+            "kind": "pattern",
+            "title": "Strangler fig",
+            "url": "https://wiki.example.com/strangler-fig",
+            "author_ids": ["ada"],
+            "related_artifact_ids": ids,
+        },
+    )
+
+
+async def rejections(infra: Infrastructure, events: EventsApp, expect: int = 1) -> list[Any]:
+    return await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.INBOUND_REJECTED), expect=expect
+    )
+
+
+def fields(problem: dict[str, Any]) -> set[str]:
+    return {e["field"] for e in problem["errors"]}
+
+
+# --- deeply nested JSON ---
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/cloudevents+json", "application/cloudevents-batch+json"],
+)
+async def test_deeply_nested_json_gets_400_problem_json_and_is_recorded(
+    infra: Infrastructure, events: EventsApp, content_type: str
+) -> None:
+    key = await register(infra, events, "directory", [PROFILE])
+
+    response = await events.client.post(
+        "/ingest", content=DEEPLY_NESTED, headers={"content-type": content_type, **auth(key)}
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["detail"] == "body nested too deeply"
+    assert fields(problem) == {"body"}
+    (rejected,) = await rejections(infra, events)
+    record = body(rejected)
+    assert record["reason"] == "body nested too deeply"
+    assert record["source"] == "directory"
+    assert record["event"] == {"size": len(DEEPLY_NESTED), "payload": "omitted"}
+    assert headers(rejected)["cop_via"] == "http"
+
+
+async def test_deeply_nested_data_in_binary_mode_names_data(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "directory", [PROFILE])
+    ce_headers = {"ce-specversion": "1.0", "ce-id": "deep-1", "ce-source": "directory",
+                  "ce-type": PROFILE, "content-type": "application/json"}  # fmt: skip
+
+    response = await events.client.post(
+        "/ingest", content=DEEPLY_NESTED, headers={**ce_headers, **auth(key)}
+    )
+
+    assert response.status_code == 400, response.text
+    assert fields(response.json()) == {"data"}
+    (rejected,) = await rejections(infra, events)
+    assert body(rejected)["event"]["id"] == "deep-1"
+
+
+# --- times with no UTC equivalent ---
+
+
+@pytest.mark.parametrize("edge", EDGES)
+@pytest.mark.parametrize(
+    ("make", "change", "field"),
+    [
+        (scheduled, "time", "time"),
+        (scheduled, "starts_at", "data.starts_at"),
+        (action_item, "due", "data.due"),
+    ],
+    ids=["time", "starts_at", "due"],
+)
+async def test_a_time_at_the_end_of_the_calendar_gets_422_naming_the_field(
+    infra: Infrastructure, events: EventsApp, edge: str, make: Any, change: str, field: str
+) -> None:
+    key = await register(infra, events, "calendar", [SCHEDULED, ACTION_ITEM])
+    sent = make("calendar") if change == "time" else make("calendar", **{change: edge})
+    if change == "time":
+        sent["time"] = edge
+
+    response = await events.client.post("/ingest", json=sent, headers=auth(key))
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert fields(problem) == {field}
+    assert "out of range once converted to UTC" in problem["errors"][0]["message"]
+
+
+async def test_a_time_at_the_end_of_the_calendar_on_cop_inbound_is_rejected(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    await register(infra, events, "calendar", [SCHEDULED])
+    sent = scheduled("calendar", starts_at=EDGES[1])
+    sent["time"] = EDGES[0]
+
+    await produce_raw(
+        infra.kafka_bootstrap_servers,
+        topic(events, Topic.INBOUND),
+        json.dumps(sent).encode(),
+        key=None,
+        headers={},
+    )
+
+    (rejected,) = await rejections(infra, events)
+    assert body(rejected)["reason"] == "invalid CloudEvents envelope"
+    assert fields(body(rejected)) == {"time", "data.starts_at"}
+
+
+# --- events larger than the broker accepts ---
+
+
+async def test_an_event_larger_than_the_broker_accepts_gets_413_and_is_recorded_without_payload(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "wiki", [PUBLISHED])
+    big = artifact("wiki", 1_200_000)
+
+    response = await events.client.post("/ingest", json=big, headers=auth(key))
+
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["detail"] == "event too large"
+    assert fields(problem) == {"event"}
+    (rejected,) = await rejections(infra, events)
+    assert len(rejected.value) < 5_000  # the payload is not kept
+    record = body(rejected)
+    assert record["reason"] == "event too large"
+    assert record["source"] == "wiki"
+    assert {k: record["event"][k] for k in ("id", "type", "source", "partitionkey")} == {
+        "id": big["id"], "type": PUBLISHED, "source": "wiki", "partitionkey": "c1",
+    }  # fmt: skip
+    assert record["event"]["payload"] == "omitted"
+    assert record["event"]["size"] > BROKER_LIMIT
+    routed = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.KNOWLEDGE), expect=1, timeout_s=2
+    )
+    assert routed == []
+
+
+async def test_an_event_just_under_the_broker_limit_is_accepted_and_routed(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "wiki", [PUBLISHED])
+    sent = artifact("wiki", 1_000_000)
+
+    response = await events.client.post("/ingest", json=sent, headers=auth(key))
+
+    assert response.status_code == 202, response.text
+    (routed,) = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.KNOWLEDGE), expect=1
+    )
+    assert len(routed.value) > 990_000
+    assert body(routed)["originalid"] == sent["id"]
+
+
+async def test_an_oversized_event_in_a_batch_is_rejected_alone(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "wiki", [PUBLISHED])
+    small, big = artifact("wiki", 1_000), artifact("wiki", 1_200_000)
+
+    response = await events.client.post("/ingest", json=[big, small], headers=auth(key))
+
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [(r["status"], r.get("reason")) for r in results] == [
+        ("rejected", "event too large"), ("accepted", None),
+    ]  # fmt: skip
+    (rejected,) = await rejections(infra, events)
+    assert body(rejected)["event"]["id"] == big["id"]
+    assert len(rejected.value) < 5_000
+
+
+async def test_a_body_over_the_request_limit_gets_413_and_is_recorded(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "wiki", [PUBLISHED])
+    too_much = b" " * (10 * 1_048_576 + 1)
+
+    response = await events.client.post(
+        "/ingest",
+        content=too_much,
+        headers={"content-type": "application/json", "ce-id": "huge-1", **auth(key)},
+    )
+
+    assert response.status_code == 413, response.text
+    assert response.json()["detail"] == "body too large"
+    (rejected,) = await rejections(infra, events)
+    assert body(rejected)["event"] == {"id": "huge-1", "size": len(too_much), "payload": "omitted"}
+
+
+# --- every wrong field at once ---
+
+
+async def test_an_invalid_event_names_every_wrong_field_across_all_checks(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "directory", [PROFILE])
+    sent = {
+        "specversion": "1.0", "id": "f-1", "source": "someone-else", "type": FEEDBACK,
+        "time": "2026-11-21T10:00:00", "partitionkey": "c2",
+        "data": {"session_id": "s1", "community_id": "c1", "member_id": "m1", "rating": 9},
+    }  # fmt: skip
+
+    response = await events.client.post("/ingest", json=sent, headers=auth(key))
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["detail"] == "invalid CloudEvents envelope"  # the first check that failed
+    assert fields(problem) == {"time", "source", "type", "data.rating", "partitionkey"}
+
+
+async def test_data_errors_and_a_wrong_partitionkey_are_named_together(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "directory", [PROFILE])
+    sent = profile_event("directory", email="nope")
+    sent["partitionkey"] = "someone-else"
+
+    response = await events.client.post("/ingest", json=sent, headers=auth(key))
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == f"invalid data for {PROFILE}"
+    assert fields(response.json()) == {"data.email", "partitionkey"}
