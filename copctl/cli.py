@@ -240,7 +240,12 @@ def token(
     """Print a member's bearer token, signed with the services' AUTH_TOKEN_SECRET."""
     from shared.auth import issue_token
 
-    typer.echo(issue_token(secret, member_id, scopes=tuple(scope or ()), ttl_s=ttl))
+    try:
+        token = issue_token(secret, member_id, scopes=tuple(scope or ()), ttl_s=ttl)
+    except ValueError as e:
+        typer.echo(f"cannot issue that token: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(token)
 
 
 ServiceArg = Annotated[str, typer.Argument(help="events, knowledge, recognition or notifier")]

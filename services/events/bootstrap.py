@@ -8,6 +8,7 @@ from services.events.adapters.queries import EventsQueries
 from services.events.adapters.sources import InboundLedger, RateLimiter, SourceRegistry
 from services.events.domain.errors import Refused
 from services.events.entrypoints import http, ingest
+from services.events.entrypoints import sources as source_systems
 from services.events.entrypoints.inbound import inbound_handler
 from services.events.event_handlers import event_handlers
 from services.events.gateway import Gateway
@@ -28,16 +29,26 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
     gateway = Gateway(runtime.bus, sources, InboundLedger(runtime.db))
     runtime.subscribe(event_handlers(projection), str(Topic.COMMUNITIES), str(Topic.SESSIONS))
     runtime.subscribe_records(inbound_handler(gateway), str(Topic.INBOUND), group_suffix="inbound")
+    auth = member_auth(
+        settings.auth_token_secret, max_lifetime_s=settings.auth_token_max_lifetime_s
+    )
     app = create_app(
         runtime,
         title="CoP Events",
         description="Communities, members, sessions, attendance, feedback, action items, "
         "and the inbound gateway for other systems' events.",
         routers=[
-            http.router(
-                handlers, EventsQueries(projection), member_auth(settings.auth_token_secret)
+            http.router(handlers, EventsQueries(projection), auth),
+            ingest.router(
+                gateway,
+                RateLimiter(runtime.redis, settings.mongodb_database),
+                settings.ingest_max_batch,
             ),
-            ingest.router(gateway, RateLimiter(runtime.redis), settings.ingest_max_batch),
+            source_systems.router(
+                sources,
+                auth,
+                settings.ingest_default_rate_limit_per_minute,
+            ),
         ],
         on_startup=[projection.ensure_indexes, sources.ensure_indexes],
     )
@@ -47,7 +58,7 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
         return problem_response(
             request,
             exc.status,
-            "Not found" if exc.status == 404 else "Refused in the current state",
+            exc.title,
             str(exc),
             type_=f"urn:cop:problem:events:{exc.code}",
             extra={"code": exc.code},

@@ -87,7 +87,9 @@ async def session_scheduled(fact: Fact[SessionScheduled], uow: EventsWrites) -> 
 async def session_rescheduled(fact: Fact[SessionRescheduled], uow: EventsWrites) -> None:
     data = fact.data
     uow.change_session(
-        data.session_id, set_={"starts_at": data.starts_at, "community_id": data.community_id}
+        data.session_id,
+        set_={"starts_at": data.starts_at, "community_id": data.community_id},
+        on_insert={"status": SessionStatus.SCHEDULED.value},
     )
 
 
@@ -108,6 +110,7 @@ async def attendance_recorded(fact: Fact[AttendanceRecorded], uow: EventsWrites)
     uow.change_session(
         data.session_id,
         set_={"community_id": data.community_id},
+        on_insert={"status": SessionStatus.SCHEDULED.value},
         add_to_set={"checked_in_ids": data.member_id},
     )
 

@@ -1,34 +1,24 @@
-"""The events service's use cases: each command checks the projection, then publishes its event.
+"""The events service's use cases: each command loads what it decides on from the projection,
+lets the domain decide (rules and authorization) and publishes the event the domain returns.
 
 The projection is updated only by consuming the topics (DESIGN §1, "listen to yourself"), so a
 command returns the event it published; callers may wait until the projection shows it.
 """
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 from services.events.adapters.projection import EventsProjection
 from services.events.domain import community as communities
+from services.events.domain import member as members
 from services.events.domain import session as sessions
-from services.events.domain.errors import NotFound, Refused
+from services.events.domain.actor import Actor
 from shared.events.catalog import (
-    ActionItemClosed,
-    ActionItemOpened,
-    AttendanceRecorded,
     Charter,
     CommunityCreated,
-    CommunityLeaderChanged,
-    CommunityUpdated,
     EventData,
-    FeedbackSubmitted,
-    MemberJoined,
-    MemberLeft,
     MemberProfileUpdated,
     Role,
-    SessionCancelled,
-    SessionHeld,
-    SessionRescheduled,
     SessionScheduled,
     Stage,
 )
@@ -37,10 +27,7 @@ from shared.kafka import EventBus
 from shared.waiting import wait_until
 
 SOURCE = "cop/events"
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+Doc = dict[str, Any]
 
 
 class EventsHandlers:
@@ -56,154 +43,133 @@ class EventsHandlers:
     async def wait_applied(self, event_id: str, timeout_s: float = 10.0) -> bool:
         return await wait_until(lambda: self.projection.was_applied(event_id), timeout_s=timeout_s)
 
-    # --- communities and members ---
+    # --- loading what a command decides on ---
 
     async def _community(self, community_id: str) -> communities.CommunityState:
         state = await self.projection.community_state(community_id)
         return communities.require(state, community_id)
 
+    async def _session_or_none(self, session_id: str) -> sessions.SessionState | None:
+        return await self.projection.session_state(session_id)
+
+    async def _session(
+        self, session_id: str
+    ) -> tuple[sessions.SessionState, communities.CommunityState | None]:
+        """The session and its community (None if not known here: then only admins steward)."""
+        session = sessions.require(await self._session_or_none(session_id), session_id)
+        return session, await self.projection.community_state(session.community_id)
+
+    # --- communities and members ---
+
     async def create_community(self, data: CommunityCreated) -> CloudEvent:
-        if await self.projection.community_state(data.community_id) is not None:
-            raise Refused("community_exists", f"community {data.community_id} already exists")
-        return await self._publish(data)
+        existing = await self.projection.community_state(data.community_id)
+        return await self._publish(communities.create(existing, data))
 
     async def update_community(
-        self, community_id: str, *, name: str | None, charter: Charter | None, stage: Stage | None
+        self,
+        community_id: str,
+        actor: Actor,
+        *,
+        name: str | None = None,
+        charter: Charter | None = None,
+        stage: Stage | None = None,
     ) -> CloudEvent:
         state = await self._community(community_id)
-        if stage is not None:
-            communities.check_stage_change(state, stage)
-        return await self._publish(
-            CommunityUpdated(community_id=community_id, name=name, charter=charter, stage=stage)
-        )
+        updated = communities.update(state, actor, name=name, charter=charter, stage=stage)
+        return await self._publish(updated)
 
-    async def change_leader(self, community_id: str, leader_id: str) -> CloudEvent:
+    async def change_leader(self, community_id: str, leader_id: str, actor: Actor) -> CloudEvent:
         state = await self._community(community_id)
-        communities.check_leader_change(state, leader_id)
-        return await self._publish(
-            CommunityLeaderChanged(
-                community_id=community_id, leader_id=leader_id, previous_leader_id=state.leader_id
-            )
-        )
+        return await self._publish(communities.change_leader(state, leader_id, actor))
 
-    async def join(self, community_id: str, member_id: str, role: Role) -> CloudEvent:
+    async def join(self, community_id: str, member_id: str, role: Role, actor: Actor) -> CloudEvent:
         state = await self._community(community_id)
-        communities.check_join(state, member_id)
-        return await self._publish(
-            MemberJoined(community_id=community_id, member_id=member_id, role=role)
-        )
+        return await self._publish(communities.join(state, member_id, role, actor))
 
-    async def leave(self, community_id: str, member_id: str) -> CloudEvent:
+    async def leave(self, community_id: str, member_id: str, actor: Actor) -> CloudEvent:
         state = await self._community(community_id)
-        role = communities.check_leave(state, member_id)
-        return await self._publish(
-            MemberLeft(community_id=community_id, member_id=member_id, role=role)
-        )
+        return await self._publish(communities.leave(state, member_id, actor))
 
-    async def update_profile(self, profile: MemberProfileUpdated) -> CloudEvent:
-        return await self._publish(profile)
+    async def update_profile(self, profile: MemberProfileUpdated, actor: Actor) -> CloudEvent:
+        return await self._publish(members.update_profile(profile, actor))
 
     # --- sessions ---
 
-    async def _session(self, session_id: str) -> sessions.SessionState:
-        return sessions.require(await self.projection.session_state(session_id), session_id)
+    async def schedule(self, data: SessionScheduled, actor: Actor) -> CloudEvent:
+        community = await self._community(data.community_id)
+        existing = await self._session_or_none(data.session_id)
+        return await self._publish(sessions.schedule(community, existing, data, actor))
 
-    async def schedule(self, data: SessionScheduled) -> CloudEvent:
-        await self._community(data.community_id)
-        if await self.projection.session_state(data.session_id) is not None:
-            raise Refused("session_exists", f"session {data.session_id} exists")
-        return await self._publish(data)
+    async def reschedule(self, session_id: str, starts_at: datetime, actor: Actor) -> CloudEvent:
+        session, community = await self._session(session_id)
+        return await self._publish(sessions.reschedule(session, community, starts_at, actor))
 
-    async def reschedule(self, session_id: str, starts_at: datetime) -> CloudEvent:
-        state = await self._session(session_id)
-        sessions.check_reschedule(state)
-        return await self._publish(
-            SessionRescheduled(
-                session_id=session_id, community_id=state.community_id, starts_at=starts_at
-            )
+    async def cancel(self, session_id: str, reason: str, actor: Actor) -> CloudEvent:
+        session, community = await self._session(session_id)
+        return await self._publish(sessions.cancel(session, community, reason, actor))
+
+    async def check_in(self, session_id: str, member_id: str, actor: Actor) -> CloudEvent:
+        session, community = await self._session(session_id)
+        attended = sessions.check_in(session, community, member_id, actor, utc_now())
+        return await self._publish(attended)
+
+    async def hold(
+        self, session_id: str, details: sessions.HoldDetails, actor: Actor
+    ) -> CloudEvent:
+        session, community = await self._session(session_id)
+        return await self._publish(sessions.hold(session, community, details, actor))
+
+    async def submit_feedback(
+        self,
+        session_id: str,
+        member_id: str,
+        actor: Actor,
+        *,
+        rating: int,
+        plus: str = "",
+        delta: str = "",
+        applied: bool = False,
+    ) -> CloudEvent:
+        session = sessions.require(await self._session_or_none(session_id), session_id)
+        feedback = sessions.submit_feedback(
+            session, member_id, actor, rating=rating, plus=plus, delta=delta, applied=applied
         )
-
-    async def cancel(self, session_id: str, reason: str) -> CloudEvent:
-        state = await self._session(session_id)
-        sessions.check_cancel(state)
-        return await self._publish(
-            SessionCancelled(session_id=session_id, community_id=state.community_id, reason=reason)
-        )
-
-    async def check_in(self, session_id: str, member_id: str) -> CloudEvent:
-        state = await self._session(session_id)
-        sessions.check_check_in(state)
-        return await self._publish(
-            AttendanceRecorded(
-                session_id=session_id,
-                community_id=state.community_id,
-                member_id=member_id,
-                checked_in_at=utc_now(),
-            )
-        )
-
-    async def hold(self, session_id: str, **details: Any) -> CloudEvent:
-        state = await self._session(session_id)
-        sessions.check_hold(state)
-        doc = await self.projection.session_details(session_id)
-        assert doc is not None
-        held = SessionHeld(
-            session_id=session_id,
-            community_id=state.community_id,
-            held_at=details.get("held_at") or doc["starts_at"],
-            duration_minutes=details.get("duration_minutes") or doc["duration_minutes"],
-            format=doc["format"],
-            title=doc["title"],
-            facilitator_id=details.get("facilitator_id") or doc["facilitator_id"],
-            speaker_ids=doc.get("speaker_ids", []),
-            attendee_ids=sessions.attendees_when_held(state, details.get("attendee_ids") or []),
-            recording_url=details.get("recording_url"),
-        )
-        return await self._publish(held)
-
-    async def submit_feedback(self, session_id: str, member_id: str, **feedback: Any) -> CloudEvent:
-        state = await self._session(session_id)
-        sessions.check_feedback(state, member_id)
-        return await self._publish(
-            FeedbackSubmitted(
-                session_id=session_id,
-                community_id=state.community_id,
-                member_id=member_id,
-                **feedback,
-            )
-        )
+        return await self._publish(feedback)
 
     # --- action items ---
 
     async def open_action_item(
-        self, session_id: str, title: str, owner_id: str, due: datetime | None
+        self,
+        session_id: str,
+        action_item_id: str,
+        actor: Actor,
+        *,
+        title: str,
+        owner_id: str,
+        due: datetime | None = None,
     ) -> CloudEvent:
-        state = await self._session(session_id)
-        return await self._publish(
-            ActionItemOpened(
-                action_item_id=new_id("ai"),
-                community_id=state.community_id,
-                session_id=session_id,
-                title=title,
-                owner_id=owner_id,
-                due=due,
-            )
+        session, community = await self._session(session_id)
+        existing = await self.projection.action_item_state(action_item_id)
+        opened = sessions.open_action_item(
+            session,
+            community,
+            existing,
+            actor,
+            action_item_id=action_item_id,
+            title=title,
+            owner_id=owner_id,
+            due=due,
         )
+        return await self._publish(opened)
 
-    async def close_action_item(self, action_item_id: str, outcome: str) -> CloudEvent:
-        state = sessions.check_close(
-            await self.projection.action_item_state(action_item_id), action_item_id
+    async def close_action_item(
+        self, action_item_id: str, outcome: str, actor: Actor
+    ) -> CloudEvent:
+        item = sessions.require_action_item(
+            await self.projection.action_item_state(action_item_id),
+            action_item_id,
         )
-        doc = await self.projection.action_item_details(action_item_id)
-        if doc is None:
-            raise NotFound("action_item_not_found", f"no action item {action_item_id}")
-        return await self._publish(
-            ActionItemClosed(
-                action_item_id=action_item_id,
-                community_id=state.community_id,
-                session_id=doc.get("session_id"),
-                title=doc["title"],
-                owner_id=doc["owner_id"],
-                outcome=outcome,
-            )
-        )
+        session = await self._session_or_none(item.session_id) if item.session_id else None
+        community = await self.projection.community_state(item.community_id)
+        closed = sessions.close_action_item(item, session, community, outcome, actor)
+        return await self._publish(closed)

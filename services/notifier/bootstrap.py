@@ -47,7 +47,14 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         runtime,
         title="CoP Notifier",
         description="E-mail and chat notifications for community members, and the delivery log.",
-        routers=[router(handlers, member_auth(settings.auth_token_secret))],
+        routers=[
+            router(
+                handlers,
+                member_auth(
+                    settings.auth_token_secret, max_lifetime_s=settings.auth_token_max_lifetime_s
+                ),
+            )
+        ],
         on_startup=[store.ensure_indexes],
         on_shutdown=[chat.close],
     )

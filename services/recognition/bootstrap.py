@@ -25,6 +25,13 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
         runtime,
         title="CoP Recognition",
         description="Kudos, contribution ledger, badges, leaderboards and community health.",
-        routers=[router(handlers, member_auth(settings.auth_token_secret))],
+        routers=[
+            router(
+                handlers,
+                member_auth(
+                    settings.auth_token_secret, max_lifetime_s=settings.auth_token_max_lifetime_s
+                ),
+            )
+        ],
         on_startup=[projection.ensure_indexes],
     )

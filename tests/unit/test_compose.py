@@ -5,6 +5,7 @@ settings classes, so a renamed setting or script breaks here rather than in a co
 """
 
 import importlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -49,12 +50,16 @@ def settings_class(name: str) -> type[ServiceSettings]:
     return getattr(module, APP_SERVICES[name])
 
 
+_DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
 def environment(service: dict[str, Any]) -> dict[str, str]:
-    """A service's environment as strings, whether written as a mapping or a list."""
+    """A service's environment as strings, whether written as a mapping or a list, with
+    `${NAME:-default}` expanded as compose does when NAME is not set."""
     env = service.get("environment", {})
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {key: str(value) for key, value in env.items()}
+    return {key: _DEFAULTED.sub(r"\2", str(value)) for key, value in env.items()}
 
 
 def published_ports(service: dict[str, Any]) -> list[tuple[int, int]]:

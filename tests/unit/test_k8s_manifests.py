@@ -11,12 +11,17 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from services.notifier.settings import NotifierSettings
-from shared.settings import ServiceSettings
+from shared.settings import LOCAL_AUTH_TOKEN_SECRET, ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_DIR = ROOT / "deploy" / "k8s"
+
+SECRET_NAME = "cop-secrets"
+# What an operator puts in the Secret (kustomization.yaml says how).
+SECRET_DATA = {"AUTH_TOKEN_SECRET": "a-long-random-value-from-openssl-rand-hex-32"}
 
 APP_SERVICES: dict[str, str] = {
     "events": "EventsSettings",
@@ -58,7 +63,27 @@ def container(name: str) -> dict[str, Any]:
 
 
 def container_env(name: str) -> dict[str, str]:
-    return {item["name"]: str(item["value"]) for item in container(name).get("env", [])}
+    """The container's literal env values (not those taken from a Secret)."""
+    return {
+        item["name"]: str(item["value"])
+        for item in container(name).get("env", [])
+        if "value" in item
+    }
+
+
+def secret_env(name: str) -> dict[str, dict[str, Any]]:
+    """The container's env values taken from a Secret key: name -> secretKeyRef."""
+    return {
+        item["name"]: item["valueFrom"]["secretKeyRef"]
+        for item in container(name).get("env", [])
+        if "secretKeyRef" in item.get("valueFrom", {})
+    }
+
+
+def manifest_env(name: str) -> dict[str, str]:
+    """The environment a pod gets: ConfigMap, the Secret's keys, then the container's env."""
+    secret_keys = {var: SECRET_DATA[ref["key"]] for var, ref in secret_env(name).items()}
+    return {**common_config(), **SECRET_DATA, **container_env(name), **secret_keys}
 
 
 def common_config() -> dict[str, str]:
@@ -111,9 +136,8 @@ def test_configmap_binds_http_on_all_interfaces() -> None:
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_deployment_env_vars_are_settings_fields_or_otel(name: str) -> None:
     fields = settings_class(name).model_fields
-    unknown = [
-        k for k in container_env(name) if not k.startswith("OTEL_") and k.lower() not in fields
-    ]
+    names = [*container_env(name), *secret_env(name)]
+    unknown = [k for k in names if not k.startswith("OTEL_") and k.lower() not in fields]
     assert unknown == []
 
 
@@ -191,7 +215,7 @@ def test_service_selects_the_pods_and_targets_the_http_port(name: str) -> None:
 def test_settings_parse_from_the_configmap_and_deployment_env(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = {**common_config(), **container_env(name)}
+    env = manifest_env(name)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = settings_class(name)()
@@ -203,8 +227,36 @@ def test_settings_parse_from_the_configmap_and_deployment_env(
 def test_notifier_chat_is_off_until_a_webhook_is_configured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in {**common_config(), **container_env("notifier")}.items():
+    for key, value in manifest_env("notifier").items():
         monkeypatch.setenv(key, value)
     settings = NotifierSettings()
     assert not settings.chat_webhook_url
     assert settings.chat_allowed_hosts == []
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_deployment_requires_the_secret(name: str) -> None:
+    refs = [src["secretRef"] for src in container(name)["envFrom"] if "secretRef" in src]
+    assert [ref["name"] for ref in refs] == [SECRET_NAME]
+    assert not any(ref.get("optional") for ref in refs)
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_deployment_takes_the_token_secret_from_a_required_secret_key(name: str) -> None:
+    ref = secret_env(name)["AUTH_TOKEN_SECRET"]
+    assert (ref["name"], ref["key"]) == (SECRET_NAME, "AUTH_TOKEN_SECRET")
+    assert not ref.get("optional")
+
+
+def test_configmap_declares_an_environment_that_is_not_local() -> None:
+    assert common_config()["COP_ENV"] not in ("", "local")
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_settings_from_the_manifests_refuse_the_public_default_token_secret(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {**manifest_env(name), "AUTH_TOKEN_SECRET": LOCAL_AUTH_TOKEN_SECRET}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValidationError, match="AUTH_TOKEN_SECRET is the public local default"):
+        settings_class(name)()

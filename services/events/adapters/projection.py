@@ -18,8 +18,13 @@ from pymongo import ASCENDING, DESCENDING, DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.events.domain.community import CommunityState
-from services.events.domain.session import ActionItemState, SessionState, SessionStatus
-from shared.events.catalog import Role, Stage
+from services.events.domain.session import (
+    ActionItemState,
+    SessionPlan,
+    SessionState,
+    SessionStatus,
+)
+from shared.events.catalog import Role, SessionFormat, Stage
 from shared.mongo import StagedWrites, insert_once
 
 APPLIED_EVENTS = "applied_events"
@@ -60,12 +65,6 @@ class EventsProjection:
 
     # --- reads for commands ---
 
-    async def session_details(self, session_id: str) -> dict[str, Any] | None:
-        return await self.sessions.find_one({"_id": session_id})
-
-    async def action_item_details(self, action_item_id: str) -> dict[str, Any] | None:
-        return await self.action_items.find_one({"_id": action_item_id})
-
     async def was_applied(self, event_id: str) -> bool:
         return await self.applied.find_one({"_id": event_id}) is not None
 
@@ -80,22 +79,38 @@ class EventsProjection:
         return CommunityState(community_id, doc["leader_id"], Stage(doc["stage"]), members)
 
     async def session_state(self, session_id: str) -> SessionState | None:
+        """A session as commands see it; None until its schedule (or its holding) has arrived."""
         doc = await self.sessions.find_one({"_id": session_id})
-        if doc is None or "title" not in doc:  # unknown, or scheduled elsewhere and not yet here
+        if doc is None or "title" not in doc:
             return None
         return SessionState(
-            session_id=session_id,
+            session_id=doc["_id"],
             community_id=doc["community_id"],
-            status=SessionStatus(doc["status"]),
+            status=SessionStatus(doc.get("status", SessionStatus.SCHEDULED)),
             attendee_ids=frozenset(doc.get("attendee_ids", [])),
             checked_in_ids=frozenset(doc.get("checked_in_ids", [])),
+            plan=SessionPlan(
+                title=doc["title"],
+                format=SessionFormat(doc["format"]),
+                starts_at=doc.get("starts_at") or doc["held_at"],
+                duration_minutes=doc["duration_minutes"],
+                facilitator_id=doc["facilitator_id"],
+                speaker_ids=tuple(doc.get("speaker_ids", [])),
+            ),
         )
 
     async def action_item_state(self, action_item_id: str) -> ActionItemState | None:
         doc = await self.action_items.find_one({"_id": action_item_id})
         if doc is None or "title" not in doc:
             return None
-        return ActionItemState(action_item_id, doc["community_id"], bool(doc["open"]))
+        return ActionItemState(
+            action_item_id=doc["_id"],
+            community_id=doc["community_id"],
+            open=bool(doc.get("open", True)),
+            title=doc["title"],
+            owner_id=doc["owner_id"],
+            session_id=doc.get("session_id"),
+        )
 
 
 class EventsWrites:

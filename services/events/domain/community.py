@@ -1,9 +1,20 @@
-"""Community rules: one leader at a time, stages that move sensibly, voluntary membership."""
+"""Community rules: who stewards a community, one leader at a time, stages that move sensibly,
+voluntary membership. Each command's rule decides and returns the event it produces."""
 
 from dataclasses import dataclass, field
 
-from services.events.domain.errors import NotFound, Refused
-from shared.events.catalog import Role, Stage
+from services.events.domain.actor import Actor, require_self
+from services.events.domain.errors import Forbidden, NotFound, Refused
+from shared.events.catalog import (
+    Charter,
+    CommunityCreated,
+    CommunityLeaderChanged,
+    CommunityUpdated,
+    MemberJoined,
+    MemberLeft,
+    Role,
+    Stage,
+)
 
 # Wenger's stages of a community of practice. A community moves forward one stage at a time;
 # one in stewardship may fall back to maturing to renew itself; transformation is the end.
@@ -14,6 +25,9 @@ STAGE_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
     Stage.STEWARDSHIP: frozenset({Stage.TRANSFORMATION, Stage.MATURING}),
     Stage.TRANSFORMATION: frozenset(),
 }
+# Roles a member may take by joining on their own; core and sponsor are given by the stewards.
+SELF_SERVICE_ROLES = frozenset({Role.MEMBER, Role.MENTOR})
+NOT_STEWARD = "not_leader_or_core"
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,30 @@ def require(state: CommunityState | None, community_id: str) -> CommunityState:
     return state
 
 
+def is_steward(state: CommunityState | None, actor: Actor) -> bool:
+    """The community's leader, its core members and admins steward it."""
+    if actor.is_admin:
+        return True
+    if state is None:  # a session or item of a community not (yet) known here
+        return False
+    return actor.same_as(state.leader_id) or state.members.get(actor.member_id) is Role.CORE
+
+
+def require_steward(state: CommunityState, actor: Actor, action: str) -> None:
+    if not is_steward(state, actor):
+        raise Forbidden(
+            NOT_STEWARD,
+            f"only the leader, a core member or an admin of {state.community_id} may {action}",
+        )
+
+
+def create(existing: CommunityState | None, data: CommunityCreated) -> CommunityCreated:
+    """Any member may found a community, naming its leader."""
+    if existing is not None:
+        raise Refused("community_exists", f"community {data.community_id} already exists")
+    return data
+
+
 def check_stage_change(state: CommunityState, new: Stage) -> None:
     if new == state.stage:
         return
@@ -41,19 +79,55 @@ def check_stage_change(state: CommunityState, new: Stage) -> None:
         )
 
 
-def check_leader_change(state: CommunityState, new_leader: str) -> None:
+def update(
+    state: CommunityState,
+    actor: Actor,
+    *,
+    name: str | None = None,
+    charter: Charter | None = None,
+    stage: Stage | None = None,
+) -> CommunityUpdated:
+    require_steward(state, actor, "change its name, charter or stage")
+    if name is None and charter is None and stage is None:
+        raise Refused("nothing_to_change", "give at least one of name, charter, stage")
+    if stage is not None:
+        check_stage_change(state, stage)
+    return CommunityUpdated(
+        community_id=state.community_id, name=name, charter=charter, stage=stage
+    )
+
+
+def change_leader(state: CommunityState, new_leader: str, actor: Actor) -> CommunityLeaderChanged:
+    require_steward(state, actor, "hand its leadership to someone else")
     if new_leader == state.leader_id:
         raise Refused("same_leader", f"{new_leader} already leads {state.community_id}")
+    return CommunityLeaderChanged(
+        community_id=state.community_id, leader_id=new_leader, previous_leader_id=state.leader_id
+    )
 
 
-def check_join(state: CommunityState, member_id: str) -> None:
+def join(state: CommunityState, member_id: str, role: Role, actor: Actor) -> MemberJoined:
+    """A member joins in their own name as a member or mentor; stewards may add anyone as
+    anything (a core member or a sponsor is always added by a steward)."""
+    if not is_steward(state, actor):
+        require_self(actor, member_id, "join")
+        if role not in SELF_SERVICE_ROLES:
+            raise Forbidden(
+                NOT_STEWARD,
+                f"the {role} role in {state.community_id} is given by its leader, "
+                "a core member or an admin",
+            )
     if member_id in state.members:
         raise Refused("already_member", f"{member_id} is already a {state.members[member_id]} here")
+    return MemberJoined(community_id=state.community_id, member_id=member_id, role=role)
 
 
-def check_leave(state: CommunityState, member_id: str) -> Role:
+def leave(state: CommunityState, member_id: str, actor: Actor) -> MemberLeft:
+    require_self(actor, member_id, "leave")
     if member_id not in state.members:
         raise Refused("not_a_member", f"{member_id} is not a member of {state.community_id}")
     if member_id == state.leader_id:
         raise Refused("leader_cannot_leave", "hand the leadership to someone else before leaving")
-    return state.members[member_id]
+    return MemberLeft(
+        community_id=state.community_id, member_id=member_id, role=state.members[member_id]
+    )

@@ -1,38 +1,82 @@
 """The events service's HTTP API: commands answer 202 with the event id, queries read the
-projection. `?wait=true` on a command returns once the projection shows its event."""
+projection. `?wait=true` on a command returns once the projection shows its event.
+
+Request bodies are the catalog's event models without what the path or the service supplies;
+who may do what is decided in the domain, from the caller's token.
+"""
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
-from services.events.adapters.queries import EventsQueries, SessionFilter
-from services.events.domain.session import DEFAULT_AGENDA
-from services.events.handlers import EventsHandlers, new_id
+from services.events.adapters.queries import (
+    ActionItem,
+    Community,
+    EventsQueries,
+    FacilitatorRotation,
+    Feedback,
+    MemberProfile,
+    Membership,
+    Page,
+    Paging,
+    PublicMemberProfile,
+    Session,
+    SessionDetail,
+    SessionFilter,
+)
+from services.events.domain import ids
+from services.events.domain.actor import Actor
+from services.events.domain.member import sees_personal_data
+from services.events.domain.session import HoldDetails
+from services.events.handlers import EventsHandlers
 from shared.auth import Caller
 from shared.events.catalog import (
-    Charter,
+    ActionItemClosed,
+    ActionItemOpened,
+    AttendanceRecorded,
     CommunityCreated,
+    CommunityLeaderChanged,
+    CommunityUpdated,
+    EventData,
+    FeedbackSubmitted,
     Id,
+    Instant,
+    MemberJoined,
     MemberProfileUpdated,
-    Role,
+    SessionCancelled,
     SessionFormat,
+    SessionHeld,
+    SessionRescheduled,
     SessionScheduled,
-    ShortText,
     Stage,
-    Tag,
 )
 from shared.events.envelope import CloudEvent
 from shared.http import Problem
 
 Wait = Annotated[bool, Query(description="return once the projection shows the event")]
-Page = Annotated[int, Query(ge=1, le=10_000)]
+PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 Size = Annotated[int, Query(ge=1, le=200)]
+T = TypeVar("T")
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def like(event: type[EventData], name: str) -> FieldInfo:
+    """A catalog field's constraints, for a body field that only changes default or optionality."""
+    return event.model_fields[name]
+
+
+def _not_in_body(value: object) -> None:
+    if value is not None:
+        raise PydanticCustomError("extra_forbidden", "Extra inputs are not permitted")
+
+
+# A field of the event that the body does not take: the path or the service's state supplies it.
+NotInBody = SkipJsonSchema[Annotated[None, BeforeValidator(_not_in_body), Field(exclude=True)]]
 
 
 class Accepted(BaseModel):
@@ -43,97 +87,137 @@ class Accepted(BaseModel):
 
 
 class CreateCommunity(CommunityCreated):
-    """The event's data, except that the id may be left to the service."""
+    """The event's data; the id may be left to the service."""
 
     community_id: Id | None = None  # type: ignore[assignment]
 
 
-class UpdateCommunity(Body):
-    name: ShortText | None = None
-    charter: Charter | None = None
-    stage: Stage | None = None
+class UpdateCommunity(CommunityUpdated):
+    """At least one of name, charter and stage."""
+
+    community_id: NotInBody = None  # type: ignore[assignment]
 
 
-class ChangeLeader(Body):
-    leader_id: Id
+class ChangeLeader(CommunityLeaderChanged):
+    """The new leader; the previous one is the current leader."""
+
+    community_id: NotInBody = None  # type: ignore[assignment]
+    previous_leader_id: NotInBody = None  # type: ignore[assignment]
 
 
-class Join(Body):
-    member_id: Id
-    role: Role = Role.MEMBER
+class Join(MemberJoined):
+    """Who joins, with which role."""
+
+    community_id: NotInBody = None  # type: ignore[assignment]
 
 
-class Profile(Body):
-    name: ShortText
-    email: EmailStr
-    team: Annotated[str, Field(max_length=200)] = ""
-    chat_handle: Annotated[str, Field(max_length=100)] = ""
-    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+class Profile(MemberProfileUpdated):
+    """The member's directory profile."""
+
+    member_id: NotInBody = None  # type: ignore[assignment]
 
 
-class Schedule(Body):
-    session_id: Id | None = None
-    title: ShortText
-    format: SessionFormat
-    starts_at: AwareDatetime
-    duration_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = 60
-    location: Annotated[str, Field(max_length=500)] = ""
-    facilitator_id: Id
-    speaker_ids: list[Id] = []
-    agenda: list[ShortText] = Field(default_factory=lambda: list(DEFAULT_AGENDA))
-    tags: list[Tag] = []
+class Schedule(SessionScheduled):
+    """The session; the id may be left to the service, the agenda to the seed agenda."""
+
+    session_id: Id | None = None  # type: ignore[assignment]
+    community_id: NotInBody = None  # type: ignore[assignment]
+    duration_minutes: Annotated[int, like(SessionScheduled, "duration_minutes")] = 60
 
 
-class Reschedule(Body):
-    starts_at: AwareDatetime
+class Reschedule(SessionRescheduled):
+    """The new start."""
+
+    session_id: NotInBody = None  # type: ignore[assignment]
+    community_id: NotInBody = None  # type: ignore[assignment]
 
 
-class Cancel(Body):
-    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+class Cancel(SessionCancelled):
+    """Why the session is cancelled."""
+
+    session_id: NotInBody = None  # type: ignore[assignment]
+    community_id: NotInBody = None  # type: ignore[assignment]
 
 
-class CheckIn(Body):
-    member_id: Id
+class CheckIn(AttendanceRecorded):
+    """Who checks in (now)."""
+
+    session_id: NotInBody = None  # type: ignore[assignment]
+    community_id: NotInBody = None  # type: ignore[assignment]
+    checked_in_at: NotInBody = None  # type: ignore[assignment]
 
 
-class Hold(Body):
-    attendee_ids: list[Id] = []
-    facilitator_id: Id | None = None
-    held_at: AwareDatetime | None = None
-    duration_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
-    recording_url: HttpUrl | None = None
+HeldAt = Annotated[datetime, like(SessionHeld, "held_at")]
+HeldMinutes = Annotated[int, like(SessionHeld, "duration_minutes")]
 
 
-class Feedback(Body):
-    rating: Annotated[int, Field(ge=1, le=5)]
-    plus: Annotated[str, Field(max_length=4000)] = ""
-    delta: Annotated[str, Field(max_length=4000)] = ""
-    applied: bool = False
+class Hold(SessionHeld):
+    """What happened; what is left out comes from the schedule (and earlier check-ins)."""
+
+    session_id: NotInBody = None  # type: ignore[assignment]
+    community_id: NotInBody = None  # type: ignore[assignment]
+    format: NotInBody = None  # type: ignore[assignment]
+    title: NotInBody = None  # type: ignore[assignment]
+    speaker_ids: NotInBody = None  # type: ignore[assignment]
+    facilitator_id: Id | None = None  # type: ignore[assignment]
+    held_at: HeldAt | None = None  # type: ignore[assignment]
+    duration_minutes: HeldMinutes | None = None  # type: ignore[assignment]
 
 
-class OpenActionItem(Body):
-    title: ShortText
-    owner_id: Id
-    due: AwareDatetime | None = None
+class GiveFeedback(FeedbackSubmitted):
+    """A rating with what worked (plus) and what to change (delta)."""
+
+    session_id: NotInBody = None  # type: ignore[assignment]
+    community_id: NotInBody = None  # type: ignore[assignment]
+    member_id: NotInBody = None  # type: ignore[assignment]
 
 
-class CloseActionItem(Body):
-    outcome: Annotated[str, Field(min_length=1, max_length=2000)]
+class OpenActionItem(ActionItemOpened):
+    """The follow-up; the id may be left to the service."""
+
+    action_item_id: Id | None = None  # type: ignore[assignment]
+    community_id: NotInBody = None  # type: ignore[assignment]
+    session_id: NotInBody = None
+
+
+class CloseActionItem(ActionItemClosed):
+    """What came of it."""
+
+    action_item_id: NotInBody = None  # type: ignore[assignment]
+    community_id: NotInBody = None  # type: ignore[assignment]
+    session_id: NotInBody = None
+    title: NotInBody = None  # type: ignore[assignment]
+    owner_id: NotInBody = None  # type: ignore[assignment]
 
 
 def router(
     handlers: EventsHandlers, queries: EventsQueries, auth: Callable[..., Awaitable[Caller]]
 ) -> APIRouter:
-    """Every command needs a member's bearer token; members act only in their own name."""
-    api = APIRouter(responses={401: {"description": "no valid bearer token"}})
-    CallerDep = Annotated[Caller, Depends(auth)]
-    accepted = {"status_code": status.HTTP_202_ACCEPTED}
+    """Every command needs a member's bearer token; the domain decides who may do what."""
+    api = APIRouter(
+        responses={
+            401: {"description": "no valid bearer token"},
+            403: {"description": "the caller may not do this (problem+json with a `code`)"},
+        }
+    )
+
+    async def acting(caller: Annotated[Caller, Depends(auth)]) -> Actor:
+        return Actor(caller.member_id, is_admin=caller.is_admin)
+
+    ActorDep = Annotated[Actor, Depends(acting)]
+    accepted: dict[str, Any] = {
+        "status_code": status.HTTP_202_ACCEPTED,
+        "responses": {
+            404: {"description": "unknown community, session or action item"},
+            409: {"description": "the current state does not allow it (problem+json, `code`)"},
+        },
+    }
 
     async def answer(event: CloudEvent, wait: bool) -> Accepted:
         applied = await handlers.wait_applied(event.id) if wait else False
         return Accepted(event_id=event.id, type=event.type, subject=event.subject, applied=applied)
 
-    def found(doc: dict[str, Any] | None, what: str, key: str) -> dict[str, Any]:
+    def found(doc: T | None, what: str, key: str) -> T:
         if doc is None:
             raise Problem(404, f"{what.capitalize()} not found", f"no {what} {key}")
         return doc
@@ -142,170 +226,183 @@ def router(
 
     @api.post("/communities", tags=["communities"], **accepted)
     async def create_community(
-        body: CreateCommunity, caller: CallerDep, wait: Wait = False
+        body: CreateCommunity, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        data = CommunityCreated(
-            **{**body.model_dump(), "community_id": body.community_id or new_id("cop")}
-        )
+        community_id = body.community_id or ids.new_community_id()
+        data = CommunityCreated.model_validate({**body.model_dump(), "community_id": community_id})
         return await answer(await handlers.create_community(data), wait)
 
     @api.get("/communities", tags=["communities"])
     async def list_communities(
-        stage: Stage | None = None, page: Page = 1, size: Size = 50
-    ) -> dict[str, Any]:
-        return await queries.communities(
-            stage=stage.value if stage else None, skip=(page - 1) * size, limit=size
-        )
+        stage: Stage | None = None, page: PageNumber = 1, size: Size = 50
+    ) -> Page[Community]:
+        return await queries.communities(stage=stage, paging=Paging(page, size))
 
     @api.get("/communities/{community_id}", tags=["communities"])
-    async def get_community(community_id: Id) -> dict[str, Any]:
+    async def get_community(community_id: Id) -> Community:
         return found(await queries.community(community_id), "community", community_id)
 
     @api.patch("/communities/{community_id}", tags=["communities"], **accepted)
     async def update_community(
-        community_id: Id, body: UpdateCommunity, caller: CallerDep, wait: Wait = False
+        community_id: Id, body: UpdateCommunity, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        if body.name is None and body.charter is None and body.stage is None:
-            raise Problem(422, "Nothing to change", "give at least one of name, charter, stage")
         event = await handlers.update_community(
-            community_id, name=body.name, charter=body.charter, stage=body.stage
+            community_id, actor, name=body.name, charter=body.charter, stage=body.stage
         )
         return await answer(event, wait)
 
     @api.put("/communities/{community_id}/leader", tags=["communities"], **accepted)
     async def change_leader(
-        community_id: Id, body: ChangeLeader, caller: CallerDep, wait: Wait = False
+        community_id: Id, body: ChangeLeader, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        return await answer(await handlers.change_leader(community_id, body.leader_id), wait)
+        return await answer(await handlers.change_leader(community_id, body.leader_id, actor), wait)
 
     @api.post("/communities/{community_id}/members", tags=["members"], **accepted)
-    async def join(community_id: Id, body: Join, caller: CallerDep, wait: Wait = False) -> Accepted:
-        caller.require_self(body.member_id, "join")
-        return await answer(await handlers.join(community_id, body.member_id, body.role), wait)
+    async def join(community_id: Id, body: Join, actor: ActorDep, wait: Wait = False) -> Accepted:
+        event = await handlers.join(community_id, body.member_id, body.role, actor)
+        return await answer(event, wait)
 
     @api.delete("/communities/{community_id}/members/{member_id}", tags=["members"], **accepted)
     async def leave(
-        community_id: Id, member_id: Id, caller: CallerDep, wait: Wait = False
+        community_id: Id, member_id: Id, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        caller.require_self(member_id, "leave")
-        return await answer(await handlers.leave(community_id, member_id), wait)
+        return await answer(await handlers.leave(community_id, member_id, actor), wait)
 
     @api.get("/communities/{community_id}/members", tags=["members"])
-    async def members(community_id: Id) -> list[dict[str, Any]]:
+    async def members(community_id: Id, page: PageNumber = 1, size: Size = 50) -> Page[Membership]:
         found(await queries.community(community_id), "community", community_id)
-        return await queries.memberships(community_id)
+        return await queries.memberships(community_id, Paging(page, size))
 
     @api.put("/members/{member_id}/profile", tags=["members"], **accepted)
     async def update_profile(
-        member_id: Id, body: Profile, caller: CallerDep, wait: Wait = False
+        member_id: Id, body: Profile, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        caller.require_self(member_id, "update the profile")
-        event = await handlers.update_profile(
-            MemberProfileUpdated(member_id=member_id, **body.model_dump())
-        )
-        return await answer(event, wait)
+        profile = MemberProfileUpdated.model_validate({**body.model_dump(), "member_id": member_id})
+        return await answer(await handlers.update_profile(profile, actor), wait)
 
-    @api.get("/members/{member_id}", tags=["members"])
-    async def get_member(member_id: Id, caller: CallerDep) -> dict[str, Any]:
-        return found(await queries.member(member_id), "member", member_id)
+    @api.get(
+        "/members/{member_id}",
+        tags=["members"],
+        description="The whole profile to the member themself and admins; the public profile "
+        "(name, team) to everyone else.",
+    )
+    async def get_member(member_id: Id, actor: ActorDep) -> MemberProfile | PublicMemberProfile:
+        profile = found(await queries.member(member_id), "member", member_id)
+        return profile if sees_personal_data(actor, member_id) else profile.public()
 
     # --- sessions ---
 
     @api.post("/communities/{community_id}/sessions", tags=["sessions"], **accepted)
     async def schedule(
-        community_id: Id, body: Schedule, caller: CallerDep, wait: Wait = False
+        community_id: Id, body: Schedule, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        data = SessionScheduled(
-            **{
+        data = SessionScheduled.model_validate(
+            {
                 **body.model_dump(),
-                "session_id": body.session_id or new_id("s"),
+                "session_id": body.session_id or ids.new_session_id(),
                 "community_id": community_id,
             }
         )
-        return await answer(await handlers.schedule(data), wait)
+        return await answer(await handlers.schedule(data, actor), wait)
 
     @api.get("/communities/{community_id}/sessions", tags=["sessions"])
     async def list_sessions(
         community_id: Id,
         when: Literal["upcoming", "past"] = "upcoming",
         format: SessionFormat | None = None,
-        starts_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-        starts_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
-        page: Page = 1,
+        starts_from: Annotated[Instant | None, Query(alias="from")] = None,
+        starts_to: Annotated[Instant | None, Query(alias="to")] = None,
+        page: PageNumber = 1,
         size: Size = 20,
-    ) -> dict[str, Any]:
-        query = SessionFilter(
-            community_id, when, format.value if format else None, starts_from, starts_to
-        )
-        result = await queries.sessions(query, skip=(page - 1) * size, limit=size)
-        return {**result, "page": page, "size": size}
+    ) -> Page[Session]:
+        query = SessionFilter(community_id, when, format, starts_from, starts_to)
+        return await queries.sessions(query, Paging(page, size))
 
     @api.get("/sessions/{session_id}", tags=["sessions"])
-    async def get_session(session_id: Id) -> dict[str, Any]:
+    async def get_session(session_id: Id) -> SessionDetail:
         return found(await queries.session(session_id), "session", session_id)
 
     @api.post("/sessions/{session_id}/reschedule", tags=["sessions"], **accepted)
     async def reschedule(
-        session_id: Id, body: Reschedule, caller: CallerDep, wait: Wait = False
+        session_id: Id, body: Reschedule, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        return await answer(await handlers.reschedule(session_id, body.starts_at), wait)
+        return await answer(await handlers.reschedule(session_id, body.starts_at, actor), wait)
 
     @api.post("/sessions/{session_id}/cancel", tags=["sessions"], **accepted)
-    async def cancel(
-        session_id: Id, body: Cancel, caller: CallerDep, wait: Wait = False
-    ) -> Accepted:
-        return await answer(await handlers.cancel(session_id, body.reason), wait)
+    async def cancel(session_id: Id, body: Cancel, actor: ActorDep, wait: Wait = False) -> Accepted:
+        return await answer(await handlers.cancel(session_id, body.reason, actor), wait)
 
     @api.post("/sessions/{session_id}/check-ins", tags=["sessions"], **accepted)
     async def check_in(
-        session_id: Id, body: CheckIn, caller: CallerDep, wait: Wait = False
+        session_id: Id, body: CheckIn, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        caller.require_self(body.member_id, "check in")
-        return await answer(await handlers.check_in(session_id, body.member_id), wait)
+        return await answer(await handlers.check_in(session_id, body.member_id, actor), wait)
 
     @api.post("/sessions/{session_id}/hold", tags=["sessions"], **accepted)
-    async def hold(session_id: Id, body: Hold, caller: CallerDep, wait: Wait = False) -> Accepted:
-        details = body.model_dump(mode="json", exclude_none=True)
-        if body.held_at:
-            details["held_at"] = body.held_at
-        return await answer(await handlers.hold(session_id, **details), wait)
+    async def hold(session_id: Id, body: Hold, actor: ActorDep, wait: Wait = False) -> Accepted:
+        details = HoldDetails(
+            attendee_ids=tuple(body.attendee_ids),
+            facilitator_id=body.facilitator_id,
+            held_at=body.held_at,
+            duration_minutes=body.duration_minutes,
+            recording_url=body.recording_url,
+        )
+        return await answer(await handlers.hold(session_id, details, actor), wait)
 
     @api.put("/sessions/{session_id}/feedback/{member_id}", tags=["feedback"], **accepted)
     async def feedback(
-        session_id: Id, member_id: Id, body: Feedback, caller: CallerDep, wait: Wait = False
+        session_id: Id, member_id: Id, body: GiveFeedback, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        caller.require_self(member_id, "give feedback")
-        event = await handlers.submit_feedback(session_id, member_id, **body.model_dump())
+        event = await handlers.submit_feedback(
+            session_id,
+            member_id,
+            actor,
+            rating=body.rating,
+            plus=body.plus,
+            delta=body.delta,
+            applied=body.applied,
+        )
         return await answer(event, wait)
 
     @api.get("/sessions/{session_id}/feedback/{member_id}", tags=["feedback"])
-    async def get_feedback(session_id: Id, member_id: Id) -> dict[str, Any]:
+    async def get_feedback(session_id: Id, member_id: Id) -> Feedback:
         doc = await queries.feedback(session_id, member_id)
         return found(doc, "feedback", f"{member_id} on {session_id}")
 
     @api.get("/communities/{community_id}/facilitators", tags=["sessions"])
     async def facilitator_rotation(
         community_id: Id, last: Annotated[int, Query(ge=1, le=100)] = 10
-    ) -> dict[str, Any]:
+    ) -> FacilitatorRotation:
         return await queries.facilitator_rotation(community_id, last)
 
     # --- action items ---
 
     @api.post("/sessions/{session_id}/action-items", tags=["action items"], **accepted)
     async def open_action_item(
-        session_id: Id, body: OpenActionItem, caller: CallerDep, wait: Wait = False
+        session_id: Id, body: OpenActionItem, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        event = await handlers.open_action_item(session_id, body.title, body.owner_id, body.due)
+        event = await handlers.open_action_item(
+            session_id,
+            body.action_item_id or ids.new_action_item_id(),
+            actor,
+            title=body.title,
+            owner_id=body.owner_id,
+            due=body.due,
+        )
         return await answer(event, wait)
 
     @api.post("/action-items/{action_item_id}/close", tags=["action items"], **accepted)
     async def close_action_item(
-        action_item_id: Id, body: CloseActionItem, caller: CallerDep, wait: Wait = False
+        action_item_id: Id, body: CloseActionItem, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        return await answer(await handlers.close_action_item(action_item_id, body.outcome), wait)
+        event = await handlers.close_action_item(action_item_id, body.outcome, actor)
+        return await answer(event, wait)
 
     @api.get("/communities/{community_id}/action-items", tags=["action items"])
-    async def open_action_items(community_id: Id) -> list[dict[str, Any]]:
-        return await queries.open_action_items(community_id)
+    async def open_action_items(
+        community_id: Id, page: PageNumber = 1, size: Size = 50
+    ) -> Page[ActionItem]:
+        """The community's open action items, oldest first, with their age in days."""
+        return await queries.open_action_items(community_id, Paging(page, size))
 
     return api

@@ -20,8 +20,9 @@ async def test_created_community_has_its_charter_leader_stage_and_one_member(
     assert community["stage"] == "potential"
     assert community["member_count"] == 1
     members = await events.get(f"/communities/{community_id}/members")
-    assert members[0]["member_id"] == "lea"
-    assert members[0]["role"] == "core"
+    assert members["total"] == 1
+    assert members["items"][0]["member_id"] == "lea"
+    assert members["items"][0]["role"] == "core"
 
 
 async def test_creating_the_same_community_twice_is_refused(events: EventsApp) -> None:
@@ -64,6 +65,11 @@ async def test_charter_and_name_updates_show_in_the_community(events: EventsApp)
     assert community["charter"]["purpose"] == "Make testing boring"
     empty = await events.client.patch(f"/communities/{community_id}", json={})
     assert empty.status_code == 422
+    path_field = await events.client.patch(
+        f"/communities/{community_id}", json={"community_id": "other", "name": "x"}
+    )
+    assert path_field.status_code == 422
+    assert [e["field"] for e in path_field.json()["errors"]] == ["community_id"]
 
 
 async def test_leader_changes_are_their_own_event_and_one_leader_stays(events: EventsApp) -> None:
@@ -85,7 +91,7 @@ async def test_members_join_and_leave_voluntarily_with_a_role(events: EventsApp)
     again = await events.client.post(members_url, json={"member_id": "ann"})
     assert again.status_code == 409
     assert again.json()["code"] == "already_member"
-    roles = {m["member_id"]: m["role"] for m in await events.get(members_url)}
+    roles = {m["member_id"]: m["role"] for m in (await events.get(members_url))["items"]}
     assert roles == {"lea": "core", "ann": "mentor", "bob": "member"}
     assert (await events.get(f"/communities/{community_id}"))["member_count"] == 3
 

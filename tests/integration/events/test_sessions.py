@@ -155,8 +155,10 @@ async def test_action_items_open_from_a_session_and_close_with_an_outcome(
         {"title": "Share the kata", "owner_id": "bob"},
     )
     open_items = await events.get(f"/communities/{community_id}/action-items")
-    assert [i["title"] for i in open_items] == ["Try mob testing for two sprints", "Share the kata"]
-    assert all(0 <= i["age_days"] < 1 for i in open_items)
+    assert open_items["total"] == 2
+    titles = [i["title"] for i in open_items["items"]]
+    assert titles == ["Try mob testing for two sprints", "Share the kata"]
+    assert all(0 <= i["age_days"] < 1 for i in open_items["items"])
     item_id = str(first["subject"]).removeprefix("action_item/")
     await events.command(
         "POST", f"/action-items/{item_id}/close", {"outcome": "kept it: fewer escaped bugs"}
@@ -165,7 +167,12 @@ async def test_action_items_open_from_a_session_and_close_with_an_outcome(
     assert again.status_code == 409
     assert again.json()["code"] == "action_item_closed"
     open_items = await events.get(f"/communities/{community_id}/action-items")
-    assert [i["title"] for i in open_items] == ["Share the kata"]
+    assert (open_items["total"], [i["title"] for i in open_items["items"]]) == (
+        1,
+        ["Share the kata"],
+    )
+    paged = await events.get(f"/communities/{community_id}/action-items", size=1, page=2)
+    assert (paged["total"], paged["items"], paged["page"]) == (1, [], 2)
 
 
 async def test_upcoming_and_past_sessions_are_paged_and_filtered(events: EventsApp) -> None:
@@ -177,6 +184,8 @@ async def test_upcoming_and_past_sessions_are_paged_and_filtered(events: EventsA
     await events.command("POST", f"/sessions/{held}/hold", {"attendee_ids": ["ann"]})
     gone = await schedule(events, community_id, days=3)
     await events.command("POST", f"/sessions/{gone}/cancel", {"reason": "holiday"})
+    missed = await schedule(events, community_id, days=-3)
+    await events.command("POST", f"/sessions/{missed}/cancel", {"reason": "nobody came"})
 
     url = f"/communities/{community_id}/sessions"
     upcoming = await events.get(url, when="upcoming", size=2)
@@ -184,8 +193,8 @@ async def test_upcoming_and_past_sessions_are_paged_and_filtered(events: EventsA
     assert [s["session_id"] for s in upcoming["items"]] == [soon, later]
     page_two = await events.get(url, when="upcoming", size=2, page=2)
     assert [s["session_id"] for s in page_two["items"]] == [latest]
-    past = await events.get(url, when="past")
-    assert {s["session_id"] for s in past["items"]} == {held, gone}
+    past = await events.get(url, when="past")  # a cancelled session is past once its time is
+    assert [s["session_id"] for s in past["items"]] == [held, missed]
     clubs = await events.get(url, format="journal_club")
     assert [s["session_id"] for s in clubs["items"]] == [soon]
     window = await events.get(url, **{"from": iso(5), "to": iso(10)})
@@ -240,3 +249,63 @@ async def test_a_cancellation_arriving_before_its_scheduling_keeps_both_facts(
     session = await eventually(both_applied, what="the schedule details and the cancellation")
     assert session["cancel_reason"] == "no room"
     assert session["format"] == "workshop"
+
+
+@pytest.mark.parametrize("param", ["from", "to"])
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+async def test_a_window_beyond_the_ends_of_the_calendar_is_a_422_naming_the_field(
+    events: EventsApp, param: str, value: str
+) -> None:
+    response = await events.client.get("/communities/c1/sessions", params={param: value})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == [f"query.{param}"]
+
+
+async def test_times_beyond_the_ends_of_the_calendar_in_bodies_are_a_422_naming_the_field(
+    events: EventsApp,
+) -> None:
+    community_id = await events.new_community()
+    body = {"title": "x", "format": "other", "facilitator_id": "lea"}
+    edge = "0001-01-01T00:00:00+14:00"
+    url = f"/communities/{community_id}/sessions"
+    late = await events.client.post(url, json={**body, "starts_at": edge})
+    assert late.status_code == 422
+    assert [e["field"] for e in late.json()["errors"]] == ["starts_at"]
+    session_id = await schedule(events, community_id)
+    due = await events.client.post(
+        f"/sessions/{session_id}/action-items",
+        json={"title": "x", "owner_id": "ann", "due": "9999-12-31T23:59:59-12:00"},
+    )
+    assert due.status_code == 422
+    assert [e["field"] for e in due.json()["errors"]] == ["due"]
+
+
+async def test_a_body_may_not_carry_what_the_path_supplies(events: EventsApp) -> None:
+    community_id = await events.new_community()
+    response = await events.client.post(
+        f"/communities/{community_id}/sessions",
+        json={"title": "x", "format": "other", "facilitator_id": "lea", "starts_at": iso(2),
+              "community_id": "elsewhere"},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["community_id"]
+
+
+async def test_ids_left_to_the_service_are_made_and_ids_given_are_kept(events: EventsApp) -> None:
+    community_id = await events.new_community()
+    made = await schedule(events, community_id)
+    assert made.startswith("s-")
+    given = await schedule(events, community_id, session_id="s-given")
+    assert given == "s-given"
+    item = await events.command(
+        "POST", f"/sessions/{given}/action-items",
+        {"action_item_id": "ai-given", "title": "x", "owner_id": "ann"},
+    )  # fmt: skip
+    assert item["subject"] == "action_item/ai-given"
+    again = await events.client.post(
+        f"/sessions/{given}/action-items",
+        json={"action_item_id": "ai-given", "title": "x", "owner_id": "ann"},
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "action_item_exists"

@@ -1,12 +1,38 @@
-"""Community and session rules, without Kafka or a database."""
+"""Community and session rules, without Kafka or a database: each decides and returns its event."""
+
+from datetime import UTC, datetime
 
 import pytest
 
 from services.events.domain import community, session
+from services.events.domain.actor import Actor
 from services.events.domain.community import STAGE_TRANSITIONS, CommunityState
 from services.events.domain.errors import NotFound, Refused
-from services.events.domain.session import SessionState, SessionStatus
-from shared.events.catalog import Role, Stage
+from services.events.domain.session import (
+    DEFAULT_AGENDA,
+    ActionItemState,
+    HoldDetails,
+    SessionPlan,
+    SessionState,
+    SessionStatus,
+)
+from shared.events.catalog import (
+    ActionItemClosed,
+    Charter,
+    CommunityCreated,
+    CommunityLeaderChanged,
+    CommunityUpdated,
+    MemberJoined,
+    MemberLeft,
+    Role,
+    SessionFormat,
+    SessionHeld,
+    SessionScheduled,
+    Stage,
+)
+
+ADMIN = Actor("ops", is_admin=True)
+START = datetime(2026, 12, 3, 12, tzinfo=UTC)
 
 
 def guild(stage: Stage = Stage.POTENTIAL) -> CommunityState:
@@ -14,15 +40,21 @@ def guild(stage: Stage = Stage.POTENTIAL) -> CommunityState:
 
 
 def meeting(status: SessionStatus, attendees: frozenset[str] = frozenset()) -> SessionState:
-    return SessionState("s1", "c1", status, attendees, frozenset({"bob"}))
+    plan = SessionPlan("PBT", SessionFormat.BROWN_BAG, START, 45, "fay", ("ann",))
+    return SessionState("s1", "c1", status, attendees, frozenset({"bob"}), plan)
+
+
+def item(*, open_: bool = True) -> ActionItemState:
+    return ActionItemState("ai-1", "c1", open_, title="Try mob testing", owner_id="ann")
 
 
 @pytest.mark.parametrize(
     ("start", "end"),
     [(s, e) for s, targets in STAGE_TRANSITIONS.items() for e in targets],
 )
-def test_each_allowed_stage_transition_passes(start: Stage, end: Stage) -> None:
-    community.check_stage_change(guild(start), end)
+def test_each_allowed_stage_transition_is_an_update_event(start: Stage, end: Stage) -> None:
+    updated = community.update(guild(start), ADMIN, stage=end)
+    assert updated == CommunityUpdated(community_id="c1", stage=end)
 
 
 @pytest.mark.parametrize(
@@ -37,7 +69,7 @@ def test_each_allowed_stage_transition_passes(start: Stage, end: Stage) -> None:
 )
 def test_stage_jumps_and_returns_from_the_end_are_refused(start: Stage, end: Stage) -> None:
     with pytest.raises(Refused) as refused:
-        community.check_stage_change(guild(start), end)
+        community.update(guild(start), ADMIN, stage=end)
     assert refused.value.code == "invalid_stage_transition"
 
 
@@ -45,71 +77,155 @@ def test_staying_in_the_same_stage_is_not_a_transition() -> None:
     community.check_stage_change(guild(Stage.MATURING), Stage.MATURING)
 
 
-def test_the_leader_cannot_be_changed_to_the_same_person() -> None:
-    with pytest.raises(Refused, match="already leads"):
-        community.check_leader_change(guild(), "lea")
-    community.check_leader_change(guild(), "ann")
+def test_an_update_that_changes_nothing_is_refused() -> None:
+    with pytest.raises(Refused) as refused:
+        community.update(guild(), ADMIN)
+    assert refused.value.code == "nothing_to_change"
+
+
+def test_a_community_is_created_once() -> None:
+    data = CommunityCreated(
+        community_id="c1", name="Guild", domain="testing", charter=Charter(purpose="p"),
+        leader_id="lea",
+    )  # fmt: skip
+    assert community.create(None, data) is data
+    with pytest.raises(Refused) as refused:
+        community.create(guild(), data)
+    assert refused.value.code == "community_exists"
+
+
+def test_a_leader_change_names_the_previous_leader_and_not_the_same_person() -> None:
+    assert community.change_leader(guild(), "ann", ADMIN) == CommunityLeaderChanged(
+        community_id="c1", leader_id="ann", previous_leader_id="lea"
+    )
+    with pytest.raises(Refused, match="already leads") as same:
+        community.change_leader(guild(), "lea", ADMIN)
+    assert same.value.code == "same_leader"
 
 
 def test_joining_twice_leaving_as_stranger_or_as_leader_are_refused() -> None:
     with pytest.raises(Refused) as twice:
-        community.check_join(guild(), "ann")
+        community.join(guild(), "ann", Role.MEMBER, Actor("ann"))
     assert twice.value.code == "already_member"
     with pytest.raises(Refused) as stranger:
-        community.check_leave(guild(), "zed")
+        community.leave(guild(), "zed", Actor("zed"))
     assert stranger.value.code == "not_a_member"
     with pytest.raises(Refused) as leader:
-        community.check_leave(guild(), "lea")
+        community.leave(guild(), "lea", Actor("lea"))
     assert leader.value.code == "leader_cannot_leave"
-    assert community.check_leave(guild(), "ann") is Role.MEMBER
+    assert community.leave(guild(), "ann", Actor("ann")) == MemberLeft(
+        community_id="c1", member_id="ann", role=Role.MEMBER
+    )
+    assert community.join(guild(), "bob", Role.MENTOR, Actor("bob")) == MemberJoined(
+        community_id="c1", member_id="bob", role=Role.MENTOR
+    )
 
 
-def test_a_missing_community_or_session_is_not_found() -> None:
+def test_a_missing_community_session_or_action_item_is_not_found() -> None:
     with pytest.raises(NotFound):
         community.require(None, "c9")
     with pytest.raises(NotFound):
         session.require(None, "s9")
+    with pytest.raises(NotFound):
+        session.require_action_item(None, "ai-9")
+    with pytest.raises(NotFound):  # only its closing arrived yet
+        session.require_action_item(ActionItemState("ai-9", "c1", open=False), "ai-9")
+
+
+def test_a_scheduled_session_without_an_agenda_gets_the_seed_agenda() -> None:
+    data = SessionScheduled(
+        session_id="s2", community_id="c1", title="PBT", format="brown_bag", starts_at=START,
+        duration_minutes=60, facilitator_id="lea",
+    )  # fmt: skip
+    scheduled = session.schedule(guild(), None, data, ADMIN)
+    assert scheduled.agenda == list(DEFAULT_AGENDA)
+    own = data.model_copy(update={"agenda": ["Kata"]})
+    assert session.schedule(guild(), None, own, ADMIN).agenda == ["Kata"]
+    with pytest.raises(Refused) as twice:
+        session.schedule(guild(), meeting(SessionStatus.SCHEDULED), data, ADMIN)
+    assert twice.value.code == "session_exists"
 
 
 @pytest.mark.parametrize("status", [SessionStatus.HELD, SessionStatus.CANCELLED])
 def test_only_a_scheduled_session_can_be_rescheduled_cancelled_or_held(
     status: SessionStatus,
 ) -> None:
-    for check in (session.check_reschedule, session.check_cancel, session.check_hold):
+    s = meeting(status)
+    attempts = (
+        lambda: session.reschedule(s, guild(), START, ADMIN),
+        lambda: session.cancel(s, guild(), "ill", ADMIN),
+        lambda: session.hold(s, guild(), HoldDetails(), ADMIN),
+    )
+    for attempt in attempts:
         with pytest.raises(Refused) as refused:
-            check(meeting(status))
+            attempt()
         assert refused.value.code == f"session_{status}"
-    session.check_reschedule(meeting(SessionStatus.SCHEDULED))
 
 
 def test_check_ins_are_refused_only_for_cancelled_sessions() -> None:
-    session.check_check_in(meeting(SessionStatus.SCHEDULED))
-    session.check_check_in(meeting(SessionStatus.HELD))
+    for status in (SessionStatus.SCHEDULED, SessionStatus.HELD):
+        recorded = session.check_in(meeting(status), guild(), "ann", Actor("ann"), START)
+        assert (recorded.member_id, recorded.checked_in_at) == ("ann", START)
     with pytest.raises(Refused):
-        session.check_check_in(meeting(SessionStatus.CANCELLED))
+        session.check_in(meeting(SessionStatus.CANCELLED), guild(), "ann", Actor("ann"), START)
 
 
-def test_attendees_when_held_merge_the_list_with_earlier_check_ins() -> None:
-    assert session.attendees_when_held(meeting(SessionStatus.SCHEDULED), ["cy", "ann", "cy"]) == [
-        "ann",
-        "bob",
-        "cy",
-    ]
+def test_holding_fills_what_is_not_reported_from_the_schedule_and_merges_check_ins() -> None:
+    held = session.hold(
+        meeting(SessionStatus.SCHEDULED), guild(), HoldDetails(("cy", "ann", "cy")), Actor("fay")
+    )
+    assert held == SessionHeld(
+        session_id="s1", community_id="c1", held_at=START, duration_minutes=45,
+        format="brown_bag", title="PBT", facilitator_id="fay", speaker_ids=["ann"],
+        attendee_ids=["ann", "bob", "cy"],
+    )  # fmt: skip
+    reported = HoldDetails(
+        facilitator_id="max", held_at=START.replace(hour=13), duration_minutes=90
+    )
+    held = session.hold(meeting(SessionStatus.SCHEDULED), guild(), reported, ADMIN)
+    assert (held.facilitator_id, held.held_at.hour, held.duration_minutes) == ("max", 13, 90)
+
+
+def test_a_session_whose_schedule_is_not_loaded_cannot_be_held() -> None:
+    unplanned = SessionState("s1", "c1", SessionStatus.SCHEDULED)
+    with pytest.raises(NotFound):
+        session.hold(unplanned, guild(), HoldDetails(), ADMIN)
 
 
 def test_feedback_needs_a_held_session_and_an_attendee() -> None:
+    ann = Actor("ann")
     with pytest.raises(Refused) as not_held:
-        session.check_feedback(meeting(SessionStatus.SCHEDULED, frozenset({"ann"})), "ann")
+        session.submit_feedback(
+            meeting(SessionStatus.SCHEDULED, frozenset({"ann"})), "ann", ann, rating=4
+        )
     assert not_held.value.code == "session_not_held"
     with pytest.raises(Refused) as outsider:
-        session.check_feedback(meeting(SessionStatus.HELD, frozenset({"ann"})), "zed")
+        session.submit_feedback(
+            meeting(SessionStatus.HELD, frozenset({"ann"})), "zed", Actor("zed"), rating=4
+        )
     assert outsider.value.code == "not_an_attendee"
-    session.check_feedback(meeting(SessionStatus.HELD, frozenset({"ann"})), "ann")
+    given = session.submit_feedback(
+        meeting(SessionStatus.HELD, frozenset({"ann"})), "ann", ann, rating=4, applied=True
+    )
+    assert (given.member_id, given.rating, given.applied) == ("ann", 4, True)
 
 
-def test_closing_an_action_item_needs_an_open_one() -> None:
-    with pytest.raises(NotFound):
-        session.check_close(None, "ai-1")
-    with pytest.raises(Refused, match="already closed"):
-        session.check_close(session.ActionItemState("ai-1", "c1", open=False), "ai-1")
-    assert session.check_close(session.ActionItemState("ai-1", "c1", open=True), "ai-1").open
+def test_action_items_open_once_and_close_once_with_their_details() -> None:
+    s = meeting(SessionStatus.HELD)
+    opened = session.open_action_item(
+        s, guild(), None, ADMIN, action_item_id="ai-1", title="Try mob testing", owner_id="ann"
+    )
+    assert (opened.session_id, opened.community_id, opened.owner_id) == ("s1", "c1", "ann")
+    with pytest.raises(Refused) as twice:
+        session.open_action_item(
+            s, guild(), item(), ADMIN, action_item_id="ai-1", title="x", owner_id="ann"
+        )
+    assert twice.value.code == "action_item_exists"
+    closed = session.close_action_item(item(), s, guild(), "kept it", Actor("ann"))
+    assert closed == ActionItemClosed(
+        action_item_id="ai-1", community_id="c1", title="Try mob testing", owner_id="ann",
+        outcome="kept it",
+    )  # fmt: skip
+    with pytest.raises(Refused, match="already closed") as again:
+        session.close_action_item(item(open_=False), s, guild(), "x", Actor("ann"))
+    assert again.value.code == "action_item_closed"

@@ -1,0 +1,24 @@
+"""Who asks for a command: a member, possibly with the admin scope (operators, back-office).
+
+Function-level authorization lives in the domain (DESIGN §6): the rules in `community` and
+`session` take the actor and raise `Forbidden` with a code that names the rule.
+"""
+
+from dataclasses import dataclass
+
+from services.events.domain.errors import Forbidden
+
+
+@dataclass(frozen=True)
+class Actor:
+    member_id: str
+    is_admin: bool = False
+
+    def same_as(self, member_id: str | None) -> bool:
+        return member_id is not None and member_id == self.member_id
+
+
+def require_self(actor: Actor, member_id: str, action: str) -> None:
+    """Some things a member does only in their own name (an admin may for anyone)."""
+    if not (actor.is_admin or actor.same_as(member_id)):
+        raise Forbidden("not_self", f"{actor.member_id} cannot {action} as {member_id}")

@@ -1,0 +1,96 @@
+"""The events API's OpenAPI document: typed answers for every query, lists as pages, and request
+bodies that are catalog events without what the path or the service supplies."""
+
+from typing import Any, cast
+
+import pytest
+from fastapi import FastAPI
+
+from services.events.adapters.queries import EventsQueries
+from services.events.entrypoints import http
+from services.events.handlers import EventsHandlers
+from shared.auth import member_auth
+from shared.events import catalog
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    app = FastAPI()
+    handlers, queries = cast(EventsHandlers, object()), cast(EventsQueries, object())
+    app.include_router(http.router(handlers, queries, member_auth("x" * 32)))
+    return app.openapi()
+
+
+def schema_name(schema: dict[str, Any]) -> str:
+    return str(schema["$ref"]).rsplit("/", 1)[-1]
+
+
+def test_every_query_documents_a_typed_answer(spec: dict[str, Any]) -> None:
+    untyped = []
+    for path, operations in spec["paths"].items():
+        if "get" not in operations:
+            continue
+        schema = operations["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        if "$ref" not in schema and "anyOf" not in schema:
+            untyped.append(path)
+    assert untyped == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/communities",
+        "/communities/{community_id}/members",
+        "/communities/{community_id}/sessions",
+        "/communities/{community_id}/action-items",
+    ],
+)
+def test_every_list_is_a_page_with_total_and_items(spec: dict[str, Any], path: str) -> None:
+    answer = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    page = spec["components"]["schemas"][schema_name(answer["schema"])]
+    assert {"total", "page", "size", "items"} <= set(page["properties"])
+    assert page["properties"]["items"]["type"] == "array"
+
+
+# body -> (its catalog event, the fields the path or the service supplies)
+BODIES = {
+    "CreateCommunity": (catalog.CommunityCreated, set()),
+    "UpdateCommunity": (catalog.CommunityUpdated, {"community_id"}),
+    "ChangeLeader": (catalog.CommunityLeaderChanged, {"community_id", "previous_leader_id"}),
+    "Join": (catalog.MemberJoined, {"community_id"}),
+    "Profile": (catalog.MemberProfileUpdated, {"member_id"}),
+    "Schedule": (catalog.SessionScheduled, {"community_id"}),
+    "Reschedule": (catalog.SessionRescheduled, {"session_id", "community_id"}),
+    "Cancel": (catalog.SessionCancelled, {"session_id", "community_id"}),
+    "CheckIn": (catalog.AttendanceRecorded, {"session_id", "community_id", "checked_in_at"}),
+    "Hold": (
+        catalog.SessionHeld,
+        {"session_id", "community_id", "format", "title", "speaker_ids"},
+    ),
+    "GiveFeedback": (catalog.FeedbackSubmitted, {"session_id", "community_id", "member_id"}),
+    "OpenActionItem": (catalog.ActionItemOpened, {"community_id", "session_id"}),
+    "CloseActionItem": (
+        catalog.ActionItemClosed,
+        {"action_item_id", "community_id", "session_id", "title", "owner_id"},
+    ),
+}
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_request_bodies_are_catalog_events_without_what_the_path_supplies(
+    spec: dict[str, Any], body: str
+) -> None:
+    event, supplied = BODIES[body]
+    schema = spec["components"]["schemas"][body]
+    assert issubclass(getattr(http, body), event)
+    assert set(schema["properties"]) == set(event.model_fields) - supplied
+    assert schema["additionalProperties"] is False
+
+
+def test_body_fields_keep_the_catalogs_constraints(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    duration = schemas["Schedule"]["properties"]["duration_minutes"]
+    assert (duration["minimum"], duration["maximum"], duration["default"]) == (5, 24 * 60, 60)
+    held = schemas["Hold"]["properties"]["duration_minutes"]["anyOf"][0]
+    assert (held["minimum"], held["maximum"]) == (1, 24 * 60)
+    assert "duration_minutes" not in schemas["Schedule"].get("required", [])
