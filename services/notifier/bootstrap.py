@@ -55,6 +55,5 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
                 ),
             )
         ],
-        on_startup=[store.ensure_indexes],
         on_shutdown=[chat.close],
     )

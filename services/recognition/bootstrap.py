@@ -33,5 +33,4 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
                 ),
             )
         ],
-        on_startup=[projection.ensure_indexes],
     )

@@ -21,6 +21,9 @@ def kudos_given(policy: KudosPolicy) -> Handler[KudosGiven, RecognitionWrites]:
                 "not_counted": verdict.not_counted,
             }
         )
+        uow.tally_given(kudos.from_id, kudos.kudos_id)
+        for member in verdict.counted:
+            uow.tally_received(member, kudos.kudos_id, fact.time)
 
     return handle
 

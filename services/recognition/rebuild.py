@@ -12,7 +12,7 @@ from shared.mongo import make_client
 
 TOPICS: Final = (Topic.RECOGNITION,)
 """What the projection's consumer group reads, from the beginning, to rebuild it."""
-COLLECTIONS: Final = ("kudos",)
+COLLECTIONS: Final = ("kudos", "member_kudos")
 """What the projection is made of, and all that a rebuild may drop."""
 
 

@@ -3,9 +3,11 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+INDEXED_PER_KEY = 500  # the delivery log lists at most this many per member, event or overall
 
 
 class NotifierStore:
@@ -13,11 +15,9 @@ class NotifierStore:
         self._profiles = db["profiles"]
         self._deliveries = db["deliveries"]
         self._waiting = db["waiting_for_address"]  # member id -> ids of parked deliveries
-
-    async def ensure_indexes(self) -> None:
-        await self._deliveries.create_index([("member_id", ASCENDING), ("status", ASCENDING)])
-        await self._deliveries.create_index([("created_at", DESCENDING)])
-        await self._deliveries.create_index([("cause_event_id", ASCENDING)])
+        # "member:<id>", "cause:<event id>" and "recent" -> the latest delivery ids, so the
+        # log is listed by `_id` reads, never by scanning it.
+        self._index = db["delivery_index"]
 
     async def save_profile_if_newer(
         self, member_id: str, fields: dict[str, Any], at: datetime
@@ -56,13 +56,38 @@ class NotifierStore:
         }
         try:
             await self._deliveries.insert_one(doc)
-            return doc
         except DuplicateKeyError:
+            # The cause event's partition has one consumer, so nobody else claims it meanwhile.
+            existing = await self._deliveries.find_one({"_id": delivery_id})
+            if existing is None or existing.get("status") == "delivered":
+                return None
             return await self._deliveries.find_one_and_update(
-                {"_id": delivery_id, "status": {"$ne": "delivered"}},
+                {"_id": delivery_id},
                 {"$inc": {"attempt": 1}, "$set": {"status": "sending", "updated_at": now}},
                 return_document=ReturnDocument.AFTER,
             )
+        await self._indexed(delivery_id, doc.get("member_id"), doc.get("cause_event_id"))
+        return doc
+
+    async def _indexed(
+        self, delivery_id: str, member_id: str | None, cause_event_id: str | None
+    ) -> None:
+        keys = ["recent"]
+        if member_id:
+            keys.append(f"member:{member_id}")
+        if cause_event_id:
+            keys.append(f"cause:{cause_event_id}")
+        await self._index.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": key},
+                    {"$push": {"ids": {"$each": [delivery_id], "$slice": -INDEXED_PER_KEY}}},
+                    upsert=True,
+                )
+                for key in keys
+            ],
+            ordered=False,
+        )
 
     async def set_status(self, delivery_id: str, status: str, error: str | None = None) -> None:
         update: dict[str, Any] = {"status": status, "updated_at": datetime.now(UTC)}
@@ -95,10 +120,17 @@ class NotifierStore:
     async def deliveries(
         self, *, member_id: str | None, cause_event_id: str | None, limit: int
     ) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {}
-        if member_id:
-            query["member_id"] = member_id
+        """The latest deliveries, newest first, of a member, of a cause event, or of everyone."""
         if cause_event_id:
-            query["cause_event_id"] = cause_event_id
-        cursor = self._deliveries.find(query).sort("created_at", DESCENDING).limit(limit)
-        return [doc async for doc in cursor]
+            key = f"cause:{cause_event_id}"
+        else:
+            key = f"member:{member_id}" if member_id else "recent"
+        ids = await self._indexed_ids(key)
+        cursor = self._deliveries.find({"_id": {"$in": ids}})
+        found = [doc async for doc in cursor if not member_id or doc["member_id"] == member_id]
+        found.sort(key=lambda d: d["created_at"], reverse=True)
+        return found[:limit]
+
+    async def _indexed_ids(self, key: str) -> list[str]:
+        doc = await self._index.find_one({"_id": key})
+        return list(doc.get("ids", [])) if doc else []
