@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.events.envelope import to_utc
+from shared.events.times import to_utc
 from shared.events.topics import Topic
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]

@@ -5,29 +5,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic_core import PydanticCustomError
+
+from shared.events.times import to_utc
 
 CONTENT_TYPE = "application/cloudevents+json"
-
-
-def to_utc(value: datetime, name: str = "") -> datetime:
-    """An aware datetime in UTC; a validation error (inside a model) when there is none.
-
-    A time near the ends of the calendar with an offset (`0001-01-01T00:00:00+14:00`,
-    `9999-12-31T23:59:59-12:00`) has no UTC equivalent: `astimezone` raises OverflowError,
-    which pydantic would not turn into a validation error.
-    """
-    prefix = f"{name} " if name else ""
-    if value.tzinfo is None:
-        raise ValueError(f"{prefix}must carry a timezone (ISO-8601 with Z or an offset)")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise PydanticCustomError(
-            "datetime_out_of_range",
-            "Datetime out of range once converted to UTC: it must lie between "
-            "0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z",
-        ) from None
 
 
 def _as_utc(value: datetime) -> datetime:
