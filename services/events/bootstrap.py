@@ -50,7 +50,7 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
                 settings.ingest_default_rate_limit_per_minute,
             ),
         ],
-        on_startup=[projection.ensure_indexes, sources.ensure_indexes],
+        on_startup=[sources.ensure_indexes],
     )
 
     @app.exception_handler(Refused)

@@ -15,7 +15,10 @@ from shared.mongo import make_client
 
 TOPICS: Final = (Topic.COMMUNITIES, Topic.SESSIONS)
 """What the projection's consumer group reads, from the beginning, to rebuild it."""
-COLLECTIONS: Final = (*PROJECTION_COLLECTIONS, APPLIED_EVENTS)
+RETIRED_COLLECTIONS: Final = ("memberships",)
+"""What earlier versions of the projection kept and this one no longer writes (the roster now
+lives in each community's document): a rebuild drops them too, so it also migrates."""
+COLLECTIONS: Final = (*PROJECTION_COLLECTIONS, APPLIED_EVENTS, *RETIRED_COLLECTIONS)
 """What the projection is made of, and all that a rebuild may drop."""
 
 

@@ -32,7 +32,16 @@ def test_a_service_declares_contract_topics_and_drops_only_its_projection(servic
 
 
 def test_the_events_rebuild_drops_every_projection_collection() -> None:
-    assert set(events_rebuild.COLLECTIONS) == {*PROJECTION_COLLECTIONS, APPLIED_EVENTS}
+    assert set(events_rebuild.COLLECTIONS) == {
+        *PROJECTION_COLLECTIONS,
+        APPLIED_EVENTS,
+        *events_rebuild.RETIRED_COLLECTIONS,
+    }
+
+
+def test_an_events_rebuild_drops_the_retired_memberships_collection() -> None:
+    assert "memberships" not in PROJECTION_COLLECTIONS
+    assert "memberships" in events_rebuild.COLLECTIONS
 
 
 def test_copctl_replay_refuses_a_service_without_a_projection() -> None:

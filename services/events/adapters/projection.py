@@ -1,20 +1,37 @@
 """The events service's MongoDB projection, built only by consuming its own topics.
 
-Collections: `communities`, `memberships` (one per community and member), `sessions`,
-`feedback` (one per session and member: a second submission replaces the first),
-`action_items`, `members` (profiles) and `applied_events` (ids of the events applied, written
-after their effects, so a command can wait until its event shows).
+Collections, every one read and written by `_id` alone (the one key every MongoDB-protocol
+server looks up without scanning):
 
-Every write addresses one document by `_id` and is idempotent by construction: it sets fields,
-adds to a set, inserts if missing or deletes. Kafka redelivers a suffix of a partition in order,
-and replaying such writes in order leaves the documents as they were, so no applied-ids guard
-(and no query beyond `_id`) is needed.
+- `communities`: one per community, with its `roster` (member id → role and joined_at);
+  written by `cop.communities` events.
+- `community_sessions`: one per community (`_id` = community id) indexing its `sessions` (status,
+  start, format, title, facilitator, held_at) and its `action_items` (open or not, opened_at):
+  what the lists, filters and the facilitator rotation need; written by `cop.sessions` events.
+- `sessions` (with the ids of the members who gave feedback), `feedback` (one per session and
+  member, `_id` = `session|member`: a second submission replaces the first), `action_items`,
+  `members` (profiles) and `applied_events` (ids of the events applied, written after their
+  effects, so a command can wait until its event shows).
+
+The two per-community aggregates live in separate documents because they come from separate
+topics: one consumer at a time holds a community's partition of a topic (the record key is the
+community id), but the two topics' partitions may be held by different replicas. An aggregate is
+read by `_id` once per batch, kept in the unit of work so later events of the batch see the
+changes, and written back entry by entry (`$set` / `$unset` of `roster.<member>`,
+`sessions.<session>`...) when the batch commits. Each entry is set or removed by its id, so a
+redelivered, in-order suffix of a partition leaves the aggregate as it was.
+
+Every other write addresses one document by `_id` and is idempotent by construction: it sets
+fields, adds to a set, inserts if missing or deletes.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from pymongo import ASCENDING, DESCENDING, DeleteOne, UpdateOne
+from pymongo import UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.events.domain.community import CommunityState
@@ -30,13 +47,49 @@ from shared.mongo import StagedWrites, insert_once
 APPLIED_EVENTS = "applied_events"
 PROJECTION_COLLECTIONS = (
     "communities",
-    "memberships",
+    "community_sessions",
     "sessions",
     "feedback",
     "action_items",
     "members",
 )
 Fields = dict[str, Any]
+Collection = AsyncCollection[dict[str, Any]]
+
+ROSTER: Final = "roster"
+"""In a `communities` document: member id → {member_id, role, joined_at}."""
+SESSIONS: Final = "sessions"
+"""In a `community_sessions` document: session id → {session_id, status, starts_at, ...}."""
+ACTION_ITEMS: Final = "action_items"
+"""In a `community_sessions` document: action item id → {action_item_id, open, opened_at}."""
+ENTRY_IDS: Final = {ROSTER: "member_id", SESSIONS: "session_id", ACTION_ITEMS: "action_item_id"}
+"""The field of each entry that holds its id (map keys are escaped, so read the ids from here)."""
+FEEDBACK_MEMBERS: Final = "feedback_member_ids"
+"""In a `sessions` document: who gave feedback, so the feedback is fetched by `_id`."""
+
+
+def entry_key(entry_id: str) -> str:
+    """An id as a field name: MongoDB reads `.` as a path and `$` as an operator."""
+    return entry_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+
+
+def entries(doc: Fields | None, name: str) -> dict[str, Fields]:
+    """A map field of an aggregate document, by entry id."""
+    id_field = ENTRY_IDS[name]
+    stored = (doc or {}).get(name) or {}
+    return {entry[id_field]: entry for entry in stored.values()}
+
+
+def feedback_id(session_id: str, member_id: str) -> str:
+    return f"{session_id}|{member_id}"
+
+
+@dataclass(frozen=True)
+class SessionIndex:
+    """What a community's session lists, filters and rotation are computed from."""
+
+    sessions: list[Fields]
+    action_items: list[Fields]
 
 
 class EventsProjection:
@@ -45,20 +98,12 @@ class EventsProjection:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._db = db
         self.communities = db["communities"]
-        self.memberships = db["memberships"]
+        self.community_sessions = db["community_sessions"]
         self.sessions = db["sessions"]
         self.feedback = db["feedback"]
         self.action_items = db["action_items"]
         self.members = db["members"]
         self.applied = db[APPLIED_EVENTS]
-
-    async def ensure_indexes(self) -> None:
-        await self.memberships.create_index([("community_id", ASCENDING)])
-        await self.memberships.create_index([("member_id", ASCENDING)])
-        await self.sessions.create_index([("community_id", ASCENDING), ("starts_at", ASCENDING)])
-        await self.sessions.create_index([("community_id", ASCENDING), ("held_at", DESCENDING)])
-        await self.feedback.create_index([("session_id", ASCENDING)])
-        await self.action_items.create_index([("community_id", ASCENDING), ("open", ASCENDING)])
 
     def unit_of_work(self) -> "EventsWrites":
         return EventsWrites(self)
@@ -72,10 +117,7 @@ class EventsProjection:
         doc = await self.communities.find_one({"_id": community_id})
         if doc is None or "leader_id" not in doc:  # unknown, or only a later fact arrived yet
             return None
-        members = {
-            m["member_id"]: Role(m["role"])
-            async for m in self.memberships.find({"community_id": community_id})
-        }
+        members = {m: Role(e["role"]) for m, e in entries(doc, ROSTER).items()}
         return CommunityState(community_id, doc["leader_id"], Stage(doc["stage"]), members)
 
     async def session_state(self, session_id: str) -> SessionState | None:
@@ -112,6 +154,65 @@ class EventsProjection:
             session_id=doc.get("session_id"),
         )
 
+    # --- reads for queries: one document by `_id`, or a page of them by `_id` ---
+
+    async def community(self, community_id: str) -> Fields | None:
+        """The community's document, roster included; None until its creation has arrived."""
+        doc = await self.communities.find_one({"_id": community_id})
+        return doc if doc is not None and "leader_id" in doc else None
+
+    async def session_index(self, community_id: str) -> SessionIndex:
+        doc = await self.community_sessions.find_one({"_id": community_id})
+        return SessionIndex(
+            sessions=list(entries(doc, SESSIONS).values()),
+            action_items=list(entries(doc, ACTION_ITEMS).values()),
+        )
+
+    async def by_ids(self, collection: Collection, ids: Iterable[str]) -> list[Fields]:
+        """The documents with these `_id`s, in the order of `ids` (missing ones left out)."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        found = {d["_id"]: d async for d in collection.find({"_id": {"$in": wanted}})}
+        return [found[i] for i in wanted if i in found]
+
+
+@dataclass
+class _Aggregate:
+    """One aggregate document as a batch sees it: read once, changed entry by entry."""
+
+    collection: Collection
+    doc_id: str
+    doc: Fields
+    maps: dict[str, dict[str, Fields]] = field(default_factory=dict)
+    changed: dict[tuple[str, str], Fields | None] = field(default_factory=dict)
+
+    def entries(self, name: str) -> dict[str, Fields]:
+        if name not in self.maps:
+            self.maps[name] = entries(self.doc, name)
+        return self.maps[name]
+
+    def put(self, name: str, entry_id: str, entry: Fields) -> None:
+        self.entries(name)[entry_id] = entry
+        self.changed[(name, entry_id)] = entry
+
+    def remove(self, name: str, entry_id: str) -> None:
+        self.entries(name).pop(entry_id, None)
+        self.changed[(name, entry_id)] = None
+
+    def write(self) -> UpdateOne | None:
+        """The batch's changes as one update by `_id`: each entry set or unset by its id."""
+        set_ = {f"{n}.{entry_key(i)}": e for (n, i), e in self.changed.items() if e is not None}
+        unset = {f"{n}.{entry_key(i)}": "" for (n, i), e in self.changed.items() if e is None}
+        update: dict[str, Fields] = {}
+        if set_:
+            update["$set"] = set_
+        if unset:
+            update["$unset"] = unset
+        if not update:
+            return None
+        return UpdateOne({"_id": self.doc_id}, update, upsert=bool(set_))
+
 
 class EventsWrites:
     """One batch's changes to the projection, written in order when the batch commits."""
@@ -119,6 +220,7 @@ class EventsWrites:
     def __init__(self, projection: EventsProjection) -> None:
         self._p = projection
         self._writes = StagedWrites()
+        self._aggregates: dict[tuple[str, str], _Aggregate] = {}
         self._applied: list[dict[str, str]] = []
 
     def set_community(self, community_id: str, fields: Fields) -> None:
@@ -127,23 +229,22 @@ class EventsWrites:
             UpdateOne({"_id": community_id}, {"$set": fields}, upsert=True),
         )
 
-    def set_membership(
+    async def join_roster(
         self, community_id: str, member_id: str, role: Role, joined_at: datetime
     ) -> None:
-        doc = {"community_id": community_id, "member_id": member_id, "role": role.value}
-        self._writes.add(
-            self._p.memberships,
-            UpdateOne(
-                {"_id": _membership_id(community_id, member_id)},
-                {"$set": doc, "$setOnInsert": {"joined_at": joined_at}},
-                upsert=True,
-            ),
+        """Sets the member's role; joined_at is kept from when they joined (until they leave)."""
+        await self._change_entry(
+            self._p.communities,
+            community_id,
+            ROSTER,
+            member_id,
+            set_={"role": role.value},
+            defaults={"joined_at": joined_at},
         )
 
-    def remove_membership(self, community_id: str, member_id: str) -> None:
-        self._writes.add(
-            self._p.memberships, DeleteOne({"_id": _membership_id(community_id, member_id)})
-        )
+    async def leave_roster(self, community_id: str, member_id: str) -> None:
+        roster = await self._aggregate(self._p.communities, community_id)
+        roster.remove(ROSTER, member_id)
 
     def change_session(
         self,
@@ -160,6 +261,15 @@ class EventsWrites:
             update["$addToSet"] = add_to_set
         self._writes.add(self._p.sessions, UpdateOne({"_id": session_id}, update, upsert=True))
 
+    async def index_session(
+        self, community_id: str, session_id: str, *, set_: Fields, defaults: Fields | None = None
+    ) -> None:
+        """Sets fields of the session's entry in its community's index; `defaults` only fill
+        fields the entry does not have yet."""
+        await self._change_entry(
+            self._p.community_sessions, community_id, SESSIONS, session_id, set_, defaults
+        )
+
     def change_action_item(
         self, action_item_id: str, *, set_: Fields, on_insert: Fields | None = None
     ) -> None:
@@ -170,16 +280,30 @@ class EventsWrites:
             self._p.action_items, UpdateOne({"_id": action_item_id}, update, upsert=True)
         )
 
+    async def index_action_item(
+        self,
+        community_id: str,
+        action_item_id: str,
+        *,
+        set_: Fields,
+        defaults: Fields | None = None,
+    ) -> None:
+        await self._change_entry(
+            self._p.community_sessions, community_id, ACTION_ITEMS, action_item_id, set_, defaults
+        )
+
     async def replace_profile_if_newer(self, member_id: str, fields: Fields, at: datetime) -> None:
         await self._replace_if_newer(self._p.members, member_id, fields, at)
 
     async def replace_feedback_if_newer(
         self, session_id: str, member_id: str, fields: Fields, at: datetime
     ) -> None:
-        await self._replace_if_newer(self._p.feedback, f"{session_id}|{member_id}", fields, at)
+        await self._replace_if_newer(
+            self._p.feedback, feedback_id(session_id, member_id), fields, at
+        )
 
     async def _replace_if_newer(
-        self, collection: Any, doc_id: str, fields: Fields, at: datetime
+        self, collection: Collection, doc_id: str, fields: Fields, at: datetime
     ) -> None:
         if await self._writes.is_newer(collection, doc_id, at):
             self._writes.add(
@@ -187,13 +311,41 @@ class EventsWrites:
                 UpdateOne({"_id": doc_id}, {"$set": {**fields, "updated_at": at}}, upsert=True),
             )
 
+    async def _aggregate(self, collection: Collection, doc_id: str) -> _Aggregate:
+        """The aggregate as this batch left it: read by `_id` at its first use in the batch.
+
+        One consumer at a time applies a community's partition of a topic, so nobody else
+        writes the document while the batch holds its copy.
+        """
+        key = (collection.name, doc_id)
+        aggregate = self._aggregates.get(key)
+        if aggregate is None:
+            doc = await collection.find_one({"_id": doc_id}) or {}
+            aggregate = self._aggregates[key] = _Aggregate(collection, doc_id, doc)
+        return aggregate
+
+    async def _change_entry(
+        self,
+        collection: Collection,
+        doc_id: str,
+        name: str,
+        entry_id: str,
+        set_: Fields,
+        defaults: Fields | None = None,
+    ) -> None:
+        aggregate = await self._aggregate(collection, doc_id)
+        entry = {**aggregate.entries(name).get(entry_id, {}), **set_, ENTRY_IDS[name]: entry_id}
+        for field_name, value in (defaults or {}).items():
+            entry.setdefault(field_name, value)
+        aggregate.put(name, entry_id, entry)
+
     def handled(self, event_id: str, event_type: str) -> None:
         self._applied.append({"_id": event_id, "type": event_type})
 
     async def commit(self) -> None:
+        for aggregate in self._aggregates.values():
+            write = aggregate.write()
+            if write is not None:
+                self._writes.add(aggregate.collection, write)
         await self._writes.flush()
         await insert_once(self._p.applied, self._applied)
-
-
-def _membership_id(community_id: str, member_id: str) -> str:
-    return f"{community_id}|{member_id}"

@@ -10,13 +10,20 @@ from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 
-from services.events.adapters.projection import EventsProjection
+from services.events.adapters.projection import (
+    FEEDBACK_MEMBERS,
+    ROSTER,
+    EventsProjection,
+    entries,
+    feedback_id,
+)
 from services.events.domain.session import SessionStatus
 from shared.events.catalog import Charter, Role, SessionFormat, Stage
 
 Doc = dict[str, Any]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ReadModel(BaseModel):
@@ -177,15 +184,49 @@ def _public(doc: Doc, id_name: str) -> Doc:
     return {**doc, id_name: doc["_id"]}
 
 
+def _page(paging: Paging, ordered: list[Doc]) -> list[Doc]:
+    return ordered[paging.skip : paging.skip + paging.size]
+
+
+def _roster(doc: Doc) -> list[Doc]:
+    """Who belongs to the community, in the order they joined."""
+    members = entries(doc, ROSTER).values()
+    return sorted(members, key=lambda m: (m.get("joined_at") or _EPOCH, m["member_id"]))
+
+
+def _listed(entry: Doc, f: SessionFilter, now: datetime) -> bool:
+    """Whether a session of the community's index passes the filter (entries without a title
+    are only known from a later fact that came first: not listed yet)."""
+    if "title" not in entry:
+        return False
+    starts_at: datetime | None = entry.get("starts_at")
+    status = entry.get("status", SessionStatus.SCHEDULED.value)
+    if f.when == "upcoming":
+        if status != SessionStatus.SCHEDULED.value or starts_at is None or starts_at < now:
+            return False
+    # Held, or its time has passed: a cancelled session is past only once its time is.
+    elif status != SessionStatus.HELD.value and (starts_at is None or starts_at >= now):
+        return False
+    if f.format and entry.get("format") != f.format.value:
+        return False
+    if f.starts_from or f.starts_to:
+        if starts_at is None:
+            return False
+        if f.starts_from and starts_at < f.starts_from:
+            return False
+        if f.starts_to and starts_at >= f.starts_to:
+            return False
+    return True
+
+
 class EventsQueries:
+    """Each answer reads one community's aggregate by `_id`, filters, sorts and pages it here
+    (it is bounded by the community's members and sessions), then fetches the page's documents
+    by `_id`. Only the list of communities searches a collection, and it does not grow with
+    history."""
+
     def __init__(self, projection: EventsProjection) -> None:
         self._p = projection
-
-    async def member_counts(self, community_ids: list[str] | None = None) -> dict[str, int]:
-        match: Doc = {"community_id": {"$in": community_ids}} if community_ids else {}
-        pipeline = [{"$match": match}, {"$group": {"_id": "$community_id", "n": {"$sum": 1}}}]
-        cursor = await self._p.memberships.aggregate(pipeline)
-        return {row["_id"]: int(row["n"]) async for row in cursor}
 
     async def communities(self, *, stage: Stage | None, paging: Paging) -> Page[Community]:
         # A community is listed once its creation arrived (an update may come first).
@@ -199,31 +240,17 @@ class EventsQueries:
             .skip(paging.skip)
             .limit(paging.size)
         )
-        docs = [_public(d, "community_id") async for d in cursor]
-        counts = await self.member_counts([d["community_id"] for d in docs])
-        items = [
-            Community.model_validate({**d, "member_count": counts.get(d["community_id"], 0)})
-            for d in docs
-        ]
+        items = [_community(doc) async for doc in cursor]
         return paging.of(total, items)
 
     async def community(self, community_id: str) -> Community | None:
-        doc = await self._p.communities.find_one({"_id": community_id})
-        if doc is None or "leader_id" not in doc:
-            return None
-        count = await self._p.memberships.count_documents({"community_id": community_id})
-        return Community.model_validate({**_public(doc, "community_id"), "member_count": count})
+        doc = await self._p.community(community_id)
+        return _community(doc) if doc is not None else None
 
     async def memberships(self, community_id: str, paging: Paging) -> Page[Membership]:
-        query = {"community_id": community_id}
-        total = await self._p.memberships.count_documents(query)
-        cursor = (
-            self._p.memberships.find(query)
-            .sort("joined_at", ASCENDING)
-            .skip(paging.skip)
-            .limit(paging.size)
-        )
-        return paging.of(total, [Membership.model_validate(m) async for m in cursor])
+        roster = _roster(await self._p.community(community_id) or {})
+        items = [Membership.model_validate(m) for m in _page(paging, roster)]
+        return paging.of(len(roster), items)
 
     async def member(self, member_id: str) -> MemberProfile | None:
         doc = await self._p.members.find_one({"_id": member_id})
@@ -233,42 +260,24 @@ class EventsQueries:
 
     async def sessions(self, f: SessionFilter, paging: Paging) -> Page[Session]:
         now = datetime.now(UTC)
-        query: Doc = {"community_id": f.community_id, "title": {"$exists": True}}
-        window: dict[str, datetime] = {}
+        index = await self._p.session_index(f.community_id)
+        listed = [s for s in index.sessions if _listed(s, f, now)]
         if f.when == "upcoming":
-            query["status"] = SessionStatus.SCHEDULED.value
-            window["$gte"] = now
-            order = ASCENDING
-        else:
-            # Held, or its time has passed: a cancelled session is past only once its time is.
-            query["$or"] = [
-                {"status": SessionStatus.HELD.value},
-                {"starts_at": {"$lt": now}},
-            ]
-            order = DESCENDING
-        if f.format:
-            query["format"] = f.format.value
-        if f.starts_from:
-            window["$gte"] = max(f.starts_from, window.get("$gte", f.starts_from))
-        if f.starts_to:
-            window["$lt"] = f.starts_to
-        if window:
-            query["starts_at"] = window
-        total = await self._p.sessions.count_documents(query)
-        cursor = (
-            self._p.sessions.find(query)
-            .sort("starts_at", order)
-            .skip(paging.skip)
-            .limit(paging.size)
-        )
-        items = [Session.model_validate(_public(d, "session_id")) async for d in cursor]
-        return paging.of(total, items)
+            listed.sort(key=lambda s: (s["starts_at"], s["session_id"]))
+        else:  # latest first; sessions known only from their holding (no start) last
+            listed.sort(key=lambda s: (s.get("starts_at") or _EPOCH, s["session_id"]))
+            listed.reverse()
+        page = [s["session_id"] for s in _page(paging, listed)]
+        docs = await self._p.by_ids(self._p.sessions, page)
+        items = [Session.model_validate(_public(d, "session_id")) for d in docs]
+        return paging.of(len(listed), items)
 
     async def session(self, session_id: str) -> SessionDetail | None:
         doc = await self._p.sessions.find_one({"_id": session_id})
         if doc is None or "title" not in doc:  # unknown, or only a later fact arrived yet
             return None
-        feedback = [f async for f in self._p.feedback.find({"session_id": session_id})]
+        given = [feedback_id(session_id, m) for m in doc.get(FEEDBACK_MEMBERS, [])]
+        feedback = await self._p.by_ids(self._p.feedback, given)
         ratings = [int(f["rating"]) for f in feedback]
         attendance = Attendance(
             checked_in=len(doc.get("checked_in_ids", [])),
@@ -286,16 +295,18 @@ class EventsQueries:
         )
 
     async def feedback(self, session_id: str, member_id: str) -> Feedback | None:
-        doc = await self._p.feedback.find_one({"_id": f"{session_id}|{member_id}"})
+        doc = await self._p.feedback.find_one({"_id": feedback_id(session_id, member_id)})
         return Feedback.model_validate(doc) if doc else None
 
     async def facilitator_rotation(self, community_id: str, last: int) -> FacilitatorRotation:
-        cursor = (
-            self._p.sessions.find({"community_id": community_id, "status": "held"})
-            .sort("held_at", DESCENDING)
-            .limit(last)
-        )
-        sessions = [Facilitation.model_validate(_public(d, "session_id")) async for d in cursor]
+        index = await self._p.session_index(community_id)
+        held = [
+            s
+            for s in index.sessions
+            if s.get("status") == SessionStatus.HELD.value and s.get("held_at") is not None
+        ]
+        held.sort(key=lambda s: (s["held_at"], s["session_id"]), reverse=True)
+        sessions = [Facilitation.model_validate(s) for s in held[:last]]
         counts: dict[str, int] = {}
         for s in sessions:
             if s.facilitator_id:
@@ -311,14 +322,11 @@ class EventsQueries:
 
     async def open_action_items(self, community_id: str, paging: Paging) -> Page[ActionItem]:
         now = datetime.now(UTC)
-        query = {"community_id": community_id, "open": True}
-        total = await self._p.action_items.count_documents(query)
-        cursor = (
-            self._p.action_items.find(query)
-            .sort("opened_at", ASCENDING)
-            .skip(paging.skip)
-            .limit(paging.size)
-        )
+        index = await self._p.session_index(community_id)
+        open_ = [a for a in index.action_items if a.get("open") and "opened_at" in a]
+        open_.sort(key=lambda a: (a["opened_at"], a["action_item_id"]))
+        page = [a["action_item_id"] for a in _page(paging, open_)]
+        docs = await self._p.by_ids(self._p.action_items, page)
         items = [
             ActionItem.model_validate(
                 {
@@ -326,6 +334,11 @@ class EventsQueries:
                     "age_days": round((now - doc["opened_at"]).total_seconds() / 86400, 2),
                 }
             )
-            async for doc in cursor
+            for doc in docs
         ]
-        return paging.of(total, items)
+        return paging.of(len(open_), items)
+
+
+def _community(doc: Doc) -> Community:
+    members = len(entries(doc, ROSTER))
+    return Community.model_validate({**_public(doc, "community_id"), "member_count": members})
