@@ -1,9 +1,18 @@
-"""Throughput and latency of the event contract and the kudos path on the real infrastructure."""
+"""Throughput and latency of the event contract and the kudos path on the real infrastructure.
 
+    python -m bench [--sizes 10000,200000] [--measured 5000] [--skip-scaling]
+
+Infrastructure comes from the project's stack code (`bench.harness`); the recognition app runs in
+this process with its own topics, consumer group and database, fed through Kafka and queried
+through its HTTP API only. Results go to `bench-results/results.json` and `results.md`.
+"""
+
+import argparse
 import asyncio
 import json
 import os
 import platform
+import random
 import statistics
 import time
 import uuid
@@ -11,25 +20,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from bench.harness import BenchInfra, delete_topics, mongo_server, provide_infra, serving
 from services.recognition.bootstrap import bootstrap
 from services.recognition.settings import RecognitionSettings
 from shared.events.catalog import KudosGiven
-from shared.events.codec import decode, encode
+from shared.events.codec import KafkaRecord, decode, encode
 from shared.events.envelope import new_event
-from tests.infra import provide_infra
-from tests.integration.apps import drop_database, serving, settings_for
-from tests.namespaces import delete_tracked_topics
 
 OUT = Path(__file__).resolve().parent.parent / "bench-results"
+COMMUNITIES = 8
+MAX_RATIO = 2.0
 
 
-def kudos_event(i: int, giver: str) -> Any:
+def kudos_event(i: int, run: str = "") -> Any:
+    """The i-th kudos of a run: 1,000 givers and 500 recipients in 8 communities, so at 200k
+    kudos a giver has given 200 and a member received 400 (a weekly allowance of 10 makes ~500
+    a year the most one member can give)."""
+    run = run or uuid.uuid4().hex[:6]
     return new_event(
         KudosGiven(
-            kudos_id=f"k{i}-{uuid.uuid4().hex[:6]}",
-            from_id=giver,
-            to_ids=[f"member-{i % 50}"],
-            community_id=f"community-{i % 8}",
+            kudos_id=f"k{i}-{run}",
+            from_id=f"giver-{i % 1000}-{run}",
+            to_ids=[f"member-{(i * 7) % 500}-{run}"],
+            community_id=f"community-{i % COMMUNITIES}",
             message="Thanks for running the journal club",
             value_tag="knowledge_sharing",
         ),
@@ -38,7 +54,7 @@ def kudos_event(i: int, giver: str) -> Any:
 
 
 def bench_codec(n: int = 20_000) -> dict[str, Any]:
-    events = [kudos_event(i, "giver") for i in range(n)]
+    events = [kudos_event(i) for i in range(n)]
     began = time.perf_counter()
     records = [encode(e) for e in events]
     encoded = time.perf_counter() - began
@@ -49,52 +65,134 @@ def bench_codec(n: int = 20_000) -> dict[str, Any]:
     return {"events": n, "encode_per_s": round(n / encoded), "decode_per_s": round(n / decoded)}
 
 
-async def bench_projection(infra: Any, n: int = 20_000) -> dict[str, Any]:
-    """Events produced up front, then time until recognition's projection has applied them all."""
-    namespace = f"bench{uuid.uuid4().hex[:8]}"
-    settings = settings_for(RecognitionSettings, infra, namespace, kafka_topic_partitions=6)
-    giver = f"giver-{uuid.uuid4().hex[:6]}"
-    from aiokafka import AIOKafkaProducer
+class KudosFeed:
+    """Kudos events for one namespace, produced to Kafka; remembers what it produced."""
 
-    from shared.kafka import ensure_topics
+    def __init__(self, infra: BenchInfra, namespace: str) -> None:
+        self._infra, self._prefix = infra, f"{namespace}."
+        self.run = uuid.uuid4().hex[:6]
+        self.ids: list[str] = []
+        self._producer: AIOKafkaProducer | None = None
 
-    await ensure_topics(infra.kafka_bootstrap_servers, partitions=6, topic_prefix=f"{namespace}.")
-    producer = AIOKafkaProducer(
-        bootstrap_servers=infra.kafka_bootstrap_servers, acks="all", linger_ms=5
-    )
-    await producer.start()
-    try:
-        for i in range(n):
-            record = encode(kudos_event(i, giver))
-            await producer.send(
-                f"{namespace}.{record.topic}",
+    async def __aenter__(self) -> "KudosFeed":
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._infra.kafka_bootstrap_servers,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=256 * 1024,
+        )
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._producer is not None
+        await self._producer.stop()
+
+    def records(self, n: int) -> tuple[list[KafkaRecord], dict[str, str]]:
+        """The next `n` events, encoded, and the last kudos id of each partition key."""
+        records, last = [], {}
+        for i in range(len(self.ids), len(self.ids) + n):
+            event = kudos_event(i, self.run)
+            records.append(encode(event))
+            last[event.partitionkey] = event.data["kudos_id"]
+            self.ids.append(event.data["kudos_id"])
+        return records, last
+
+    async def produce(self, records: list[KafkaRecord]) -> None:
+        assert self._producer is not None
+        for record in records:
+            await self._producer.send(
+                self._prefix + record.topic,
                 record.value,
                 key=record.key,
                 headers=[(k, v.encode()) for k, v in record.headers.items()],
             )
-        await producer.flush()
-    finally:
-        await producer.stop()
-    began = time.perf_counter()
-    async with serving(bootstrap(settings), "bench") as client:
-        while True:
-            given = (await client.get(f"/members/{giver}/kudos")).json()["given"]
-            if given >= n:
-                break
-            await asyncio.sleep(0.05)
-        elapsed = time.perf_counter() - began
-    await drop_database(infra, settings.mongodb_database)
-    return {"events": n, "seconds": round(elapsed, 2), "events_per_s": round(n / elapsed)}
+        await self._producer.flush()
 
 
-async def bench_give_kudos(infra: Any, n: int = 300) -> dict[str, Any]:
+async def applied(client: httpx.AsyncClient, last: dict[str, str], timeout_s: float) -> None:
+    """Until the projection shows the last event of every partition key (so all before it):
+    polled with `GET /kudos/{id}`, a read by `_id`."""
+    pending = set(last.values())
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        for kudos_id in list(pending):
+            if (await client.get(f"/kudos/{kudos_id}")).status_code == 200:
+                pending.discard(kudos_id)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(pending)} partition keys not applied in {timeout_s:.0f}s")
+        await asyncio.sleep(0.05)
+
+
+async def query_latency(client: httpx.AsyncClient, ids: list[str], n: int) -> dict[str, float]:
+    samples = []
+    for kudos_id in random.Random(len(ids)).sample(ids, min(n, len(ids))):
+        began = time.perf_counter()
+        response = await client.get(f"/kudos/{kudos_id}")
+        samples.append(time.perf_counter() - began)
+        assert response.status_code == 200, response.text
+    return {
+        "p50_ms": _ms(statistics.median(samples)),
+        "p95_ms": _ms(statistics.quantiles(samples, n=20)[18]),
+    }
+
+
+async def bench_scaling(
+    infra: BenchInfra, sizes: list[int], measured: int = 5_000, queries: int = 500
+) -> dict[str, Any]:
+    """Recognition's projection rate and `GET /kudos/{id}` p95 as the stored kudos facts grow.
+
+    At each size the last `measured` events are timed from their first send until the projection
+    shows them all (the app consumes while they are produced, so this is the projection's rate
+    whenever it is slower than the producer); the events before them are filled untimed, which
+    also warms up the JIT-compiled servers before the first timed batch.
+    """
+    namespace = infra.namespace()
+    settings = infra.settings(RecognitionSettings, namespace, kafka_topic_partitions=6)
+    row: dict[str, Any] = {}
+    async with (
+        serving(bootstrap(settings), settings) as client,
+        KudosFeed(infra, namespace) as feed,
+    ):
+        for size in sizes:
+            fill = size - measured - len(feed.ids)
+            if fill > 0:
+                records, last = feed.records(fill)
+                began = time.perf_counter()
+                await feed.produce(records)
+                await applied(client, last, timeout_s=max(120.0, fill / 200))
+                row[f"filled to {size - measured:,} (untimed), s"] = round(
+                    time.perf_counter() - began, 1
+                )
+            records, last = feed.records(measured)
+            began = time.perf_counter()
+            await feed.produce(records)
+            await applied(client, last, timeout_s=max(120.0, measured / 200))
+            rate = measured / (time.perf_counter() - began)
+            row[f"projection events/s at {size:,} stored"] = round(rate)
+            for k, v in (await query_latency(client, feed.ids, queries)).items():
+                row[f"GET /kudos/{{id}} {k} at {size:,} stored"] = v
+    first, last_size = f"{sizes[0]:,}", f"{sizes[-1]:,}"
+    rate_ratio = row[f"projection events/s at {first} stored"] / max(
+        1, row[f"projection events/s at {last_size} stored"]
+    )
+    p95_ratio = row[f"GET /kudos/{{id}} p95_ms at {last_size} stored"] / max(
+        0.001, row[f"GET /kudos/{{id}} p95_ms at {first} stored"]
+    )
+    row[f"events/s slowdown {first} -> {last_size}"] = f"{rate_ratio:.2f}x"
+    row[f"p95 growth {first} -> {last_size}"] = f"{p95_ratio:.2f}x"
+    row[f"within {MAX_RATIO:g}x"] = rate_ratio <= MAX_RATIO and p95_ratio <= MAX_RATIO
+    return row
+
+
+async def bench_give_kudos(infra: BenchInfra, n: int = 300) -> dict[str, Any]:
     """POST /kudos (policy, Redis allowance, publish with acks=all): latency per request."""
-    namespace = f"bench{uuid.uuid4().hex[:8]}"
-    settings = settings_for(RecognitionSettings, infra, namespace, kudos_allowance_per_week=n + 1)
+    namespace = infra.namespace()
+    settings = infra.settings(RecognitionSettings, namespace, kudos_allowance_per_week=n + 1)
     latencies: list[float] = []
-    applied: list[float] = []
+    applied_latencies: list[float] = []
     run = uuid.uuid4().hex[:6]  # allowances live in Redis for a week: fresh givers per run
-    async with serving(bootstrap(settings), "bench") as client:
+    async with serving(bootstrap(settings), settings) as client:
         for i in range(n):
             body = {
                 "from_id": f"bench-giver-{run}", "to_ids": [f"m{i % 20}"], "community_id": "c1",
@@ -111,16 +209,15 @@ async def bench_give_kudos(infra: Any, n: int = 300) -> dict[str, Any]:
             }  # fmt: skip
             began = time.perf_counter()
             response = await client.post("/kudos?wait=true", json=body)
-            applied.append(time.perf_counter() - began)
+            applied_latencies.append(time.perf_counter() - began)
             assert response.json()["applied"], response.text
-    await drop_database(infra, settings.mongodb_database)
     return {
         "requests": n,
         "accepted_p50_ms": _ms(statistics.median(latencies)),
         "accepted_p95_ms": _ms(statistics.quantiles(latencies, n=20)[18]),
-        "applied_requests": len(applied),
-        "applied_p50_ms": _ms(statistics.median(applied)),
-        "applied_p95_ms": _ms(statistics.quantiles(applied, n=20)[18]),
+        "applied_requests": len(applied_latencies),
+        "applied_p50_ms": _ms(statistics.median(applied_latencies)),
+        "applied_p95_ms": _ms(statistics.quantiles(applied_latencies, n=20)[18]),
     }
 
 
@@ -132,7 +229,12 @@ def write(results: dict[str, Any]) -> None:
     OUT.mkdir(exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["# CoP Platform benchmarks", "", f"{results['when']} on {results['machine']}", ""]
-    lines += [f"Infrastructure: {results['infra']}", "", "| benchmark | metric | value |"]
+    lines += [f"Infrastructure: {results['infra']}", ""]
+    lines += [
+        f"MongoDB-protocol server: {results['mongodb']}",
+        "",
+        "| benchmark | metric | value |",
+    ]
     lines.append("|---|---|---|")
     for name, metrics in results["benchmarks"].items():
         lines += [f"| {name} | {k} | {v} |" for k, v in metrics.items()]
@@ -140,24 +242,35 @@ def write(results: dict[str, Any]) -> None:
     print("\n".join(lines))
 
 
-async def run_all(infra: Any) -> dict[str, Any]:
-    return {
-        "codec (encode/decode CloudEvent)": bench_codec(),
-        "recognition projection catch-up": await bench_projection(infra),
-        "POST /kudos": await bench_give_kudos(infra),
-    }
+async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]:
+    benchmarks: dict[str, Any] = {"codec (encode/decode CloudEvent)": bench_codec()}
+    try:
+        if not args.skip_scaling:
+            sizes = [int(s) for s in args.sizes.split(",")]
+            benchmarks["recognition scaling (stored kudos facts)"] = await bench_scaling(
+                infra, sizes, measured=args.measured
+            )
+        benchmarks["POST /kudos"] = await bench_give_kudos(infra)
+    finally:
+        await delete_topics(infra)
+    return benchmarks
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,200000", help="stored kudos facts")
+    parser.add_argument("--measured", type=int, default=5_000, help="timed events per size")
+    parser.add_argument("--skip-scaling", action="store_true")
+    args = parser.parse_args()
     with provide_infra() as infra:
-        benchmarks = asyncio.run(run_all(infra))
-        delete_tracked_topics(infra.kafka_bootstrap_servers)
+        benchmarks = asyncio.run(run_all(infra, args))
         write(
             {
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                 f"Python {platform.python_version()}",
                 "infra": infra.origin,
+                "mongodb": asyncio.run(mongo_server(infra.mongodb_uri)),
                 "benchmarks": benchmarks,
             }
         )

@@ -143,14 +143,17 @@ async def describe(infra: Infrastructure) -> dict[str, str]:
 
 
 def _mongo_server_name(build_info: dict[str, Any]) -> str:
+    """The server behind the MongoDB version that `buildInfo` reports."""
+    if "mongoJavaServerVersion" in build_info:  # our launcher, deploy/local/mongo-java-server
+        backend = {"h2": "H2 file", "memory": "in memory"}.get(
+            str(build_info.get("mongoJavaServerBackend")), "unknown backend"
+        )
+        return f"mongo-java-server {build_info['mongoJavaServerVersion']} ({backend})"
     if "ferretdbVersion" in build_info:
-        from copctl.devstack.mongo import ferretdb_version
-
-        reported = build_info["ferretdbVersion"]
-        version = ferretdb_version() if reported == "unknown" else reported
-        return f"FerretDB {version} (SQLite backend)"
-    if build_info.get("gitVersion") is None or "bwaldvogel" in str(build_info):
-        return "mongo-java-server"
+        reported = build_info["ferretdbVersion"]  # "unknown" in an embedded build
+        return "FerretDB" if reported == "unknown" else f"FerretDB {reported}"
+    if "gitVersion" not in build_info:  # mongo-java-server started some other way
+        return "mongo-java-server (version not reported)"
     return "MongoDB"
 
 

@@ -46,7 +46,7 @@ INFRA = ("kafka", "mongodb", "redis")
 
 _FIRST_RUN_HINT = {
     "kafka": "the first run fetches its jars with Maven",
-    "mongodb": "the first run builds FerretDB with go build, about a minute",
+    "mongodb": "the first run fetches mongo-java-server's jars with Maven",
     "redis": "installed with apt-get when missing",
 }
 
