@@ -21,8 +21,9 @@ status:
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run mypy
 
-test: lint  ## Lint, then every test against real Kafka, MongoDB protocol server and Redis
+test: lint  ## Lint and type-check, then every test against real Kafka, MongoDB protocol server and Redis
 	$(UV) run pytest
 
 unit: install

@@ -1,6 +1,7 @@
 """`copctl dev up | down | status`: the whole local stack, in dependency order."""
 
 import asyncio
+import functools
 import os
 import sys
 import time
@@ -131,7 +132,7 @@ def start_sinks(
             cwd=REPO_ROOT,
         )  # fmt: skip
         wait_until(
-            lambda p=port: port_open("127.0.0.1", p),
+            functools.partial(port_open, "127.0.0.1", port),
             timeout_s=20,
             what=f"{name} on :{port}",
             process=proc,
@@ -168,7 +169,7 @@ def start_services(
     for spec, proc in procs:
         url = f"http://127.0.0.1:{spec.port}"
         wait_until(
-            lambda u=url: _ready(f"{u}/readyz"),
+            functools.partial(_ready, f"{url}/readyz"),
             timeout_s=timeout_s,
             what=f"{spec.name} /readyz",
             process=proc,
