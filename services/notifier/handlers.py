@@ -57,13 +57,13 @@ class NotifierHandlers:
         self.tracer = tracer
         self._delivery_attempts = delivery_attempts
 
-    async def profile_updated(self, fact: Fact[MemberProfileUpdated], _: "Deliveries") -> None:
+    async def profile_updated(self, fact: Fact[MemberProfileUpdated], _: "DeliveryWork") -> None:
         profile = fact.data
         fields = {**profile.model_dump(mode="json"), "event_id": fact.event_id}
         if await self.store.save_profile_if_newer(profile.member_id, fields, fact.time):
             await self._send_awaiting(profile.member_id)
 
-    async def kudos_given(self, fact: Fact[KudosGiven], _: "Deliveries") -> None:
+    async def kudos_given(self, fact: Fact[KudosGiven], _: "DeliveryWork") -> None:
         await self._on_kudos(fact.event_id, fact.data)
 
     async def _on_kudos(self, event_id: str, kudos: KudosGiven) -> None:
@@ -224,7 +224,7 @@ def _name(profile: dict[str, Any] | None, fallback: str) -> str:
     return str(profile.get("name") or fallback) if profile else fallback
 
 
-class Deliveries:
+class DeliveryWork:
     """The notifier's unit of work: each delivery is claimed and recorded as it goes (a send
     cannot be rolled back), so a batch has nothing left to write at its end."""
 
@@ -235,10 +235,10 @@ class Deliveries:
         pass
 
 
-def event_handlers(notifier: NotifierHandlers) -> EventHandlers[Deliveries]:
+def event_handlers(notifier: NotifierHandlers) -> EventHandlers[DeliveryWork]:
     """Every event type the notifier reacts to, and its handler."""
     return (
-        EventHandlers("notifier", Deliveries, tracer=notifier.tracer)
+        EventHandlers("notifier", DeliveryWork, tracer=notifier.tracer)
         .on(MemberProfileUpdated, notifier.profile_updated)
         .on(KudosGiven, notifier.kudos_given)
     )

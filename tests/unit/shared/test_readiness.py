@@ -1,0 +1,45 @@
+"""`/readyz` turns red when a dependency stops answering, not only when it refuses."""
+
+import asyncio
+
+import httpx
+from fastapi import FastAPI
+
+from shared.http import health_router, install_problem_handlers
+
+
+async def answers() -> bool:
+    return True
+
+
+async def hangs() -> bool:
+    await asyncio.Event().wait()  # a database that accepted the command and never answers
+    return True
+
+
+def app_with(**checks: object) -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(health_router(checks, timeout_s=0.2))  # type: ignore[arg-type]
+    return app
+
+
+async def get_readyz(app: FastAPI) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        return await client.get("/readyz")
+
+
+async def test_a_dependency_that_never_answers_makes_readyz_503_within_its_timeout() -> None:
+    response = await asyncio.wait_for(get_readyz(app_with(kafka=answers, mongodb=hangs)), 5)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    checks = response.json()["checks"]
+    assert checks["kafka"] == "ok"
+    assert checks["mongodb"].startswith("error: TimeoutError")
+
+
+async def test_readyz_is_green_when_every_dependency_answers() -> None:
+    response = await get_readyz(app_with(kafka=answers, mongodb=answers))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"kafka": "ok", "mongodb": "ok"}}
