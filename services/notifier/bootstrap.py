@@ -6,7 +6,8 @@ from services.notifier.adapters.chat import WebhookPoster
 from services.notifier.adapters.email import SmtpSender
 from services.notifier.adapters.store import NotifierStore
 from services.notifier.entrypoints.http import router
-from services.notifier.handlers import NotifierHandlers, event_handlers
+from services.notifier.event_handlers import event_handlers
+from services.notifier.handlers import NotifierHandlers
 from services.notifier.settings import NotifierSettings
 from shared.auth import member_auth
 from shared.events.topics import Topic

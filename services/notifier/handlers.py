@@ -26,7 +26,7 @@ from shared.events.catalog import (
 )
 from shared.events.envelope import new_event
 from shared.kafka import EventBus
-from shared.messagebus import EventHandlers, Fact
+from shared.messagebus import Fact, UnitOfWork
 
 SOURCE = "cop/notifier"
 COMMUNITY_CHANNEL = "community-chat"
@@ -57,13 +57,13 @@ class NotifierHandlers:
         self.tracer = tracer
         self._delivery_attempts = delivery_attempts
 
-    async def profile_updated(self, fact: Fact[MemberProfileUpdated], _: "DeliveryWork") -> None:
+    async def profile_updated(self, fact: Fact[MemberProfileUpdated], _: UnitOfWork) -> None:
         profile = fact.data
         fields = {**profile.model_dump(mode="json"), "event_id": fact.event_id}
         if await self.store.save_profile_if_newer(profile.member_id, fields, fact.time):
             await self._send_awaiting(profile.member_id)
 
-    async def kudos_given(self, fact: Fact[KudosGiven], _: "DeliveryWork") -> None:
+    async def kudos_given(self, fact: Fact[KudosGiven], _: UnitOfWork) -> None:
         await self._on_kudos(fact.event_id, fact.data)
 
     async def _on_kudos(self, event_id: str, kudos: KudosGiven) -> None:
@@ -222,23 +222,3 @@ class NotifierHandlers:
 
 def _name(profile: dict[str, Any] | None, fallback: str) -> str:
     return str(profile.get("name") or fallback) if profile else fallback
-
-
-class DeliveryWork:
-    """The notifier's unit of work: each delivery is claimed and recorded as it goes (a send
-    cannot be rolled back), so a batch has nothing left to write at its end."""
-
-    def handled(self, event_id: str, event_type: str) -> None:
-        pass
-
-    async def commit(self) -> None:
-        pass
-
-
-def event_handlers(notifier: NotifierHandlers) -> EventHandlers[DeliveryWork]:
-    """Every event type the notifier reacts to, and its handler."""
-    return (
-        EventHandlers("notifier", DeliveryWork, tracer=notifier.tracer)
-        .on(MemberProfileUpdated, notifier.profile_updated)
-        .on(KudosGiven, notifier.kudos_given)
-    )
