@@ -3,12 +3,16 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -124,6 +128,24 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(request, 500, "Internal error")
+
+
+# Request bodies derive from the catalog's event models: a body subclasses its event, makes
+# optional what the service may fill in, and declares the fields that the path or the service's
+# state supply as `NotInBody` (hidden from the schema, a 422 naming the field when sent).
+
+
+def like(event: type[BaseModel], name: str) -> FieldInfo:
+    """A catalog field's constraints, for a body field that only changes default or optionality."""
+    return event.model_fields[name]
+
+
+def _not_in_body(value: object) -> None:
+    if value is not None:
+        raise PydanticCustomError("extra_forbidden", "Extra inputs are not permitted")
+
+
+NotInBody = SkipJsonSchema[Annotated[None, BeforeValidator(_not_in_body), Field(exclude=True)]]
 
 
 ReadinessCheck = Callable[[], Awaitable[object]]

@@ -10,10 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, BeforeValidator, Field
-from pydantic.fields import FieldInfo
-from pydantic.json_schema import SkipJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field
 
 from services.events.adapters.queries import (
     ActionItem,
@@ -43,7 +40,6 @@ from shared.events.catalog import (
     CommunityCreated,
     CommunityLeaderChanged,
     CommunityUpdated,
-    EventData,
     FeedbackSubmitted,
     Id,
     Instant,
@@ -57,26 +53,12 @@ from shared.events.catalog import (
     Stage,
 )
 from shared.events.envelope import CloudEvent
-from shared.http import Problem
+from shared.http import NotInBody, Problem, like
 
 Wait = Annotated[bool, Query(description="return once the projection shows the event")]
 PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 Size = Annotated[int, Query(ge=1, le=200)]
 T = TypeVar("T")
-
-
-def like(event: type[EventData], name: str) -> FieldInfo:
-    """A catalog field's constraints, for a body field that only changes default or optionality."""
-    return event.model_fields[name]
-
-
-def _not_in_body(value: object) -> None:
-    if value is not None:
-        raise PydanticCustomError("extra_forbidden", "Extra inputs are not permitted")
-
-
-# A field of the event that the body does not take: the path or the service's state supplies it.
-NotInBody = SkipJsonSchema[Annotated[None, BeforeValidator(_not_in_body), Field(exclude=True)]]
 
 
 class Accepted(BaseModel):

@@ -5,26 +5,21 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.recognition.domain.kudos import PolicyViolation
 from services.recognition.handlers import GiveKudos, RecognitionHandlers
 from shared.auth import Caller
-from shared.events.catalog import Id, KudosGiven, Tag
-from shared.http import Problem
+from shared.events.catalog import Id, KudosGiven
+from shared.http import NotInBody, Problem
 from shared.waiting import wait_until
 
 
-class KudosRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class KudosRequest(KudosGiven):
+    """The kudos; its id is made by the service, the giver defaults to the token's member."""
 
-    from_id: Id | None = Field(None, description="the giver; defaults to the token's member")
-    to_ids: Annotated[list[Id], Field(min_length=1, max_length=20)]
-    community_id: Id
-    message: Annotated[str, Field(min_length=1, max_length=1000)]
-    value_tag: Tag
-    session_id: Id | None = None
-    artifact_id: Id | None = None
+    kudos_id: NotInBody = None  # type: ignore[assignment]
+    from_id: Id | None = Field(None, description="the giver; defaults to the token's member")  # type: ignore[assignment]
 
 
 class Accepted(BaseModel):
