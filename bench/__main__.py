@@ -1,6 +1,6 @@
 """Throughput and latency of the event contract and the kudos path on the real infrastructure.
 
-    python -m bench [--sizes 10000,200000] [--measured 5000] [--skip-scaling]
+    python -m bench [--sizes 10000,200000] [--measured 3000] [--repeats 3] [--skip-scaling]
 
 Infrastructure comes from the project's stack code (`bench.harness`); the recognition app runs in
 this process with its own topics, consumer group and database, fed through Kafka and queried
@@ -138,14 +138,19 @@ async def query_latency(client: httpx.AsyncClient, ids: list[str], n: int) -> di
 
 
 async def bench_scaling(
-    infra: BenchInfra, sizes: list[int], measured: int = 5_000, queries: int = 500
+    infra: BenchInfra,
+    sizes: list[int],
+    measured: int = 3_000,
+    repeats: int = 3,
+    queries: int = 300,
 ) -> dict[str, Any]:
     """Recognition's projection rate and `GET /kudos/{id}` p95 as the stored kudos facts grow.
 
-    At each size the last `measured` events are timed from their first send until the projection
-    shows them all (the app consumes while they are produced, so this is the projection's rate
-    whenever it is slower than the producer); the events before them are filled untimed, which
-    also warms up the JIT-compiled servers before the first timed batch.
+    Before each size, `repeats` batches of `measured` events are timed from their first send
+    until the projection shows them all (the app consumes while they are produced, so this is
+    the projection's rate whenever it is slower than the producer), and the query latency is
+    sampled after each; the figures are the medians. The events before them are filled untimed,
+    which also warms up the JIT-compiled servers before the first timed batch.
     """
     namespace = infra.namespace()
     settings = infra.settings(RecognitionSettings, namespace, kafka_topic_partitions=6)
@@ -155,23 +160,28 @@ async def bench_scaling(
         KudosFeed(infra, namespace) as feed,
     ):
         for size in sizes:
-            fill = size - measured - len(feed.ids)
+            fill = size - measured * repeats - len(feed.ids)
             if fill > 0:
                 records, last = feed.records(fill)
                 began = time.perf_counter()
                 await feed.produce(records)
                 await applied(client, last, timeout_s=max(120.0, fill / 200))
-                row[f"filled to {size - measured:,} (untimed), s"] = round(
+                row[f"filled to {size - measured * repeats:,} (untimed), s"] = round(
                     time.perf_counter() - began, 1
                 )
-            records, last = feed.records(measured)
-            began = time.perf_counter()
-            await feed.produce(records)
-            await applied(client, last, timeout_s=max(120.0, measured / 200))
-            rate = measured / (time.perf_counter() - began)
-            row[f"projection events/s at {size:,} stored"] = round(rate)
-            for k, v in (await query_latency(client, feed.ids, queries)).items():
-                row[f"GET /kudos/{{id}} {k} at {size:,} stored"] = v
+            rates, p95s = [], []
+            for _ in range(repeats):
+                records, last = feed.records(measured)
+                began = time.perf_counter()
+                await feed.produce(records)
+                await applied(client, last, timeout_s=max(120.0, measured / 200))
+                rates.append(measured / (time.perf_counter() - began))
+                p95s.append((await query_latency(client, feed.ids, queries))["p95_ms"])
+            row[f"projection events/s at {size:,} stored"] = round(statistics.median(rates))
+            row[f"GET /kudos/{{id}} p95_ms at {size:,} stored"] = statistics.median(p95s)
+            row[f"runs at {size:,}: events/s; p95 ms"] = (
+                ", ".join(str(round(r)) for r in rates) + "; " + ", ".join(map(str, p95s))
+            )
     first, last_size = f"{sizes[0]:,}", f"{sizes[-1]:,}"
     rate_ratio = row[f"projection events/s at {first} stored"] / max(
         1, row[f"projection events/s at {last_size} stored"]
@@ -248,7 +258,7 @@ async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
         if not args.skip_scaling:
             sizes = [int(s) for s in args.sizes.split(",")]
             benchmarks["recognition scaling (stored kudos facts)"] = await bench_scaling(
-                infra, sizes, measured=args.measured
+                infra, sizes, measured=args.measured, repeats=args.repeats
             )
         benchmarks["POST /kudos"] = await bench_give_kudos(infra)
     finally:
@@ -259,7 +269,8 @@ async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,200000", help="stored kudos facts")
-    parser.add_argument("--measured", type=int, default=5_000, help="timed events per size")
+    parser.add_argument("--measured", type=int, default=3_000, help="events per timed run")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per size (median)")
     parser.add_argument("--skip-scaling", action="store_true")
     args = parser.parse_args()
     with provide_infra() as infra:
