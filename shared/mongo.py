@@ -28,6 +28,19 @@ def make_client(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(uri, appname=app_name, serverSelectionTimeoutMS=5000, tz_aware=True)
 
 
+async def drop_collections(
+    uri: str, database: str, names: Sequence[str], *, app_name: str
+) -> list[str]:
+    """Drop a service's own collections (a projection before its rebuild); returns them."""
+    client = make_client(uri, app_name=app_name)
+    try:
+        for name in names:
+            await client[database][name].drop()
+    finally:
+        await client.close()
+    return list(names)
+
+
 async def insert_once(
     collection: AsyncCollection[dict[str, Any]], docs: Sequence[Mapping[str, Any]]
 ) -> int:

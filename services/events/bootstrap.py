@@ -3,6 +3,7 @@
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from services.events import rebuild
 from services.events.adapters.projection import EventsProjection
 from services.events.adapters.queries import EventsQueries
 from services.events.adapters.sources import InboundLedger, RateLimiter, SourceRegistry
@@ -27,7 +28,7 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
     handlers = EventsHandlers(runtime.bus, projection)
     sources = SourceRegistry(runtime.db)
     gateway = Gateway(runtime.bus, sources, InboundLedger(runtime.db))
-    runtime.subscribe(event_handlers(projection), str(Topic.COMMUNITIES), str(Topic.SESSIONS))
+    runtime.subscribe(event_handlers(projection), *rebuild.TOPICS)
     runtime.subscribe_records(inbound_handler(gateway), str(Topic.INBOUND), group_suffix="inbound")
     auth = member_auth(
         settings.auth_token_secret, max_lifetime_s=settings.auth_token_max_lifetime_s

@@ -11,7 +11,7 @@ from typing import Final
 from services.events.adapters.projection import APPLIED_EVENTS, PROJECTION_COLLECTIONS
 from services.events.settings import EventsSettings
 from shared.events.topics import Topic
-from shared.mongo import make_client
+from shared.mongo import drop_collections
 
 TOPICS: Final = (Topic.COMMUNITIES, Topic.SESSIONS)
 """What the projection's consumer group reads, from the beginning, to rebuild it."""
@@ -25,11 +25,6 @@ COLLECTIONS: Final = (*PROJECTION_COLLECTIONS, APPLIED_EVENTS, *RETIRED_COLLECTI
 async def prepare_rebuild(settings: EventsSettings) -> list[str]:
     """Drop the projection's collections, with the service stopped; it re-applies the topics
     when it starts with its consumer group rewound. Returns the collections dropped."""
-    client = make_client(settings.mongodb_uri, app_name="cop-events-rebuild")
-    try:
-        db = client[settings.mongodb_database]
-        for name in COLLECTIONS:
-            await db[name].drop()
-    finally:
-        await client.close()
-    return list(COLLECTIONS)
+    return await drop_collections(
+        settings.mongodb_uri, settings.mongodb_database, COLLECTIONS, app_name="cop-events-rebuild"
+    )

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.notifier import rebuild
 from services.notifier.adapters.chat import WebhookPoster
 from services.notifier.adapters.email import SmtpSender
 from services.notifier.adapters.store import NotifierStore
@@ -10,7 +11,6 @@ from services.notifier.event_handlers import event_handlers
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.settings import NotifierSettings
 from shared.auth import member_auth
-from shared.events.topics import Topic
 from shared.runtime import build_runtime, create_app
 
 
@@ -43,7 +43,7 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         platform_url=settings.platform_url,
         tracer=runtime.tracer,
     )
-    runtime.subscribe(event_handlers(handlers), str(Topic.COMMUNITIES), str(Topic.RECOGNITION))
+    runtime.subscribe(event_handlers(handlers), *rebuild.TOPICS)
     return create_app(
         runtime,
         title="CoP Notifier",

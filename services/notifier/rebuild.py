@@ -10,7 +10,7 @@ from typing import Final
 
 from services.notifier.settings import NotifierSettings
 from shared.events.topics import Topic
-from shared.mongo import make_client
+from shared.mongo import drop_collections
 
 TOPICS: Final = (Topic.COMMUNITIES, Topic.RECOGNITION)
 """What the service's consumer group reads, from the beginning, to rebuild the projection."""
@@ -21,11 +21,9 @@ COLLECTIONS: Final = ("profiles",)
 async def prepare_rebuild(settings: NotifierSettings) -> list[str]:
     """Drop the projection's collections, with the service stopped; it re-applies the topics
     when it starts with its consumer group rewound. Returns the collections dropped."""
-    client = make_client(settings.mongodb_uri, app_name="cop-notifier-rebuild")
-    try:
-        db = client[settings.mongodb_database]
-        for name in COLLECTIONS:
-            await db[name].drop()
-    finally:
-        await client.close()
-    return list(COLLECTIONS)
+    return await drop_collections(
+        settings.mongodb_uri,
+        settings.mongodb_database,
+        COLLECTIONS,
+        app_name="cop-notifier-rebuild",
+    )

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.recognition import rebuild
 from services.recognition.adapters.allowance import AllowanceCounter
 from services.recognition.adapters.projection import RecognitionProjection
 from services.recognition.domain.kudos import KudosPolicy
@@ -10,7 +11,6 @@ from services.recognition.event_handlers import event_handlers
 from services.recognition.handlers import RecognitionHandlers
 from services.recognition.settings import RecognitionSettings
 from shared.auth import member_auth
-from shared.events.topics import Topic
 from shared.runtime import build_runtime, create_app
 
 
@@ -20,7 +20,7 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
     policy = KudosPolicy(settings.kudos_allowance_per_week, frozenset(settings.kudos_value_tags))
     projection = RecognitionProjection(runtime.db)
     handlers = RecognitionHandlers(runtime.bus, policy, AllowanceCounter(runtime.redis), projection)
-    runtime.subscribe(event_handlers(projection, policy), str(Topic.RECOGNITION))
+    runtime.subscribe(event_handlers(projection, policy), *rebuild.TOPICS)
     return create_app(
         runtime,
         title="CoP Recognition",

@@ -1,6 +1,7 @@
 """Rebuilding recognition's projection from its topic (run by `copctl replay recognition`).
 
-The projection is one document per kudos in `kudos`, built from `cop.recognition`. The weekly
+The projection is one document per kudos in `kudos` and a tally per member in `member_kudos`,
+built from `cop.recognition`. The weekly
 allowances in Redis are not a projection and are kept: a replay gives nobody their kudos back.
 """
 
@@ -8,7 +9,7 @@ from typing import Final
 
 from services.recognition.settings import RecognitionSettings
 from shared.events.topics import Topic
-from shared.mongo import make_client
+from shared.mongo import drop_collections
 
 TOPICS: Final = (Topic.RECOGNITION,)
 """What the projection's consumer group reads, from the beginning, to rebuild it."""
@@ -19,11 +20,9 @@ COLLECTIONS: Final = ("kudos", "member_kudos")
 async def prepare_rebuild(settings: RecognitionSettings) -> list[str]:
     """Drop the projection's collections, with the service stopped; it re-applies the topic
     when it starts with its consumer group rewound. Returns the collections dropped."""
-    client = make_client(settings.mongodb_uri, app_name="cop-recognition-rebuild")
-    try:
-        db = client[settings.mongodb_database]
-        for name in COLLECTIONS:
-            await db[name].drop()
-    finally:
-        await client.close()
-    return list(COLLECTIONS)
+    return await drop_collections(
+        settings.mongodb_uri,
+        settings.mongodb_database,
+        COLLECTIONS,
+        app_name="cop-recognition-rebuild",
+    )
