@@ -1,6 +1,7 @@
 """The notifier against real Kafka, MongoDB-protocol server, Redis, an SMTP server and a webhook."""
 
 import contextlib
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -209,3 +210,43 @@ async def test_members_read_only_their_own_profile_and_deliveries(notifier: Noti
         "/deliveries", params={"member_id": "ann"}, headers=bearer("ann")
     )
     assert own.status_code == 200
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: the OS gave it to us and we let it go."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_an_unreachable_smtp_server_fails_the_delivery_and_never_holds_the_partition(
+    infra: Infrastructure, sinks: Sinks, unique: str
+) -> None:
+    giver, receiver = member(), member()
+    async with start_notifier(
+        infra, sinks, f"ntf{unique}", smtp_port=closed_port(), smtp_timeout_s=1.0
+    ) as notifier:
+        await notifier.send(infra, profile(receiver, "Rae"))
+        stuck = kudos(giver, receiver)
+        behind = kudos(giver, receiver, message="behind it, on the same partition")
+        for event in (stuck, behind):
+            await notifier.send(infra, event)
+
+        async def email_failed(event: CloudEvent) -> dict[str, Any] | None:
+            found = await notifier.deliveries(event.id)
+            return next(
+                (d for d in found if d["channel_kind"] == "email" and d["status"] == "failed"),
+                None,
+            )
+
+        async def chat_delivered(event: CloudEvent) -> bool:
+            found = await notifier.deliveries(event.id)
+            return any(d["channel_kind"] != "email" and d["status"] == "delivered" for d in found)
+
+        first = await eventually(lambda: email_failed(stuck), what="the first e-mail failed")
+        assert "SMTP" in first["error"]
+        await eventually(lambda: email_failed(behind), what="the event behind it handled too")
+        # the other channel still works for both
+        await eventually(lambda: chat_delivered(behind), what="the chat post of the later kudos")
+        assert await chat_delivered(stuck)
+    assert sinks.mails_to(f"{receiver}@example.com") == []
