@@ -87,7 +87,8 @@ async def replay(service: str, settings: ServiceSettings) -> dict[str, Any]:
         raise ReplayRefused(
             f"{group} has {members} running consumer(s) ({state}): stop {service} first"
         )
-    dropped = await rebuild.prepare(settings)
+    # Rewound first: if that fails, the projection is still whole and matches its offsets.
     topics = [settings.kafka_topic_prefix + str(t) for t in rebuild.topics]
     partitions = await rewind_group(settings.kafka_bootstrap_servers, group, topics)
+    dropped = await rebuild.prepare(settings)
     return {"group": group, "partitions": partitions, "dropped": dropped}

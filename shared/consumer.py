@@ -5,7 +5,8 @@ policy for a record, whatever its topic:
 
 - it cannot be decoded (not JSON, too deep, too large, not the catalog's schema), in either
   CloudEvents content mode (structured, or binary with `ce_*` headers): parked on
-  `cop.dlq.<service>` at once with the reason, never retried;
+  `cop.dlq.<service>` at once with the reason, never retried (an entrypoint that judges raw
+  records itself, the inbound gateway, records its refusals on `cop.inbound.rejected`);
 - a dependency is down (MongoDB, Redis, the broker): the batch is rewound and redelivered after
   a backoff that grows with each consecutive outage; never dead-lettered;
 - any other failure: retried a bounded number of times with backoff, then the batch is split to
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from opentelemetry import context as otel_context
@@ -150,7 +151,6 @@ class ConsumedEvent:
 
 
 T = TypeVar("T", ConsumedEvent, ConsumedRecord)
-BatchHandler = Callable[[list[ConsumedEvent]], Awaitable[None]]
 Decoder = Callable[[ConsumedRecord], T | None]
 
 
@@ -338,6 +338,13 @@ async def publish_dead_letter(
         "cop_service": service,
         "cop_failed_at": datetime.now(UTC).isoformat(),
     }
-    await bus.broker.publish(
-        record.value, bus.topic(dlq_topic(service)), key=record.key, headers=dlq_headers
-    )
+    try:
+        await bus.broker.publish(
+            record.value, bus.topic(dlq_topic(service)), key=record.key, headers=dlq_headers
+        )
+    except MessageSizeTooLargeError:
+        # The value plus our headers no longer fits in a record: park where it was instead.
+        dlq_headers["cop_value_omitted"] = f"{len(record.value)} bytes"
+        await bus.broker.publish(
+            b"", bus.topic(dlq_topic(service)), key=record.key, headers=dlq_headers
+        )

@@ -79,9 +79,6 @@ class EventHandlers(Generic[U]):
         """The catalog types this service handles, for documentation and tests."""
         return sorted(spec_for_model(m).type for m in self._handlers)
 
-    def handles(self, consumed: ConsumedEvent) -> bool:
-        return type(consumed.event.data) in self._handlers
-
     async def __call__(self, batch: Sequence[ConsumedEvent]) -> None:
         """Handle a batch in order inside one unit of work, committed after the last event."""
         uow = self._unit_of_work()

@@ -25,7 +25,15 @@ DUPLICATE_KEY = 11000
 
 
 def make_client(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
-    return AsyncMongoClient(uri, appname=app_name, serverSelectionTimeoutMS=5000, tz_aware=True)
+    """A client whose commands fail (as a network timeout, which consumers treat as an outage:
+    rewind and back off) when a server stops answering, instead of waiting for ever."""
+    return AsyncMongoClient(
+        uri,
+        appname=app_name,
+        serverSelectionTimeoutMS=5000,
+        socketTimeoutMS=30_000,
+        tz_aware=True,
+    )
 
 
 async def drop_collections(
@@ -47,8 +55,7 @@ async def insert_once(
     """Insert documents keyed by the event that caused them; returns how many were new.
 
     A document whose `_id` exists already was written by an earlier delivery of the same event:
-    its duplicate-key error is the idempotency guard. Any other error is raised. Plain inserts
-    are also the fastest write on every backend (FerretDB's SQLite backend scans for updates).
+    its duplicate-key error is the idempotency guard. Any other error is raised.
     """
     if not docs:
         return 0

@@ -65,11 +65,14 @@ class Runtime:
         return self.settings.kafka_consumer_group or f"cop-{self.settings.service_name}"
 
     def subscribe(
-        self, handler: Callable[[list[ConsumedEvent]], Awaitable[None]], *topics: str
+        self,
+        handler: Callable[[list[ConsumedEvent]], Awaitable[None]],
+        *topics: str,
+        max_records: int = 500,
     ) -> None:
         """The service's projection: decoded catalog events from its topics, in one group."""
         consumer: EventConsumer[ConsumedEvent] = self._consumer(handler)
-        consumer.subscribe(*topics, group_id=self.consumer_group)
+        consumer.subscribe(*topics, group_id=self.consumer_group, max_records=max_records)
 
     def subscribe_records(
         self,

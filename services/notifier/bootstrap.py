@@ -43,7 +43,9 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         platform_url=settings.platform_url,
         tracer=runtime.tracer,
     )
-    runtime.subscribe(event_handlers(handlers), *rebuild.TOPICS)
+    # Small batches: each event may wait on SMTP servers and webhooks, and a batch must finish
+    # well within the consumer's poll interval.
+    runtime.subscribe(event_handlers(handlers), *rebuild.TOPICS, max_records=20)
     return create_app(
         runtime,
         title="CoP Notifier",

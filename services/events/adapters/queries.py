@@ -1,7 +1,7 @@
 """Read models the events service's API answers from (the projection's collections).
 
 Every query returns a typed model, so `/openapi.json` documents the answers too; the
-projection's bookkeeping fields (`applied_event_ids`, `event_id`, ...) stay out of them.
+projection's bookkeeping fields (`event_id`, `updated_at`, ...) stay out of them.
 Lists answer `{total, page, size, items}`.
 """
 

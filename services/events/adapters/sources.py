@@ -72,8 +72,8 @@ class SourceRegistry:
         return _source(doc) if doc else None
 
     async def by_name(self, name: str) -> Source | None:
-        doc = await self._sources.find_one({"_id": name, "active": True})
-        return _source(doc) if doc else None
+        doc = await self._sources.find_one({"_id": name})  # by `_id` alone: never a scan
+        return _source(doc) if doc and doc.get("active", True) else None
 
     async def all(self) -> list[dict[str, Any]]:
         return [

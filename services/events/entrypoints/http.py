@@ -346,8 +346,21 @@ def router(
         )
         return await answer(event, wait)
 
-    @api.get("/sessions/{session_id}/feedback/{member_id}", tags=["feedback"])
-    async def get_feedback(session_id: Id, member_id: Id) -> Feedback:
+    @api.get(
+        "/sessions/{session_id}/feedback/{member_id}",
+        tags=["feedback"],
+        description="One member's feedback, to the member themself and admins; everyone else "
+        "sees the session's feedback summary on `GET /sessions/{id}`.",
+        responses={403: {"description": "someone else's feedback"}},
+    )
+    async def get_feedback(session_id: Id, member_id: Id, actor: ActorDep) -> Feedback:
+        if not sees_personal_data(actor, member_id):
+            raise Problem(
+                403,
+                "Not your feedback",
+                f"{actor.member_id} cannot read {member_id}'s feedback",
+                type_="urn:cop:problem:auth:not-self",
+            )
         doc = await queries.feedback(session_id, member_id)
         return found(doc, "feedback", f"{member_id} on {session_id}")
 

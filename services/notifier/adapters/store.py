@@ -7,6 +7,8 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+# A delivery in one of these states is not tried again by a redelivered or replayed event.
+FINAL = frozenset({"delivered", "failed"})
 INDEXED_PER_KEY = 500  # the delivery log lists at most this many per member, event or overall
 
 
@@ -40,7 +42,7 @@ class NotifierStore:
         return {doc["_id"]: doc async for doc in cursor}
 
     async def claim(self, delivery_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Claim a delivery before sending it. None when it was already delivered.
+        """Claim a delivery before sending it. None when it was delivered or failed for good.
 
         The `_id` is (cause event, recipient, channel), so the same notification is never
         sent twice; a retry reuses the record and counts the attempt.
@@ -59,7 +61,7 @@ class NotifierStore:
         except DuplicateKeyError:
             # The cause event's partition has one consumer, so nobody else claims it meanwhile.
             existing = await self._deliveries.find_one({"_id": delivery_id})
-            if existing is None or existing.get("status") == "delivered":
+            if existing is None or existing.get("status") in FINAL:
                 return None
             return await self._deliveries.find_one_and_update(
                 {"_id": delivery_id},

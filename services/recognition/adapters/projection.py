@@ -73,5 +73,6 @@ class RecognitionWrites:
         pass  # a kudos shows by its own document; nothing else to record
 
     async def commit(self) -> None:
-        await self._projection.save_kudos(self._kudos)
+        # The kudos document last: once it shows (`?wait=true` looks for it), so do the tallies.
         await self._tallies.flush()
+        await self._projection.save_kudos(self._kudos)

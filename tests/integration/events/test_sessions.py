@@ -7,6 +7,7 @@ import pytest
 
 from shared.events.catalog import SessionCancelled, SessionScheduled
 from shared.events.envelope import new_event
+from tests.integration.apps import bearer
 from tests.integration.events.conftest import EventsApp
 from tests.integration.kafka_io import produce_event
 from tests.integration.polling import eventually
@@ -131,6 +132,12 @@ async def test_feedback_only_from_attendees_and_a_second_replaces_the_first(
     )
     await events.command("PUT", f"{url}/bob", {"rating": 5, "delta": "more time for Q&A"})
     assert (await events.get(f"{url}/ann"))["rating"] == 4
+    own = await events.client.get(f"{url}/ann", headers=bearer("ann"))
+    assert own.json()["rating"] == 4
+    others = await events.client.get(f"{url}/ann", headers=bearer("bob"))
+    assert others.status_code == 403  # one member's feedback is theirs; the summary is public
+    anonymous = await events.client.get(f"{url}/ann", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
     summary = (await events.get(f"/sessions/{session_id}"))["feedback"]
     assert summary["count"] == 2
     assert summary["average_rating"] == 4.5
