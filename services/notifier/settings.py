@@ -1,6 +1,8 @@
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared.settings import ServiceSettings
+
+LOCAL_CHAT_WEBHOOK_SECRET = "local-dev-secret"
 
 
 class NotifierSettings(ServiceSettings):
@@ -18,8 +20,18 @@ class NotifierSettings(ServiceSettings):
 
     chat_webhook_url: str | None = "http://127.0.0.1:8090/hooks/cop"
     chat_webhook_kind: str = Field("webhook", pattern="^(webhook|slack|teams|mattermost)$")
-    chat_webhook_secret: str = "local-dev-secret"
+    chat_webhook_secret: str = LOCAL_CHAT_WEBHOOK_SECRET
     chat_allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
     chat_timeout_s: float = Field(10.0, gt=0)
 
     platform_url: str = "http://127.0.0.1:8083"
+
+    @model_validator(mode="after")
+    def _no_public_webhook_secret_outside_local_use(self) -> "NotifierSettings":
+        signed = self.chat_webhook_url and self.chat_webhook_kind == "webhook"
+        if signed and self.chat_webhook_secret == LOCAL_CHAT_WEBHOOK_SECRET and not self.is_local:
+            raise ValueError(
+                "CHAT_WEBHOOK_SECRET is the public local default, refused outside local use: "
+                "receivers could not tell our signed posts from anyone's"
+            )
+        return self
