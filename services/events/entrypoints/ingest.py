@@ -59,8 +59,22 @@ def router(
             raise Problem(401, "Unknown API key", headers={"WWW-Authenticate": "Bearer"})
         return source
 
+    async def limited(source: Source, n: int) -> None:
+        verdict = await limiter.take(source, n)
+        if not verdict.allowed:
+            raise Problem(
+                429,
+                "Rate limit reached",
+                f"{source.name} may send {source.rate_limit_per_minute} events per minute",
+                headers={"Retry-After": str(verdict.retry_after_s)},
+            )
+
     async def refused(error: InvalidEvent, source: Source, size: int | None) -> Problem:
-        """A body that never became events: recorded as rejected, answered 400, 413 or 415."""
+        """A body that never became events: recorded as rejected, answered 400, 413 or 415.
+
+        It counts as one event against the source's rate limit, so refusals cannot flood
+        `cop.inbound.rejected` either."""
+        await limited(source, 1)
         await gateway.refuse(error, source=source, via="http", size=size)
         if isinstance(error, UnsupportedMediaType):
             status, title, kind = 415, "Unsupported event format", "unsupported-format"
@@ -115,14 +129,7 @@ def router(
             raise Problem(422, "Empty batch", "send one event or a non-empty array")
         if len(events) > max_batch:
             raise Problem(413, "Batch too large", f"at most {max_batch} events per request")
-        verdict = await limiter.take(source, len(events))
-        if not verdict.allowed:
-            raise Problem(
-                429,
-                "Rate limit reached",
-                f"{source.name} may send {source.rate_limit_per_minute} events per minute",
-                headers={"Retry-After": str(verdict.retry_after_s)},
-            )
+        await limited(source, len(events))
         outcomes = [await gateway.accept(e, source=source, via="http") for e in events]
         if received.batch:
             counts = {s: sum(o.status == s for o in outcomes) for s in ("accepted", "duplicate")}

@@ -2,6 +2,7 @@
 or a 503: bodies nested too deeply, times with no UTC equivalent, events larger than the broker
 accepts (recorded as rejected without their payload), and every wrong field named at once."""
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -316,3 +317,26 @@ async def test_data_errors_and_a_wrong_partitionkey_are_named_together(
     assert response.status_code == 422
     assert response.json()["detail"] == f"invalid data for {PROFILE}"
     assert fields(response.json()) == {"data.email", "partitionkey"}
+
+
+async def test_refused_bodies_count_against_the_rate_limit_so_they_cannot_flood_the_record(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "flooder", [PROFILE], limit=2)
+    # At once, so that the three fall in one window of the per-minute limit.
+    answers = await asyncio.gather(
+        *(
+            events.client.post(
+                "/ingest",
+                content=b"{not json",
+                headers={**auth(key), "content-type": "application/json"},
+            )
+            for _ in range(3)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [400, 400, 429]
+    assert all("retry-after" in a.headers for a in answers if a.status_code == 429)
+    recorded = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.INBOUND_REJECTED), expect=3, timeout_s=3
+    )
+    assert len(recorded) == 2
