@@ -115,3 +115,70 @@ class StagedWrites:
                     writes[start : start + MAX_BULK_STATEMENTS], ordered=True
                 )
         self._groups.clear()
+
+
+class MergedUpdates:
+    """One batch's updates, merged into one upsert per document and flushed together.
+
+    Only operators that are idempotent and order-free are offered (`$set` of a value that a
+    fact determines, `$setOnInsert`, `$min`, `$max`, `$addToSet`), so applying a batch twice,
+    or two consumers' batches in either order, leaves the same documents.
+    """
+
+    def __init__(self) -> None:
+        self._docs: dict[tuple[str, Any], tuple[AsyncCollection[dict[str, Any]], dict[str, Any]]]
+        self._docs = {}
+
+    def _update(self, collection: AsyncCollection[dict[str, Any]], doc_id: Any) -> dict[str, Any]:
+        key = (collection.name, doc_id)
+        if key not in self._docs:
+            self._docs[key] = (collection, {})
+        return self._docs[key][1]
+
+    def set(self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, **fields: Any) -> None:
+        self._update(collection, doc_id).setdefault("$set", {}).update(fields)
+
+    def set_paths(
+        self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, fields: Mapping[str, Any]
+    ) -> None:
+        self._update(collection, doc_id).setdefault("$set", {}).update(fields)
+
+    def set_on_insert(
+        self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, fields: Mapping[str, Any]
+    ) -> None:
+        self._update(collection, doc_id).setdefault("$setOnInsert", {}).update(fields)
+
+    def min(
+        self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, path: str, v: Any
+    ) -> None:
+        current = self._update(collection, doc_id).setdefault("$min", {})
+        current[path] = v if path not in current else min(current[path], v)
+
+    def max(
+        self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, path: str, v: Any
+    ) -> None:
+        current = self._update(collection, doc_id).setdefault("$max", {})
+        current[path] = v if path not in current else max(current[path], v)
+
+    def add_to_set(
+        self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, path: str, v: Any
+    ) -> None:
+        values = self._update(collection, doc_id).setdefault("$addToSet", {})
+        each = values.setdefault(path, {"$each": []})["$each"]
+        if v not in each:
+            each.append(v)
+
+    def __bool__(self) -> bool:
+        return bool(self._docs)
+
+    async def flush(self) -> None:
+        by_collection: dict[str, tuple[AsyncCollection[dict[str, Any]], list[UpdateOne]]] = {}
+        for (name, doc_id), (collection, update) in self._docs.items():
+            writes = by_collection.setdefault(name, (collection, []))[1]
+            writes.append(UpdateOne({"_id": doc_id}, update, upsert=True))
+        for collection, writes in by_collection.values():
+            for start in range(0, len(writes), MAX_BULK_STATEMENTS):
+                await collection.bulk_write(
+                    writes[start : start + MAX_BULK_STATEMENTS], ordered=False
+                )
+        self._docs.clear()

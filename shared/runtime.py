@@ -69,10 +69,13 @@ class Runtime:
         handler: Callable[[list[ConsumedEvent]], Awaitable[None]],
         *topics: str,
         max_records: int = 500,
+        group_suffix: str | None = None,
     ) -> None:
-        """The service's projection: decoded catalog events from its topics, in one group."""
+        """Decoded catalog events from some topics: the service's projection in its own group,
+        or, with `group_suffix`, another consumer of the service in a group of its own."""
         consumer: EventConsumer[ConsumedEvent] = self._consumer(handler)
-        consumer.subscribe(*topics, group_id=self.consumer_group, max_records=max_records)
+        group = f"{self.consumer_group}-{group_suffix}" if group_suffix else self.consumer_group
+        consumer.subscribe(*topics, group_id=group, max_records=max_records)
 
     def subscribe_records(
         self,

@@ -290,6 +290,31 @@ class KudosGiven(EventData):
     artifact_id: Id | None = None
 
 
+class KudosVerdict(StrEnum):
+    COUNTED = "counted"
+    SELF_KUDOS = "self_kudos"
+    UNKNOWN_VALUE_TAG = "unknown_value_tag"
+    DUPLICATE_RECIPIENT = "duplicate_recipient"
+    ALLOWANCE_EXHAUSTED = "allowance_exhausted"
+
+
+class RecipientVerdict(EventData):
+    member_id: Id
+    verdict: KudosVerdict
+
+
+class KudosJudged(EventData):
+    """Recognition's final decision on a `kudos.given`: per recipient, counted or why not."""
+
+    kudos_id: Id
+    community_id: Id
+    from_id: Id
+    message: Annotated[str, Field(min_length=1, max_length=1000)]
+    value_tag: Tag
+    period: Annotated[str, Field(min_length=1, max_length=16, description="the allowance period")]
+    recipients: Annotated[list[RecipientVerdict], Field(min_length=1, max_length=20)]
+
+
 class BadgeAwarded(EventData):
     member_id: Id
     badge: Tag
@@ -522,6 +547,14 @@ CATALOG: dict[str, EventSpec] = {
             _COMMUNITY,
             "kudos_id",
             "A member recognised one or more others for a contribution.",
+        ),
+        _spec(
+            "cop.kudos.judged.v1",
+            KudosJudged,
+            _R,
+            _COMMUNITY,
+            "kudos_id",
+            "Recognition judged a kudos: for each recipient, counted or the reason it is not.",
         ),
         _spec(
             "cop.badge.awarded.v1",

@@ -1,18 +1,25 @@
-"""Recognition's HTTP API."""
+"""Recognition's HTTP API: kudos, profiles, leaderboards, community health."""
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
 from services.recognition.domain.kudos import PolicyViolation
+from services.recognition.domain.periods import InvalidPeriod, Period, month_key, resolve
 from services.recognition.handlers import GiveKudos, RecognitionHandlers
+from services.recognition.queries import RecognitionQueries
 from shared.auth import Caller
-from shared.events.catalog import Id, KudosGiven
+from shared.events.catalog import Id, KudosGiven, RecipientVerdict
+from shared.events.envelope import utc_now
+from shared.events.times import to_utc
 from shared.http import NotInBody, Problem
 from shared.waiting import wait_until
+
+PERIOD_HELP = "week, month, quarter, all, or a key: YYYY-MM, YYYY-Qn, YYYY-Www"
+Metrics = dict[str, int | float]
 
 
 class KudosRequest(KudosGiven):
@@ -25,47 +32,150 @@ class KudosRequest(KudosGiven):
 class Accepted(BaseModel):
     event_id: str
     kudos_id: str
-    applied: bool = Field(description="true when the projection already shows it (wait=true)")
+    applied: bool = Field(description="true when the judgement already shows (wait=true)")
 
 
 class KudosRecord(KudosGiven):
-    """A kudos as recognition recorded it: for whom it counts, and why not for the others."""
+    """A kudos as recognition recorded it, and once judged, the verdict for each recipient."""
 
-    event_id: str
+    event_id: str | None = None
     given_at: datetime
+    status: str = Field(description="`judged`, or `pending` until the judge has decided")
+    period: str | None = Field(None, description="the allowance period it counts against")
+    recipients: list[RecipientVerdict]
     counted_for: list[str]
-    not_counted: dict[str, str] = Field(description="recipient -> reason it is not counted")
+
+
+class Standing(BaseModel):
+    give: int
+    take: int
+    style: str = Field(description="newcomer, giver, matcher or taker")
+    kudos_received: int
+    kudos_given: int
+
+
+class CommunityStanding(Standing):
+    community_id: str
+
+
+class Badge(BaseModel):
+    badge: str
+    community_id: str
+    reason: str
+    awarded_at: datetime | None
+
+
+class Scope(BaseModel):
+    community_id: str | None
+    period: str
+
+
+class Profile(Standing):
+    member_id: str
+    scope: Scope
+    badges: list[Badge]
+    communities: list[CommunityStanding]
 
 
 class MemberKudos(BaseModel):
     member_id: str
     received: int
     given: int
-    last_received_at: datetime | None
+
+
+class Rank(BaseModel):
+    rank: int
+    member_id: str
+    score: int = Field(description="give + 2 x counted kudos received")
+
+
+class Leaderboard(BaseModel):
+    community_id: str
+    period: str
+    entries: list[Rank]
+
+
+class Window(BaseModel):
+    period: str
+    start: datetime
+    end: datetime
+    metrics: Metrics
+
+
+class Health(Window):
+    community_id: str
+    previous: Window
+
+
+class Trend(BaseModel):
+    community_id: str
+    from_: str = Field(alias="from")
+    to: str
+    months: list[Window]
+
+
+class Alert(BaseModel):
+    alert: str
+    period: str
+    details: dict[str, Any]
+    raised_at: datetime | None
+
+
+class Alerts(BaseModel):
+    community_id: str
+    alerts: list[Alert]
+
+
+class FeedItem(BaseModel):
+    kudos_id: str
+    from_id: str
+    counted_for: list[str]
+    value_tag: str
+    message: str
+    given_at: datetime
+
+
+class Feed(BaseModel):
+    items: list[FeedItem]
+    next_before: datetime | None = Field(description="pass as `before` for the next page")
+
+
+def _period(value: str, *, allowed: tuple[str, ...] | None = None) -> Period:
+    try:
+        period = resolve(value, utc_now())
+    except InvalidPeriod as e:
+        raise Problem(422, "Invalid period", str(e), extra={"field": "period"}) from e
+    if allowed is not None and period.kind not in allowed:
+        detail = f"use one of: {', '.join(allowed)}"
+        raise Problem(422, "Invalid period", detail, extra={"field": "period"})
+    return period
 
 
 def router(
     handlers: RecognitionHandlers,
+    queries: RecognitionQueries,
     auth: Callable[..., Awaitable[Caller]],
     wait_timeout_s: float = 10.0,
 ) -> APIRouter:
-    api = APIRouter(tags=["kudos"])
+    api = APIRouter()
     CallerDep = Annotated[Caller, Depends(auth)]
+    PeriodQuery = Annotated[str, Query(description=PERIOD_HELP, max_length=16)]
 
     @api.post(
         "/kudos",
         status_code=status.HTTP_202_ACCEPTED,
+        tags=["kudos"],
         responses={
             401: {"description": "no valid bearer token"},
             403: {"description": "kudos in someone else's name"},
             409: {"description": "refused by the kudos policy"},
-            429: {"description": "the giver's weekly allowance is used up"},
+            429: {"description": "the giver's allowance for the period is used up"},
         },
     )
     async def give_kudos(
         body: KudosRequest,
         caller: CallerDep,
-        wait: Annotated[bool, Query(description="return once the projection shows it")] = False,
+        wait: Annotated[bool, Query(description="return once the judgement shows")] = False,
     ) -> Accepted:
         giver = body.from_id or caller.member_id
         caller.require_self(giver, "give kudos")
@@ -81,21 +191,93 @@ def router(
                 extra={"code": e.code},
             ) from e
         kudos_id = event.data["kudos_id"]
-        applied = wait and await wait_until(
-            lambda: handlers.projection.kudos(kudos_id), timeout_s=wait_timeout_s
-        )
+
+        async def judged() -> bool:
+            record = await queries.kudos(kudos_id)
+            return record is not None and record["status"] == "judged"
+
+        applied = wait and await wait_until(judged, timeout_s=wait_timeout_s)
         return Accepted(event_id=event.id, kudos_id=kudos_id, applied=applied)
 
-    @api.get("/kudos/{kudos_id}", responses={404: {"description": "no such kudos"}})
+    @api.get("/kudos/{kudos_id}", tags=["kudos"], responses={404: {"description": "no such kudos"}})
     async def get_kudos(kudos_id: Id) -> KudosRecord:
-        doc = await handlers.projection.kudos(kudos_id)
+        doc = await queries.kudos(kudos_id)
         if doc is None:
             raise Problem(404, "Kudos not found", f"no kudos {kudos_id}")
-        doc["kudos_id"] = doc.pop("_id")
         return KudosRecord.model_validate(doc)
 
-    @api.get("/members/{member_id}/kudos")
+    @api.get("/communities/{community_id}/kudos", tags=["kudos"])
+    async def kudos_feed(
+        community_id: Id,
+        before: Annotated[
+            datetime | None, Query(description="only kudos given before this")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> Feed:
+        """The community's recent counted kudos, newest first."""
+        return Feed.model_validate(
+            await queries.feed(community_id, to_utc(before) if before else utc_now(), limit)
+        )
+
+    @api.get("/members/{member_id}/kudos", tags=["kudos"])
     async def member_kudos(member_id: Id) -> MemberKudos:
-        return MemberKudos(**await handlers.projection.member_counts(member_id))
+        """Counted kudos received and given, in every community and all time."""
+        profile = await queries.profile(member_id, None, resolve("all", utc_now()))
+        return MemberKudos(
+            member_id=member_id, received=profile["kudos_received"], given=profile["kudos_given"]
+        )
+
+    @api.get("/members/{member_id}/profile", tags=["profiles"])
+    async def profile(
+        member_id: Id,
+        community: Annotated[Id | None, Query(description="one community only")] = None,
+        period: PeriodQuery = "all",
+    ) -> Profile:
+        """Give, take, style, counted kudos and badges: in all, and per community."""
+        return Profile.model_validate(await queries.profile(member_id, community, _period(period)))
+
+    @api.get("/communities/{community_id}/leaderboard", tags=["leaderboards"])
+    async def leaderboard(
+        community_id: Id,
+        period: PeriodQuery = "month",
+        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> Leaderboard:
+        """Members by score (give + 2 x counted kudos received) in the community and period."""
+        resolved = _period(period)
+        entries = await queries.leaderboard(community_id, resolved, limit)
+        return Leaderboard.model_validate(
+            {"community_id": community_id, "period": resolved.key, "entries": entries}
+        )
+
+    @api.get("/communities/{community_id}/health", tags=["health"])
+    async def community_health(
+        community_id: Id,
+        period: Annotated[
+            str | None, Query(description="YYYY-MM or YYYY-Qn", max_length=16)
+        ] = None,
+    ) -> Health:
+        """The community's health numbers over a month or quarter, with the previous one's."""
+        resolved = _period(period or month_key(utc_now()), allowed=("month", "quarter"))
+        return Health.model_validate(await queries.health(community_id, resolved))
+
+    @api.get("/communities/{community_id}/health/trend", tags=["health"])
+    async def health_trend(
+        community_id: Id,
+        from_: Annotated[str, Query(alias="from", description="YYYY-MM", max_length=7)],
+        to: Annotated[str, Query(description="YYYY-MM", max_length=7)],
+    ) -> Trend:
+        """The health numbers month by month, for a dashboard to draw."""
+        first, last = _period(from_, allowed=("month",)), _period(to, allowed=("month",))
+        if last.start < first.start or (last.start.year - first.start.year) * 12 > 120:
+            raise Problem(422, "Invalid range", "`to` must follow `from`, at most 10 years apart")
+        return Trend.model_validate(await queries.trend(community_id, first.key, last.key))
+
+    @api.get("/communities/{community_id}/alerts", tags=["health"])
+    async def community_alerts(community_id: Id) -> Alerts:
+        """Health alerts raised for the community, oldest period first."""
+        return Alerts(
+            community_id=community_id,
+            alerts=[Alert.model_validate(a) for a in await queries.alerts(community_id)],
+        )
 
     return api

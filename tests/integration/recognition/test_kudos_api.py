@@ -28,7 +28,7 @@ class Recognition:
 
 @pytest.fixture
 async def recognition(infra: Infrastructure, unique: str) -> AsyncIterator[Recognition]:
-    settings = settings_for(RecognitionSettings, infra, f"rec{unique}", kudos_allowance_per_week=3)
+    settings = settings_for(RecognitionSettings, infra, f"rec{unique}", kudos_allowance=4)
     async with serving(bootstrap(settings), "recognition") as client:
         yield Recognition(client, settings)
     await drop_database(infra, settings.mongodb_database)
@@ -98,9 +98,8 @@ async def test_redelivered_event_is_counted_once(
         await produce_event(infra.kafka_bootstrap_servers, prefix, event)
 
     async def marker_applied() -> bool:
-        return (
-            await recognition.client.get(f"/kudos/{marker.data['kudos_id']}")
-        ).status_code == 200
+        response = await recognition.client.get(f"/kudos/{marker.data['kudos_id']}")
+        return response.status_code == 200 and response.json()["status"] == "judged"
 
     # Same community key, same partition: once the marker shows, every duplicate before it
     # has been consumed too.
@@ -131,13 +130,13 @@ async def test_invalid_request_names_every_wrong_field(recognition: Recognition)
     assert {"to_ids", "message", "value_tag"} <= fields
 
 
-async def test_allowance_is_enforced_per_week_and_refusals_do_not_use_it(
+async def test_allowance_is_enforced_per_period_and_refusals_do_not_use_it(
     recognition: Recognition,
 ) -> None:
     giver = member()
     refused = await recognition.client.post("/kudos", json=kudos_body(giver, giver))
     assert refused.status_code == 409
-    for _ in range(3):
+    for _ in range(4):
         ok = await recognition.client.post("/kudos", json=kudos_body(giver, member()))
         assert ok.status_code == 202
     over = await recognition.client.post("/kudos", json=kudos_body(giver, member()))
@@ -162,10 +161,14 @@ async def test_policy_breaking_kudos_from_outside_is_recorded_but_not_counted(
 
     async def recorded() -> dict[str, Any] | None:
         response = await recognition.client.get(f"/kudos/{event.data['kudos_id']}")
-        return response.json() if response.status_code == 200 else None
+        judged = response.status_code == 200 and response.json()["status"] == "judged"
+        return response.json() if judged else None
 
-    kudos = await eventually(recorded, what="the chat bot's kudos in the projection")
-    assert kudos["not_counted"] == {bot_user: "self_kudos"}
+    kudos = await eventually(recorded, what="the chat bot's kudos judged")
+    assert kudos["recipients"] == [
+        {"member_id": bot_user, "verdict": "self_kudos"},
+        {"member_id": colleague, "verdict": "counted"},
+    ]
     assert kudos["counted_for"] == [colleague]
     assert (await counts(recognition.client, bot_user))["received"] == 0
     assert (await counts(recognition.client, colleague))["received"] == 1

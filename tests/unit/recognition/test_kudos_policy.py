@@ -1,161 +1,120 @@
-"""The kudos policy: self-kudos, duplicates, value tags, the weekly allowance, judging facts."""
+"""The kudos policy: refusing a member's own bad request, and judging every recipient in order
+(self, value tag, duplicate, allowance), with the allowance handed out in judging order."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from services.recognition.domain.kudos import (
+    AllowanceEntry,
     KudosPolicy,
     PolicyViolation,
-    allowance_period,
-    judge_recorded,
+    allot,
+    verdicts,
 )
+from shared.events.catalog import KudosVerdict as V
 
 POLICY = KudosPolicy(
-    allowance_per_week=3,
-    value_tags=frozenset({"mentoring", "knowledge_sharing", "collaboration"}),
+    allowance=3, period="month", value_tags=frozenset({"mentoring", "knowledge_sharing"})
 )
 
 
-# --- check_request ---
+def judged(from_id: str, to_ids: list[str], tag: str, left: int = 3) -> list[tuple[str, V]]:
+    screened = POLICY.screen(from_id, to_ids, tag)
+    eligible = tuple(m for m, reason in screened if reason is None)
+    counted = allot([AllowanceEntry("k", eligible)], left)["k"]
+    return [(v.member_id, v.verdict) for v in verdicts(screened, counted)]
+
+
+def test_distinct_other_recipients_are_counted_in_order() -> None:
+    assert judged("g", ["a", "b"], "mentoring") == [("a", V.COUNTED), ("b", V.COUNTED)]
+
+
+def test_self_comes_before_an_unknown_tag() -> None:
+    assert judged("g", ["g", "a"], "bogus") == [("g", V.SELF_KUDOS), ("a", V.UNKNOWN_VALUE_TAG)]
+
+
+def test_an_unknown_tag_comes_before_a_duplicate() -> None:
+    assert judged("g", ["a", "a"], "bogus") == [
+        ("a", V.UNKNOWN_VALUE_TAG),
+        ("a", V.UNKNOWN_VALUE_TAG),
+    ]
+
+
+def test_a_repeated_recipient_is_a_duplicate_and_uses_no_allowance() -> None:
+    assert judged("g", ["a", "a", "b"], "mentoring", left=2) == [
+        ("a", V.COUNTED),
+        ("a", V.DUPLICATE_RECIPIENT),
+        ("b", V.COUNTED),
+    ]
+
+
+def test_a_duplicate_comes_before_the_allowance() -> None:
+    assert judged("g", ["a", "a"], "mentoring", left=0) == [
+        ("a", V.ALLOWANCE_EXHAUSTED),
+        ("a", V.DUPLICATE_RECIPIENT),
+    ]
+
+
+def test_recipients_beyond_the_allowance_are_exhausted() -> None:
+    assert judged("g", ["a", "b", "c"], "mentoring", left=2) == [
+        ("a", V.COUNTED),
+        ("b", V.COUNTED),
+        ("c", V.ALLOWANCE_EXHAUSTED),
+    ]
+
+
+def test_allowance_follows_the_judging_order_and_ignores_a_repeated_entry() -> None:
+    entries = [
+        AllowanceEntry("k1", ("a", "b")),
+        AllowanceEntry("k2", ("c", "d")),
+        AllowanceEntry("k1", ("a", "b")),  # a redelivery appended again
+        AllowanceEntry("k3", ("e",)),
+    ]
+    assert allot(entries, 3) == {"k1": ("a", "b"), "k2": ("c",), "k3": ()}
+
+
+def test_allotting_again_gives_the_same_answer() -> None:
+    entries = [AllowanceEntry(f"k{i}", (f"m{i}",)) for i in range(30)]
+    assert allot(entries, 20) == allot(list(entries), 20)
+    assert sum(len(c) for c in allot(entries, 20).values()) == 20
 
 
 @pytest.mark.parametrize(
-    "to_ids", [["m2"], ["m2", "m3"], [f"m{i}" for i in range(2, 22)]], ids=["one", "two", "twenty"]
-)
-def test_valid_request_passes(to_ids: list[str]) -> None:
-    POLICY.check_request("m1", to_ids, "mentoring")
-
-
-@pytest.mark.parametrize("to_ids", [["m1"], ["m2", "m1"], ["m1", "m1"]])
-def test_kudos_to_yourself_is_refused_as_self_kudos(to_ids: list[str]) -> None:
-    with pytest.raises(PolicyViolation) as caught:
-        POLICY.check_request("m1", to_ids, "mentoring")
-
-    assert caught.value.code == "self_kudos"
-    assert "yourself" in str(caught.value)
-
-
-@pytest.mark.parametrize("to_ids", [["m2", "m2"], ["m2", "m3", "m2"]])
-def test_same_recipient_twice_is_refused_as_duplicate(to_ids: list[str]) -> None:
-    with pytest.raises(PolicyViolation) as caught:
-        POLICY.check_request("m1", to_ids, "mentoring")
-
-    assert caught.value.code == "duplicate_recipient"
-
-
-@pytest.mark.parametrize("tag", ["heroics", "Mentoring", "", "mentoring "])
-def test_value_tag_outside_the_configured_set_is_refused(tag: str) -> None:
-    with pytest.raises(PolicyViolation) as caught:
-        POLICY.check_request("m1", ["m2"], tag)
-
-    assert caught.value.code == "unknown_value_tag"
-    assert "collaboration, knowledge_sharing, mentoring" in str(caught.value)
-
-
-def test_policy_violation_is_a_value_error_with_a_code() -> None:
-    violation = PolicyViolation("self_kudos", "no")
-
-    assert isinstance(violation, ValueError)
-    assert (violation.code, str(violation)) == ("self_kudos", "no")
-
-
-# --- check_allowance: `given_this_period` already counts the kudos being judged ---
-
-
-@pytest.mark.parametrize("given", [1, 2, 3])
-def test_allowance_up_to_and_including_the_limit_is_accepted(given: int) -> None:
-    POLICY.check_allowance(given)
-
-
-@pytest.mark.parametrize("given", [4, 5, 100])
-def test_allowance_beyond_the_limit_is_refused(given: int) -> None:
-    with pytest.raises(PolicyViolation) as caught:
-        POLICY.check_allowance(given)
-
-    assert caught.value.code == "allowance_exhausted"
-    assert "3" in str(caught.value)
-
-
-def test_zero_allowance_refuses_the_first_kudos() -> None:
-    policy = KudosPolicy(allowance_per_week=0, value_tags=frozenset({"mentoring"}))
-
-    with pytest.raises(PolicyViolation) as caught:
-        policy.check_allowance(1)
-
-    assert caught.value.code == "allowance_exhausted"
-
-
-# --- allowance_period: the ISO week ---
-
-
-@pytest.mark.parametrize(
-    ("at", "period"),
+    ("period", "at", "key"),
     [
-        (datetime(2026, 11, 21, 10, 0, tzinfo=UTC), "2026-W47"),
-        (datetime(2026, 1, 5, 0, 0, tzinfo=UTC), "2026-W02"),
-        (datetime(2026, 12, 31, 23, 59, tzinfo=UTC), "2026-W53"),
-        (datetime(2027, 1, 1, 0, 0, tzinfo=UTC), "2026-W53"),
-        (datetime(2027, 1, 3, 23, 59, 59, tzinfo=UTC), "2026-W53"),
-        (datetime(2027, 1, 4, 0, 0, tzinfo=UTC), "2027-W01"),
-        (datetime(2025, 12, 28, 12, 0, tzinfo=UTC), "2025-W52"),
-        (datetime(2025, 12, 29, 0, 0, tzinfo=UTC), "2026-W01"),
+        ("month", datetime(2026, 11, 30, 23, 59, tzinfo=UTC), "2026-11"),
+        ("month", datetime(2026, 12, 1, 0, 0, tzinfo=UTC), "2026-12"),
+        ("week", datetime(2026, 12, 31, tzinfo=UTC), "2026-W53"),
+        ("week", datetime(2027, 1, 4, tzinfo=UTC), "2027-W01"),
     ],
-    ids=lambda v: v.isoformat() if isinstance(v, datetime) else v,
 )
-def test_allowance_period_is_the_iso_week_including_year_boundaries(
-    at: datetime, period: str
+def test_allowance_period_is_the_calendar_month_or_iso_week(
+    period: str, at: datetime, key: str
 ) -> None:
-    assert allowance_period(at) == period
+    assert KudosPolicy(20, period, frozenset()).period_of(at) == key
 
 
-def test_allowance_period_changes_at_monday_midnight() -> None:
-    monday = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
-
-    assert allowance_period(monday - timedelta(microseconds=1)) == "2026-W47"
-    assert allowance_period(monday) == "2026-W48"
-
-
-# --- judge_recorded: facts from outside are judged, not refused ---
-
-
-def test_recorded_kudos_counts_every_distinct_other_recipient_in_order() -> None:
-    judgement = judge_recorded("m1", ["m3", "m2", "m4"], "mentoring", POLICY)
-
-    assert judgement.counted == ("m3", "m2", "m4")
-    assert judgement.not_counted == {}
-
-
-def test_recorded_self_kudos_is_not_counted_with_the_reason() -> None:
-    judgement = judge_recorded("m1", ["m2", "m1"], "mentoring", POLICY)
-
-    assert judgement.counted == ("m2",)
-    assert judgement.not_counted == {"m1": "self_kudos"}
+@pytest.mark.parametrize(
+    ("to_ids", "tag", "code"),
+    [
+        (["m1"], "mentoring", "self_kudos"),
+        (["m2", "m1"], "bogus", "self_kudos"),
+        (["m2"], "Mentoring", "unknown_value_tag"),
+        (["m2", "m2"], "bogus", "unknown_value_tag"),
+        (["m2", "m3", "m2"], "mentoring", "duplicate_recipient"),
+    ],
+)
+def test_a_members_own_bad_request_is_refused_with_the_first_rule_it_breaks(
+    to_ids: list[str], tag: str, code: str
+) -> None:
+    with pytest.raises(PolicyViolation) as refused:
+        POLICY.check_request("m1", to_ids, tag)
+    assert refused.value.code == code
 
 
-def test_recorded_duplicate_recipient_counts_once_and_notes_the_duplicate() -> None:
-    judgement = judge_recorded("m1", ["m2", "m3", "m2", "m2"], "mentoring", POLICY)
-
-    assert judgement.counted == ("m2", "m3")
-    assert judgement.not_counted == {"m2": "duplicate_recipient"}
-
-
-def test_recorded_self_kudos_only_counts_for_nobody() -> None:
-    judgement = judge_recorded("m1", ["m1", "m1"], "mentoring", POLICY)
-
-    assert judgement.counted == ()
-    assert judgement.not_counted == {"m1": "self_kudos"}
-
-
-def test_recorded_mixed_self_and_duplicates_keeps_both_reasons() -> None:
-    judgement = judge_recorded("m1", ["m1", "m2", "m2", "m3"], "mentoring", POLICY)
-
-    assert judgement.counted == ("m2", "m3")
-    assert judgement.not_counted == {"m1": "self_kudos", "m2": "duplicate_recipient"}
-
-
-def test_recorded_kudos_with_an_unknown_value_tag_counts_for_nobody() -> None:
-    judgement = judge_recorded("m1", ["m2", "m3"], "bribery", POLICY)
-
-    assert judgement.counted == ()
-    assert judgement.not_counted == {"m2": "unknown_value_tag", "m3": "unknown_value_tag"}
+def test_request_beyond_what_is_left_is_refused_and_says_how_much_is_left() -> None:
+    POLICY.check_remaining(used=1, wanted=2)
+    with pytest.raises(PolicyViolation, match="has 1 left") as refused:
+        POLICY.check_remaining(used=2, wanted=2)
+    assert refused.value.code == "allowance_exhausted"

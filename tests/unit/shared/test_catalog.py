@@ -38,6 +38,8 @@ DESIGN_V1_TYPES = {
 ADDED_V1_TYPES = {
     # Check-ins recorded before a session is held (issue: attendance before "held").
     "cop.session.attendance_recorded.v1",
+    # Recognition's decision on each kudos, so that a replay derives the same counts (issue 7).
+    "cop.kudos.judged.v1",
 }
 
 # DESIGN §2 "Topics, by event family".
@@ -177,6 +179,18 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "message": "Great demo",
         "value_tag": "knowledge_sharing",
         "session_id": "s1",
+    },
+    "cop.kudos.judged.v1": {
+        "kudos_id": "k1",
+        "community_id": "c1",
+        "from_id": "m1",
+        "message": "Great demo",
+        "value_tag": "knowledge_sharing",
+        "period": "2026-11",
+        "recipients": [
+            {"member_id": "m2", "verdict": "counted"},
+            {"member_id": "m1", "verdict": "self_kudos"},
+        ],
     },
     "cop.badge.awarded.v1": {"member_id": "m2", "badge": "first_talk", "community_id": "c1"},
     "cop.health.alert_raised.v1": {

@@ -1,0 +1,164 @@
+"""Recognition's read side: profiles, leaderboards, health, the kudos feed. Reads by `_id` only."""
+
+from datetime import datetime
+from typing import Any
+
+from services.recognition.adapters.health_reads import HealthReads
+from services.recognition.adapters.leaderboard import Leaderboards
+from services.recognition.adapters.projection import (
+    RecognitionProjection,
+    standing_in_week,
+    standing_of,
+)
+from services.recognition.domain import badges, health
+from services.recognition.domain.periods import Period, month_key, month_range, parse
+from services.recognition.domain.standing import Standing, total
+from shared.events.envelope import utc_now
+
+Doc = dict[str, Any]
+FEED_MONTHS_PER_READ = 6
+
+
+def standing_in(rollup: Doc, period: Period) -> Standing:
+    if period.kind == "all":
+        return standing_of(rollup)
+    if period.kind == "week":
+        return standing_in_week(rollup, period.key)
+    return standing_of(rollup, period.months())
+
+
+def _window(period: Period) -> dict[str, str]:
+    return {"period": period.key, "start": period.start.isoformat(), "end": period.end.isoformat()}
+
+
+class RecognitionQueries:
+    def __init__(self, projection: RecognitionProjection, boards: Leaderboards) -> None:
+        self._p = projection
+        self._boards = boards
+        self._health = HealthReads(projection)
+
+    async def kudos(self, kudos_id: str) -> Doc | None:
+        doc = await self._p.kudos_record(kudos_id)
+        if doc is None:
+            return None
+        doc.pop("_id")
+        doc["status"] = "judged" if "recipients" in doc else "pending"
+        doc.setdefault("counted_for", [])
+        doc.setdefault("recipients", [])
+        return doc
+
+    async def profile(self, member_id: str, community_id: str | None, period: Period) -> Doc:
+        rollups = (await self._p.rollups_of([member_id]))[member_id]
+        if community_id is not None:
+            rollups = [r for r in rollups if r["community_id"] == community_id]
+        per_community = sorted(
+            (
+                {"community_id": r["community_id"], **standing_in(r, period).public()}
+                for r in rollups
+            ),
+            key=lambda c: str(c["community_id"]),
+        )
+        earned = await self._p.badges_of(member_id, badges.REASONS)
+        return {
+            "member_id": member_id,
+            "scope": {"community_id": community_id, "period": period.key},
+            **total(standing_in(r, period) for r in rollups).public(),
+            "badges": sorted(
+                (
+                    {
+                        "badge": b["badge"],
+                        "community_id": b["community_id"],
+                        "reason": b.get("reason", ""),
+                        "awarded_at": b.get("at"),
+                    }
+                    for b in earned
+                ),
+                key=lambda b: str(b["badge"]),
+            ),
+            "communities": per_community,
+        }
+
+    async def leaderboard(self, community_id: str, period: Period, limit: int) -> list[Doc]:
+        if not await self._boards.is_built(community_id, period.key):
+            rollups = await self._p.community_rollups(community_id)
+            scores = {r["member_id"]: standing_in(r, period).score for r in rollups}
+            await self._boards.raise_scores(
+                community_id, {period.key: {m: s for m, s in scores.items() if s > 0}}
+            )
+            await self._boards.mark_built(community_id, period.key)
+        top = await self._boards.top(community_id, period.key, limit)
+        return [
+            {"rank": rank, "member_id": member, "score": score}
+            for rank, (member, score) in enumerate(top, start=1)
+        ]
+
+    async def health(self, community_id: str, period: Period) -> Doc:
+        previous = period.previous()
+        history = await self._health.history(community_id, [previous, period])
+        return {
+            "community_id": community_id,
+            **_window(period),
+            "metrics": health.metrics(period, history),
+            "previous": {**_window(previous), "metrics": health.metrics(previous, history)},
+        }
+
+    async def trend(self, community_id: str, first: str, last: str) -> Doc:
+        months = month_range(first, last)
+        history = await self._health.history(community_id, months)
+        return {
+            "community_id": community_id,
+            "from": first,
+            "to": last,
+            "months": [{**_window(m), "metrics": health.metrics(m, history)} for m in months],
+        }
+
+    async def alerts(self, community_id: str) -> list[Doc]:
+        community = await self._p.community(community_id)
+        first = community.get("first_month")
+        if first is None:
+            return []
+        # Alert ids are (community, alert, period): read every possible one since the first month.
+        months = [m.key for m in month_range(first, month_key(utc_now()))]
+        ids = [f"{community_id}|{a}|{m}" for m in months for a in health.ALERTS]
+        docs = await self._p.alerts.find({"_id": {"$in": ids}}).to_list(None)
+        return sorted(
+            (
+                {
+                    "alert": d["alert"],
+                    "period": d["period"],
+                    "details": d.get("details", {}),
+                    "raised_at": d.get("at"),
+                }
+                for d in docs
+            ),
+            key=lambda a: (str(a["period"]), str(a["alert"])),
+        )
+
+    async def feed(self, community_id: str, before: datetime, limit: int) -> Doc:
+        """Counted kudos, newest first, given before `before`; month buckets read backwards."""
+        community = await self._p.community(community_id)
+        first = community.get("first_month")
+        items: list[Doc] = []
+        month = parse(month_key(before))
+        while first is not None and month.key >= first and len(items) < limit:
+            chunk = [month]
+            while len(chunk) < FEED_MONTHS_PER_READ and chunk[-1].key > first:
+                chunk.append(chunk[-1].previous())
+            for bucket in await self._p.buckets(community_id, [m.key for m in chunk], "kudos"):
+                for kudos_id, giver, counted, at, tag, message in bucket.get("kudos", {}).values():
+                    if at < before:
+                        items.append(
+                            {
+                                "kudos_id": kudos_id,
+                                "from_id": giver,
+                                "counted_for": counted,
+                                "value_tag": tag,
+                                "message": message,
+                                "given_at": at,
+                            }
+                        )
+            month = chunk[-1].previous()
+        items.sort(key=lambda k: (k["given_at"], k["kudos_id"]), reverse=True)
+        page = items[:limit]
+        more = len(items) > limit or (first is not None and month.key >= first)
+        return {"items": page, "next_before": page[-1]["given_at"] if page and more else None}
