@@ -61,3 +61,20 @@ def body(record: ConsumerRecord[Any, Any]) -> dict[str, Any]:
 
 def headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
     return {k: v.decode() for k, v in record.headers}
+
+
+async def produce_events(bootstrap: str, prefix: str, events: list[CloudEvent]) -> None:
+    """Send events in order through one producer (each to its catalog topic and key)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for event in events:
+            record = encode(event)
+            await producer.send_and_wait(
+                prefix + record.topic,
+                record.value,
+                key=record.key,
+                headers=[(k, v.encode()) for k, v in record.headers.items()],
+            )
+    finally:
+        await producer.stop()

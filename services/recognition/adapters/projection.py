@@ -179,9 +179,7 @@ class RecognitionWrites:
                 [e.member_id, str(e.contribution), e.give, e.take, e.at],
             )
             self.touched.member_months.add((e.member_id, e.community_id, month))
-            self.updates.set_paths(
-                self.p.communities, e.community_id, {f"p.{member_key(e.member_id)}": e.member_id}
-            )
+            self._participant(e.community_id, e.member_id)
 
     def bucket_item(
         self, community_id: str, at: datetime, section: str, key: str, item: Any
@@ -199,6 +197,11 @@ class RecognitionWrites:
     def kudos_received(self, community_id: str, month: str, members: Iterable[str]) -> None:
         for member in members:
             self.touched.member_months.add((member, community_id, month))
+            self._participant(community_id, member)
+
+    def _participant(self, community_id: str, member_id: str) -> None:
+        path = f"p.{member_key(member_id)}"
+        self.updates.set_paths(self.p.communities, community_id, {path: member_id})
 
     def session_held(self, community_id: str, at: datetime) -> None:
         self.updates.add_to_set(self.p.communities, community_id, "session_months", month_key(at))

@@ -51,7 +51,8 @@ def test_standing_score_is_give_plus_twice_the_counted_kudos_received() -> None:
 def test_periods_are_half_open_utc_intervals(key: str, start: datetime, end: datetime) -> None:
     period = parse(key)
     assert (period.start, period.end) == (start, end)
-    assert period.contains(start) and not period.contains(end)
+    assert period.contains(start)
+    assert not period.contains(end)
 
 
 def test_previous_and_following_cross_year_boundaries() -> None:
