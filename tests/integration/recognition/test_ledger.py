@@ -131,8 +131,21 @@ def profile_update(member: str, team: str, at: datetime) -> CloudEvent:
 
 async def test_every_event_kind_becomes_its_ledger_entries(recognition: Recognition) -> None:
     c, r = recognition.community, recognition
-    ids = {name: f"{name}-{uuid.uuid4().hex[:6]}" for name in
-           ("spk1", "spk2", "fac", "att", "au1", "au2", "giver", "rec1", "rec2", "fb", "owner", "user")}  # fmt: skip
+    names = [
+        "spk1",
+        "spk2",
+        "fac",
+        "att",
+        "au1",
+        "au2",
+        "giver",
+        "rec1",
+        "rec2",
+        "fb",
+        "owner",
+        "user",
+    ]
+    ids = {name: f"{name}-{uuid.uuid4().hex[:6]}" for name in names}
     m = ids.__getitem__
     await r.send(
         # a speaker who also attends, and the facilitator listed as attendee: no take for them
@@ -225,8 +238,8 @@ async def test_each_badge_is_awarded_once_even_when_everything_is_delivered_twic
     recognition: Recognition,
 ) -> None:
     c, r = recognition.community, recognition
-    speaker, facilitator, author, star, regular = (f"{n}-{c}" for n in
-                                                   ("speaker", "fac", "author", "star", "regular"))  # fmt: skip
+    names = ("speaker", "fac", "author", "star", "regular")
+    speaker, facilitator, author, star, regular = (f"{n}-{c}" for n in names)
     teams = ["payments", "search", "mobile"]
     events = [profile_update(author, "platform", T0 - timedelta(days=30))]
     events += [held(c, T0 + timedelta(days=7 * i), facilitator, [speaker], [regular])

@@ -2,7 +2,6 @@
 ledger, badges, leaderboards and health numbers as the live run."""
 
 import random
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,7 +68,7 @@ def history(community: str, seed: int = 7) -> tuple[list[CloudEvent], list[str],
         attendees = rng.sample(members[2:], rng.randint(3, 9))
         events.append(
             ev(SessionHeld(session_id=f"s{week}-{community}", community_id=community, held_at=at,
-                           duration_minutes=60, format=SessionFormat.JOURNAL_CLUB, title=f"Week {week}",
+                           duration_minutes=60, format=SessionFormat.JOURNAL_CLUB, title=f"W{week}",
                            facilitator_id=members[0], speaker_ids=[members[1 + week % 3]],
                            attendee_ids=attendees), at)
         )  # fmt: skip
@@ -193,7 +192,8 @@ async def test_replaying_twice_gives_identical_decisions_ledger_badges_boards_an
             await eventually(
                 lambda: caught_up(lags), what="its own decisions applied", timeout_s=30
             )
-            return await snapshot(client, mongo, settings.mongodb_database, community, members, kudos_ids)  # fmt: skip
+            db = settings.mongodb_database
+            return await snapshot(client, mongo, db, community, members, kudos_ids)
 
     async def alerted(client: Any) -> bool:
         alerts = (await client.get(f"/communities/{community}/alerts")).json()["alerts"]
