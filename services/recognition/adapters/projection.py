@@ -161,6 +161,8 @@ class RecognitionWrites:
     def __init__(self, projection: RecognitionProjection) -> None:
         self.p = projection
         self.updates = MergedUpdates()
+        # Written last: a judged kudos shows (`?wait=true` looks for it) once its counts do.
+        self.kudos_updates = MergedUpdates()
         self.touched = Touched()
 
     def handled(self, event_id: str, event_type: str) -> None:
@@ -238,9 +240,9 @@ class RecognitionWrites:
 
     def kudos(self, kudos_id: str, *, on_insert: dict[str, Any], fields: dict[str, Any]) -> None:
         if on_insert:
-            self.updates.set_on_insert(self.p.kudos, kudos_id, on_insert)
+            self.kudos_updates.set_on_insert(self.p.kudos, kudos_id, on_insert)
         if fields:
-            self.updates.set_paths(self.p.kudos, kudos_id, fields)
+            self.kudos_updates.set_paths(self.p.kudos, kudos_id, fields)
 
     def decision(self, collection: str, doc_id: str, doc: dict[str, Any]) -> None:
         """A badge or alert as published: the first record of it stays."""
@@ -254,6 +256,7 @@ class RecognitionWrites:
             await self._roll_up()
         for hook in self.p.after_commit:
             await hook(self.touched)
+        await self.kudos_updates.flush()
 
     async def _roll_up(self) -> None:
         """Recompute each touched member's month (and its weeks) from the month's items."""
