@@ -1,10 +1,13 @@
 """Throughput and latency of the event contract and the kudos path on the real infrastructure.
 
     python -m bench [--sizes 10000,200000] [--measured 3000] [--repeats 3] [--skip-scaling]
+                    [--skip-health]
 
 Infrastructure comes from the project's stack code (`bench.harness`); the recognition app runs in
 this process with its own topics, consumer group and database, fed through Kafka and queried
 through its HTTP API only. Results go to `bench-results/results.json` and `results.md`.
+`bench.recognition_health` (health and leaderboards of one community with two years of history)
+takes its sizes from `BENCH_HEALTH_*` (see there).
 """
 
 import argparse
@@ -24,6 +27,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from bench.harness import BenchInfra, delete_topics, mongo_server, provide_infra, serving
+from bench.recognition_health import HealthSizes, bench_health
 from services.recognition.bootstrap import bootstrap
 from services.recognition.settings import RecognitionSettings
 from shared.events.catalog import KudosGiven
@@ -37,8 +41,8 @@ MAX_RATIO = 2.0
 
 def kudos_event(i: int, run: str = "") -> Any:
     """The i-th kudos of a run: 1,000 givers and 500 recipients in 8 communities, so at 200k
-    kudos a giver has given 200 and a member received 400 (a weekly allowance of 10 makes ~500
-    a year the most one member can give)."""
+    kudos a giver has given 200 and a member received 400 (the judge counts 20 per giver and
+    month; the rest are judged `allowance_exhausted`, which costs the same to apply)."""
     run = run or uuid.uuid4().hex[:6]
     return new_event(
         KudosGiven(
@@ -111,13 +115,14 @@ class KudosFeed:
 
 
 async def applied(client: httpx.AsyncClient, last: dict[str, str], timeout_s: float) -> None:
-    """Until the projection shows the last event of every partition key (so all before it):
-    polled with `GET /kudos/{id}`, a read by `_id`."""
+    """Until the projection shows the judgement of the last kudos of every partition key (so of
+    all before it): polled with `GET /kudos/{id}`, a read by `_id`."""
     pending = set(last.values())
     deadline = time.monotonic() + timeout_s
     while pending:
         for kudos_id in list(pending):
-            if (await client.get(f"/kudos/{kudos_id}")).status_code == 200:
+            response = await client.get(f"/kudos/{kudos_id}")
+            if response.status_code == 200 and response.json()["status"] == "judged":
                 pending.discard(kudos_id)
         if time.monotonic() > deadline:
             raise TimeoutError(f"{len(pending)} partition keys not applied in {timeout_s:.0f}s")
@@ -196,12 +201,12 @@ async def bench_scaling(
 
 
 async def bench_give_kudos(infra: BenchInfra, n: int = 300) -> dict[str, Any]:
-    """POST /kudos (policy, Redis allowance, publish with acks=all): latency per request."""
+    """POST /kudos (policy, allowance check and reservation, publish with acks=all): latency."""
     namespace = infra.namespace()
-    settings = infra.settings(RecognitionSettings, namespace, kudos_allowance_per_week=n + 1)
+    settings = infra.settings(RecognitionSettings, namespace, kudos_allowance=n + 1)
     latencies: list[float] = []
     applied_latencies: list[float] = []
-    run = uuid.uuid4().hex[:6]  # allowances live in Redis for a week: fresh givers per run
+    run = uuid.uuid4().hex[:6]  # allowances are kept per giver and month: fresh givers per run
     async with serving(bootstrap(settings), settings) as client:
         for i in range(n):
             body = {
@@ -260,6 +265,10 @@ async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
             benchmarks["recognition scaling (stored kudos facts)"] = await bench_scaling(
                 infra, sizes, measured=args.measured, repeats=args.repeats
             )
+        if not args.skip_health:
+            health = HealthSizes.from_env()
+            name = f"recognition health ({health.members} members, {health.months} months)"
+            benchmarks[name] = await bench_health(infra, health)
         benchmarks["POST /kudos"] = await bench_give_kudos(infra)
     finally:
         await delete_topics(infra)
@@ -272,6 +281,7 @@ def main() -> None:
     parser.add_argument("--measured", type=int, default=3_000, help="events per timed run")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per size (median)")
     parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--skip-health", action="store_true", help="see bench.recognition_health")
     args = parser.parse_args()
     with provide_infra() as infra:
         benchmarks = asyncio.run(run_all(infra, args))

@@ -37,6 +37,9 @@ LOCAL_TOKEN_SECRET = "local-dev-token-secret-change-me"
 SecretOption = Annotated[
     str, typer.Option(envvar="AUTH_TOKEN_SECRET", help="the services' token secret")
 ]
+RecognitionUrlOption = Annotated[
+    str, typer.Option("--url", envvar="RECOGNITION_URL", help="The recognition service's base URL.")
+]
 
 
 @dev.command("up")
@@ -246,6 +249,29 @@ def token(
         typer.echo(f"cannot issue that token: {e}", err=True)
         raise typer.Exit(2) from None
     typer.echo(token)
+
+
+@app.command("health")
+def health(
+    community: Annotated[str, typer.Argument(help="the community's id")],
+    period: Annotated[
+        str | None, typer.Option(help="YYYY-MM or YYYY-Qn (default: the current month)")
+    ] = None,
+    url: RecognitionUrlOption = "http://127.0.0.1:8083",
+    secret: SecretOption = LOCAL_TOKEN_SECRET,
+) -> None:
+    """A community's health for a month or quarter, beside the previous period's and the change."""
+    from rich.console import Console
+
+    from copctl.health import HealthClient, HealthError, table
+
+    try:
+        with HealthClient(url, secret) as client:
+            report = client.health(community, period)
+    except HealthError as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(e.exit_code) from e
+    Console().print(table(report))
 
 
 ServiceArg = Annotated[str, typer.Argument(help="events, knowledge, recognition or notifier")]

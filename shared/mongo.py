@@ -9,7 +9,7 @@ redelivered, in-order suffix of a partition leaves as they were.
 """
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient, DeleteOne, InsertOne, UpdateOne
@@ -33,6 +33,7 @@ def make_client(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
         serverSelectionTimeoutMS=5000,
         socketTimeoutMS=30_000,
         tz_aware=True,
+        tzinfo=UTC,  # the C `timezone.utc`: comparing dates decoded with it costs no Python call
     )
 
 

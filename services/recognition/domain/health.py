@@ -5,6 +5,7 @@ changed over time) and `metrics` turns it into numbers. Ratios are rounded to 4 
 """
 
 import math
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,15 @@ class History:
     membership: dict[str, list[tuple[datetime, str]]]  # member -> [(at, "joined" | "left")]
     teams: Teams
     authors: dict[str, list[str]]  # artifact -> its authors
+    _by_time: list[Activity] = field(default_factory=list, init=False, repr=False)
+    _times: list[datetime] = field(default_factory=list, init=False, repr=False)
+
+    def activity_between(self, start: datetime, end: datetime) -> list[Activity]:
+        """Activity in [start, end), found by bisection: a trend asks for many periods."""
+        if len(self._by_time) != len(self.activity):
+            self._by_time = sorted(self.activity, key=lambda a: a.at)
+            self._times = [a.at for a in self._by_time]
+        return self._by_time[bisect_left(self._times, start) : bisect_left(self._times, end)]
 
 
 def ratio(part: float, whole: float) -> float:
@@ -152,10 +162,10 @@ def metrics(period: Period, history: History) -> dict[str, int | float]:
         for member, changes in history.membership.items()
         if any(kind == "joined" and period.contains(at) for at, kind in changes)
     }
-    in_period = [a for a in history.activity if period.contains(a.at)]
+    in_period = history.activity_between(period.start, end)
     active = {a.member_id for a in in_period} & members
     recent_window = end - INACTIVE_AFTER
-    recently_active = {a.member_id for a in history.activity if recent_window <= a.at < end}
+    recently_active = {a.member_id for a in history.activity_between(recent_window, end)}
     give: Counter[str] = Counter()
     for a in in_period:
         give[a.member_id] += a.give

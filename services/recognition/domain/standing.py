@@ -5,7 +5,7 @@ r ≤ 0.25 → `taker`, otherwise `matcher`. The thresholds are compared as exac
 """
 
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from fractions import Fraction
 
 GIVER_AT_LEAST = Fraction(3, 5)
@@ -35,7 +35,19 @@ class Standing:
     authored: int = 0
 
     def __add__(self, other: "Standing") -> "Standing":
-        return Standing(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+        return Standing(
+            self.give + other.give,
+            self.take + other.take,
+            self.kudos_received + other.kudos_received,
+            self.kudos_given + other.kudos_given,
+            self.spoke + other.spoke,
+            self.facilitated + other.facilitated,
+            self.authored + other.authored,
+        )
+
+    def as_tuple(self) -> tuple[int, ...]:
+        return (self.give, self.take, self.kudos_received, self.kudos_given, self.spoke,
+                self.facilitated, self.authored)  # fmt: skip
 
     @property
     def score(self) -> int:
@@ -69,7 +81,7 @@ def encode(items: int, standing: Standing) -> str:
     The facts behind a member's month only ever grow, so the standing computed from more of
     them is the newer one: stored with `$max`, the latest wins whatever order writers land in.
     """
-    return "|".join([f"{items:010d}", *map(str, astuple(standing))])
+    return "|".join([f"{items:010d}", *map(str, standing.as_tuple())])
 
 
 def decode(value: str) -> Standing:

@@ -1,0 +1,214 @@
+"""`copctl health`: a community's health for a month or quarter, as recognition computes it.
+
+copctl only asks the recognition service (`GET /communities/{id}/health`), signing itself a
+short-lived admin token with the services' `AUTH_TOKEN_SECRET`, and prints each metric with the
+previous period's value and the change.
+"""
+
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from rich.table import Table
+
+from shared.auth import ADMIN, issue_token
+
+OPERATOR = "copctl"
+"""The member id copctl's admin token speaks for."""
+
+METRICS = (
+    "members",
+    "new_members",
+    "active_members",
+    "participation_rate",
+    "inactive_members",
+    "sessions_held",
+    "avg_attendance",
+    "attendance_consistency",
+    "artifacts_published",
+    "reuses",
+    "cross_team_reuses",
+    "cross_team_sessions",
+    "absence_factor",
+    "top20_share",
+    "facilitators_last6",
+    "sessions_last6",
+    "avg_rating",
+    "applied_share",
+    "action_closure_rate",
+    "contributors_with_give",
+)
+"""The contract's order; metrics the service adds later follow, sorted by name."""
+
+MISSING = "-"
+
+
+class HealthError(Exception):
+    """The service is not reachable or refused the request; the message says which and why.
+
+    `exit_code` is 2 when the request itself is wrong (e.g. a period that is not YYYY-MM).
+    """
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class HealthClient:
+    def __init__(
+        self,
+        recognition_url: str,
+        secret: str,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = recognition_url.rstrip("/")
+        token = issue_token(secret, OPERATOR, scopes=(ADMIN,), ttl_s=300)
+        self._timeout_s = timeout_s
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout_s,
+            transport=transport,
+        )
+
+    def __enter__(self) -> "HealthClient":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._http.close()
+
+    def health(self, community_id: str, period: str | None = None) -> dict[str, Any]:
+        """The health report of a community; the current month when no period is given."""
+        params = {"period": period} if period else {}
+        path = f"/communities/{quote(community_id, safe='')}/health"
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.TimeoutException as e:
+            raise HealthError(
+                f"the recognition service at {self.url} did not answer within "
+                f"{self._timeout_s:g}s ({type(e).__name__})"
+            ) from e
+        except httpx.TransportError as e:
+            reason = str(e) or type(e).__name__
+            raise HealthError(
+                f"cannot reach the recognition service at {self.url} ({reason}); is it "
+                "running (`copctl dev status`)? Point --url or RECOGNITION_URL at it."
+            ) from e
+        if response.status_code != 200:
+            raise _refusal(response, self.url)
+        try:
+            report = response.json()
+        except ValueError:
+            report = None
+        if not isinstance(report, dict) or not isinstance(report.get("metrics"), dict):
+            raise HealthError(
+                f"GET {response.request.url} answered 200 without a health report: "
+                "is that the recognition service?"
+            )
+        return report
+
+
+def _refusal(response: httpx.Response, base_url: str) -> HealthError:
+    """The service's problem+json answer as one readable message."""
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = None
+    if not isinstance(problem, dict) or "status" not in problem:
+        return HealthError(
+            f"{response.request.method} {response.request.url} answered "
+            f"{response.status_code} {response.reason_phrase}: is that the recognition service?"
+        )
+    title = str(problem.get("title") or response.reason_phrase)
+    detail = str(problem.get("detail") or "")
+    if response.status_code == 401:
+        return HealthError(
+            f"the recognition service refused copctl's admin token ({detail or title}): "
+            "is AUTH_TOKEN_SECRET the one the service uses?"
+        )
+    if response.status_code in (400, 422):
+        errors = problem.get("errors") or []
+        lines = [f"{e.get('field')}: {e.get('message')}" for e in errors if isinstance(e, dict)]
+        return HealthError("\n".join([f"{title}: {detail}" if detail else title, *lines]), 2)
+    if response.status_code == 404 and not detail:
+        # Health answers every community (with zeros when it knows none): no such route.
+        return HealthError(
+            f"GET {response.request.url.path} answered 404 {title}: is {base_url} the "
+            "recognition service, and one that serves /communities/{id}/health?"
+        )
+    return HealthError(
+        f"the recognition service answered {response.status_code} {title}"
+        + (f": {detail}" if detail else "")
+    )
+
+
+def format_value(value: Any) -> str:
+    """Counts as they are, ratios and means with the 4 decimals the service rounds them to."""
+    if value is None:
+        return MISSING
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def format_change(value: Any, previous: Any) -> str:
+    """The difference to the previous period, signed; `-` when either side is not a number."""
+    if not (_is_number(value) and _is_number(previous)):
+        return MISSING
+    change = value - previous
+    if isinstance(change, int):
+        return f"{change:+d}" if change else "0"
+    change = round(change, 4)
+    return f"{change:+.4f}" if change else "0.0000"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(metric, value, previous, change) in the contract's order, then any others by name."""
+    metrics: dict[str, Any] = report.get("metrics") or {}
+    previous_block = report.get("previous") or {}
+    previous: dict[str, Any] = previous_block.get("metrics") or {}
+    names = [m for m in METRICS if m in metrics or m in previous]
+    names += sorted((set(metrics) | set(previous)) - set(METRICS))
+    return [
+        (
+            name,
+            format_value(metrics.get(name)),
+            format_value(previous.get(name)),
+            format_change(metrics.get(name), previous.get(name)),
+        )
+        for name in names
+    ]
+
+
+def _span(block: dict[str, Any]) -> str:
+    """` [start, end)` by day (a period starts and ends at midnight UTC)."""
+    start, end = block.get("start"), block.get("end")
+    return f" [{str(start)[:10]}, {str(end)[:10]})" if start and end else ""
+
+
+def table(report: dict[str, Any]) -> Table:
+    """The report as a terminal table, titled with the community and both periods."""
+    previous = report.get("previous") or {}
+    result = Table(
+        title=f"{report.get('community_id')} - health {report.get('period')}{_span(report)}",
+        caption=(f"previous: {previous.get('period')}{_span(previous)}" if previous else None),
+    )
+    result.add_column("metric")
+    result.add_column("value", justify="right")
+    result.add_column(f"previous ({previous.get('period', MISSING)})", justify="right")
+    result.add_column("change", justify="right")
+    for metric, value, before, change in rows(report):
+        result.add_row(metric, value, before, change)
+    return result
