@@ -230,19 +230,48 @@ class ActionItemClosed(EventData):
 # --- knowledge (cop.knowledge) ---
 
 
+class DecisionStatus(StrEnum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    SUPERSEDED = "superseded"
+    DEPRECATED = "deprecated"
+
+
+class DecisionRecord(EventData):
+    """What a decision log records besides its body (an architecture decision record)."""
+
+    context: Text = ""
+    decision: Text = ""
+    consequences: Text = ""
+    status: DecisionStatus = DecisionStatus.PROPOSED
+
+
+class CaseStudy(EventData):
+    """What a case study records besides its body."""
+
+    what_worked: Text = ""
+    what_failed: Text = ""
+    why: Text = ""
+
+
+Markdown = Annotated[str, Field(max_length=200_000)]
+
+
 class ArtifactPublished(EventData):
     artifact_id: Id
     community_id: Id
     kind: ArtifactKind
     title: ShortText
     summary: Annotated[str, Field(max_length=1000)] = ""
-    body_markdown: Annotated[str, Field(max_length=200_000)] | None = None
+    body_markdown: Markdown | None = None
     url: HttpUrl | None = None
     author_ids: Annotated[list[Id], Field(min_length=1)]
     tags: list[Tag] = []
     related_artifact_ids: list[Id] = []
     session_id: Id | None = None
     version: Annotated[int, Field(ge=1)] = 1
+    decision: DecisionRecord | None = None
+    case_study: CaseStudy | None = None
 
     @model_validator(mode="after")
     def _body_or_url(self) -> "ArtifactPublished":
@@ -252,11 +281,28 @@ class ArtifactPublished(EventData):
 
 
 class ArtifactRevised(EventData):
+    """A new version. The content fields that are given replace the previous version's; those
+    left out keep it (the v1 shape, without content, still means "same content, new note")."""
+
     artifact_id: Id
     community_id: Id
     version: Annotated[int, Field(ge=2)]
     editor_id: Id
     change_note: Annotated[str, Field(min_length=1, max_length=2000)]
+    title: ShortText | None = None
+    summary: Annotated[str, Field(max_length=1000)] | None = None
+    body_markdown: Markdown | None = None
+    url: HttpUrl | None = None
+    tags: list[Tag] | None = None
+    related_artifact_ids: list[Id] | None = None
+    decision: DecisionRecord | None = None
+    case_study: CaseStudy | None = None
+
+    @model_validator(mode="after")
+    def _not_both_body_and_url(self) -> "ArtifactRevised":
+        if self.body_markdown is not None and self.url is not None:
+            raise ValueError("give body_markdown or url, not both")
+        return self
 
 
 class ArtifactRetired(EventData):
