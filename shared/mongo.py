@@ -121,9 +121,10 @@ class StagedWrites:
 class MergedUpdates:
     """One batch's updates, merged into one upsert per document and flushed together.
 
-    Only operators that are idempotent and order-free are offered (`$set` of a value that a
-    fact determines, `$setOnInsert`, `$min`, `$max`, `$addToSet`), so applying a batch twice,
-    or two consumers' batches in either order, leaves the same documents.
+    Only idempotent operators are offered (`$set` of a value that a fact determines, `$unset`,
+    `$setOnInsert`, `$min`, `$max`, `$addToSet`, `$pull`), so applying a batch twice leaves the
+    same documents; all but `$set`/`$unset` of one path and `$addToSet`/`$pull` of one value
+    are also order-free, so two consumers' batches may land in either order.
     """
 
     def __init__(self) -> None:
@@ -137,12 +138,20 @@ class MergedUpdates:
         return self._docs[key][1]
 
     def set(self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, **fields: Any) -> None:
-        self._update(collection, doc_id).setdefault("$set", {}).update(fields)
+        self.set_paths(collection, doc_id, fields)
 
     def set_paths(
         self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, fields: Mapping[str, Any]
     ) -> None:
-        self._update(collection, doc_id).setdefault("$set", {}).update(fields)
+        update = self._update(collection, doc_id)
+        update.setdefault("$set", {}).update(fields)
+        for path in fields:  # the later write of a path wins
+            update.get("$unset", {}).pop(path, None)
+
+    def unset(self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, path: str) -> None:
+        update = self._update(collection, doc_id)
+        update.get("$set", {}).pop(path, None)
+        update.setdefault("$unset", {})[path] = ""
 
     def set_on_insert(
         self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, fields: Mapping[str, Any]
@@ -169,14 +178,26 @@ class MergedUpdates:
         if v not in each:
             each.append(v)
 
+    def pull(
+        self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, path: str, v: Any
+    ) -> None:
+        """Remove a value from a set. Never staged with `add_to_set` of the same path in one
+        batch (MongoDB refuses both operators on one field): keep pulls in their own batch."""
+        values = self._update(collection, doc_id).setdefault("$pull", {})
+        each = values.setdefault(path, {"$in": []})["$in"]
+        if v not in each:
+            each.append(v)
+
     def __bool__(self) -> bool:
         return bool(self._docs)
 
     async def flush(self) -> None:
         by_collection: dict[str, tuple[AsyncCollection[dict[str, Any]], list[UpdateOne]]] = {}
         for (name, doc_id), (collection, update) in self._docs.items():
-            writes = by_collection.setdefault(name, (collection, []))[1]
-            writes.append(UpdateOne({"_id": doc_id}, update, upsert=True))
+            update = {op: fields for op, fields in update.items() if fields}
+            if update:
+                writes = by_collection.setdefault(name, (collection, []))[1]
+                writes.append(UpdateOne({"_id": doc_id}, update, upsert=True))
         for collection, writes in by_collection.values():
             for start in range(0, len(writes), MAX_BULK_STATEMENTS):
                 await collection.bulk_write(

@@ -1,0 +1,69 @@
+"""The knowledge service's commands: load, let the domain decide, publish. Reads are in
+`queries.py`; the events it consumes in `event_handlers.py`."""
+
+from collections.abc import Callable
+from typing import Any
+
+from services.knowledge.adapters.projection import KnowledgeProjection
+from services.knowledge.domain import artifacts
+from services.knowledge.domain.artifacts import Actor
+from shared.events.catalog import ArtifactPublished, EventData
+from shared.events.envelope import CloudEvent, new_event
+from shared.kafka import EventBus
+from shared.waiting import wait_until
+
+SOURCE = "cop/knowledge"
+Doc = dict[str, Any]
+
+
+class KnowledgeHandlers:
+    def __init__(self, bus: EventBus, projection: KnowledgeProjection) -> None:
+        self._bus = bus
+        self.projection = projection
+
+    async def _publish(self, data: EventData) -> CloudEvent:
+        event = new_event(data, source=SOURCE)
+        await self._bus.publish(event)
+        return event
+
+    async def publish(self, data: ArtifactPublished, actor: Actor) -> CloudEvent:
+        existing = await self.projection.state(data.artifact_id)
+        return await self._publish(artifacts.publish(existing, data, actor))
+
+    async def revise(
+        self, artifact_id: str, changes: dict[str, Any], change_note: str, actor: Actor
+    ) -> CloudEvent:
+        state = await self.projection.state(artifact_id)
+        leader = await self.projection.leader(state.community_id) if state else None
+        decided = artifacts.revise(state, artifact_id, changes, change_note, actor, leader)
+        return await self._publish(decided)
+
+    async def retire(
+        self, artifact_id: str, reason: str, superseded_by: str | None, actor: Actor
+    ) -> CloudEvent:
+        state = await self.projection.state(artifact_id)
+        successor = await self.projection.state(superseded_by) if superseded_by else None
+        leader = await self.projection.leader(state.community_id) if state else None
+        decided = artifacts.retire(
+            state, artifact_id, reason, successor, superseded_by, actor, leader
+        )
+        return await self._publish(decided)
+
+    async def reuse(
+        self, artifact_id: str, member_id: str, team: str, context: str, actor: Actor
+    ) -> CloudEvent:
+        state = await self.projection.state(artifact_id)
+        return await self._publish(
+            artifacts.reuse(state, artifact_id, member_id, team, context, actor)
+        )
+
+    async def wait_for(
+        self, artifact_id: str, shows: Callable[[Doc], bool], timeout_s: float = 10.0
+    ) -> bool:
+        """Until the projection's artifact satisfies `shows` (e.g. has reached a version)."""
+
+        async def check() -> bool:
+            doc = await self.projection.artifact(artifact_id)
+            return doc is not None and shows(doc)
+
+        return await wait_until(check, timeout_s=timeout_s)
