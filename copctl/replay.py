@@ -4,8 +4,8 @@ With the service stopped: the service drops its projection (its own `rebuild.pre
 which knows which collections that is) and copctl puts its consumer group back to the beginning
 of the topics the service declares (`rebuild.TOPICS`). When the service starts again it applies
 every event anew. State that is not a projection (the events service's registered sources and
-inbound ledger, the notifier's delivery log, recognition's allowances in Redis) is the service's
-to keep, so nothing is sent twice and no API key is lost.
+inbound ledger, the notifier's delivery log, recognition's judgements, badges and alerts) is the
+service's to keep, so nothing is sent twice and no API key is lost.
 """
 
 from collections.abc import Awaitable, Callable
@@ -18,6 +18,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from copctl.topics import partitions_of
 from services.events import rebuild as events_rebuild
 from services.events.settings import EventsSettings
+from services.knowledge import rebuild as knowledge_rebuild
+from services.knowledge.settings import KnowledgeSettings
 from services.notifier import rebuild as notifier_rebuild
 from services.notifier.settings import NotifierSettings
 from services.recognition import rebuild as recognition_rebuild
@@ -37,6 +39,9 @@ class Rebuild:
 
 REBUILDS: dict[str, Rebuild] = {
     "events": Rebuild(EventsSettings, events_rebuild.TOPICS, events_rebuild.prepare_rebuild),
+    "knowledge": Rebuild(
+        KnowledgeSettings, knowledge_rebuild.TOPICS, knowledge_rebuild.prepare_rebuild
+    ),
     "recognition": Rebuild(
         RecognitionSettings, recognition_rebuild.TOPICS, recognition_rebuild.prepare_rebuild
     ),
