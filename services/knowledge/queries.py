@@ -99,9 +99,19 @@ class KnowledgeQueries:
         window = ranked[start : start + size]
         docs = await self._p.many(
             [a for a, _ in window],
-            {"title": 1, "summary": 1, "body_markdown": 1, "kind": 1, "community_id": 1,
-             "status": 1, "tags": 1, "author_ids": 1, "retired": 1, "updated_at": 1},
-        )  # fmt: skip
+            {
+                "title": 1,
+                "summary": 1,
+                "body_markdown": 1,
+                "kind": 1,
+                "community_id": 1,
+                "status": 1,
+                "tags": 1,
+                "author_ids": 1,
+                "retired": 1,
+                "updated_at": 1,
+            },
+        )
         wanted = set(query_terms)
         items = []
         for artifact_id, score in window:
@@ -172,8 +182,13 @@ class KnowledgeQueries:
         top = ranked[:limit]
         docs = await self._p.many([a for a, _ in top], {"title": 1, "kind": 1, "tags": 1})
         return [
-            {"artifact_id": a, "title": docs[a].get("title"), "kind": docs[a].get("kind"),
-             "shared_tags": sorted(tags & set(docs[a].get("tags") or [])), "score": round(s, 4)}
+            {
+                "artifact_id": a,
+                "title": docs[a].get("title"),
+                "kind": docs[a].get("kind"),
+                "shared_tags": sorted(tags & set(docs[a].get("tags") or [])),
+                "score": round(s, 4),
+            }
             for a, s in top
             if a in docs
-        ]  # fmt: skip
+        ]

@@ -23,8 +23,14 @@ from services.knowledge.domain.artifacts import CONTENT, ArtifactState
 from shared.mongo import MAX_BULK_STATEMENTS, MergedUpdates, insert_once
 
 Doc = dict[str, Any]
-PROJECTION = ("artifacts", "artifact_versions", "backlinks", "member_teams",
-              "community_leaders", *INDEX)  # fmt: skip
+PROJECTION = (
+    "artifacts",
+    "artifact_versions",
+    "backlinks",
+    "member_teams",
+    "community_leaders",
+    *INDEX,
+)
 
 
 def ms(at: datetime) -> datetime:
@@ -36,11 +42,15 @@ def state_of(doc: Doc | None) -> ArtifactState | None:
         return None
     content = {k: doc.get(k) for k in CONTENT}
     return ArtifactState(
-        artifact_id=doc["_id"], community_id=doc["community_id"], kind=doc["kind"],
-        status=doc["status"], version=doc.get("version", 0),
-        author_ids=tuple(doc.get("author_ids", [])), content=content,
+        artifact_id=doc["_id"],
+        community_id=doc["community_id"],
+        kind=doc["kind"],
+        status=doc["status"],
+        version=doc.get("version", 0),
+        author_ids=tuple(doc.get("author_ids", [])),
+        content=content,
         session_id=doc.get("session_id"),
-    )  # fmt: skip
+    )
 
 
 def latest(changes: dict[str, list[Any]] | None) -> Any:

@@ -86,8 +86,15 @@ class SearchIndex:
         for term in set(old_terms) - set(counts):
             updates.unset(self.terms, f"{term}|{shard}", f"p.{key}")
         length = sum(ranking.weighted(f) for f in counts.values())
-        entry = [artifact_id, length, doc.get("kind"), doc.get("community_id"), doc.get("status"),
-                 doc.get("tags") or [], doc.get("author_ids") or []]  # fmt: skip
+        entry = [
+            artifact_id,
+            length,
+            doc.get("kind"),
+            doc.get("community_id"),
+            doc.get("status"),
+            doc.get("tags") or [],
+            doc.get("author_ids") or [],
+        ]
         updates.set_paths(self.catalog, str(shard), {f"a.{key}": entry})
         return sorted(counts)
 
@@ -99,8 +106,9 @@ class SearchIndex:
             for artifact_id, length, kind, community, status, tags, authors in doc.get(
                 "a", {}
             ).values():
-                found[artifact_id] = Entry(artifact_id, length, kind, community, status,
-                                           tuple(tags), tuple(authors))  # fmt: skip
+                found[artifact_id] = Entry(
+                    artifact_id, length, kind, community, status, tuple(tags), tuple(authors)
+                )
         return found
 
     async def postings(self, terms: Sequence[str]) -> dict[str, dict[str, float]]:

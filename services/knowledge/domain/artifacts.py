@@ -19,8 +19,16 @@ from shared.events.catalog import (
     SessionHeld,
 )
 
-CONTENT = ("title", "summary", "body_markdown", "url", "tags", "related_artifact_ids",
-           "decision", "case_study")  # fmt: skip
+CONTENT = (
+    "title",
+    "summary",
+    "body_markdown",
+    "url",
+    "tags",
+    "related_artifact_ids",
+    "decision",
+    "case_study",
+)
 """The fields a revision may change."""
 
 MINUTES_TEMPLATE = """## Notes
@@ -118,17 +126,25 @@ def revise(
         if not actor.is_admin and actor.member_id not in authors:
             authors.append(actor.member_id)
         return ArtifactPublished(
-            artifact_id=artifact_id, community_id=state.community_id, kind=ArtifactKind(state.kind),
-            author_ids=authors, session_id=state.session_id, version=1,
+            artifact_id=artifact_id,
+            community_id=state.community_id,
+            kind=ArtifactKind(state.kind),
+            author_ids=authors,
+            session_id=state.session_id,
+            version=1,
             **{k: v for k, v in filled.items() if k in CONTENT},
-        )  # fmt: skip
+        )
     changed = {k: v for k, v in given.items() if _differs(state.content.get(k), v)}
     if not changed:
         raise Refused("unchanged", "the revision changes nothing")
     return ArtifactRevised(
-        artifact_id=artifact_id, community_id=state.community_id, version=state.version + 1,
-        editor_id=actor.member_id, change_note=change_note, **changed,
-    )  # fmt: skip
+        artifact_id=artifact_id,
+        community_id=state.community_id,
+        version=state.version + 1,
+        editor_id=actor.member_id,
+        change_note=change_note,
+        **changed,
+    )
 
 
 def _differs(current: Any, new: Any) -> bool:
@@ -162,21 +178,32 @@ def retire(
         if successor.status == "retired":
             raise Refused("successor_retired", f"{successor_id} is retired too")
     return ArtifactRetired(
-        artifact_id=artifact_id, community_id=state.community_id, version=state.version,
-        editor_id=actor.member_id, reason=reason, superseded_by=successor_id,
-    )  # fmt: skip
+        artifact_id=artifact_id,
+        community_id=state.community_id,
+        version=state.version,
+        editor_id=actor.member_id,
+        reason=reason,
+        superseded_by=successor_id,
+    )
 
 
 def reuse(
-    state: ArtifactState | None, artifact_id: str, member_id: str, team: str, context: str,
+    state: ArtifactState | None,
+    artifact_id: str,
+    member_id: str,
+    team: str,
+    context: str,
     actor: Actor,
-) -> ArtifactReused:  # fmt: skip
+) -> ArtifactReused:
     state = require(state, artifact_id)
     if not actor.is_admin and actor.member_id != member_id:
         raise Forbidden("not_self", f"{actor.member_id} cannot record a reuse as {member_id}")
     if state.status == "stub":
         raise Refused("not_published", f"{artifact_id} is an unfilled stub")
     return ArtifactReused(
-        artifact_id=artifact_id, community_id=state.community_id, member_id=member_id,
-        team=team, context=context,
-    )  # fmt: skip
+        artifact_id=artifact_id,
+        community_id=state.community_id,
+        member_id=member_id,
+        team=team,
+        context=context,
+    )

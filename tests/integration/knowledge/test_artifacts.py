@@ -114,9 +114,19 @@ async def test_only_an_author_the_leader_or_an_admin_may_revise_or_retire(
     await produce_events(
         knowledge.infra.kafka_bootstrap_servers,
         knowledge.settings.kafka_topic_prefix,
-        [new_event(CommunityCreated(community_id=knowledge.community, name="Guild", domain="eng",
-                                    charter={"purpose": "learn"}, leader_id=leader), source="test")],
-    )  # fmt: skip
+        [
+            new_event(
+                CommunityCreated(
+                    community_id=knowledge.community,
+                    name="Guild",
+                    domain="eng",
+                    charter={"purpose": "learn"},
+                    leader_id=leader,
+                ),
+                source="test",
+            )
+        ],
+    )
     artifact = await knowledge.publish(author)
     change = {"change_note": "fix", "summary": "Grow the new around the old"}
     refused = await knowledge.client.post(
@@ -134,10 +144,15 @@ async def test_only_an_author_the_leader_or_an_admin_may_revise_or_retire(
     await eventually(leader_may, what="the leader's revision once the community is known")
     in_someone_elses_name = await knowledge.client.post(
         "/artifacts",
-        json={"community_id": knowledge.community, "kind": "guide", "title": "x",
-              "url": "https://example.com/x", "author_ids": [author]},
+        json={
+            "community_id": knowledge.community,
+            "kind": "guide",
+            "title": "x",
+            "url": "https://example.com/x",
+            "author_ids": [author],
+        },
         headers=bearer(stranger),
-    )  # fmt: skip
+    )
     assert in_someone_elses_name.status_code == 403
     assert in_someone_elses_name.json()["code"] == "not_author"
 
@@ -210,10 +225,14 @@ async def test_a_held_session_gets_a_minutes_stub_its_facilitator_fills(
     facilitator, colleague = member(), member()
     session = f"s-{uuid.uuid4().hex[:8]}"
     held = SessionHeld(
-        session_id=session, community_id=knowledge.community, held_at=datetime(2026, 11, 2, tzinfo=UTC),
-        duration_minutes=60, format=SessionFormat.RETROSPECTIVE, title="Q4 retrospective",
+        session_id=session,
+        community_id=knowledge.community,
+        held_at=datetime(2026, 11, 2, tzinfo=UTC),
+        duration_minutes=60,
+        format=SessionFormat.RETROSPECTIVE,
+        title="Q4 retrospective",
         facilitator_id=facilitator,
-    )  # fmt: skip
+    )
     await produce_events(
         knowledge.infra.kafka_bootstrap_servers,
         knowledge.settings.kafka_topic_prefix,
@@ -256,9 +275,15 @@ async def test_reuses_count_distinct_teams_and_those_beyond_the_authors(
     await produce_events(
         knowledge.infra.kafka_bootstrap_servers,
         knowledge.settings.kafka_topic_prefix,
-        [new_event(MemberProfileUpdated(member_id=author, name="A", email="a@example.com",
-                                        team="platform"), source="test")],
-    )  # fmt: skip
+        [
+            new_event(
+                MemberProfileUpdated(
+                    member_id=author, name="A", email="a@example.com", team="platform"
+                ),
+                source="test",
+            )
+        ],
+    )
     artifact = await knowledge.publish(author)
     for team in ("payments", "platform", "search", "payments"):
         user = member()
@@ -319,15 +344,22 @@ async def test_bad_input_is_a_problem_naming_the_field(knowledge: Knowledge) -> 
         assert response.headers["content-type"] == "application/problem+json"
         assert any(e["field"].startswith(field) for e in response.json()["errors"]), response.json()
     neither = await knowledge.client.post(
-        "/artifacts", json={"community_id": knowledge.community, "kind": "guide", "title": "x"},
+        "/artifacts",
+        json={"community_id": knowledge.community, "kind": "guide", "title": "x"},
         headers=bearer(author),
-    )  # fmt: skip
+    )
     assert neither.status_code == 422
     missing = await knowledge.client.get("/artifacts/no-such-thing")
     assert missing.status_code == 404
     assert missing.json()["code"] == "unknown_artifact"
     anonymous = await knowledge.client.post(
-        "/artifacts", json={"community_id": knowledge.community, "kind": "guide", "title": "x",
-                            "url": "https://example.com"}, headers={"Authorization": ""},
-    )  # fmt: skip
+        "/artifacts",
+        json={
+            "community_id": knowledge.community,
+            "kind": "guide",
+            "title": "x",
+            "url": "https://example.com",
+        },
+        headers={"Authorization": ""},
+    )
     assert anonymous.status_code == 401

@@ -24,9 +24,14 @@ async def build_history(client: Any, community: str, infra: Infrastructure, pref
     """Publications, revisions, links, a retirement, reuses and a filled minutes stub."""
     author, editor = "ada", "grace"
     held = SessionHeld(
-        session_id=f"s-{community}", community_id=community, held_at="2026-11-02T10:00:00Z",
-        duration_minutes=60, format=SessionFormat.DEMO_DAY, title="Demo day", facilitator_id=author,
-    )  # fmt: skip
+        session_id=f"s-{community}",
+        community_id=community,
+        held_at="2026-11-02T10:00:00Z",
+        duration_minutes=60,
+        format=SessionFormat.DEMO_DAY,
+        title="Demo day",
+        facilitator_id=author,
+    )
     profile = MemberProfileUpdated(member_id=author, name="Ada", email="a@example.com", team="core")
     await produce_events(
         infra.kafka_bootstrap_servers,
@@ -37,21 +42,29 @@ async def build_history(client: Any, community: str, infra: Infrastructure, pref
     for i in range(6):
         response = await client.post(
             "/artifacts?wait=true",
-            json={"community_id": community, "kind": "pattern", "title": f"Pattern {i}",
-                  "body_markdown": f"Body of pattern {i} about caching and retries.",
-                  "tags": ["resilience"], "author_ids": [author, editor],
-                  "related_artifact_ids": ids[-1:]},
+            json={
+                "community_id": community,
+                "kind": "pattern",
+                "title": f"Pattern {i}",
+                "body_markdown": f"Body of pattern {i} about caching and retries.",
+                "tags": ["resilience"],
+                "author_ids": [author, editor],
+                "related_artifact_ids": ids[-1:],
+            },
             headers=bearer(author),
-        )  # fmt: skip
+        )
         assert response.status_code == 202, response.text
         ids.append(response.json()["artifact_id"])
     for i in (1, 2):
         revised = await client.post(
             f"/artifacts/{ids[i]}/revisions?wait=true",
-            json={"change_note": "rewrite", "body_markdown": f"New body {i}: circuit breakers.",
-                  "related_artifact_ids": [ids[0]]},
+            json={
+                "change_note": "rewrite",
+                "body_markdown": f"New body {i}: circuit breakers.",
+                "related_artifact_ids": [ids[0]],
+            },
             headers=bearer(editor),
-        )  # fmt: skip
+        )
         assert revised.status_code == 202, revised.text
     retired = await client.post(
         f"/artifacts/{ids[3]}/retire?wait=true",

@@ -19,23 +19,47 @@ pytestmark = pytest.mark.integration
 FILLER = "We write this down so the next team does not have to learn it the hard way. " * 3
 
 CORPUS: dict[str, dict[str, Any]] = {
-    "retro": {"kind": "playbook", "title": "Running a retrospective", "tags": ["agile"],
-              "summary": "Five steps for a sprint retrospective that changes something.",
-              "body_markdown": "Set the stage, gather data, generate insights. " + FILLER},
-    "retro-mention": {"kind": "guide", "title": "Sprint rituals",
-                      "body_markdown": "Planning, review and a retrospective. " + FILLER},
-    "decisions": {"kind": "template", "title": "Décision log template", "tags": ["adr"],
-                  "body_markdown": "Context, decision, consequences. " + FILLER},
-    "observability-title": {"kind": "guide", "title": "Observability basics",
-                            "body_markdown": "Traces, metrics and logs. " + FILLER},
-    "observability-body": {"kind": "case_study", "title": "Our incident in March",
-                           "body_markdown": "Better observability would have helped; "
-                                            "observability was missing. " + FILLER},
-    "onboarding-tag": {"kind": "checklist", "title": "First week checklist", "tags": ["onboarding"],
-                       "body_markdown": "Laptop, accounts, a buddy. " + FILLER},
-    "onboarding-body": {"kind": "guide", "title": "Team handbook",
-                        "body_markdown": "Onboarding happens in week one. " + FILLER},
-}  # fmt: skip
+    "retro": {
+        "kind": "playbook",
+        "title": "Running a retrospective",
+        "tags": ["agile"],
+        "summary": "Five steps for a sprint retrospective that changes something.",
+        "body_markdown": "Set the stage, gather data, generate insights. " + FILLER,
+    },
+    "retro-mention": {
+        "kind": "guide",
+        "title": "Sprint rituals",
+        "body_markdown": "Planning, review and a retrospective. " + FILLER,
+    },
+    "decisions": {
+        "kind": "template",
+        "title": "Décision log template",
+        "tags": ["adr"],
+        "body_markdown": "Context, decision, consequences. " + FILLER,
+    },
+    "observability-title": {
+        "kind": "guide",
+        "title": "Observability basics",
+        "body_markdown": "Traces, metrics and logs. " + FILLER,
+    },
+    "observability-body": {
+        "kind": "case_study",
+        "title": "Our incident in March",
+        "body_markdown": "Better observability would have helped; "
+        "observability was missing. " + FILLER,
+    },
+    "onboarding-tag": {
+        "kind": "checklist",
+        "title": "First week checklist",
+        "tags": ["onboarding"],
+        "body_markdown": "Laptop, accounts, a buddy. " + FILLER,
+    },
+    "onboarding-body": {
+        "kind": "guide",
+        "title": "Team handbook",
+        "body_markdown": "Onboarding happens in week one. " + FILLER,
+    },
+}
 PAGED = 12
 
 
@@ -66,9 +90,17 @@ async def corpus(infra: Infrastructure) -> AsyncIterator[Corpus]:
     async with serving(bootstrap(settings), "knowledge") as client:
         ids, authors = {}, {}
         items = list(CORPUS.items())
-        items += [(f"paged-{i}", {"kind": "pattern", "title": f"Pattern number {i}",
-                                  "body_markdown": "A pattern for paging. " + FILLER})
-                  for i in range(PAGED)]  # fmt: skip
+        items += [
+            (
+                f"paged-{i}",
+                {
+                    "kind": "pattern",
+                    "title": f"Pattern number {i}",
+                    "body_markdown": "A pattern for paging. " + FILLER,
+                },
+            )
+            for i in range(PAGED)
+        ]
         for n, (name, fields) in enumerate(items):
             author = f"author{n % 3}-{unique}"
             response = await client.post(

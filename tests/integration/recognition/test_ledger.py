@@ -83,34 +83,53 @@ def event(data: BaseModel, at: datetime) -> CloudEvent:
     return new_event(data, source="test/ledger", time=at)
 
 
-def held(community: str, at: datetime, facilitator: str, speakers: list[str],
-         attendees: list[str]) -> CloudEvent:  # fmt: skip
+def held(
+    community: str, at: datetime, facilitator: str, speakers: list[str], attendees: list[str]
+) -> CloudEvent:
     return event(
         SessionHeld(
-            session_id=f"s-{uuid.uuid4().hex[:8]}", community_id=community, held_at=at,
-            duration_minutes=45, format=SessionFormat.BROWN_BAG, title="Flaky tests, again",
-            facilitator_id=facilitator, speaker_ids=speakers, attendee_ids=attendees,
+            session_id=f"s-{uuid.uuid4().hex[:8]}",
+            community_id=community,
+            held_at=at,
+            duration_minutes=45,
+            format=SessionFormat.BROWN_BAG,
+            title="Flaky tests, again",
+            facilitator_id=facilitator,
+            speaker_ids=speakers,
+            attendee_ids=attendees,
         ),
         at,
-    )  # fmt: skip
+    )
 
 
 def kudos(
     community: str, at: datetime, giver: str, *to: str, tag: str = "helpfulness"
 ) -> CloudEvent:
     return event(
-        KudosGiven(kudos_id=f"k-{uuid.uuid4().hex[:8]}", from_id=giver, to_ids=list(to),
-                   community_id=community, message="Thanks!", value_tag=tag),
+        KudosGiven(
+            kudos_id=f"k-{uuid.uuid4().hex[:8]}",
+            from_id=giver,
+            to_ids=list(to),
+            community_id=community,
+            message="Thanks!",
+            value_tag=tag,
+        ),
         at,
-    )  # fmt: skip
+    )
 
 
 def published(community: str, at: datetime, artifact: str, *authors: str) -> CloudEvent:
     return event(
-        ArtifactPublished(artifact_id=artifact, community_id=community, kind=ArtifactKind.PATTERN,
-                          title="Strangler fig", body_markdown="# Why", author_ids=list(authors)),
+        ArtifactPublished(
+            artifact_id=artifact,
+            community_id=community,
+            kind=ArtifactKind.PATTERN,
+            title="Strangler fig",
+            body_markdown="# Why",
+            author_ids=list(authors),
+        ),
         at,
-    )  # fmt: skip
+    )
 
 
 def reused(community: str, at: datetime, artifact: str, member: str, team: str) -> CloudEvent:
@@ -151,28 +170,65 @@ async def test_every_event_kind_becomes_its_ledger_entries(recognition: Recognit
         # a speaker who also attends, and the facilitator listed as attendee: no take for them
         held(c, T0, m("fac"), [m("spk1"), m("spk2"), m("spk1")], [m("att"), m("spk1"), m("fac")]),
         published(c, T0, f"a-{c}", m("au1"), m("au2")),
-        event(ArtifactRevised(artifact_id=f"a-{c}", community_id=c, version=2, editor_id=m("au1"),
-                              change_note="examples"), T0),
+        event(
+            ArtifactRevised(
+                artifact_id=f"a-{c}",
+                community_id=c,
+                version=2,
+                editor_id=m("au1"),
+                change_note="examples",
+            ),
+            T0,
+        ),
         kudos(c, T0, m("giver"), m("rec1"), m("rec2")),
         event(FeedbackSubmitted(session_id="s1", community_id=c, member_id=m("fb"), rating=4), T0),
-        event(ActionItemOpened(action_item_id=f"ai-{c}", community_id=c, title="Quarantine flaky",
-                               owner_id=m("owner")), T0),
-        event(ActionItemClosed(action_item_id=f"ai-{c}", community_id=c, title="Quarantine flaky",
-                               owner_id=m("owner"), outcome="done"), T0 + timedelta(days=1)),
+        event(
+            ActionItemOpened(
+                action_item_id=f"ai-{c}",
+                community_id=c,
+                title="Quarantine flaky",
+                owner_id=m("owner"),
+            ),
+            T0,
+        ),
+        event(
+            ActionItemClosed(
+                action_item_id=f"ai-{c}",
+                community_id=c,
+                title="Quarantine flaky",
+                owner_id=m("owner"),
+                outcome="done",
+            ),
+            T0 + timedelta(days=1),
+        ),
         reused(c, T0, f"a-{c}", m("user"), "payments"),
-    )  # fmt: skip
+    )
     expected = {
-        "spk1": (3, 0), "spk2": (3, 0), "fac": (3, 0), "att": (0, 1), "au1": (4, 0),
-        "au2": (3, 0), "giver": (2, 0), "rec1": (0, 0), "fb": (1, 0), "owner": (2, 0),
+        "spk1": (3, 0),
+        "spk2": (3, 0),
+        "fac": (3, 0),
+        "att": (0, 1),
+        "au1": (4, 0),
+        "au2": (3, 0),
+        "giver": (2, 0),
+        "rec1": (0, 0),
+        "fb": (1, 0),
+        "owner": (2, 0),
         "user": (0, 1),
-    }  # fmt: skip
+    }
     for name, (give, take) in expected.items():
         await r.profile_when(m(name), give=give, take=take)
     receiver = await r.profile_when(m("rec1"), kudos_received=1)
     assert receiver["communities"] == [
-        {"community_id": c, "give": 0, "take": 0, "style": "newcomer", "kudos_received": 1,
-         "kudos_given": 0}
-    ]  # fmt: skip
+        {
+            "community_id": c,
+            "give": 0,
+            "take": 0,
+            "style": "newcomer",
+            "kudos_received": 1,
+            "kudos_given": 0,
+        }
+    ]
     assert (await r.profile(m("giver")))["kudos_given"] == 2
 
 
@@ -188,10 +244,14 @@ async def test_style_is_decided_at_the_threshold_edges(recognition: Recognition)
         events.append(held(c, T0 + timedelta(days=i), host, [], attendees))
     for style, (give, _) in shapes.items():
         events += [
-            event(FeedbackSubmitted(session_id="s", community_id=c, member_id=members[style],
-                                    rating=5), T0 + timedelta(days=i))
+            event(
+                FeedbackSubmitted(
+                    session_id="s", community_id=c, member_id=members[style], rating=5
+                ),
+                T0 + timedelta(days=i),
+            )
             for i in range(give)
-        ]  # fmt: skip
+        ]
     await r.send(*events)
     for style, (give, take) in shapes.items():
         found = await r.profile_when(members[style], give=give, take=take)
@@ -242,17 +302,24 @@ async def test_each_badge_is_awarded_once_even_when_everything_is_delivered_twic
     speaker, facilitator, author, star, regular = (f"{n}-{c}" for n in names)
     teams = ["payments", "search", "mobile"]
     events = [profile_update(author, "platform", T0 - timedelta(days=30))]
-    events += [held(c, T0 + timedelta(days=7 * i), facilitator, [speaker], [regular])
-               for i in range(5)]  # fmt: skip
+    events += [
+        held(c, T0 + timedelta(days=7 * i), facilitator, [speaker], [regular]) for i in range(5)
+    ]
     events.append(published(c, T0, f"pattern-{c}", author))
-    events += [reused(c, T0 + timedelta(days=1), f"pattern-{c}", f"user{i}-{c}", t)
-               for i, t in enumerate(teams)]  # fmt: skip
+    events += [
+        reused(c, T0 + timedelta(days=1), f"pattern-{c}", f"user{i}-{c}", t)
+        for i, t in enumerate(teams)
+    ]
     events += [kudos(c, T0, f"fan{i}-{c}", star) for i in range(10)]
     await r.send(*events, *events)
     expected = {
-        (speaker, "first_talk"), (facilitator, "rotating_facilitator"), (author, "first_artifact"),
-        (author, "pattern_spreader"), (star, "kudos_10"), (regular, "consistent_attendee"),
-    }  # fmt: skip
+        (speaker, "first_talk"),
+        (facilitator, "rotating_facilitator"),
+        (author, "first_artifact"),
+        (author, "pattern_spreader"),
+        (star, "kudos_10"),
+        (regular, "consistent_attendee"),
+    }
 
     async def awarded() -> set[tuple[str, str]] | None:
         found = set()

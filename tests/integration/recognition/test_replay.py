@@ -59,57 +59,116 @@ def history(community: str, seed: int = 7) -> tuple[list[CloudEvent], list[str],
             ev(MemberJoined(community_id=community, member_id=m), START - timedelta(days=1))
         )
         events.append(
-            ev(MemberProfileUpdated(member_id=m, name=m, email=f"u{i}@example.com",
-                                    team=teams[i % 4]), START - timedelta(days=1))
-        )  # fmt: skip
+            ev(
+                MemberProfileUpdated(
+                    member_id=m, name=m, email=f"u{i}@example.com", team=teams[i % 4]
+                ),
+                START - timedelta(days=1),
+            )
+        )
     kudos_ids = []
     for week in range(12):
         at = START + timedelta(days=7 * week)
         attendees = rng.sample(members[2:], rng.randint(3, 9))
         events.append(
-            ev(SessionHeld(session_id=f"s{week}-{community}", community_id=community, held_at=at,
-                           duration_minutes=60, format=SessionFormat.JOURNAL_CLUB, title=f"W{week}",
-                           facilitator_id=members[0], speaker_ids=[members[1 + week % 3]],
-                           attendee_ids=attendees), at)
-        )  # fmt: skip
+            ev(
+                SessionHeld(
+                    session_id=f"s{week}-{community}",
+                    community_id=community,
+                    held_at=at,
+                    duration_minutes=60,
+                    format=SessionFormat.JOURNAL_CLUB,
+                    title=f"W{week}",
+                    facilitator_id=members[0],
+                    speaker_ids=[members[1 + week % 3]],
+                    attendee_ids=attendees,
+                ),
+                at,
+            )
+        )
         for a in attendees[:3]:
             events.append(
-                ev(FeedbackSubmitted(session_id=f"s{week}-{community}", community_id=community,
-                                     member_id=a, rating=rng.randint(2, 5),
-                                     applied=rng.random() < 0.5), at + timedelta(hours=2))
-            )  # fmt: skip
+                ev(
+                    FeedbackSubmitted(
+                        session_id=f"s{week}-{community}",
+                        community_id=community,
+                        member_id=a,
+                        rating=rng.randint(2, 5),
+                        applied=rng.random() < 0.5,
+                    ),
+                    at + timedelta(hours=2),
+                )
+            )
         item = f"ai{week}-{community}"
         events.append(
-            ev(ActionItemOpened(action_item_id=item, community_id=community, title="Try it",
-                                owner_id=attendees[0]), at + timedelta(hours=3))
-        )  # fmt: skip
+            ev(
+                ActionItemOpened(
+                    action_item_id=item,
+                    community_id=community,
+                    title="Try it",
+                    owner_id=attendees[0],
+                ),
+                at + timedelta(hours=3),
+            )
+        )
         if week % 2 == 0:
             events.append(
-                ev(ActionItemClosed(action_item_id=item, community_id=community, title="Try it",
-                                    owner_id=attendees[0], outcome="done"), at + timedelta(days=3))
-            )  # fmt: skip
+                ev(
+                    ActionItemClosed(
+                        action_item_id=item,
+                        community_id=community,
+                        title="Try it",
+                        owner_id=attendees[0],
+                        outcome="done",
+                    ),
+                    at + timedelta(days=3),
+                )
+            )
         if week % 3 == 0:
             artifact = f"a{week}-{community}"
             events.append(
-                ev(ArtifactPublished(artifact_id=artifact, community_id=community,
-                                     kind=ArtifactKind.PLAYBOOK, title="How we do it",
-                                     body_markdown="steps", author_ids=[members[1 + week % 3]]),
-                   at + timedelta(hours=4))
-            )  # fmt: skip
+                ev(
+                    ArtifactPublished(
+                        artifact_id=artifact,
+                        community_id=community,
+                        kind=ArtifactKind.PLAYBOOK,
+                        title="How we do it",
+                        body_markdown="steps",
+                        author_ids=[members[1 + week % 3]],
+                    ),
+                    at + timedelta(hours=4),
+                )
+            )
             for j, team in enumerate(teams[: 1 + week % 4]):
                 events.append(
-                    ev(ArtifactReused(artifact_id=artifact, community_id=community,
-                                      member_id=members[4 + j], team=team), at + timedelta(days=1))
-                )  # fmt: skip
+                    ev(
+                        ArtifactReused(
+                            artifact_id=artifact,
+                            community_id=community,
+                            member_id=members[4 + j],
+                            team=team,
+                        ),
+                        at + timedelta(days=1),
+                    )
+                )
         for _ in range(4):
             giver = members[rng.randint(0, 3)]  # a few generous givers exhaust their allowance
             to = rng.sample([m for m in members if m != giver], rng.randint(1, 3))
             kudos_id = f"k{len(kudos_ids)}-{community}"
             kudos_ids.append(kudos_id)
             events.append(
-                ev(KudosGiven(kudos_id=kudos_id, from_id=giver, to_ids=to, community_id=community,
-                              message="Thanks", value_tag="mentoring"), at + timedelta(hours=5))
-            )  # fmt: skip
+                ev(
+                    KudosGiven(
+                        kudos_id=kudos_id,
+                        from_id=giver,
+                        to_ids=to,
+                        community_id=community,
+                        message="Thanks",
+                        value_tag="mentoring",
+                    ),
+                    at + timedelta(hours=5),
+                )
+            )
     return events, members, kudos_ids
 
 
@@ -117,9 +176,13 @@ Snapshot = dict[str, Any]
 
 
 async def snapshot(
-    client: Any, mongo: AsyncMongoClient[dict[str, Any]], db: str, community: str,
-    members: list[str], kudos_ids: list[str],
-) -> Snapshot:  # fmt: skip
+    client: Any,
+    mongo: AsyncMongoClient[dict[str, Any]],
+    db: str,
+    community: str,
+    members: list[str],
+    kudos_ids: list[str],
+) -> Snapshot:
     """Everything recognition shows: its collections (but for the marks of what is still to be
     evaluated) and its API's views."""
     collections = {}
@@ -155,7 +218,7 @@ async def snapshot(
     views["feed"] = (
         await client.get(f"/communities/{community}/kudos", params={"limit": 100})
     ).json()
-    return {"collections": collections, "views": views}  # fmt: skip
+    return {"collections": collections, "views": views}
 
 
 async def caught_up(lags: list[GroupLag]) -> bool:
@@ -166,9 +229,13 @@ async def test_replaying_twice_gives_identical_decisions_ledger_badges_boards_an
     infra: Infrastructure, unique: str
 ) -> None:
     settings = settings_for(
-        RecognitionSettings, infra, f"rpl{unique}", kudos_allowance=5,
-        health_evaluation_interval_s=0.3, health_settle_s=0.3,
-    )  # fmt: skip
+        RecognitionSettings,
+        infra,
+        f"rpl{unique}",
+        kudos_allowance=5,
+        health_evaluation_interval_s=0.3,
+        health_settle_s=0.3,
+    )
     community = f"guild-{unique}"
     events, members, kudos_ids = history(community)
     group, prefix = settings.kafka_consumer_group or "", settings.kafka_topic_prefix
@@ -201,8 +268,11 @@ async def test_replaying_twice_gives_identical_decisions_ledger_badges_boards_an
 
     try:
         live = await run(alerted, first=True)
-        assert any(v == "allowance_exhausted" for k in kudos_ids for _, v in
-                   [(r["member_id"], r["verdict"]) for r in live["views"][k][0]])  # fmt: skip
+        assert any(
+            v == "allowance_exhausted"
+            for k in kudos_ids
+            for _, v in [(r["member_id"], r["verdict"]) for r in live["views"][k][0]]
+        )
         assert live["views"]["health-2026-02"]["metrics"]["sessions_held"] == 4
         for round_ in (1, 2):
             await replay("recognition", settings)
