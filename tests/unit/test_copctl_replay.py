@@ -51,4 +51,3 @@ def test_copctl_replay_refuses_a_service_without_a_projection() -> None:
     result = CliRunner().invoke(app, ["replay", "gateway"])
     assert result.exit_code == 2
     assert "gateway keeps no projection to rebuild" in result.stderr
-
