@@ -25,6 +25,8 @@ sources = typer.Typer(
 app.add_typer(sources, name="sources")
 dlq = typer.Typer(help="Messages a service gave up on: list and re-drive.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
+knowledge = typer.Typer(help="The knowledge service's artifacts.", no_args_is_help=True)
+app.add_typer(knowledge, name="knowledge")
 
 KafkaOption = Annotated[
     str,
@@ -39,6 +41,9 @@ SecretOption = Annotated[
 ]
 RecognitionUrlOption = Annotated[
     str, typer.Option("--url", envvar="RECOGNITION_URL", help="The recognition service's base URL.")
+]
+KnowledgeUrlOption = Annotated[
+    str, typer.Option("--url", envvar="KNOWLEDGE_URL", help="The knowledge service's base URL.")
 ]
 
 
@@ -337,6 +342,79 @@ def dlq_redrive(
         letters = [d for d in letters if f"{d.partition}@{d.offset}" in wanted]
     sent = asyncio.run(redrive(bootstrap_servers, letters))
     typer.echo(f"re-drove {sent} dead letter(s)")
+
+
+@knowledge.command("import")
+def knowledge_import(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            file_okay=False,
+            metavar="DIR",
+            help="the tree of Markdown files (.md, .markdown)",
+        ),
+    ],
+    community: Annotated[str, typer.Option("--community", help="the community's id")],
+    member: Annotated[
+        str, typer.Option("--as", help="the member the import acts as (the default author)")
+    ],
+    admin: Annotated[
+        bool,
+        typer.Option("--admin", help="act with the admin scope: publish and revise for others"),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="say what would change, change nothing")
+    ] = False,
+    url: KnowledgeUrlOption = "http://127.0.0.1:8082",
+    secret: SecretOption = LOCAL_TOKEN_SECRET,
+) -> None:
+    """Publish each Markdown file of DIRECTORY as an artifact of the community; run again to
+    revise the files that changed (unchanged ones are left alone, retired ones too).
+
+    The service lets a member publish only in their own name: when a file's
+    `authors` do not include the --as member, that file is refused unless
+    --admin is given. Revising takes an author, the community's leader or
+    --admin. Exits 1 when any file failed.
+
+    Each file's artifact id comes from the community and the file's path, so
+    moving or renaming a file publishes a new artifact. A revision cannot
+    change the kind or the authors.
+
+    Front matter (YAML, optional):
+      kind     pattern, decision_log, template, playbook, checklist,
+               case_study, bibliography, minutes or guide (default: guide)
+      title    default: the first `# ` heading, else the file name
+      summary  default: empty
+      tags     lowercased, spaces as '-'; tags that still do not fit are
+               dropped with a warning
+      authors  member ids (default: the --as member)
+    """
+    from copctl.knowledge import ImportAborted, import_tree, lines
+    from shared.auth import ADMIN, issue_token
+
+    try:
+        token = issue_token(secret, member, scopes=(ADMIN,) if admin else (), ttl_s=3600)
+    except ValueError as e:
+        typer.secho(f"cannot sign a token for {member!r}: {e}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+    async def run() -> Any:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url.rstrip("/"), headers=headers, timeout=30) as c:
+            return await import_tree(c, directory, community, member, dry_run=dry_run)
+
+    try:
+        report = asyncio.run(run())
+    except ImportAborted as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(e.exit_code) from e
+    for style, line in lines(report):
+        typer.secho(line, fg=style if style not in ("", "bold") else None, bold=style == "bold")
+    if report.failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.knowledge import rebuild
+from services.knowledge.adapters.ids import ArtifactIds
 from services.knowledge.adapters.projection import KnowledgeProjection
 from services.knowledge.domain.errors import Refused
 from services.knowledge.entrypoints.http import router
@@ -30,7 +31,13 @@ def bootstrap(settings: KnowledgeSettings | None = None) -> FastAPI:
         description="Patterns, decision logs, templates, playbooks and other artifacts: "
         "versions, links, retirement, reuse by teams, and search.",
         routers=[
-            router(KnowledgeHandlers(runtime.bus, projection), KnowledgeQueries(projection), auth)
+            router(
+                KnowledgeHandlers(
+                    runtime.bus, projection, ArtifactIds(runtime.redis, settings.mongodb_database)
+                ),
+                KnowledgeQueries(projection),
+                auth,
+            )
         ],
     )
 

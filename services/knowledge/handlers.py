@@ -4,9 +4,11 @@
 from collections.abc import Callable
 from typing import Any
 
+from services.knowledge.adapters.ids import ArtifactIds
 from services.knowledge.adapters.projection import KnowledgeProjection
 from services.knowledge.domain import artifacts
 from services.knowledge.domain.artifacts import Actor
+from services.knowledge.domain.errors import Refused
 from shared.events.catalog import ArtifactPublished, EventData
 from shared.events.envelope import CloudEvent, new_event
 from shared.kafka import EventBus
@@ -17,9 +19,10 @@ Doc = dict[str, Any]
 
 
 class KnowledgeHandlers:
-    def __init__(self, bus: EventBus, projection: KnowledgeProjection) -> None:
+    def __init__(self, bus: EventBus, projection: KnowledgeProjection, ids: ArtifactIds) -> None:
         self._bus = bus
         self.projection = projection
+        self._ids = ids
 
     async def _publish(self, data: EventData) -> CloudEvent:
         event = new_event(data, source=SOURCE)
@@ -28,7 +31,16 @@ class KnowledgeHandlers:
 
     async def publish(self, data: ArtifactPublished, actor: Actor) -> CloudEvent:
         existing = await self.projection.state(data.artifact_id)
-        return await self._publish(artifacts.publish(existing, data, actor))
+        decided = artifacts.publish(existing, data, actor)
+        # The projection may not show an artifact published a moment ago: the id is also
+        # reserved in Redis, so two requests for one id cannot both publish.
+        if not await self._ids.reserve(data.artifact_id):
+            raise Refused("artifact_exists", f"artifact {data.artifact_id} is being published")
+        try:
+            return await self._publish(decided)
+        except BaseException:
+            await self._ids.release(data.artifact_id)
+            raise
 
     async def revise(
         self, artifact_id: str, changes: dict[str, Any], change_note: str, actor: Actor

@@ -113,8 +113,10 @@ async def action_item_closed(fact: Fact[ActionItemClosed], uow: W) -> None:
 async def artifact_published(fact: Fact[ArtifactPublished], uow: W) -> None:
     a, at = fact.data, ms(fact.time)
     uow.ledger(ledger.artifact_published(fact.event_id, at, a))
-    uow.artifact(a.artifact_id, {"community_id": a.community_id, "authors": a.author_ids})
-    uow.bucket_item(a.community_id, at, "published", fact_key(fact.event_id), [a.artifact_id, at])
+    uow.artifact(
+        a.artifact_id, {"community_id": a.community_id, "authors": a.author_ids}, first=True
+    )
+    uow.bucket_item(a.community_id, at, "published", fact_key(a.artifact_id), [a.artifact_id, at])
 
 
 async def artifact_revised(fact: Fact[ArtifactRevised], uow: W) -> None:

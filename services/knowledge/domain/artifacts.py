@@ -57,8 +57,11 @@ class ArtifactState:
     session_id: str | None = None
 
 
+MINUTES_PREFIX = "minutes-"
+
+
 def minutes_id(session_id: str) -> str:
-    return f"minutes-{session_id}"
+    return f"{MINUTES_PREFIX}{session_id}"
 
 
 def minutes_stub(held: SessionHeld) -> dict[str, Any]:
@@ -97,6 +100,8 @@ def publish(
 ) -> ArtifactPublished:
     if existing is not None:
         raise Refused("artifact_exists", f"artifact {data.artifact_id} exists; revise it instead")
+    if data.artifact_id.startswith(MINUTES_PREFIX):
+        raise Refused("reserved_id", f"ids starting {MINUTES_PREFIX!r} are a session's minutes")
     if not actor.is_admin and actor.member_id not in data.author_ids:
         raise Forbidden("not_author", "publish in your own name: be one of the authors")
     if data.version != 1:

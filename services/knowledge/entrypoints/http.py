@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, HttpUrl
 
 from services.knowledge.adapters.projection import reuse_key
 from services.knowledge.domain.artifacts import Actor, minutes_id
@@ -51,7 +51,7 @@ class RevisionRequest(BaseModel):
     title: ShortText | None = None
     summary: Annotated[str, Field(max_length=1000)] | None = None
     body_markdown: Markdown | None = None
-    url: Annotated[str, Field(max_length=2000)] | None = None
+    url: HttpUrl | None = None
     tags: list[Tag] | None = None
     related_artifact_ids: list[Id] | None = None
     decision: DecisionRecord | None = None

@@ -226,8 +226,12 @@ class RecognitionWrites:
     def team(self, member_id: str, key: str, at: datetime, team: str) -> None:
         self.updates.set_paths(self.p.teams, member_id, {f"t.{key}": [at, team]})
 
-    def artifact(self, artifact_id: str, fields: dict[str, Any]) -> None:
-        self.updates.set_paths(self.p.artifacts, artifact_id, fields)
+    def artifact(self, artifact_id: str, fields: dict[str, Any], *, first: bool = False) -> None:
+        """Fields of an artifact; with `first`, only if it has none yet (its publication)."""
+        if first:
+            self.updates.set_on_insert(self.p.artifacts, artifact_id, fields)
+        else:
+            self.updates.set_paths(self.p.artifacts, artifact_id, fields)
         self.touched.artifacts.add(artifact_id)
 
     def action_item(

@@ -95,8 +95,10 @@ def session_held(event_id: str, at: datetime, held: SessionHeld) -> list[LedgerE
 
 
 def artifact_published(event_id: str, at: datetime, a: ArtifactPublished) -> list[LedgerEntry]:
+    """Keyed by the artifact, not the event: an artifact published twice (a retried import, two
+    systems) is authored once."""
     return [
-        _entry(event_id, a.community_id, author, Contribution.AUTHORED, at, give=3)
+        _entry(a.artifact_id, a.community_id, author, Contribution.AUTHORED, at, give=3)
         for author in _unique(a.author_ids)
     ]
 

@@ -363,3 +363,40 @@ async def test_bad_input_is_a_problem_naming_the_field(knowledge: Knowledge) -> 
         headers={"Authorization": ""},
     )
     assert anonymous.status_code == 401
+
+
+async def test_one_id_is_published_once_even_before_the_projection_shows_it(
+    knowledge: Knowledge,
+) -> None:
+    first, second = member(), member()
+    body = {
+        "artifact_id": f"kb-{uuid.uuid4().hex[:8]}",
+        "community_id": knowledge.community,
+        "kind": "guide",
+        "title": "Runbook",
+        "url": "https://example.com/runbook",
+    }
+    answers = [
+        await knowledge.client.post(
+            "/artifacts", json={**body, "author_ids": [who]}, headers=bearer(who)
+        )
+        for who in (first, second)
+    ]
+    assert [a.status_code for a in answers] == [202, 409]
+    assert answers[1].json()["code"] == "artifact_exists"
+    reserved = await knowledge.client.post(
+        "/artifacts", json={**body, "artifact_id": "minutes-s1"}, headers=bearer(first)
+    )
+    assert reserved.json()["code"] == "reserved_id"
+
+
+async def test_a_revision_with_a_bad_url_is_a_problem_naming_it(knowledge: Knowledge) -> None:
+    author = member()
+    artifact = await knowledge.publish(author)
+    response = await knowledge.client.post(
+        f"/artifacts/{artifact}/revisions",
+        json={"change_note": "move", "url": "not a url"},
+        headers=bearer(author),
+    )
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["url"]
