@@ -1,32 +1,69 @@
-"""The notifier's composition root."""
+"""The notifier's composition root: the one place its dependencies are wired."""
+
+import asyncio
+import contextlib
+import logging
 
 from fastapi import FastAPI
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from services.notifier import rebuild
 from services.notifier.adapters.chat import WebhookPoster
+from services.notifier.adapters.deliveries import DeliveryLog
+from services.notifier.adapters.directory import Directory
 from services.notifier.adapters.email import SmtpSender
-from services.notifier.adapters.store import NotifierStore
+from services.notifier.adapters.replay_marks import ReplayMarks
+from services.notifier.dispatch import Dispatcher, Limits, Links
 from services.notifier.entrypoints.http import router
 from services.notifier.event_handlers import event_handlers
-from services.notifier.handlers import NotifierHandlers
+from services.notifier.handlers import Planner
 from services.notifier.settings import NotifierSettings
 from shared.auth import member_auth
 from shared.runtime import build_runtime, create_app
+
+log = logging.getLogger(__name__)
+DEFAULT_CHANNEL = "default"
 
 
 def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     runtime = build_runtime(settings)
-    store = NotifierStore(runtime.db)
+    directory = Directory(runtime.db)
+    deliveries = DeliveryLog(
+        runtime.db, runtime.redis, settings.mongodb_database, settings.delivery_lease_s
+    )
     chat = WebhookPoster(
         allowed_hosts=settings.chat_allowed_hosts,
         secret=settings.chat_webhook_secret,
         timeout_s=settings.chat_timeout_s,
         tracer=runtime.tracer,
     )
-    handlers = NotifierHandlers(
+    default_chat = (
+        {
+            "id": DEFAULT_CHANNEL,
+            "kind": settings.chat_webhook_kind,
+            "url": settings.chat_webhook_url,
+            "secret": settings.chat_webhook_secret,
+        }
+        if settings.chat_webhook_url
+        else None
+    )
+    planner = Planner(
+        directory=directory,
+        log_=deliveries,
+        replay_marks=ReplayMarks(runtime.db),
+        reminder_offsets_h=settings.reminder_offsets_h,
+        default_chat=default_chat,
+        tracer=runtime.tracer,
+    )
+    storage = RedisStorage(
+        settings.redis_url.replace("redis://", "async+redis://", 1), implementation="redispy"
+    )
+    dispatcher = Dispatcher(
+        deliveries=deliveries,
+        directory=directory,
         bus=runtime.bus,
-        store=store,
         email=SmtpSender(
             host=settings.smtp_host,
             port=settings.smtp_port,
@@ -38,25 +75,65 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
             tracer=runtime.tracer,
         ),
         chat=chat,
-        chat_url=settings.chat_webhook_url,
-        chat_kind=settings.chat_webhook_kind,
-        platform_url=settings.platform_url,
+        limiter=MovingWindowRateLimiter(storage),
+        links=Links(
+            notifier=settings.notifier_url.rstrip("/"),
+            events=settings.events_url.rstrip("/"),
+            knowledge=settings.knowledge_url.rstrip("/"),
+            recognition=settings.recognition_url.rstrip("/"),
+        ),
+        limits=Limits(
+            max_attempts=settings.delivery_max_attempts,
+            retry_base_s=settings.delivery_retry_base_s,
+            retry_max_s=settings.delivery_retry_max_s,
+            chat_rate=settings.chat_rate,
+            email_rate=settings.email_rate,
+        ),
+        organizer=settings.mail_from,
+        signing_secret=settings.auth_token_secret,
+        default_chat=default_chat,
         tracer=runtime.tracer,
     )
-    # Small batches: each event may wait on SMTP servers and webhooks, and a batch must finish
-    # well within the consumer's poll interval.
-    runtime.subscribe(event_handlers(handlers), *rebuild.TOPICS, max_records=20)
+    runtime.subscribe(event_handlers(planner), *rebuild.TOPICS, max_records=100)
+    loop: list[asyncio.Task[None]] = []
+
+    async def dispatch_forever() -> None:
+        while True:
+            try:
+                if not await dispatcher.run_once():
+                    await asyncio.sleep(settings.dispatch_interval_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # an outage: the schedule is durable, the next round resumes it
+                log.exception("dispatching failed; retrying")
+                await asyncio.sleep(settings.dispatch_interval_s * 4)
+
+    async def start_dispatching() -> None:
+        loop.append(asyncio.create_task(dispatch_forever()))
+
+    async def stop_dispatching() -> None:
+        for task in loop:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await chat.close()
+
     return create_app(
         runtime,
         title="CoP Notifier",
-        description="E-mail and chat notifications for community members, and the delivery log.",
+        description="E-mail and chat notifications by each member's preferences: invitations, "
+        "reminders, digests, recognition, health alerts; and the delivery log.",
         routers=[
             router(
-                handlers,
-                member_auth(
+                directory=directory,
+                deliveries=deliveries,
+                auth=member_auth(
                     settings.auth_token_secret, max_lifetime_s=settings.auth_token_max_lifetime_s
                 ),
+                allowed_hosts=settings.chat_allowed_hosts,
+                signing_secret=settings.auth_token_secret,
             )
         ],
-        on_shutdown=[chat.close],
+        on_startup=[start_dispatching],
+        on_shutdown=[stop_dispatching],
     )

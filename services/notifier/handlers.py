@@ -1,224 +1,386 @@
-"""The notifier's use cases: keep contact profiles, turn domain events into deliveries."""
+"""The notifier's planner: each domain event becomes delivery records, one per (cause event,
+recipient, channel), due now or later. Sending is the dispatcher's (`dispatch.py`).
 
+A record is created once: a redelivered event finds its records and plans nothing new. A replay
+(`copctl replay notifier`) notes how far the topics went before it; events up to there rebuild
+what the notifier knows (rosters, sessions, profiles) and plan nothing.
+"""
+
+import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opentelemetry import trace
-from tenacity import (
-    AsyncRetrying,
-    retry_if_not_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 
-from services.notifier.adapters.chat import WebhookNotAllowed, WebhookPoster
-from services.notifier.adapters.email import SmtpSender
-from services.notifier.adapters.store import NotifierStore
-from services.notifier.adapters.templates import kudos_email
-from services.notifier.domain.messages import chat_payload, kudos_chat
+from services.notifier.adapters.deliveries import DeliveryLog
+from services.notifier.adapters.directory import Directory
+from services.notifier.domain import audience
+from services.notifier.domain.audience import CHAT, EMAIL
+from services.notifier.domain.preferences import Preferences, digest_period, quiet_until
 from shared.events.catalog import (
-    ChannelKind,
-    KudosGiven,
+    ArtifactPublished,
+    ArtifactRevised,
+    BadgeAwarded,
+    CommunityCreated,
+    CommunityLeaderChanged,
+    HealthAlertRaised,
+    KudosJudged,
+    KudosVerdict,
+    MemberJoined,
+    MemberLeft,
     MemberProfileUpdated,
-    NotificationDelivered,
-    NotificationFailed,
+    SessionCancelled,
+    SessionHeld,
+    SessionRescheduled,
+    SessionScheduled,
 )
-from shared.events.envelope import new_event
-from shared.kafka import EventBus
 from shared.messagebus import Fact, UnitOfWork
 
-SOURCE = "cop/notifier"
-COMMUNITY_CHANNEL = "community-chat"
 log = logging.getLogger(__name__)
 
 
-class NotifierHandlers:
+def fact_key(*parts: str) -> str:
+    """A short, field-name-safe key for one item of one fact."""
+    return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:20]
+
+
+Doc = dict[str, Any]
+NOT_NOTIFIED = {
+    KudosVerdict.SELF_KUDOS,
+    KudosVerdict.DUPLICATE_RECIPIENT,
+    KudosVerdict.UNKNOWN_VALUE_TAG,
+}
+
+
+class Planner:
     def __init__(
         self,
         *,
-        bus: EventBus,
-        store: NotifierStore,
-        email: SmtpSender,
-        chat: WebhookPoster,
-        chat_url: str | None,
-        chat_kind: str,
-        platform_url: str,
+        directory: Directory,
+        log_: DeliveryLog,
+        replay_marks: Any,
+        reminder_offsets_h: list[int],
+        default_chat: Doc | None,
         tracer: trace.Tracer,
-        delivery_attempts: int = 3,
     ) -> None:
-        self._bus = bus
-        self.store = store
-        self._email = email
-        self._chat = chat
-        self._chat_url = chat_url
-        self._chat_kind = chat_kind
-        self._platform_url = platform_url.rstrip("/")
+        self.directory = directory
+        self.deliveries = log_
+        self._marks = replay_marks
+        self._offsets = sorted(reminder_offsets_h, reverse=True)
+        self._default_chat = default_chat
         self.tracer = tracer
-        self._delivery_attempts = delivery_attempts
+
+    # --- what the notifier knows ------------------------------------------------------------
 
     async def profile_updated(self, fact: Fact[MemberProfileUpdated], _: UnitOfWork) -> None:
-        profile = fact.data
-        fields = {**profile.model_dump(mode="json"), "event_id": fact.event_id}
-        if await self.store.save_profile_if_newer(profile.member_id, fields, fact.time):
-            await self._send_awaiting(profile.member_id)
+        p = fact.data
+        fields = {**p.model_dump(mode="json"), "event_id": fact.event_id}
+        if await self.directory.save_profile_if_newer(p.member_id, fields, fact.time) and p.email:
+            await self.deliveries.release_awaiting(p.member_id, datetime.now(UTC))
 
-    async def kudos_given(self, fact: Fact[KudosGiven], _: UnitOfWork) -> None:
-        await self._on_kudos(fact.event_id, fact.data)
+    async def member_joined(self, fact: Fact[MemberJoined], _: UnitOfWork) -> None:
+        m = fact.data
+        await self.directory.membership(
+            m.community_id, m.member_id, fact_key(fact.event_id), fact.time, True
+        )
 
-    async def _on_kudos(self, event_id: str, kudos: KudosGiven) -> None:
-        recipients = [m for m in dict.fromkeys(kudos.to_ids) if m != kudos.from_id]
-        people = await self.store.profiles([kudos.from_id, *recipients])
-        giver = _name(people.get(kudos.from_id), kudos.from_id)
-        for member in recipients:
-            delivery_id = f"{event_id}:{member}:email"
-            record = {
-                "member_id": member,
-                "channel_kind": ChannelKind.EMAIL.value,
-                "cause_event_id": event_id,
-                "cause_type": "cop.kudos.given.v1",
-                "kudos": kudos.model_dump(mode="json"),
+    async def member_left(self, fact: Fact[MemberLeft], _: UnitOfWork) -> None:
+        m = fact.data
+        await self.directory.membership(
+            m.community_id, m.member_id, fact_key(fact.event_id), fact.time, False
+        )
+
+    async def community_created(self, fact: Fact[CommunityCreated], _: UnitOfWork) -> None:
+        c = fact.data
+        await self.directory.save_leader(
+            c.community_id, fact_key(fact.event_id), fact.time, c.leader_id
+        )
+
+    async def leader_changed(self, fact: Fact[CommunityLeaderChanged], _: UnitOfWork) -> None:
+        c = fact.data
+        await self.directory.save_leader(
+            c.community_id, fact_key(fact.event_id), fact.time, c.leader_id
+        )
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    async def session_scheduled(self, fact: Fact[SessionScheduled], _: UnitOfWork) -> None:
+        s = fact.data
+        session = {**s.model_dump(mode="json"), "status": "scheduled", "sequence": 0}
+        await self.directory.save_session(s.session_id, session)
+        if await self._replaying(fact):
+            return
+        await self._session_notice(fact, "session_scheduled", session)
+        await self._reminders(fact, session)
+
+    async def session_rescheduled(self, fact: Fact[SessionRescheduled], _: UnitOfWork) -> None:
+        s = fact.data
+        session = await self.directory.session(s.session_id)
+        if session is None:
+            return
+        sequence = int(session.get("sequence", 0)) + 1
+        changes = {"starts_at": s.starts_at.isoformat(), "sequence": sequence}
+        session.update(changes)
+        await self.directory.save_session(s.session_id, changes)
+        if await self._replaying(fact):
+            return
+        await self._session_notice(fact, "session_rescheduled", session)
+        await self._reminders(fact, session)
+
+    async def session_cancelled(self, fact: Fact[SessionCancelled], _: UnitOfWork) -> None:
+        s = fact.data
+        session = await self.directory.session(s.session_id)
+        if session is None:
+            return
+        changes = {"status": "cancelled", "sequence": int(session.get("sequence", 0)) + 1}
+        session.update(changes)
+        await self.directory.save_session(s.session_id, changes)
+        if await self._replaying(fact):
+            return
+        await self._session_notice(fact, "session_cancelled", session, reason=s.reason, urgent=True)
+
+    async def _session_notice(
+        self, fact: Fact[Any], kind: str, session: Doc, *, reason: str = "", urgent: bool = False
+    ) -> None:
+        community = session["community_id"]
+        context = {"session": _public_session(session), "reason": reason}
+        hosts = {session["facilitator_id"], *session.get("speaker_ids", [])}
+        recipients = await self._audience(community, hosts=hosts)
+        await self._plan(fact, kind, community, recipients, context, urgent=urgent)
+
+    async def _reminders(self, fact: Fact[Any], session: Doc) -> None:
+        community = session["community_id"]
+        starts = datetime.fromisoformat(session["starts_at"])
+        hosts = {session["facilitator_id"], *session.get("speaker_ids", [])}
+        recipients = [r for r in await self._audience(community, hosts=hosts) if r.how == "now"]
+        for hours in self._offsets:
+            due = starts - timedelta(hours=hours)
+            if due < fact.time:
+                continue  # scheduled inside the reminder's window: the invitation is the reminder
+            label = f"in {hours} hour{'s' if hours != 1 else ''}"
+            context = {
+                "session": _public_session(session),
+                "in": label,
+                "sequence": session["sequence"],
             }
-            claimed = await self.store.claim(delivery_id, record)
-            if claimed is not None:
-                await self._email_kudos(claimed, people.get(member), giver)
-        if self._chat_url:
-            await self._chat_kudos(
-                event_id, kudos, giver, [_name(people.get(m), m) for m in recipients]
+            key = f"reminder-{hours}h-{session['sequence']}"
+            await self._plan(
+                fact,
+                "reminder",
+                community,
+                recipients,
+                context,
+                due=due,
+                key=key,
+                cause=session["session_id"],
+                chat=False,
             )
 
-    async def _email_kudos(
-        self, delivery: dict[str, Any], profile: dict[str, Any] | None, giver: str
-    ) -> None:
-        delivery_id, member = delivery["_id"], delivery["member_id"]
-        if not profile or not profile.get("email"):
-            await self.store.park_for_address(delivery_id, member)
-            # The profile may have been saved by another instance between our read and the
-            # parking above, after it looked for parked deliveries: look once more.
-            profile = (await self.store.profiles([member])).get(member)
-            if not profile or not profile.get("email"):
-                log.info("no e-mail address for %s yet; %s waits for it", member, delivery_id)
-                return
-        kudos = KudosGiven.model_validate(delivery["kudos"])
-        content = kudos_email(
-            kudos,
-            recipient_name=_name(profile, member),
-            giver_name=giver,
-            profile_url=f"{self._platform_url}/members/{member}/kudos",
-        )
-        message = self._email.build(
-            to_name=_name(profile, member),
-            to_email=profile["email"],
-            content=content,
-            notification_id=delivery_id,
-        )
-        try:
-            await self._attempts(lambda: self._email.send(message))
-        except Exception as e:
-            await self._failed(delivery, ChannelKind.EMAIL, e)
+    async def session_held(self, fact: Fact[SessionHeld], _: UnitOfWork) -> None:
+        if await self._replaying(fact):
             return
-        await self._delivered(delivery, ChannelKind.EMAIL)
+        s = fact.data
+        prefs = await self.directory.prefs(s.attendee_ids)
+        members = audience.personal(s.attendee_ids, prefs)
+        recipients = [audience.Recipient(m, "now") for m in members]
+        context = {"session": s.model_dump(mode="json")}
+        await self._plan(fact, "session_held", s.community_id, recipients, context, chat=False)
 
-    async def _chat_kudos(
-        self, event_id: str, kudos: KudosGiven, giver: str, recipient_names: list[str]
-    ) -> None:
-        if self._chat_url is None:
+    # --- knowledge --------------------------------------------------------------------------
+
+    async def artifact_published(self, fact: Fact[ArtifactPublished], _: UnitOfWork) -> None:
+        a = fact.data
+        await self.directory.save_artifact_tags(a.artifact_id, a.tags)
+        if await self._replaying(fact):
             return
-        delivery_id = f"{event_id}:{COMMUNITY_CHANNEL}:{self._chat_kind}"
-        record = {
-            "member_id": None,
-            "channel": COMMUNITY_CHANNEL,
-            "channel_kind": self._chat_kind,
-            "cause_event_id": event_id,
-            "cause_type": "cop.kudos.given.v1",
-            "community_id": kudos.community_id,
+        context = {"artifact": a.model_dump(mode="json", exclude={"body_markdown"})}
+        recipients = await self._audience(a.community_id, tags=a.tags)
+        await self._plan(fact, "artifact_published", a.community_id, recipients, context)
+
+    async def artifact_revised(self, fact: Fact[ArtifactRevised], _: UnitOfWork) -> None:
+        a = fact.data
+        if a.tags is not None:
+            await self.directory.save_artifact_tags(a.artifact_id, a.tags)
+        if await self._replaying(fact):
+            return
+        tags = a.tags if a.tags is not None else await self.directory.tags_of(a.artifact_id)
+        context = {"artifact": a.model_dump(mode="json", exclude={"body_markdown"})}
+        recipients = await self._audience(a.community_id, tags=tags)
+        await self._plan(fact, "artifact_revised", a.community_id, recipients, context)
+
+    # --- recognition ------------------------------------------------------------------------
+
+    async def kudos_judged(self, fact: Fact[KudosJudged], _: UnitOfWork) -> None:
+        if await self._replaying(fact):
+            return
+        k = fact.data
+        thanked = [r.member_id for r in k.recipients if r.verdict not in NOT_NOTIFIED]
+        people = await self.directory.people([k.from_id, *thanked])
+        prefs = await self.directory.prefs(thanked)
+        context = {
+            "kudos": k.model_dump(mode="json", exclude={"recipients"}),
+            "giver": _name(people.get(k.from_id), k.from_id),
+            "recipients": ", ".join(_name(people.get(m), m) for m in thanked),
         }
-        delivery = await self.store.claim(delivery_id, record)
-        if delivery is None:
+        recipients = [audience.Recipient(m, "now") for m in audience.personal(thanked, prefs)]
+        await self._plan(fact, "kudos", k.community_id, recipients, context, chat=bool(thanked))
+
+    async def badge_awarded(self, fact: Fact[BadgeAwarded], _: UnitOfWork) -> None:
+        if await self._replaying(fact):
             return
-        content = kudos_chat(kudos, giver_name=giver, recipient_names=recipient_names)
-        payload = chat_payload(
-            self._chat_kind,
-            content,
-            event={
-                "id": event_id,
-                "type": "cop.kudos.given.v1",
-                "data": kudos.model_dump(mode="json"),
-            },
+        b = fact.data
+        people = await self.directory.people([b.member_id])
+        prefs = await self.directory.prefs([b.member_id])
+        context = {
+            "badge": b.model_dump(mode="json"),
+            "member": _name(people.get(b.member_id), b.member_id),
+        }
+        recipients = [audience.Recipient(m, "now") for m in audience.personal([b.member_id], prefs)]
+        await self._plan(fact, "badge", b.community_id, recipients, context)
+
+    async def alert_raised(self, fact: Fact[HealthAlertRaised], _: UnitOfWork) -> None:
+        if await self._replaying(fact):
+            return
+        a = fact.data
+        leader = await self.directory.leader(a.community_id)
+        leaders = [leader] if leader else []
+        prefs = await self.directory.prefs(leaders)
+        recipients = [audience.Recipient(m, "now") for m in audience.personal(leaders, prefs)]
+        await self._plan(
+            fact, "health_alert", a.community_id, recipients, {"alert": a.model_dump(mode="json")}
         )
-        chat_url = self._chat_url
-        try:
-            await self._attempts(
-                lambda: self._chat.post(chat_url, payload, sign_body=self._chat_kind == "webhook")
+
+    # --- planning ---------------------------------------------------------------------------
+
+    async def _replaying(self, fact: Fact[Any]) -> bool:
+        record = fact.consumed.record
+        return bool(await self._marks.replayed(record.topic, record.partition, record.offset))
+
+    async def _audience(
+        self, community_id: str, *, hosts: set[str] | None = None, tags: list[str] | None = None
+    ) -> list[audience.Recipient]:
+        members = await self.directory.members(community_id)
+        watchers = await self.directory.audience(f"watchers:{community_id}")
+        followers = await self.directory.tag_followers(tags or [])
+        prefs = await self.directory.prefs({*members, *watchers, *followers, *(hosts or ())})
+        found = {
+            r.member_id: r
+            for r in audience.announcement(
+                community_id, members, watchers, prefs, tags=tags or (), tag_followers=followers
             )
-        except Exception as e:
-            await self._failed(delivery, ChannelKind(self._chat_kind), e)
-            return
-        await self._delivered(delivery, ChannelKind(self._chat_kind))
+        }
+        for host in audience.personal(hosts or (), prefs):
+            found[host] = audience.Recipient(host, "now")
+        return sorted(found.values(), key=lambda r: r.member_id)
 
-    async def _attempts(self, send: Callable[[], Awaitable[None]]) -> None:
-        """A few quick attempts, so that an unreachable relay or webhook never holds a partition.
+    async def _plan(
+        self,
+        fact: Fact[Any],
+        kind: str,
+        community_id: str,
+        recipients: list[audience.Recipient],
+        context: Doc,
+        *,
+        urgent: bool = False,
+        due: datetime | None = None,
+        key: str = "",
+        cause: str | None = None,
+        chat: bool = True,
+    ) -> None:
+        now = datetime.now(UTC)
+        cause_id = f"{cause or fact.event_id}{':' + key if key else ''}"
+        base = {
+            "cause_event_id": fact.event_id,
+            "cause_type": fact.consumed.event.type,
+            "kind": kind,
+            "community_id": community_id,
+            "context": context,
+            "urgent": urgent,
+        }
+        people = await self.directory.people(r.member_id for r in recipients)
+        prefs = await self.directory.prefs(r.member_id for r in recipients)
+        records: list[Doc] = []
+        for r in recipients:
+            p, tz = prefs.get(r.member_id, Preferences()), _tz(people.get(r.member_id))
+            if r.how == "digest":
+                records.append(await self._digest_item(fact, kind, community_id, context, r, p, tz))
+                continue
+            at = due or now
+            held = None if urgent else quiet_until(p, tz, at)
+            records.append(
+                {
+                    **base,
+                    "_id": f"{cause_id}:{r.member_id}:{EMAIL}",
+                    "member_id": r.member_id,
+                    "channel": None,
+                    "channel_kind": EMAIL,
+                    "state": "held" if held or due else "queued",
+                    "due_at": held or at,
+                }
+            )
+        if chat:
+            for channel in await self._channels(community_id):
+                records.append(
+                    {
+                        **base,
+                        "_id": f"{cause_id}:channel-{channel['id']}:{CHAT}",
+                        "member_id": None,
+                        "channel": channel["id"],
+                        "channel_kind": channel["kind"],
+                        "state": "queued",
+                        "due_at": due or now,
+                    }
+                )
+        await self.deliveries.plan(records, now)
 
-        A configuration error (a webhook host outside the allowlist) is not retried.
-        """
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._delivery_attempts),
-            wait=wait_exponential(multiplier=0.2, max=2),
-            retry=retry_if_not_exception_type(WebhookNotAllowed),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                await send()
+    async def _digest_item(
+        self,
+        fact: Fact[Any],
+        kind: str,
+        community_id: str,
+        context: Doc,
+        r: audience.Recipient,
+        p: Preferences,
+        tz: str | None,
+    ) -> Doc:
+        period, send_at = digest_period(p, tz, fact.time)
+        digest_id = f"digest:{r.member_id}:{community_id}:{period}"
+        item = {"kind": kind, "at": fact.time, "context": context}
+        await self.deliveries.add_digest_item(digest_id, fact_key(fact.event_id), item)
+        return {
+            "_id": f"{digest_id}:{EMAIL}",
+            "cause_event_id": digest_id,
+            "cause_type": "digest",
+            "kind": "digest",
+            "community_id": community_id,
+            "member_id": r.member_id,
+            "channel": None,
+            "channel_kind": EMAIL,
+            "state": "held",
+            "due_at": send_at,
+            "urgent": False,
+            "context": {
+                "digest_id": digest_id,
+                "frequency": p.digest,
+                "community_id": community_id,
+            },
+        }
 
-    async def _send_awaiting(self, member_id: str) -> None:
-        waiting = await self.store.awaiting_address(member_id)
-        if not waiting:
-            return
-        for delivery in waiting:
-            kudos = KudosGiven.model_validate(delivery["kudos"])
-            people = await self.store.profiles([kudos.from_id, member_id])
-            claimed = await self.store.claim(delivery["_id"], {})
-            if claimed is not None:
-                giver = _name(people.get(kudos.from_id), kudos.from_id)
-                await self._email_kudos(claimed, people.get(member_id), giver)
-
-    async def _delivered(self, delivery: dict[str, Any], kind: ChannelKind) -> None:
-        await self.store.set_status(delivery["_id"], "delivered")
-        await self._bus.publish(
-            new_event(
-                NotificationDelivered(
-                    notification_id=delivery["_id"],
-                    member_id=delivery.get("member_id"),
-                    channel=delivery.get("channel"),
-                    channel_kind=kind,
-                    cause_event_id=delivery["cause_event_id"],
-                    attempt=delivery["attempt"],
-                ),
-                source=SOURCE,
-            ),
-        )
-
-    async def _failed(self, delivery: dict[str, Any], kind: ChannelKind, error: Exception) -> None:
-        """Record a delivery that failed after its attempts; the consumer moves on."""
-        reason = f"{type(error).__name__}: {error}"[:2000]
-        log.warning("delivery %s failed: %s", delivery["_id"], reason)
-        await self.store.set_status(delivery["_id"], "failed", reason)
-        await self._bus.publish(
-            new_event(
-                NotificationFailed(
-                    notification_id=delivery["_id"],
-                    member_id=delivery.get("member_id"),
-                    channel=delivery.get("channel"),
-                    channel_kind=kind,
-                    cause_event_id=delivery["cause_event_id"],
-                    attempt=delivery["attempt"],
-                    error=reason,
-                ),
-                source=SOURCE,
-            ),
-        )
+    async def _channels(self, community_id: str) -> list[Doc]:
+        configured = await self.directory.community_channels(community_id)
+        if configured:
+            return configured
+        return [self._default_chat] if self._default_chat else []
 
 
-def _name(profile: dict[str, Any] | None, fallback: str) -> str:
+def _public_session(session: Doc) -> Doc:
+    return {k: v for k, v in session.items() if k not in ("_id", "agenda")}
+
+
+def _name(profile: Doc | None, fallback: str) -> str:
     return str(profile.get("name") or fallback) if profile else fallback
+
+
+def _tz(profile: Doc | None) -> str | None:
+    return (profile or {}).get("timezone")

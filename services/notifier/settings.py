@@ -24,7 +24,19 @@ class NotifierSettings(ServiceSettings):
     chat_allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
     chat_timeout_s: float = Field(10.0, gt=0)
 
-    platform_url: str = "http://127.0.0.1:8083"
+    notifier_url: str = Field("http://127.0.0.1:8084", description="links in e-mails")
+    events_url: str = "http://127.0.0.1:8081"
+    knowledge_url: str = "http://127.0.0.1:8082"
+    recognition_url: str = "http://127.0.0.1:8083"
+
+    reminder_offsets_h: list[int] = Field(default_factory=lambda: [24, 1])
+    delivery_max_attempts: int = Field(5, ge=1, le=20)
+    delivery_retry_base_s: float = Field(2.0, gt=0)
+    delivery_retry_max_s: float = Field(300.0, gt=0)
+    delivery_lease_s: int = Field(120, ge=10)
+    dispatch_interval_s: float = Field(0.5, gt=0)
+    chat_rate: str = Field("1/second", description="posts per webhook (Slack allows about 1/s)")
+    email_rate: str = Field("20/second", description="messages to the SMTP relay")
 
     @model_validator(mode="after")
     def _no_public_webhook_secret_outside_local_use(self) -> "NotifierSettings":

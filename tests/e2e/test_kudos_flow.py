@@ -55,7 +55,8 @@ def platform(infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory) ->
                 "SMTP_PORT": str(sinks.smtp_port),
                 "CHAT_WEBHOOK_URL": sinks.chat_url,
                 "CHAT_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "PLATFORM_URL": f"http://127.0.0.1:{specs[2].port}",
+                "RECOGNITION_URL": f"http://127.0.0.1:{specs[2].port}",
+                "NOTIFIER_URL": f"http://127.0.0.1:{specs[3].port}",
             }
 
         stack_infra = StackInfra(infra.kafka_bootstrap_servers, infra.mongodb_uri, infra.redis_url)

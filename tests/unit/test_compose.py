@@ -216,7 +216,8 @@ def test_notifier_settings_parse_from_the_compose_env(monkeypatch: pytest.Monkey
     assert settings.chat_webhook_url == "http://chat-sink:8090/hooks/cop"
     assert settings.chat_allowed_hosts == ["chat-sink"]
     assert settings.chat_webhook_kind == "webhook"
-    assert settings.platform_url == "http://localhost:8083"
+    assert settings.notifier_url == "http://localhost:8084"
+    assert settings.recognition_url == "http://localhost:8083"
 
 
 def test_otel_collector_config_mounted_from_the_repo_exists() -> None:

@@ -61,7 +61,17 @@ class WebhookPoster:
         self._client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
         self._tracer = tracer or trace.get_tracer(__name__)
 
-    async def post(self, url: str, payload: dict[str, Any], *, sign_body: bool) -> None:
+    async def post(
+        self,
+        url: str,
+        payload: dict[str, Any],
+        *,
+        sign_body: bool,
+        secret: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """POST the payload; a signed body uses the channel's `secret`, else the default one.
+        `Idempotency-Key` (the delivery id) lets a receiver drop a repeat."""
         if not host_allowed(url, self._allowed_hosts):
             raise WebhookNotAllowed(f"webhook host of {urlsplit(url).hostname!r} is not allowed")
         body = json.dumps(payload, separators=(",", ":")).encode()
@@ -69,7 +79,9 @@ class WebhookPoster:
         if sign_body:
             timestamp = str(int(time.time()))
             headers[TIMESTAMP_HEADER] = timestamp
-            headers[SIGNATURE_HEADER] = sign(self._secret, timestamp, body)
+            headers[SIGNATURE_HEADER] = sign(secret or self._secret, timestamp, body)
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         with self._tracer.start_as_current_span(
             "webhook POST",
             kind=SpanKind.CLIENT,

@@ -1,14 +1,14 @@
 """E-mail bodies rendered from the Jinja2 templates in `services/notifier/templates/`.
 
-HTML is autoescaped, so member text (a kudos message) can never inject markup.
+HTML is autoescaped, so member text (a kudos message, a session title) can never inject markup.
 """
 
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from services.notifier.domain.messages import EmailContent, one_line, value_label
-from shared.events.catalog import KudosGiven
+from services.notifier.domain.content import Message
+from services.notifier.domain.messages import EmailContent, one_line
 
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
@@ -18,19 +18,23 @@ _TEMPLATES = Environment(
 )
 
 
-def kudos_email(
-    kudos: KudosGiven, *, recipient_name: str, giver_name: str, profile_url: str
+def email_content(
+    message: Message,
+    *,
+    name: str,
+    community_id: str,
+    preferences_url: str,
+    unsubscribe_url: str | None,
 ) -> EmailContent:
     context = {
-        "recipient_name": recipient_name,
-        "giver_name": giver_name,
-        "value_tag_label": value_label(kudos.value_tag),
-        "community_id": kudos.community_id,
-        "message": kudos.message,
-        "profile_url": profile_url,
+        "message": message,
+        "name": name,
+        "community_id": community_id,
+        "preferences_url": preferences_url,
+        "unsubscribe_url": unsubscribe_url,
     }
     return EmailContent(
-        subject=one_line(f"{giver_name} gave you kudos for {value_label(kudos.value_tag)}"),
-        text=_TEMPLATES.get_template("kudos.txt.j2").render(context),
-        html=_TEMPLATES.get_template("kudos.html.j2").render(context),
+        subject=one_line(message.subject),
+        text=_TEMPLATES.get_template("notice.txt.j2").render(context),
+        html=_TEMPLATES.get_template("notice.html.j2").render(context),
     )

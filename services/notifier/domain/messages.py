@@ -3,8 +3,6 @@
 from dataclasses import dataclass
 from typing import Any
 
-from shared.events.catalog import KudosGiven
-
 
 @dataclass(frozen=True)
 class EmailContent:
@@ -28,21 +26,6 @@ def one_line(value: str, limit: int = 200) -> str:
 def value_label(value_tag: str) -> str:
     """`knowledge_sharing` -> `knowledge sharing`."""
     return value_tag.replace("_", " ")
-
-
-def kudos_chat(kudos: KudosGiven, *, giver_name: str, recipient_names: list[str]) -> ChatContent:
-    recipients = ", ".join(recipient_names)
-    return ChatContent(
-        title=one_line(f"Kudos for {recipients}", 150),  # Slack header blocks take 150 at most
-        text=f"{giver_name} recognised {recipients} for "
-        f"{value_label(kudos.value_tag)}: {kudos.message}",
-        facts={
-            "community": kudos.community_id,
-            "value": value_label(kudos.value_tag),
-            "from": giver_name,
-            "to": recipients,
-        },
-    )
 
 
 def _mrkdwn_escape(text: str) -> str:

@@ -1,16 +1,31 @@
-"""The notifier's HTTP API: the delivery log and the contact profiles it knows."""
+"""The notifier's HTTP API: preferences, community chat channels, one-click unsubscribe, and
+the delivery log."""
 
+import secrets
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
+import jwt
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from services.notifier.handlers import NotifierHandlers
+from services.notifier.adapters.chat import host_allowed
+from services.notifier.adapters.deliveries import DeliveryLog
+from services.notifier.adapters.directory import Directory
+from services.notifier.dispatch import UNSUBSCRIBE
+from services.notifier.domain.preferences import Level, Preferences
 from shared.auth import Caller
 from shared.events.catalog import Id, MemberProfileUpdated
 from shared.http import Problem
+
+
+class Attempt(BaseModel):
+    attempt: int
+    at: datetime
+    outcome: str
+    error: str | None = None
 
 
 class Delivery(BaseModel):
@@ -19,14 +34,20 @@ class Delivery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     delivery_id: str = Field(description="(cause event, recipient, channel)")
+    kind: str | None = None
     member_id: str | None = None
     channel: str | None = None
     channel_kind: str
     cause_event_id: str
     cause_type: str | None = None
     community_id: str | None = None
-    status: str = Field(description="sending, delivered, awaiting_address or failed")
+    state: str = Field(
+        description="queued, held, sending, retry_wait, awaiting_address, delivered, failed, "
+        "cancelled or unknown"
+    )
+    due_at: datetime
     attempt: int
+    attempts: list[Attempt] = []
     error: str | None = None
     created_at: datetime
     updated_at: datetime
@@ -45,30 +66,165 @@ class ContactProfile(MemberProfileUpdated):
     updated_at: datetime
 
 
-def router(handlers: NotifierHandlers, auth: Callable[..., Awaitable[Caller]]) -> APIRouter:
-    """Members see their own deliveries and contact profile; admins see everyone's."""
-    api = APIRouter(tags=["deliveries"], responses={401: {"description": "no valid token"}})
+class Channel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
+    kind: Literal["slack", "teams", "mattermost", "webhook"]
+    url: HttpUrl
+    secret: Annotated[str, Field(min_length=32, max_length=256)] | None = Field(
+        None, description="webhook only: the HMAC-SHA256 key; generated when left out"
+    )
+
+
+class ChannelsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channels: Annotated[list[Channel], Field(max_length=10)]
+
+
+class ChannelView(BaseModel):
+    id: str
+    kind: str
+    host: str
+    secret: str | None = Field(None, description="shown once, when it was generated")
+
+
+def router(
+    *,
+    directory: Directory,
+    deliveries: DeliveryLog,
+    auth: Callable[..., Awaitable[Caller]],
+    allowed_hosts: list[str],
+    signing_secret: str,
+) -> APIRouter:
+    api = APIRouter(responses={401: {"description": "no valid token"}})
     CallerDep = Annotated[Caller, Depends(auth)]
 
-    @api.get("/deliveries")
-    async def deliveries(
+    @api.get("/members/{member_id}/preferences", tags=["preferences"])
+    async def get_preferences(member_id: Id, caller: CallerDep) -> Preferences:
+        """Your notification preferences (the defaults until you set any)."""
+        caller.require_self(member_id, "read the preferences")
+        return (await directory.prefs([member_id])).get(member_id, Preferences())
+
+    @api.put("/members/{member_id}/preferences", tags=["preferences"])
+    async def put_preferences(member_id: Id, body: Preferences, caller: CallerDep) -> Preferences:
+        """Channels, a level per community, followed tags, digest frequency, quiet hours."""
+        caller.require_self(member_id, "change the preferences")
+        await directory.save_prefs(member_id, body)
+        return body
+
+    @api.put("/communities/{community_id}/channels", tags=["channels"])
+    async def put_channels(
+        community_id: Id, body: ChannelsRequest, caller: CallerDep
+    ) -> list[ChannelView]:
+        """The community's chat channels (leader or admin). Hosts must be on the allowlist."""
+        leader = await directory.leader(community_id)
+        if not caller.is_admin and caller.member_id != leader:
+            raise Problem(
+                403,
+                "Not allowed",
+                "only the community's leader or an admin",
+                extra={"code": "not_leader_or_admin"},
+            )
+        stored, shown = [], []
+        for channel in body.channels:
+            url = str(channel.url)
+            if not host_allowed(url, allowed_hosts):
+                raise Problem(
+                    422,
+                    "Webhook host not allowed",
+                    f"{channel.id}: host not allowed",
+                    extra={"code": "host_not_allowed", "field": "channels"},
+                )
+            generated = None
+            if channel.kind == "webhook" and channel.secret is None:
+                generated = secrets.token_urlsafe(32)
+            stored.append(
+                {
+                    "id": channel.id,
+                    "kind": channel.kind,
+                    "url": url,
+                    "secret": channel.secret or generated,
+                }
+            )
+            shown.append(
+                ChannelView(
+                    id=channel.id, kind=channel.kind, host=channel.url.host or "", secret=generated
+                )
+            )
+        await directory.save_channels(community_id, stored)
+        return shown
+
+    @api.get("/communities/{community_id}/channels", tags=["channels"])
+    async def get_channels(community_id: Id, caller: CallerDep) -> list[ChannelView]:
+        """The channels, without their URLs or secrets (chat webhook URLs carry a secret)."""
+        return [
+            ChannelView(id=c["id"], kind=c["kind"], host=HttpUrl(c["url"]).host or "")
+            for c in await directory.community_channels(community_id)
+        ]
+
+    def _unsubscribe_claims(token: str) -> dict[str, Any]:
+        try:
+            claims = jwt.decode(token, signing_secret, algorithms=["HS256"])
+        except jwt.PyJWTError as e:
+            raise Problem(
+                400, "Invalid unsubscribe link", "the link is not valid", extra={"field": "token"}
+            ) from e
+        if claims.get("purpose") != UNSUBSCRIBE:
+            raise Problem(
+                400, "Invalid unsubscribe link", "not an unsubscribe link", extra={"field": "token"}
+            )
+        return claims
+
+    @api.post("/unsubscribe", tags=["preferences"], status_code=200)
+    async def unsubscribe(token: Annotated[str, Query(max_length=2000)]) -> dict[str, str]:
+        """RFC 8058 one-click unsubscribe: mutes the community for the member of the link."""
+        claims = _unsubscribe_claims(token)
+        member, community = str(claims["sub"]), str(claims["community"])
+        prefs = (await directory.prefs([member])).get(member, Preferences())
+        prefs.communities[community] = Level.MUTED
+        await directory.save_prefs(member, prefs)
+        return {"member_id": member, "community_id": community, "level": Level.MUTED.value}
+
+    @api.get("/unsubscribe", tags=["preferences"], response_class=HTMLResponse)
+    async def unsubscribe_page(token: Annotated[str, Query(max_length=2000)]) -> HTMLResponse:
+        """The page a person opens from the link; mail scanners that follow links change nothing."""
+        claims = _unsubscribe_claims(token)
+        community = str(claims["community"]).replace("<", "").replace(">", "").replace('"', "")
+        return HTMLResponse(
+            f'<!doctype html><form method="post"><p>Stop e-mails from {community}?</p>'
+            '<button type="submit">Unsubscribe</button></form>'
+        )
+
+    @api.get("/deliveries", tags=["deliveries"])
+    async def list_deliveries(
         caller: CallerDep,
         member_id: Id | None = None,
-        cause_event_id: Id | None = None,
+        cause_event_id: Annotated[str | None, Query(max_length=300)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> Deliveries:
+        """The delivery log, newest first, with every attempt: yours, or anyone's for admins."""
         if not caller.is_admin:
             caller.require_self(member_id or "", "read the deliveries")
-        docs = await handlers.store.deliveries(
+        docs = await deliveries.listed(
             member_id=member_id, cause_event_id=cause_event_id, limit=limit
         )
         items = [Delivery.model_validate({"delivery_id": d.pop("_id"), **d}) for d in docs]
         return Deliveries(items=items, limit=limit)
 
-    @api.get("/profiles/{member_id}", responses={404: {"description": "no such profile"}})
+    @api.post("/deliveries/{delivery_id}/retry", tags=["deliveries"])
+    async def retry(
+        delivery_id: Annotated[str, Field(max_length=300)], caller: CallerDep
+    ) -> dict[str, bool]:
+        """Send a failed (or unknown) delivery again (admins)."""
+        caller.require_admin()
+        return {"requeued": await deliveries.requeue(delivery_id, datetime.now(UTC))}
+
+    @api.get("/profiles/{member_id}", tags=["deliveries"], responses={404: {"description": "none"}})
     async def profile(member_id: Id, caller: CallerDep) -> ContactProfile:
         caller.require_self(member_id, "read the profile")
-        found = (await handlers.store.profiles([member_id])).get(member_id)
+        found = (await directory.people([member_id])).get(member_id)
         if found is None:
             raise Problem(404, "Profile not found", f"no profile for member {member_id}")
         found["member_id"] = found.pop("_id")

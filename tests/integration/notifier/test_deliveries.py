@@ -12,7 +12,7 @@ import pytest
 
 from services.notifier.bootstrap import bootstrap
 from services.notifier.settings import NotifierSettings
-from shared.events.catalog import KudosGiven, MemberProfileUpdated
+from shared.events.catalog import KudosJudged, MemberProfileUpdated
 from shared.events.envelope import CloudEvent, new_event
 from shared.events.topics import Topic
 from tests.infra import Infrastructure
@@ -69,14 +69,16 @@ def profile(member: str, name: str) -> CloudEvent:
 
 
 def kudos(giver: str, *receivers: str, message: str = "Thanks for the demo day") -> CloudEvent:
+    """A kudos as recognition's judge decided it: counted for every receiver."""
     return new_event(
-        KudosGiven(
+        KudosJudged(
             kudos_id=f"k-{uuid.uuid4().hex[:8]}",
             from_id=giver,
-            to_ids=list(receivers),
             community_id="testing-guild",
             message=message,
             value_tag="knowledge_sharing",
+            period="2026-11",
+            recipients=[{"member_id": r, "verdict": "counted"} for r in receivers],
         ),
         source="test/recognition",
     )
@@ -104,14 +106,15 @@ async def test_kudos_is_emailed_to_each_recipient_and_posted_once_to_chat(
 
     async def all_delivered() -> list[dict[str, Any]] | None:
         found = await notifier.deliveries(event.id)
-        done = [d for d in found if d["status"] == "delivered"]
+        done = [d for d in found if d["state"] == "delivered"]
         return found if len(done) == 3 else None
 
     deliveries = await eventually(all_delivered, what="two e-mails and one chat post delivered")
     assert sorted(d["channel_kind"] for d in deliveries) == ["email", "email", "webhook"]
     for who in (alice, bob):
         (mail,) = sinks.mails_to(f"{who}@example.com")
-        assert mail["Subject"] == "Gia Giver gave you kudos for knowledge sharing"
+        assert mail["Subject"] == "Gia Giver gave kudos for knowledge sharing"
+        assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert mail.get_content_type() == "multipart/alternative"
         text = mail.get_body(("plain",))
         html = mail.get_body(("html",))
@@ -144,13 +147,14 @@ async def test_a_redelivered_event_sends_nothing_twice(
         await notifier.send(infra, sent)
 
     async def marker_delivered() -> bool:
-        return any(d["status"] == "delivered" for d in await notifier.deliveries(marker.id))
+        return any(d["state"] == "delivered" for d in await notifier.deliveries(marker.id))
 
     await eventually(marker_delivered, what="the later kudos delivered")
     mails = sinks.mails_to(f"{receiver}@example.com")
     assert len(mails) == 2  # one for `event`, one for `marker`
     email_delivery = [d for d in await notifier.deliveries(event.id) if d["member_id"] == receiver]
     assert email_delivery[0]["attempt"] == 1
+    assert [a["outcome"] for a in email_delivery[0]["attempts"]] == ["delivered"]
 
 
 async def test_kudos_waits_for_the_recipients_address_then_is_sent(
@@ -162,7 +166,7 @@ async def test_kudos_waits_for_the_recipients_address_then_is_sent(
 
     async def waiting() -> bool:
         found = await notifier.deliveries(event.id)
-        return any(d["status"] == "awaiting_address" for d in found)
+        return any(d["state"] == "awaiting_address" for d in found)
 
     await eventually(waiting, what="the e-mail parked until an address is known")
     assert sinks.mails_to(f"{newcomer}@example.com") == []
@@ -186,7 +190,7 @@ async def test_webhook_outside_the_allowlist_is_refused_and_reported(
 
         async def failed() -> dict[str, Any] | None:
             found = await notifier.deliveries(event.id)
-            return next((d for d in found if d["status"] == "failed"), None)
+            return next((d for d in found if d["state"] == "failed"), None)
 
         delivery = await eventually(failed, what="the chat delivery marked failed")
         assert "not allowed" in delivery["error"]
@@ -224,7 +228,14 @@ async def test_an_unreachable_smtp_server_fails_the_delivery_and_never_holds_the
 ) -> None:
     giver, receiver = member(), member()
     async with start_notifier(
-        infra, sinks, f"ntf{unique}", smtp_port=closed_port(), smtp_timeout_s=1.0
+        infra,
+        sinks,
+        f"ntf{unique}",
+        smtp_port=closed_port(),
+        smtp_timeout_s=1.0,
+        delivery_max_attempts=3,
+        delivery_retry_base_s=0.1,
+        delivery_retry_max_s=0.2,
     ) as notifier:
         await notifier.send(infra, profile(receiver, "Rae"))
         stuck = kudos(giver, receiver)
@@ -235,16 +246,17 @@ async def test_an_unreachable_smtp_server_fails_the_delivery_and_never_holds_the
         async def email_failed(event: CloudEvent) -> dict[str, Any] | None:
             found = await notifier.deliveries(event.id)
             return next(
-                (d for d in found if d["channel_kind"] == "email" and d["status"] == "failed"),
+                (d for d in found if d["channel_kind"] == "email" and d["state"] == "failed"),
                 None,
             )
 
         async def chat_delivered(event: CloudEvent) -> bool:
             found = await notifier.deliveries(event.id)
-            return any(d["channel_kind"] != "email" and d["status"] == "delivered" for d in found)
+            return any(d["channel_kind"] != "email" and d["state"] == "delivered" for d in found)
 
         first = await eventually(lambda: email_failed(stuck), what="the first e-mail failed")
         assert "SMTP" in first["error"]
+        assert [a["outcome"] for a in first["attempts"]] == ["retry_wait", "retry_wait", "failed"]
         await eventually(lambda: email_failed(behind), what="the event behind it handled too")
         # the other channel still works for both
         await eventually(lambda: chat_delivered(behind), what="the chat post of the later kudos")

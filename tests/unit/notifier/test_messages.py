@@ -11,12 +11,12 @@ import pytest
 
 from services.notifier.adapters.chat import host_allowed, sign
 from services.notifier.adapters.email import SmtpSender
-from services.notifier.adapters.templates import kudos_email
+from services.notifier.adapters.templates import email_content
+from services.notifier.domain.content import message as notice
 from services.notifier.domain.messages import (
     ChatContent,
     EmailContent,
     chat_payload,
-    kudos_chat,
     one_line,
 )
 from shared.events.catalog import KudosGiven
@@ -38,66 +38,71 @@ def _kudos(message: str = "Thanks for the pairing & the review", **changes: Any)
     return KudosGiven.model_validate(data)
 
 
-def _email(**changes: Any) -> EmailContent:
-    args: dict[str, Any] = {
-        "recipient_name": "Bob",
-        "giver_name": "Ann",
-        "profile_url": "https://cop.example.com/members/m2/kudos",
+URLS = {"minutes": "m", "feedback": "f", "artifact": "a", "health": "h"}
+
+
+def _email(
+    message: str = f"Great demo {SCRIPT}", giver: str = "Ann", recipient: str = "Bob"
+) -> EmailContent:
+    context = {
+        "kudos": _kudos(message).model_dump(mode="json"),
+        "giver": giver,
+        "recipients": recipient,
     }
-    args.update(changes)
-    return kudos_email(_kudos(f"Great demo {SCRIPT}"), **args)
+    return email_content(
+        notice("kudos", context, URLS),
+        name=recipient,
+        community_id="testing-cop",
+        preferences_url="https://cop.example.com/members/m2/preferences?a=1&b=2",
+        unsubscribe_url="https://cop.example.com/unsubscribe?token=t",
+    )
 
 
-# --- kudos_email ---
+# --- the e-mail of a kudos ---
 
 
 def test_html_part_escapes_markup_in_the_message() -> None:
-    content = _email()
+    mail = _email()
 
-    assert SCRIPT not in content.html
-    assert "&lt;script&gt;" in content.html
-    assert "<script" not in content.html
+    assert SCRIPT not in mail.html
+    assert "&lt;script&gt;" in mail.html
+    assert "<script" not in mail.html
 
 
 def test_text_part_keeps_the_message_literally() -> None:
-    content = _email()
+    mail = _email()
 
-    assert f"Great demo {SCRIPT}" in content.text
-    assert "&lt;" not in content.text
+    assert f"Great demo {SCRIPT}" in mail.text
+    assert "&lt;" not in mail.text
 
 
 def test_html_part_escapes_names_and_ampersands() -> None:
-    content = kudos_email(
-        _kudos("fish & chips"),
-        recipient_name="Bob <b>",
-        giver_name='Ann "the <i>"',
-        profile_url="https://cop.example.com/p?a=1&b=2",
-    )
+    mail = _email("fish & chips", giver='Ann "the <i>"', recipient="Bob <b>")
 
-    assert "Bob &lt;b&gt;" in content.html
-    assert "<i>" not in content.html
-    assert "fish &amp; chips" in content.html
-    assert 'href="https://cop.example.com/p?a=1&amp;b=2"' in content.html
+    assert "Bob &lt;b&gt;" in mail.html
+    assert "<i>" not in mail.html
+    assert "fish &amp; chips" in mail.html
+    assert 'href="https://cop.example.com/members/m2/preferences?a=1&amp;b=2"' in mail.html
 
 
-def test_email_names_giver_value_and_community_in_both_parts() -> None:
-    content = _email()
+def test_email_names_giver_value_community_and_links_in_both_parts() -> None:
+    mail = _email()
 
-    for part in (content.text, content.html):
+    for part in (mail.text, mail.html):
         assert "Ann" in part
         assert "Bob" in part
         assert "knowledge sharing" in part
         assert "testing-cop" in part
-        assert "https://cop.example.com/members/m2/kudos" in part
+        assert "https://cop.example.com/unsubscribe?token=t" in part
 
 
 def test_subject_names_giver_and_value_label() -> None:
-    assert _email().subject == "Ann gave you kudos for knowledge sharing"
+    assert _email().subject == "Ann gave kudos for knowledge sharing"
 
 
 @pytest.mark.parametrize("giver", [INJECTION, "Ann\nBcc: x@y", "Ann\rBcc: x@y", "Ann\x0bX"])
 def test_subject_has_no_line_breaks_even_when_the_giver_name_has_them(giver: str) -> None:
-    subject = _email(giver_name=giver).subject
+    subject = _email(giver=giver).subject
 
     assert "\r" not in subject
     assert "\n" not in subject
@@ -197,11 +202,12 @@ def test_generic_webhook_payload_includes_the_event() -> None:
 
 
 def test_kudos_chat_names_everyone_and_keeps_the_title_on_one_line() -> None:
-    content = kudos_chat(
-        _kudos("well done", to_ids=["m2", "m3"]),
-        giver_name="Ann",
-        recipient_names=["Bob", "Cy\nZ"],
-    )
+    context = {
+        "kudos": _kudos("well done", to_ids=["m2", "m3"]).model_dump(mode="json"),
+        "giver": "Ann",
+        "recipients": "Bob, Cy\nZ",
+    }
+    content = notice("kudos", context, URLS).chat()
 
     assert "\n" not in content.title
     assert content.title == "Kudos for Bob, Cy Z"

@@ -1,0 +1,296 @@
+"""The delivery log: one record per (cause event, recipient, channel), its state machine, and
+the schedule of what is due, in MongoDB (by `_id`) and Redis (leases).
+
+States:
+
+    queued ──claim──▶ sending ──sent──▶ delivered
+      ▲                  │ └──error, attempts left──▶ retry_wait ──due──▶ (claim again)
+      │                  │ └──error, last attempt───▶ failed   (and a DLQ record)
+    held (quiet hours, digests, reminders: due later) ──due──▶ (claim)
+    queued/held/retry_wait ──the session was cancelled or moved──▶ cancelled
+    sending, found by a later claim after its holder vanished ──▶ unknown
+
+A record is created once (`insert`; a redelivered or replayed cause finds it) and only the
+holder of its lease (Redis `SET NX` with an expiry, one per record) changes its state. Claiming
+moves it to `sending` before anything is sent. If the process dies mid-send, the lease expires,
+and the next claim finds the record still `sending`: the notifier cannot know whether the message
+left, so the record ends `unknown` and is not sent again (at most once, for that one crash
+window; every other path is exactly once).
+
+What is due is found without scanning the log: each record's id is added to the bucket of the
+minute it is due (`delivery_due`, `<YYYYMMDDHHMM>`), and a cursor (`dispatch_cursor`) says up
+to which minute every record is settled. Dispatchers (one per replica) read the buckets from the
+cursor to now; a restarted or new replica picks up exactly where the cursor stands.
+"""
+
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
+
+from shared.mongo import insert_once
+
+Doc = dict[str, Any]
+FINAL = frozenset({"delivered", "failed", "cancelled", "unknown"})
+SETTLED = FINAL | {"awaiting_address"}  # what a bucket no longer waits for
+WAITING = frozenset({"queued", "held", "retry_wait"})
+INDEXED_PER_KEY = 500
+SETTLE_MARGIN = timedelta(minutes=2)  # buckets this recent are always read again
+CURSOR = "cursor"
+
+
+def minute_key(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%d%H%M")
+
+
+def minute_of(key: str) -> datetime:
+    return datetime.strptime(key, "%Y%m%d%H%M").replace(tzinfo=UTC)
+
+
+class DeliveryLog:
+    def __init__(self, db: AsyncDatabase[Doc], redis: Redis, namespace: str, lease_s: int) -> None:
+        self.records = db["deliveries"]
+        self._due = db["delivery_due"]
+        self._cursor = db["dispatch_cursor"]
+        self._index = db["delivery_index"]
+        self._digests = db["digests"]
+        self._waiting = db["waiting_for_address"]
+        self._redis = redis
+        self._prefix = f"{namespace}:delivery-lease"
+        self._lease_s = lease_s
+        self._holder = uuid.uuid4().hex
+
+    # --- planning -------------------------------------------------------------------------
+
+    async def plan(self, records: list[Doc], now: datetime) -> int:
+        """Create the records that do not exist yet; returns how many are new. The due
+        buckets are written first: a bucket naming a record that was never created is skipped,
+        a record in no bucket would never be sent."""
+        if not records:
+            return 0
+        for record in records:
+            record.setdefault("state", "queued")
+            record.setdefault("attempt", 0)
+            record.setdefault("attempts", [])
+            record["due_at"] = max(record.get("due_at") or now, now)
+            record.setdefault("created_at", now)
+            record["updated_at"] = now
+        await self._schedule((r["_id"], r["due_at"]) for r in records)
+        new = await insert_once(self.records, records)
+        if new:
+            await self._indexed(records)
+        return new
+
+    async def _schedule(self, due: Iterable[tuple[str, datetime]]) -> None:
+        by_minute: dict[str, list[str]] = {}
+        for delivery_id, at in due:
+            by_minute.setdefault(minute_key(at), []).append(delivery_id)
+        if by_minute:
+            await self._due.bulk_write(
+                [
+                    UpdateOne({"_id": m}, {"$addToSet": {"ids": {"$each": ids}}}, upsert=True)
+                    for m, ids in by_minute.items()
+                ],
+                ordered=False,
+            )
+
+    async def _indexed(self, records: list[Doc]) -> None:
+        keys: dict[str, list[str]] = {}
+        for r in records:
+            for key in ("recent", f"member:{r.get('member_id')}", f"cause:{r['cause_event_id']}"):
+                keys.setdefault(key, []).append(r["_id"])
+        await self._index.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": k},
+                    {"$push": {"ids": {"$each": ids, "$slice": -INDEXED_PER_KEY}}},
+                    upsert=True,
+                )
+                for k, ids in keys.items()
+            ],
+            ordered=False,
+        )
+
+    # --- dispatching ----------------------------------------------------------------------
+
+    async def due_ids(self, now: datetime) -> tuple[list[str], list[str]]:
+        """Record ids in the buckets from the cursor up to now, and those buckets' keys."""
+        cursor = await self._cursor.find_one({"_id": CURSOR})
+        start = minute_of(cursor["minute"]) if cursor else now - SETTLE_MARGIN
+        keys: list[str] = []
+        at = start
+        while at <= now and len(keys) < 24 * 60:
+            keys.append(minute_key(at))
+            at += timedelta(minutes=1)
+        docs = await self._due.find({"_id": {"$in": keys}}).to_list(None)
+        ids = [i for d in sorted(docs, key=lambda d: d["_id"]) for i in d.get("ids", [])]
+        return list(dict.fromkeys(ids)), keys
+
+    async def advance(self, keys: list[str], now: datetime) -> None:
+        """Move the cursor past the buckets whose records are all settled (final, or moved to a
+        later bucket), leaving the last minutes to be read again."""
+        docs = {
+            d["_id"]: d.get("ids", [])
+            for d in await self._due.find({"_id": {"$in": keys}}).to_list(None)
+        }
+        limit = minute_key(now - SETTLE_MARGIN)
+        settled_through = None
+        for key in keys:
+            if key >= limit:
+                break
+            ids = docs.get(key, [])
+            records = await self.records.find(
+                {"_id": {"$in": ids}}, {"state": 1, "due_at": 1}
+            ).to_list(None)
+            open_here = [
+                r for r in records if r["state"] not in FINAL and minute_key(r["due_at"]) <= key
+            ]
+            if open_here:
+                break
+            settled_through = key
+        if settled_through is not None:
+            following = minute_key(minute_of(settled_through) + timedelta(minutes=1))
+            await self._cursor.update_one(
+                {"_id": CURSOR}, {"$max": {"minute": following}}, upsert=True
+            )
+            await self._due.delete_many({"_id": {"$in": [k for k in keys if k <= settled_through]}})
+
+    async def claim(self, delivery_id: str, now: datetime) -> Doc | None:
+        """The record, now `sending`, if it is due and this dispatcher holds its lease."""
+        lease = f"{self._prefix}:{delivery_id}"
+        if not await self._redis.set(lease, self._holder, nx=True, ex=self._lease_s):
+            return None
+        record = await self.records.find_one({"_id": delivery_id})
+        if record is None or record["state"] in FINAL or record["due_at"] > now:
+            await self._redis.delete(lease)
+            return None
+        if record["state"] == "sending":
+            return {**record, "abandoned": True}  # its holder vanished mid-send
+        record["attempt"] += 1
+        record["state"] = "sending"
+        await self.records.update_one(
+            {"_id": delivery_id},
+            {"$set": {"state": "sending", "attempt": record["attempt"], "updated_at": now}},
+        )
+        return record
+
+    async def settle(
+        self,
+        record: Doc,
+        state: str,
+        now: datetime,
+        *,
+        error: str | None = None,
+        due_at: datetime | None = None,
+    ) -> None:
+        """Record the outcome of the holder's attempt (or decision) and let the lease go."""
+        update: Doc = {"state": state, "updated_at": now}
+        if error is not None:
+            update["error"] = error
+        if due_at is not None:
+            update["due_at"] = due_at
+        changes: Doc = {"$set": update}
+        if state in ("delivered", "failed", "retry_wait", "unknown"):
+            outcome = {"attempt": record["attempt"], "at": now, "outcome": state, "error": error}
+            changes["$push"] = {"attempts": outcome}
+        if due_at is not None:
+            await self._schedule([(record["_id"], due_at)])
+        await self.records.update_one({"_id": record["_id"]}, changes)
+        await self._redis.delete(f"{self._prefix}:{record['_id']}")
+
+    async def defer(self, record: Doc, due_at: datetime, now: datetime, *, state: str) -> None:
+        """Not now (quiet hours, a rate limit): due later, the attempt not counted."""
+        await self._schedule([(record["_id"], due_at)])
+        await self.records.update_one(
+            {"_id": record["_id"]},
+            {
+                "$set": {
+                    "state": state,
+                    "due_at": due_at,
+                    "updated_at": now,
+                    "attempt": max(record["attempt"] - 1, 0),
+                }
+            },
+        )
+        await self._redis.delete(f"{self._prefix}:{record['_id']}")
+
+    async def requeue(self, delivery_id: str, now: datetime) -> bool:
+        """An operator's retry of a failed or unknown delivery."""
+        record = await self.records.find_one({"_id": delivery_id})
+        if record is None or record["state"] not in ("failed", "unknown"):
+            return False
+        await self._schedule([(delivery_id, now)])
+        await self.records.update_one(
+            {"_id": delivery_id}, {"$set": {"state": "queued", "due_at": now, "updated_at": now}}
+        )
+        return True
+
+    async def park(self, record: Doc, now: datetime) -> None:
+        """No e-mail address known yet: wait for the member's profile (not an attempt)."""
+        await self._waiting.update_one(
+            {"_id": record["member_id"]}, {"$addToSet": {"ids": record["_id"]}}, upsert=True
+        )
+        await self.records.update_one(
+            {"_id": record["_id"]},
+            {
+                "$set": {
+                    "state": "awaiting_address",
+                    "updated_at": now,
+                    "attempt": max(record["attempt"] - 1, 0),
+                }
+            },
+        )
+        await self._redis.delete(f"{self._prefix}:{record['_id']}")
+
+    async def release_awaiting(self, member_id: str, now: datetime) -> int:
+        """The member's address is known: their parked deliveries are due now."""
+        parked = await self._waiting.find_one_and_delete({"_id": member_id})
+        ids = list((parked or {}).get("ids", []))
+        if not ids:
+            return 0
+        await self._schedule((i, now) for i in ids)
+        for record in await self.records.find({"_id": {"$in": ids}}, {"state": 1}).to_list(None):
+            if record["state"] == "awaiting_address":
+                await self.records.update_one(
+                    {"_id": record["_id"]},
+                    {"$set": {"state": "queued", "due_at": now, "updated_at": now}},
+                )
+        return len(ids)
+
+    async def add_digest_item(self, digest_id: str, key: str, item: Doc) -> None:
+        await self._digests.update_one(
+            {"_id": digest_id}, {"$set": {f"items.{key}": item}}, upsert=True
+        )
+
+    async def digest_items(self, digest_id: str) -> list[Doc]:
+        doc = await self._digests.find_one({"_id": digest_id})
+        return sorted((doc or {}).get("items", {}).values(), key=lambda i: i["at"])
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def get(self, delivery_id: str) -> Doc | None:
+        return await self.records.find_one({"_id": delivery_id})
+
+    async def listed(
+        self, *, member_id: str | None, cause_event_id: str | None, limit: int
+    ) -> list[Doc]:
+        if cause_event_id:
+            key = f"cause:{cause_event_id}"
+        else:
+            key = f"member:{member_id}" if member_id else "recent"
+        doc = await self._index.find_one({"_id": key})
+        ids = list(doc.get("ids", [])) if doc else []
+        found = await self.records.find({"_id": {"$in": ids}}, {"context": 0}).to_list(None)
+        if member_id:
+            found = [d for d in found if d.get("member_id") == member_id]
+        found.sort(key=lambda d: d["created_at"], reverse=True)
+        return found[:limit]
+
+
+def dead_letter_value(record: Doc) -> bytes:
+    return json.dumps({k: v for k, v in record.items() if k != "context"}, default=str).encode()

@@ -1,0 +1,141 @@
+"""What the notifier knows of people and communities, in MongoDB, read and written by `_id`.
+
+Built from the topics (a projection, dropped and rebuilt by a replay):
+- `profiles` (`<member>`): name, e-mail, timezone, team — the newest by event time.
+- `rosters` (`<community>`): each member's joins and leaves, keyed by event; the latest wins.
+- `sessions` (`<session>`): what an invite and a reminder need, with the invite's SEQUENCE.
+- `artifact_tags` (`<artifact>`), `leaders` (`<community>`).
+
+The notifier's own settings (kept by a replay, nothing rebuilds them):
+- `preferences` (`<member>`), `channels` (`<community>`: its chat webhooks);
+- `audiences` (`watchers:<community>`, `tag:<tag>`): who set a level for a community they may
+  not have joined, and who follows a tag, so an announcement finds them by `_id`.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.notifier.domain.preferences import Preferences
+
+Doc = dict[str, Any]
+PROJECTION = ("profiles", "rosters", "sessions", "artifact_tags", "leaders")
+
+
+def latest(changes: Doc | None) -> Any:
+    """The newest `[at, value]` of a map of keyed changes."""
+    if not changes:
+        return None
+    return max(changes.values(), key=lambda c: (c[0], str(c[1])))[1]
+
+
+class Directory:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self.profiles = db["profiles"]
+        self.rosters = db["rosters"]
+        self.sessions = db["sessions"]
+        self.artifact_tags = db["artifact_tags"]
+        self.leaders = db["leaders"]
+        self.preferences = db["preferences"]
+        self.channels = db["channels"]
+        self.audiences = db["audiences"]
+
+    # --- projection writes ----------------------------------------------------------------
+
+    async def save_profile_if_newer(self, member_id: str, fields: Doc, at: datetime) -> bool:
+        current = await self.profiles.find_one({"_id": member_id}, {"updated_at": 1})
+        if current is not None and current.get("updated_at") and current["updated_at"] >= at:
+            return False
+        await self.profiles.update_one(
+            {"_id": member_id}, {"$set": {**fields, "updated_at": at}}, upsert=True
+        )
+        return True
+
+    async def membership(
+        self, community_id: str, member_id: str, key: str, at: datetime, joined: bool
+    ) -> None:
+        path = f"m.{key}"
+        await self.rosters.update_one(
+            {"_id": community_id}, {"$set": {path: [at, member_id, joined]}}, upsert=True
+        )
+
+    async def save_session(self, session_id: str, fields: Doc) -> None:
+        await self.sessions.update_one({"_id": session_id}, {"$set": fields}, upsert=True)
+
+    async def save_artifact_tags(self, artifact_id: str, tags: list[str]) -> None:
+        await self.artifact_tags.update_one(
+            {"_id": artifact_id}, {"$set": {"tags": tags}}, upsert=True
+        )
+
+    async def save_leader(self, community_id: str, key: str, at: datetime, leader: str) -> None:
+        await self.leaders.update_one(
+            {"_id": community_id}, {"$set": {f"l.{key}": [at, leader]}}, upsert=True
+        )
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def people(self, member_ids: Iterable[str]) -> dict[str, Doc]:
+        docs = await self.profiles.find({"_id": {"$in": list(set(member_ids))}}).to_list(None)
+        return {d["_id"]: d for d in docs}
+
+    async def members(self, community_id: str) -> set[str]:
+        """The community's members now: those whose latest join or leave is a join."""
+        doc = await self.rosters.find_one({"_id": community_id}) or {}
+        latest_by_member: dict[str, tuple[datetime, bool]] = {}
+        for at, member, joined in doc.get("m", {}).values():
+            if member not in latest_by_member or at >= latest_by_member[member][0]:
+                latest_by_member[member] = (at, joined)
+        return {m for m, (_, joined) in latest_by_member.items() if joined}
+
+    async def session(self, session_id: str) -> Doc | None:
+        return await self.sessions.find_one({"_id": session_id})
+
+    async def tags_of(self, artifact_id: str) -> list[str]:
+        doc = await self.artifact_tags.find_one({"_id": artifact_id})
+        return list((doc or {}).get("tags", []))
+
+    async def leader(self, community_id: str) -> str | None:
+        doc = await self.leaders.find_one({"_id": community_id})
+        found = latest((doc or {}).get("l"))
+        return str(found) if found is not None else None
+
+    # --- settings -------------------------------------------------------------------------
+
+    async def prefs(self, member_ids: Iterable[str]) -> dict[str, Preferences]:
+        docs = await self.preferences.find({"_id": {"$in": list(set(member_ids))}}).to_list(None)
+        return {d["_id"]: Preferences.model_validate(d["prefs"]) for d in docs}
+
+    async def save_prefs(self, member_id: str, prefs: Preferences) -> None:
+        """Store the preferences and keep the audience indexes in step with them."""
+        before = (await self.prefs([member_id])).get(member_id, Preferences())
+        await self.preferences.update_one(
+            {"_id": member_id}, {"$set": {"prefs": prefs.model_dump(mode="json")}}, upsert=True
+        )
+        old = {f"watchers:{c}" for c in before.communities} | {f"tag:{t}" for t in before.tags}
+        new = {f"watchers:{c}" for c in prefs.communities} | {f"tag:{t}" for t in prefs.tags}
+        for key in new:
+            await self.audiences.update_one(
+                {"_id": key}, {"$addToSet": {"members": member_id}}, upsert=True
+            )
+        for key in old - new:
+            await self.audiences.update_one({"_id": key}, {"$pull": {"members": member_id}})
+
+    async def audience(self, key: str) -> list[str]:
+        doc = await self.audiences.find_one({"_id": key})
+        return list((doc or {}).get("members", []))
+
+    async def tag_followers(self, tags: Iterable[str]) -> set[str]:
+        ids = [f"tag:{t}" for t in tags]
+        docs = await self.audiences.find({"_id": {"$in": ids}}).to_list(None)
+        return {m for d in docs for m in d.get("members", [])}
+
+    async def community_channels(self, community_id: str) -> list[Doc]:
+        doc = await self.channels.find_one({"_id": community_id})
+        return list((doc or {}).get("channels", []))
+
+    async def save_channels(self, community_id: str, channels: list[Doc]) -> None:
+        await self.channels.update_one(
+            {"_id": community_id}, {"$set": {"channels": channels}}, upsert=True
+        )
