@@ -118,7 +118,7 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
                 await task
         await chat.close()
 
-    return create_app(
+    app = create_app(
         runtime,
         title="CoP Notifier",
         description="E-mail and chat notifications by each member's preferences: invitations, "
@@ -137,3 +137,5 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         on_startup=[start_dispatching],
         on_shutdown=[stop_dispatching],
     )
+    app.state.dispatcher = dispatcher  # an operator's (or a test's) hand on the schedule
+    return app
