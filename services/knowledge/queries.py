@@ -15,6 +15,7 @@ from services.knowledge.domain.text import terms
 Doc = dict[str, Any]
 VISIBLE = ("published",)
 RELATED_TAG_WEIGHT = 2.0
+RELATED_TERMS = 10
 
 
 @dataclass(frozen=True)
@@ -161,13 +162,11 @@ class KnowledgeQueries:
         return sorted(admitted, key=lambda r: (-r[1], r[0]))
 
     async def related(self, artifact_id: str, limit: int) -> list[Doc]:
-        """Artifacts that share tags or words of the title, tags and summary, best first."""
+        """Artifacts that share tags or words of the title and tags, best first."""
         doc = await self._p.artifact(artifact_id)
         if doc is None:
             raise NotFound("unknown_artifact", f"no artifact {artifact_id}")
-        text = " ".join(
-            [doc.get("title") or "", doc.get("summary") or "", *(doc.get("tags") or [])]
-        )
+        text = " ".join([doc.get("title") or "", *(doc.get("tags") or [])])
         tags = set(doc.get("tags") or [])
         entries = await self._p.index.entries()
         boost = {
@@ -175,7 +174,7 @@ class KnowledgeQueries:
             for a, e in entries.items()
             if tags & set(e.tags)
         }
-        query = list(dict.fromkeys(terms(text)))
+        query = list(dict.fromkeys(terms(text)))[:RELATED_TERMS]
         ranked = [
             (a, s) for a, s in await self._rank(query, Filters(), boost=boost) if a != artifact_id
         ]

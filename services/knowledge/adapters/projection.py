@@ -166,6 +166,8 @@ class KnowledgeWrites:
                 pulls.pull(self.p.backlinks, target, "from", source)
         await self.updates.flush()
         await pulls.flush()
+        if self._docs:
+            await self.p.index.changed()
         # The artifact last: once it shows (`?wait=true` looks for it), its index does too.
         for start in range(0, len(writes), MAX_BULK_STATEMENTS):
             await self.p.artifacts.bulk_write(writes[start : start + MAX_BULK_STATEMENTS])

@@ -12,6 +12,7 @@ fields again; every replica reads the same index, and a replay rebuilds it from 
 """
 
 import hashlib
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,10 +68,22 @@ def frequencies(doc: dict[str, Any]) -> dict[str, list[int]]:
     return found
 
 
+VERSION = "version"
+
+
 class SearchIndex:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.terms = db["search_terms"]
         self.catalog = db["search_catalog"]
+        # The catalog read by every query, kept while its version (a token each projection
+        # batch changes after writing) is unchanged: one small read instead of eight large ones.
+        self._cached: tuple[str, dict[str, Entry]] | None = None
+
+    async def changed(self) -> None:
+        """After a batch's index writes are durable: readers must load the catalog again."""
+        await self.catalog.update_one(
+            {"_id": VERSION}, {"$set": {"token": uuid.uuid4().hex}}, upsert=True
+        )
 
     def stage(
         self, updates: MergedUpdates, doc: dict[str, Any], old_terms: Iterable[str]
@@ -99,6 +112,10 @@ class SearchIndex:
         return sorted(counts)
 
     async def entries(self) -> dict[str, Entry]:
+        version = await self.catalog.find_one({"_id": VERSION})
+        token = str((version or {}).get("token", ""))
+        if self._cached is not None and token and self._cached[0] == token:
+            return self._cached[1]
         found = {}
         for doc in await self.catalog.find(
             {"_id": {"$in": [str(s) for s in range(SHARDS)]}}
@@ -109,6 +126,7 @@ class SearchIndex:
                 found[artifact_id] = Entry(
                     artifact_id, length, kind, community, status, tuple(tags), tuple(authors)
                 )
+        self._cached = (token, found)
         return found
 
     async def postings(self, terms: Sequence[str]) -> dict[str, dict[str, float]]:

@@ -93,11 +93,16 @@ async def build_history(client: Any, community: str, infra: Infrastructure, pref
 async def dump(mongo: AsyncMongoClient[dict[str, Any]], database: str) -> dict[str, Any]:
     """Every projection document, but those a live run emptied (a term whose last posting a
     revision removed, a link taken back): a replay that applies the publication and the revision
-    in one batch never writes them, and an empty set means the same as none."""
+    in one batch never writes them, and an empty set means the same as none; nor the catalog's
+    version token, which only tells readers to reload it."""
     found = {}
     for name in rebuild.COLLECTIONS:
         docs = await mongo[database][name].find({}).sort("_id", 1).to_list(None)
-        found[name] = [d for d in docs if set(d) != {"_id"} and d.get("p", 1) and d.get("from", 1)]
+        found[name] = [
+            d
+            for d in docs
+            if set(d) != {"_id"} and d.get("p", 1) and d.get("from", 1) and d["_id"] != "version"
+        ]
     return found
 
 
