@@ -17,7 +17,7 @@ from typing import Any
 import jwt
 from limits import parse
 from limits.aio.strategies import MovingWindowRateLimiter
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from tenacity import RetryCallState, wait_random_exponential
 
 from services.notifier.adapters.chat import WebhookNotAllowed, WebhookPoster
@@ -105,6 +105,18 @@ class Dispatcher:
         return handled
 
     async def _handle(self, record: Doc, now: datetime) -> None:
+        parent = propagate.extract(record.get("trace") or {})
+        with self._tracer.start_as_current_span(
+            f"notifier deliver {record['kind']}",
+            context=parent,
+            attributes={
+                "cop.delivery_id": record["_id"],
+                "cop.channel_kind": record["channel_kind"],
+            },
+        ):
+            await self._deliver(record, now)
+
+    async def _deliver(self, record: Doc, now: datetime) -> None:
         if record.get("abandoned"):
             error = "outcome unknown: the notifier stopped while sending; not sent again"
             await self._log.settle(record, "unknown", now, error=error)

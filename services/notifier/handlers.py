@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 
 from services.notifier.adapters.deliveries import DeliveryLog
 from services.notifier.adapters.directory import Directory
@@ -290,7 +290,10 @@ class Planner:
     ) -> None:
         now = datetime.now(UTC)
         cause_id = f"{cause or fact.event_id}{':' + key if key else ''}"
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)  # the cause's trace, continued by the send
         base = {
+            "trace": carrier,
             "cause_event_id": fact.event_id,
             "cause_type": fact.consumed.event.type,
             "kind": kind,

@@ -53,7 +53,9 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
     projection.after_commit.append(handlers.settle)
     runtime.subscribe(projection_handlers(projection), *rebuild.TOPICS)
     runtime.subscribe(
-        judge_handlers(allowances, runtime.bus), *rebuild.JUDGE_TOPICS, group_suffix="judge"
+        judge_handlers(allowances, runtime.bus, runtime.tracer),
+        *rebuild.JUDGE_TOPICS,
+        group_suffix="judge",
     )
     evaluator: list[asyncio.Task[None]] = []
 

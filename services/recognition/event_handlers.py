@@ -8,6 +8,8 @@ Two consumers: the projection (every domain topic, rebuilt by a replay) and the 
 import uuid
 from typing import Any
 
+from opentelemetry import trace
+
 from services.recognition.adapters.judge import KudosAllowances
 from services.recognition.adapters.projection import RecognitionProjection, RecognitionWrites, ms
 from services.recognition.domain import ledger
@@ -185,9 +187,10 @@ def projection_handlers(projection: RecognitionProjection) -> EventHandlers[Reco
 class JudgeWork:
     """One batch of kudos to judge; the judgements are published when it commits."""
 
-    def __init__(self, allowances: KudosAllowances, bus: EventBus) -> None:
+    def __init__(self, allowances: KudosAllowances, bus: EventBus, tracer: trace.Tracer) -> None:
         self._allowances = allowances
         self._bus = bus
+        self._tracer = tracer
         self.facts: list[Fact[KudosGiven]] = []
 
     def handled(self, event_id: str, event_type: str) -> None:
@@ -201,14 +204,18 @@ class JudgeWork:
             event = new_event(
                 judgement, source=SOURCE, event_id=judgement_id(judgement.kudos_id), time=fact.time
             )
-            await self._bus.publish(event)
+            # In the kudos' own trace: a request's kudos stays one trace to its notification.
+            with fact.consumed.span(self._tracer, "recognition judge kudos"):
+                await self._bus.publish(event)
 
 
 async def judge_kudos(fact: Fact[KudosGiven], uow: JudgeWork) -> None:
     uow.facts.append(fact)
 
 
-def judge_handlers(allowances: KudosAllowances, bus: EventBus) -> EventHandlers[JudgeWork]:
-    return EventHandlers("recognition-judge", lambda: JudgeWork(allowances, bus)).on(
-        KudosGiven, judge_kudos
-    )
+def judge_handlers(
+    allowances: KudosAllowances, bus: EventBus, tracer: trace.Tracer
+) -> EventHandlers[JudgeWork]:
+    return EventHandlers(
+        "recognition-judge", lambda: JudgeWork(allowances, bus, tracer), tracer=tracer
+    ).on(KudosGiven, judge_kudos)

@@ -18,6 +18,7 @@ import pytest
 from copctl.devstack.processes import running, stop
 from copctl.devstack.stack import SERVICES, ServiceSpec, start_services
 from copctl.devstack.stack import Infra as StackInfra
+from services.recognition.event_handlers import judgement_id
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer
 from tests.integration.polling import eventually
@@ -137,7 +138,8 @@ async def test_kudos_over_http_reaches_email_and_chat_in_one_trace(
             },
         )
         assert response.status_code == 202
-        event_id = response.json()["event_id"]
+        # The notifier announces the judgement of the kudos, not the request for it.
+        event_id = judgement_id(response.json()["kudos_id"])
 
         async def counted() -> bool:
             got = await http.get(f"{platform.urls['recognition']}/members/{receiver}/kudos")
@@ -149,7 +151,7 @@ async def test_kudos_over_http_reaches_email_and_chat_in_one_trace(
         return platform.sinks.mails_to(f"{receiver}@example.com")
 
     (mail,) = await eventually(mailed, what="the .eml for the recipient")
-    assert mail["Subject"] == "Ada Lovelace gave you kudos for mentoring"
+    assert mail["Subject"] == "Ada Lovelace gave kudos for mentoring"
     assert mail["X-Cop-Notification-Id"] == f"{event_id}:{receiver}:email"
     text, html = mail.get_body(("plain",)), mail.get_body(("html",))
     assert text is not None
