@@ -1,13 +1,15 @@
 """Throughput and latency of the event contract and the kudos path on the real infrastructure.
 
     python -m bench [--sizes 10000,200000] [--measured 3000] [--repeats 3] [--skip-scaling]
-                    [--skip-health]
+                    [--skip-health] [--skip-search] [--skip-notifier]
 
 Infrastructure comes from the project's stack code (`bench.harness`); the recognition app runs in
 this process with its own topics, consumer group and database, fed through Kafka and queried
 through its HTTP API only. Results go to `bench-results/results.json` and `results.md`.
 `bench.recognition_health` (health and leaderboards of one community with two years of history)
-takes its sizes from `BENCH_HEALTH_*` (see there).
+takes its sizes from `BENCH_HEALTH_*`, `bench.knowledge_search` (the knowledge projection, and
+search, artifact and related-artifact latency over 10,000 artifacts) from `BENCH_SEARCH_*`, and
+`bench.notifier_delivery` (e-mails/s and chat deliveries/s to the sinks) from `BENCH_NOTIFY_*`.
 """
 
 import argparse
@@ -27,6 +29,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from bench.harness import BenchInfra, delete_topics, mongo_server, provide_infra, serving
+from bench.knowledge_search import SearchSizes, bench_search
+from bench.notifier_delivery import DeliverySizes, bench_notifier
 from bench.recognition_health import HealthSizes, bench_health
 from services.recognition.bootstrap import bootstrap
 from services.recognition.settings import RecognitionSettings
@@ -269,6 +273,14 @@ async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
             health = HealthSizes.from_env()
             name = f"recognition health ({health.members} members, {health.months} months)"
             benchmarks[name] = await bench_health(infra, health)
+        if not args.skip_search:
+            search = SearchSizes.from_env()
+            name = f"knowledge search ({search.artifacts:,} artifacts)"
+            benchmarks[name] = await bench_search(infra, search)
+        if not args.skip_notifier:
+            delivery = DeliverySizes.from_env()
+            name = f"notifier fan-out ({delivery.kudos:,} kudos: e-mail + chat post each)"
+            benchmarks[name] = await bench_notifier(infra, delivery)
         benchmarks["POST /kudos"] = await bench_give_kudos(infra)
     finally:
         await delete_topics(infra)
@@ -282,6 +294,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per size (median)")
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--skip-health", action="store_true", help="see bench.recognition_health")
+    parser.add_argument("--skip-search", action="store_true", help="see bench.knowledge_search")
+    parser.add_argument("--skip-notifier", action="store_true", help="see bench.notifier_delivery")
     args = parser.parse_args()
     with provide_infra() as infra:
         benchmarks = asyncio.run(run_all(infra, args))

@@ -8,6 +8,7 @@ during the member's quiet hours waits; a destination over its rate waits), sent,
 `cop.dlq.notifier`. `cop.notification.delivered.v1` / `…failed.v1` are published.
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -73,8 +74,10 @@ class Dispatcher:
         signing_secret: str,
         default_chat: Doc | None,
         tracer: trace.Tracer,
+        concurrency: int = 16,
     ) -> None:
         self._log = deliveries
+        self._concurrency = concurrency
         self._directory = directory
         self._bus = bus
         self._email = email
@@ -95,13 +98,17 @@ class Dispatcher:
         now = now or datetime.now(UTC)
         ids, keys = await self._log.due_ids(now)
         handled = 0
-        for delivery_id in ids:
-            record = await self._log.claim(delivery_id, now)
-            if record is None:
-                continue
-            handled += 1
-            await self._handle(record, datetime.now(UTC))
-        await self._log.advance(keys, datetime.now(UTC))
+        for start in range(0, len(ids), self._concurrency):
+            claimed = [
+                record
+                for record in await asyncio.gather(
+                    *(self._log.claim(i, now) for i in ids[start : start + self._concurrency])
+                )
+                if record is not None
+            ]
+            handled += len(claimed)
+            await asyncio.gather(*(self._handle(r, max(now, datetime.now(UTC))) for r in claimed))
+        await self._log.advance(keys, max(now, datetime.now(UTC)))
         return handled
 
     async def _handle(self, record: Doc, now: datetime) -> None:

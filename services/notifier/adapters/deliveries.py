@@ -128,8 +128,14 @@ class DeliveryLog:
             keys.append(minute_key(at))
             at += timedelta(minutes=1)
         docs = await self._due.find({"_id": {"$in": keys}}).to_list(None)
-        ids = [i for d in sorted(docs, key=lambda d: d["_id"]) for i in d.get("ids", [])]
-        return list(dict.fromkeys(ids)), keys
+        ids = list(dict.fromkeys(i for d in sorted(docs, key=lambda d: d["_id"]) for i in d["ids"]))
+        # One read for the whole window: settled records and those due later are left out, so
+        # a busy minute's bucket is not claimed record by record on every round.
+        states = await self.records.find({"_id": {"$in": ids}}, {"state": 1, "due_at": 1}).to_list(
+            None
+        )
+        open_now = {r["_id"] for r in states if r["state"] not in SETTLED and r["due_at"] <= now}
+        return [i for i in ids if i in open_now], keys
 
     async def advance(self, keys: list[str], now: datetime) -> None:
         """Move the cursor past the buckets whose records are all settled (final, or moved to a
