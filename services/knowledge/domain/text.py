@@ -26,6 +26,8 @@ MAX_TERM_LENGTH = 40
 
 def fold(text: str) -> str:
     """Lower case, accents removed (é → e), compatibility forms unified (ﬁ → fi)."""
+    if text.isascii():  # most text: nothing to decompose
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
