@@ -185,6 +185,15 @@ class DeliveryLog:
         )
         return record
 
+    async def _let_go(self, record: Doc, due_next: datetime | None = None) -> None:
+        """The holder is done with this record for now: it leaves the bucket it was due in
+        (buckets hold only what is still open, so each round reads little), unless it is due
+        again within that minute, and the lease is released."""
+        bucket = minute_key(record["due_at"])
+        if due_next is None or minute_key(due_next) != bucket:
+            await self._due.update_one({"_id": bucket}, {"$pull": {"ids": record["_id"]}})
+        await self._redis.delete(f"{self._prefix}:{record['_id']}")
+
     async def settle(
         self,
         record: Doc,
@@ -207,7 +216,7 @@ class DeliveryLog:
         if due_at is not None:
             await self._schedule([(record["_id"], due_at)])
         await self.records.update_one({"_id": record["_id"]}, changes)
-        await self._redis.delete(f"{self._prefix}:{record['_id']}")
+        await self._let_go(record, due_at)
 
     async def defer(self, record: Doc, due_at: datetime, now: datetime, *, state: str) -> None:
         """Not now (quiet hours, a rate limit): due later, the attempt not counted."""
@@ -223,7 +232,7 @@ class DeliveryLog:
                 }
             },
         )
-        await self._redis.delete(f"{self._prefix}:{record['_id']}")
+        await self._let_go(record, due_at)
 
     async def requeue(self, delivery_id: str, now: datetime) -> bool:
         """An operator's retry of a failed or unknown delivery."""
@@ -251,7 +260,7 @@ class DeliveryLog:
                 }
             },
         )
-        await self._redis.delete(f"{self._prefix}:{record['_id']}")
+        await self._let_go(record)
 
     async def release_awaiting(self, member_id: str, now: datetime) -> int:
         """The member's address is known: their parked deliveries are due now."""
