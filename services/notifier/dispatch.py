@@ -108,7 +108,8 @@ class Dispatcher:
             ]
             handled += len(claimed)
             await asyncio.gather(*(self._handle(r, max(now, datetime.now(UTC))) for r in claimed))
-        await self._log.advance(keys, max(now, datetime.now(UTC)))
+        # The cursor follows the real clock: the planner files new records under the real minute.
+        await self._log.advance(keys, datetime.now(UTC))
         return handled
 
     async def _handle(self, record: Doc, now: datetime) -> None:

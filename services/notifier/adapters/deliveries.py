@@ -154,7 +154,7 @@ class DeliveryLog:
                 {"_id": {"$in": ids}}, {"state": 1, "due_at": 1}
             ).to_list(None)
             open_here = [
-                r for r in records if r["state"] not in FINAL and minute_key(r["due_at"]) <= key
+                r for r in records if r["state"] not in SETTLED and minute_key(r["due_at"]) <= key
             ]
             if open_here:
                 break
@@ -241,7 +241,8 @@ class DeliveryLog:
             return False
         await self._schedule([(delivery_id, now)])
         await self.records.update_one(
-            {"_id": delivery_id}, {"$set": {"state": "queued", "due_at": now, "updated_at": now}}
+            {"_id": delivery_id},
+            {"$set": {"state": "queued", "due_at": now, "updated_at": now, "attempt": 0}},
         )
         return True
 
