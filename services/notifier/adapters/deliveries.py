@@ -87,6 +87,10 @@ class DeliveryLog:
         return new
 
     async def _schedule(self, due: Iterable[tuple[str, datetime]]) -> None:
+        # The cursor exists before the first bucket does, at or before the real clock's minute:
+        # a dispatcher never starts reading past a bucket that was written.
+        start = minute_key(datetime.now(UTC) - SETTLE_MARGIN)
+        await self._cursor.update_one({"_id": CURSOR}, {"$min": {"minute": start}}, upsert=True)
         by_minute: dict[str, list[str]] = {}
         for delivery_id, at in due:
             by_minute.setdefault(minute_key(at), []).append(delivery_id)
@@ -121,7 +125,7 @@ class DeliveryLog:
     async def due_ids(self, now: datetime) -> tuple[list[str], list[str]]:
         """Record ids in the buckets from the cursor up to now, and those buckets' keys."""
         cursor = await self._cursor.find_one({"_id": CURSOR})
-        start = minute_of(cursor["minute"]) if cursor else now - SETTLE_MARGIN
+        start = minute_of(cursor["minute"]) if cursor else datetime.now(UTC) - SETTLE_MARGIN
         keys: list[str] = []
         at = start
         while at <= now and len(keys) < 24 * 60:
