@@ -78,11 +78,11 @@ class Notifier:
     async def deliveries(
         self, *, cause_event_id: str | None = None, member_id: str | None = None
     ) -> list[Doc]:
-        params = {"limit": 500}
+        params: dict[str, str | int] = {"limit": 500}
         if cause_event_id:
-            params["cause_event_id"] = cause_event_id  # type: ignore[assignment]
+            params["cause_event_id"] = cause_event_id
         if member_id:
-            params["member_id"] = member_id  # type: ignore[assignment]
+            params["member_id"] = member_id
         response = await self.client.get("/deliveries", params=params)
         assert response.status_code == 200, response.text
         items: list[Doc] = response.json()["items"]
