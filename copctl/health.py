@@ -5,14 +5,13 @@ short-lived admin token with the services' `AUTH_TOKEN_SECRET`, and prints each 
 previous period's value and the change.
 """
 
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from rich.table import Table
 
-from shared.auth import ADMIN, issue_token
+from copctl.operator_http import OperatorClient, ServiceError
 
 OPERATOR = "copctl"
 """The member id copctl's admin token speaks for."""
@@ -44,47 +43,11 @@ METRICS = (
 MISSING = "-"
 
 
-class HealthError(Exception):
-    """The service is not reachable or refused the request; the message says which and why.
-
-    `exit_code` is 2 when the request itself is wrong (e.g. a period that is not YYYY-MM).
-    """
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class HealthError(ServiceError):
+    pass
 
 
-class HealthClient:
-    def __init__(
-        self,
-        recognition_url: str,
-        secret: str,
-        *,
-        timeout_s: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.url = recognition_url.rstrip("/")
-        token = issue_token(secret, OPERATOR, scopes=(ADMIN,), ttl_s=300)
-        self._timeout_s = timeout_s
-        self._http = httpx.Client(
-            base_url=self.url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout_s,
-            transport=transport,
-        )
-
-    def __enter__(self) -> "HealthClient":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._http.close()
-
+class HealthClient(OperatorClient):
     def health(self, community_id: str, period: str | None = None) -> dict[str, Any]:
         """The health report of a community; the current month when no period is given."""
         params = {"period": period} if period else {}

@@ -4,59 +4,19 @@ The registry is the events service's state, so copctl only asks the service: it 
 short-lived admin token with the services' `AUTH_TOKEN_SECRET` and calls the service over HTTP.
 """
 
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from shared.auth import ADMIN, issue_token
-
-OPERATOR = "copctl"
-"""The member id copctl's admin token speaks for."""
+from copctl.operator_http import OperatorClient, ServiceError
 
 
-class SourcesError(Exception):
-    """The service is not reachable or refused the request; the message says which and why.
-
-    `exit_code` is 2 when the request itself is wrong (e.g. an event type not in the catalog).
-    """
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class SourcesError(ServiceError):
+    pass
 
 
-class SourcesClient:
-    def __init__(
-        self,
-        events_url: str,
-        secret: str,
-        *,
-        timeout_s: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.events_url = events_url.rstrip("/")
-        token = issue_token(secret, OPERATOR, scopes=(ADMIN,), ttl_s=300)
-        self._timeout_s = timeout_s
-        self._http = httpx.Client(
-            base_url=self.events_url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout_s,
-            transport=transport,
-        )
-
-    def __enter__(self) -> "SourcesClient":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._http.close()
-
+class SourcesClient(OperatorClient):
     def add(self, name: str, types: list[str], rate_limit_per_minute: int | None) -> Any:
         """Register a system; the answer carries its API key (the only time it is shown)."""
         body: dict[str, Any] = {"name": name, "types": types}
@@ -75,13 +35,13 @@ class SourcesClient:
             response = self._http.request(method, path, **kw)
         except httpx.TimeoutException as e:
             raise SourcesError(
-                f"the events service at {self.events_url} did not answer within "
+                f"the events service at {self.url} did not answer within "
                 f"{self._timeout_s:g}s ({type(e).__name__})"
             ) from e
         except httpx.TransportError as e:
             reason = str(e) or type(e).__name__
             raise SourcesError(
-                f"cannot reach the events service at {self.events_url} ({reason}); is it "
+                f"cannot reach the events service at {self.url} ({reason}); is it "
                 "running (`copctl dev status`)? Point --events-url or EVENTS_URL at it."
             ) from e
         if response.status_code == expect:
