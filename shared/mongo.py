@@ -118,6 +118,21 @@ class StagedWrites:
         self._groups.clear()
 
 
+def bson_time(at: datetime) -> datetime:
+    """A moment as BSON stores it (UTC, whole milliseconds): round fact times the same way
+    before comparing them with what was read back."""
+    return at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+def latest_change(changes: Mapping[str, Sequence[Any]] | None) -> Any:
+    """The value of the newest `[at, value]` in a map of changes keyed by the fact that made
+    each one (the shape that lets redeliveries and any order of writers agree)."""
+    if not changes:
+        return None
+    at_and_value = max(changes.values(), key=lambda c: (c[0], str(c[1])))
+    return at_and_value[1]
+
+
 class MergedUpdates:
     """One batch's updates, merged into one upsert per document and flushed together.
 

@@ -2,8 +2,7 @@
 
 from typing import Any
 
-from services.knowledge.adapters.projection import KnowledgeProjection, KnowledgeWrites, ms
-from services.knowledge.adapters.search_index import artifact_key
+from services.knowledge.adapters.projection import KnowledgeProjection, KnowledgeWrites
 from services.knowledge.domain.artifacts import CONTENT, minutes_stub
 from shared.events.catalog import (
     ArtifactPublished,
@@ -15,7 +14,9 @@ from shared.events.catalog import (
     MemberProfileUpdated,
     SessionHeld,
 )
+from shared.keys import field_key
 from shared.messagebus import EventHandlers, Fact
+from shared.mongo import bson_time
 
 W = KnowledgeWrites
 
@@ -27,7 +28,7 @@ def _version_doc(doc: dict[str, Any], fact: Fact[Any], editor: str, note: str) -
         "version": doc["version"],
         "editor_id": editor,
         "change_note": note,
-        "at": ms(fact.time),
+        "at": bson_time(fact.time),
         "event_id": fact.event_id,
         **{k: doc.get(k) for k in CONTENT},
     }
@@ -42,8 +43,8 @@ async def artifact_published(fact: Fact[ArtifactPublished], uow: W) -> None:
         "_id": a.artifact_id,
         **a.model_dump(mode="json", exclude={"artifact_id"}),
         "status": "published",
-        "published_at": ms(fact.time),
-        "updated_at": ms(fact.time),
+        "published_at": bson_time(fact.time),
+        "updated_at": bson_time(fact.time),
         "reuses": (current or {}).get("reuses", {}),
     }
     uow.put(doc)
@@ -62,7 +63,7 @@ async def artifact_revised(fact: Fact[ArtifactRevised], uow: W) -> None:
     elif "body_markdown" in changes:
         changes["url"] = None
     before = set(doc.get("related_artifact_ids") or [])
-    doc.update(changes, version=r.version, updated_at=ms(fact.time))
+    doc.update(changes, version=r.version, updated_at=bson_time(fact.time))
     after = set(doc.get("related_artifact_ids") or [])
     uow.link(r.artifact_id, after - before, removed=before - after)
     uow.version(_version_doc(doc, fact, r.editor_id, r.change_note))
@@ -78,7 +79,7 @@ async def artifact_retired(fact: Fact[ArtifactRetired], uow: W) -> None:
         "reason": r.reason,
         "superseded_by": r.superseded_by,
         "by": r.editor_id,
-        "at": ms(fact.time),
+        "at": bson_time(fact.time),
     }
 
 
@@ -87,11 +88,11 @@ async def artifact_reused(fact: Fact[ArtifactReused], uow: W) -> None:
     doc = await uow.artifact(r.artifact_id)
     if doc is None or "kind" not in doc:
         return
-    doc.setdefault("reuses", {})[artifact_key(fact.event_id)] = {
+    doc.setdefault("reuses", {})[field_key(fact.event_id)] = {
         "member_id": r.member_id,
         "team": r.team,
         "context": r.context,
-        "at": ms(fact.time),
+        "at": bson_time(fact.time),
     }
 
 
@@ -106,7 +107,7 @@ async def session_held(fact: Fact[SessionHeld], uow: W) -> None:
             "status": "stub",
             "version": 0,
             "published_at": None,
-            "updated_at": ms(fact.time),
+            "updated_at": bson_time(fact.time),
             "reuses": {},
         }
     )
@@ -114,17 +115,17 @@ async def session_held(fact: Fact[SessionHeld], uow: W) -> None:
 
 async def profile_updated(fact: Fact[MemberProfileUpdated], uow: W) -> None:
     p = fact.data
-    uow.team(p.member_id, artifact_key(fact.event_id), ms(fact.time), p.team)
+    uow.team(p.member_id, field_key(fact.event_id), bson_time(fact.time), p.team)
 
 
 async def community_created(fact: Fact[CommunityCreated], uow: W) -> None:
     c = fact.data
-    uow.leader(c.community_id, artifact_key(fact.event_id), ms(fact.time), c.leader_id)
+    uow.leader(c.community_id, field_key(fact.event_id), bson_time(fact.time), c.leader_id)
 
 
 async def leader_changed(fact: Fact[CommunityLeaderChanged], uow: W) -> None:
     c = fact.data
-    uow.leader(c.community_id, artifact_key(fact.event_id), ms(fact.time), c.leader_id)
+    uow.leader(c.community_id, field_key(fact.event_id), bson_time(fact.time), c.leader_id)
 
 
 def event_handlers(projection: KnowledgeProjection) -> EventHandlers[KnowledgeWrites]:

@@ -6,7 +6,6 @@ A record is created once: a redelivered event finds its records and plans nothin
 what the notifier knows (rosters, sessions, profiles) and plan nothing.
 """
 
-import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,14 +34,10 @@ from shared.events.catalog import (
     SessionRescheduled,
     SessionScheduled,
 )
+from shared.keys import field_key
 from shared.messagebus import Fact, UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-def fact_key(*parts: str) -> str:
-    """A short, field-name-safe key for one item of one fact."""
-    return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:20]
 
 
 Doc = dict[str, Any]
@@ -82,25 +77,25 @@ class Planner:
     async def member_joined(self, fact: Fact[MemberJoined], _: UnitOfWork) -> None:
         m = fact.data
         await self.directory.membership(
-            m.community_id, m.member_id, fact_key(fact.event_id), fact.time, True
+            m.community_id, m.member_id, field_key(fact.event_id), fact.time, True
         )
 
     async def member_left(self, fact: Fact[MemberLeft], _: UnitOfWork) -> None:
         m = fact.data
         await self.directory.membership(
-            m.community_id, m.member_id, fact_key(fact.event_id), fact.time, False
+            m.community_id, m.member_id, field_key(fact.event_id), fact.time, False
         )
 
     async def community_created(self, fact: Fact[CommunityCreated], _: UnitOfWork) -> None:
         c = fact.data
         await self.directory.save_leader(
-            c.community_id, fact_key(fact.event_id), fact.time, c.leader_id
+            c.community_id, field_key(fact.event_id), fact.time, c.leader_id
         )
 
     async def leader_changed(self, fact: Fact[CommunityLeaderChanged], _: UnitOfWork) -> None:
         c = fact.data
         await self.directory.save_leader(
-            c.community_id, fact_key(fact.event_id), fact.time, c.leader_id
+            c.community_id, field_key(fact.event_id), fact.time, c.leader_id
         )
 
     # --- sessions -------------------------------------------------------------------------------
@@ -350,7 +345,7 @@ class Planner:
         period, send_at = digest_period(p, tz, fact.time)
         digest_id = f"digest:{r.member_id}:{community_id}:{period}"
         item = {"kind": kind, "at": fact.time, "context": context}
-        await self.deliveries.add_digest_item(digest_id, fact_key(fact.event_id), item)
+        await self.deliveries.add_digest_item(digest_id, field_key(fact.event_id), item)
         return {
             "_id": f"{digest_id}:{EMAIL}",
             "cause_event_id": digest_id,

@@ -11,9 +11,8 @@ from typing import Any
 from opentelemetry import trace
 
 from services.recognition.adapters.judge import KudosAllowances
-from services.recognition.adapters.projection import RecognitionProjection, RecognitionWrites, ms
+from services.recognition.adapters.projection import RecognitionProjection, RecognitionWrites
 from services.recognition.domain import ledger
-from services.recognition.domain.ledger import fact_key
 from services.recognition.domain.periods import month_key
 from shared.events.catalog import (
     ActionItemClosed,
@@ -34,7 +33,9 @@ from shared.events.catalog import (
 )
 from shared.events.envelope import new_event
 from shared.kafka import EventBus
+from shared.keys import field_key
 from shared.messagebus import EventHandlers, Fact
+from shared.mongo import bson_time
 
 SOURCE = "cop/recognition"
 W = RecognitionWrites
@@ -52,14 +53,14 @@ async def kudos_given(fact: Fact[KudosGiven], uow: W) -> None:
         on_insert={
             **k.model_dump(mode="json"),
             "event_id": fact.event_id,
-            "given_at": ms(fact.time),
+            "given_at": bson_time(fact.time),
         },
         fields={},
     )
 
 
 async def kudos_judged(fact: Fact[KudosJudged], uow: W) -> None:
-    k, at = fact.data, ms(fact.time)
+    k, at = fact.data, bson_time(fact.time)
     counted = [r.member_id for r in k.recipients if r.verdict == KudosVerdict.COUNTED]
     uow.kudos(
         k.kudos_id,
@@ -81,53 +82,53 @@ async def kudos_judged(fact: Fact[KudosJudged], uow: W) -> None:
     uow.ledger(ledger.kudos_judged(fact.event_id, at, k))
     if counted:
         item = [k.kudos_id, k.from_id, counted, at, k.value_tag, k.message]
-        uow.bucket_item(k.community_id, at, "kudos", fact_key(k.kudos_id), item)
+        uow.bucket_item(k.community_id, at, "kudos", field_key(k.kudos_id), item)
         uow.kudos_received(k.community_id, month_key(at), counted)
 
 
 async def session_held(fact: Fact[SessionHeld], uow: W) -> None:
-    s, at = fact.data, ms(fact.time)
+    s, at = fact.data, bson_time(fact.time)
     uow.ledger(ledger.session_held(fact.event_id, at, s))
     item = [s.session_id, at, s.facilitator_id, s.speaker_ids, s.attendee_ids]
-    uow.bucket_item(s.community_id, at, "sessions", fact_key(fact.event_id), item)
+    uow.bucket_item(s.community_id, at, "sessions", field_key(fact.event_id), item)
     uow.session_held(s.community_id, at)
 
 
 async def feedback_submitted(fact: Fact[FeedbackSubmitted], uow: W) -> None:
-    f, at = fact.data, ms(fact.time)
+    f, at = fact.data, bson_time(fact.time)
     uow.ledger(ledger.feedback_submitted(fact.event_id, at, f))
     item = [f.member_id, f.rating, f.applied, at]
-    uow.bucket_item(f.community_id, at, "feedback", fact_key(fact.event_id), item)
+    uow.bucket_item(f.community_id, at, "feedback", field_key(fact.event_id), item)
 
 
 async def action_item_opened(fact: Fact[ActionItemOpened], uow: W) -> None:
-    a, at = fact.data, ms(fact.time)
+    a, at = fact.data, bson_time(fact.time)
     uow.action_item(a.action_item_id, opened_at=at)
-    uow.bucket_item(a.community_id, at, "opened", fact_key(fact.event_id), [a.action_item_id, at])
+    uow.bucket_item(a.community_id, at, "opened", field_key(fact.event_id), [a.action_item_id, at])
 
 
 async def action_item_closed(fact: Fact[ActionItemClosed], uow: W) -> None:
-    a, at = fact.data, ms(fact.time)
+    a, at = fact.data, bson_time(fact.time)
     uow.ledger(ledger.action_item_closed(fact.event_id, at, a))
     uow.action_item(a.action_item_id, closed_at=at)
 
 
 async def artifact_published(fact: Fact[ArtifactPublished], uow: W) -> None:
-    a, at = fact.data, ms(fact.time)
+    a, at = fact.data, bson_time(fact.time)
     uow.ledger(ledger.artifact_published(fact.event_id, at, a))
     uow.artifact(
         a.artifact_id, {"community_id": a.community_id, "authors": a.author_ids}, first=True
     )
-    uow.bucket_item(a.community_id, at, "published", fact_key(a.artifact_id), [a.artifact_id, at])
+    uow.bucket_item(a.community_id, at, "published", field_key(a.artifact_id), [a.artifact_id, at])
 
 
 async def artifact_revised(fact: Fact[ArtifactRevised], uow: W) -> None:
-    uow.ledger(ledger.artifact_revised(fact.event_id, ms(fact.time), fact.data))
+    uow.ledger(ledger.artifact_revised(fact.event_id, bson_time(fact.time), fact.data))
 
 
 async def artifact_reused(fact: Fact[ArtifactReused], uow: W) -> None:
-    a, at = fact.data, ms(fact.time)
-    key = fact_key(fact.event_id)
+    a, at = fact.data, bson_time(fact.time)
+    key = field_key(fact.event_id)
     uow.ledger(ledger.artifact_reused(fact.event_id, at, a))
     uow.artifact(a.artifact_id, {f"r.{key}": [a.member_id, a.team, at]})
     uow.bucket_item(a.community_id, at, "reuses", key, [a.artifact_id, a.member_id, a.team, at])
@@ -135,17 +136,21 @@ async def artifact_reused(fact: Fact[ArtifactReused], uow: W) -> None:
 
 async def member_joined(fact: Fact[MemberJoined], uow: W) -> None:
     m = fact.data
-    uow.membership(m.community_id, m.member_id, fact_key(fact.event_id), ms(fact.time), "joined")
+    uow.membership(
+        m.community_id, m.member_id, field_key(fact.event_id), bson_time(fact.time), "joined"
+    )
 
 
 async def member_left(fact: Fact[MemberLeft], uow: W) -> None:
     m = fact.data
-    uow.membership(m.community_id, m.member_id, fact_key(fact.event_id), ms(fact.time), "left")
+    uow.membership(
+        m.community_id, m.member_id, field_key(fact.event_id), bson_time(fact.time), "left"
+    )
 
 
 async def profile_updated(fact: Fact[MemberProfileUpdated], uow: W) -> None:
     p = fact.data
-    uow.team(p.member_id, fact_key(fact.event_id), ms(fact.time), p.team)
+    uow.team(p.member_id, field_key(fact.event_id), bson_time(fact.time), p.team)
 
 
 async def badge_awarded(fact: Fact[BadgeAwarded], uow: W) -> None:
@@ -160,7 +165,7 @@ async def alert_raised(fact: Fact[HealthAlertRaised], uow: W) -> None:
 
 
 def _decision(fact: Fact[Any], data: dict[str, Any]) -> dict[str, Any]:
-    return {**data, "event_id": fact.event_id, "at": ms(fact.time)}
+    return {**data, "event_id": fact.event_id, "at": bson_time(fact.time)}
 
 
 def projection_handlers(projection: RecognitionProjection) -> EventHandlers[RecognitionWrites]:

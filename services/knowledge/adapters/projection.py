@@ -11,16 +11,21 @@
 """
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.knowledge.adapters.search_index import COLLECTIONS as INDEX
-from services.knowledge.adapters.search_index import SearchIndex, artifact_key
+from services.knowledge.adapters.search_index import SearchIndex
 from services.knowledge.domain.artifacts import CONTENT, ArtifactState
-from shared.mongo import MAX_BULK_STATEMENTS, MergedUpdates, insert_once
+from shared.mongo import (
+    MAX_BULK_STATEMENTS,
+    MergedUpdates,
+    insert_once,
+    latest_change,
+)
 
 Doc = dict[str, Any]
 PROJECTION = (
@@ -31,10 +36,6 @@ PROJECTION = (
     "community_leaders",
     *INDEX,
 )
-
-
-def ms(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 def state_of(doc: Doc | None) -> ArtifactState | None:
@@ -51,14 +52,6 @@ def state_of(doc: Doc | None) -> ArtifactState | None:
         content=content,
         session_id=doc.get("session_id"),
     )
-
-
-def latest(changes: dict[str, list[Any]] | None) -> Any:
-    """The value of the latest of `{key: [at, value]}` changes (None when there are none)."""
-    if not changes:
-        return None
-    at_and_value: list[Any] = max(changes.values(), key=lambda c: (c[0], str(c[1])))
-    return at_and_value[1]
 
 
 class KnowledgeProjection:
@@ -89,12 +82,12 @@ class KnowledgeProjection:
 
     async def leader(self, community_id: str) -> str | None:
         doc = await self.leaders.find_one({"_id": community_id})
-        leader = latest((doc or {}).get("l"))
+        leader = latest_change((doc or {}).get("l"))
         return str(leader) if leader is not None else None
 
     async def teams_of(self, member_ids: Iterable[str]) -> dict[str, str]:
         docs = await self.teams.find({"_id": {"$in": list(set(member_ids))}}).to_list(None)
-        return {d["_id"]: latest(d.get("t")) or "" for d in docs}
+        return {d["_id"]: latest_change(d.get("t")) or "" for d in docs}
 
     async def linked_from(self, artifact_id: str) -> list[str]:
         doc = await self.backlinks.find_one({"_id": artifact_id})
@@ -171,7 +164,3 @@ class KnowledgeWrites:
         # The artifact last: once it shows (`?wait=true` looks for it), its index does too.
         for start in range(0, len(writes), MAX_BULK_STATEMENTS):
             await self.p.artifacts.bulk_write(writes[start : start + MAX_BULK_STATEMENTS])
-
-
-def reuse_key(event_id: str) -> str:
-    return artifact_key(event_id)

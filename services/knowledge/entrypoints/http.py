@@ -11,7 +11,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, HttpUrl
 
-from services.knowledge.adapters.projection import reuse_key
 from services.knowledge.domain.artifacts import Actor, minutes_id
 from services.knowledge.domain.render import to_html
 from services.knowledge.handlers import KnowledgeHandlers
@@ -28,6 +27,7 @@ from shared.events.catalog import (
     Tag,
 )
 from shared.http import NotInBody
+from shared.keys import field_key
 
 Doc = dict[str, Any]
 Note = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -216,7 +216,7 @@ def router(
         """Record that a team adopted the artifact, and in what context."""
         member = body.member_id or caller.member_id
         event = await handlers.reuse(artifact_id, member, body.team, body.context, _actor(caller))
-        key = reuse_key(event.id)
+        key = field_key(event.id)
         applied = wait and await handlers.wait_for(
             artifact_id, lambda d: key in (d.get("reuses") or {}), wait_timeout_s
         )

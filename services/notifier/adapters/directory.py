@@ -19,16 +19,10 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.domain.preferences import Preferences
+from shared.mongo import latest_change
 
 Doc = dict[str, Any]
 PROJECTION = ("profiles", "rosters", "sessions", "artifact_tags", "leaders")
-
-
-def latest(changes: Doc | None) -> Any:
-    """The newest `[at, value]` of a map of keyed changes."""
-    if not changes:
-        return None
-    return max(changes.values(), key=lambda c: (c[0], str(c[1])))[1]
 
 
 class Directory:
@@ -98,7 +92,7 @@ class Directory:
 
     async def leader(self, community_id: str) -> str | None:
         doc = await self.leaders.find_one({"_id": community_id})
-        found = latest((doc or {}).get("l"))
+        found = latest_change((doc or {}).get("l"))
         return str(found) if found is not None else None
 
     # --- settings -------------------------------------------------------------------------

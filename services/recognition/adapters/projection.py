@@ -30,9 +30,10 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.recognition.domain import health as h
-from services.recognition.domain.ledger import Contribution, LedgerEntry, fact_key
+from services.recognition.domain.ledger import Contribution, LedgerEntry
 from services.recognition.domain.periods import month_key, quarter_key, week_key
 from services.recognition.domain.standing import Standing, decode, encode, total
+from shared.keys import field_key
 from shared.mongo import MergedUpdates
 
 PROJECTION = (
@@ -60,12 +61,7 @@ def rollup_id(member_id: str, community_id: str) -> str:
 
 
 def member_key(member_id: str) -> str:
-    return fact_key(member_id)
-
-
-def ms(at: datetime) -> datetime:
-    """BSON keeps milliseconds: round every fact time the same way before using it."""
-    return at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000)
+    return field_key(member_id)
 
 
 @dataclass

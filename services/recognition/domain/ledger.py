@@ -16,7 +16,6 @@ Entries are pure functions of one fact, and each has a key made from the event i
 the contribution and its detail: applying a fact twice writes the same keys again.
 """
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -31,6 +30,7 @@ from shared.events.catalog import (
     KudosVerdict,
     SessionHeld,
 )
+from shared.keys import field_key
 
 
 class Contribution(StrEnum):
@@ -56,11 +56,6 @@ class LedgerEntry:
     key: str
 
 
-def fact_key(*parts: str) -> str:
-    """A short, field-name-safe key for one item of one fact."""
-    return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:20]
-
-
 def _entry(
     event_id: str,
     community_id: str,
@@ -72,7 +67,7 @@ def _entry(
     take: int = 0,
     detail: str = "",
 ) -> LedgerEntry:
-    key = fact_key(event_id, member_id, contribution, detail)
+    key = field_key(event_id, member_id, contribution, detail)
     return LedgerEntry(community_id, member_id, contribution, give, take, at, key)
 
 
