@@ -27,6 +27,12 @@ class SourcesClient(OperatorClient):
     def all(self) -> Any:
         return self._call("GET", "/sources", 200).json()
 
+    def rotate(self, name: str, overlap_s: int | None) -> Any:
+        """A new key for the system (the only time it is shown); the current key keeps working
+        for `overlap_s` seconds (None: the service's default)."""
+        body = {} if overlap_s is None else {"overlap_s": overlap_s}
+        return self._call("POST", f"/sources/{quote(name, safe='')}/rotate", 200, json=body).json()
+
     def revoke(self, name: str) -> None:
         self._call("POST", f"/sources/{quote(name, safe='')}/revoke", 204)
 

@@ -1,18 +1,55 @@
 """Kafka set-up shared by the services: the broker factory, publishing and topic creation."""
 
 import logging
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry.trace import TracerProvider
 
 from shared.events.codec import KafkaRecord, encode
 from shared.events.envelope import CloudEvent
 from shared.events.topics import all_topics
+from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+_SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+
+
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """TLS and SASL as the settings say (`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`,
+    `KAFKA_SSL_*`); None for a plaintext listener."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    use_ssl = protocol in ("SSL", "SASL_SSL")
+    ssl_context = None
+    if use_ssl:
+        ssl_context = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile or None,
+            certfile=settings.kafka_ssl_certfile or None,
+            keyfile=settings.kafka_ssl_keyfile or None,
+        )
+        ssl_context.check_hostname = settings.kafka_ssl_check_hostname
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=ssl_context, use_ssl=True)
+    return _SASL[settings.kafka_sasl_mechanism](
+        settings.kafka_sasl_username,
+        settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=ssl_context,
+        use_ssl=use_ssl,
+    )
+
+
+def kafka_client_options(security: BaseSecurity | None) -> dict[str, Any]:
+    """The same security as keyword arguments of aiokafka's own clients (admin, consumers)."""
+    return parse_security(security)
 
 
 def make_broker(
@@ -20,6 +57,7 @@ def make_broker(
     *,
     client_id: str,
     tracer_provider: TracerProvider | None = None,
+    security: BaseSecurity | None = None,
 ) -> KafkaBroker:
     """A broker whose producer waits for all in-sync replicas and never writes a duplicate."""
     middlewares = (
@@ -30,6 +68,7 @@ def make_broker(
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
+        security=security,
         middlewares=middlewares,
         logger=logging.getLogger(f"faststream.{client_id}"),
     )
@@ -66,13 +105,18 @@ async def ensure_topics(
     partitions: int = 6,
     replication_factor: int = 1,
     topic_prefix: str = "",
+    security: BaseSecurity | None = None,
 ) -> list[str]:
     """Create every topic of the contract that is missing; returns the ones created.
 
     Every topic keeps its data for ever (retention -1): projections are rebuilt from the domain
     topics, and dead letters and rejected events wait until someone looks at them.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cop-topics")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="cop-topics",
+        **kafka_client_options(security),
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

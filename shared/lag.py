@@ -4,13 +4,24 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from faststream.security import BaseSecurity
+
+from shared.kafka import kafka_client_options
 
 
 class GroupLag:
     """Reads a group's committed offsets and the topics' end offsets, without joining it."""
 
-    def __init__(self, bootstrap: str, group: str, topics: Sequence[str]) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        topics: Sequence[str],
+        *,
+        security: BaseSecurity | None = None,
+    ) -> None:
         self._bootstrap = bootstrap
+        self._options = kafka_client_options(security)
         self._group = group
         self._topics = list(topics)
         self._admin: AIOKafkaAdminClient | None = None
@@ -18,10 +29,10 @@ class GroupLag:
         self._partitions_known: list[TopicPartition] = []
 
     async def start(self) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, **self._options)
         await self._admin.start()
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False, **self._options
         )
         await self._consumer.start()
 

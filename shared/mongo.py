@@ -16,6 +16,8 @@ from pymongo import AsyncMongoClient, DeleteOne, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from shared.settings import ServiceSettings
+
 # Statements per bulk write: a batch of 500 events goes out in several small commands, so no
 # server holds hundreds of statements' resources at once (FerretDB 1.24, measured here,
 # deadlocked at 100 statements on SQLite and at 50 on PostgreSQL).
@@ -24,9 +26,35 @@ Write = UpdateOne | InsertOne[dict[str, Any]] | DeleteOne
 DUPLICATE_KEY = 11000
 
 
-def make_client(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
+def mongo_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Credentials, TLS and write concern from the settings (`MONGODB_*`), as client options;
+    only those that are set, so that the URI's own options stand otherwise."""
+    options: dict[str, Any] = {}
+    if settings.mongodb_username:
+        options["username"] = settings.mongodb_username
+        options["password"] = settings.mongodb_password.get_secret_value()
+    if settings.mongodb_auth_source:
+        options["authSource"] = settings.mongodb_auth_source
+    if settings.mongodb_tls is not None:
+        options["tls"] = settings.mongodb_tls
+    if settings.mongodb_tls_ca_file:
+        options["tlsCAFile"] = settings.mongodb_tls_ca_file
+    if settings.mongodb_tls_certificate_key_file:
+        options["tlsCertificateKeyFile"] = settings.mongodb_tls_certificate_key_file
+    concern = settings.mongodb_write_concern
+    if concern:
+        options["w"] = concern if concern == "majority" else int(concern)
+    if settings.mongodb_journal is not None:
+        options["journal"] = settings.mongodb_journal
+    if settings.mongodb_write_timeout_ms:
+        options["wTimeoutMS"] = settings.mongodb_write_timeout_ms
+    return options
+
+
+def make_client(uri: str, *, app_name: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
     """A client whose commands fail (as a network timeout, which consumers treat as an outage:
-    rewind and back off) when a server stops answering, instead of waiting for ever."""
+    rewind and back off) when a server stops answering, instead of waiting for ever.
+    `options` are more client options, e.g. `mongo_options(settings)`."""
     return AsyncMongoClient(
         uri,
         appname=app_name,
@@ -34,6 +62,7 @@ def make_client(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
         socketTimeoutMS=30_000,
         tz_aware=True,
         tzinfo=UTC,  # the C `timezone.utc`: comparing dates decoded with it costs no Python call
+        **options,
     )
 
 

@@ -15,7 +15,7 @@ from services.events.event_handlers import event_handlers
 from services.events.gateway import Gateway
 from services.events.handlers import EventsHandlers
 from services.events.settings import EventsSettings
-from shared.auth import member_auth
+from shared.auth import auth_from_settings
 from shared.events.topics import Topic
 from shared.http import problem_response
 from shared.runtime import build_runtime, create_app
@@ -30,9 +30,7 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
     gateway = Gateway(runtime.bus, sources, InboundLedger(runtime.db))
     runtime.subscribe(event_handlers(projection), *rebuild.TOPICS)
     runtime.subscribe_records(inbound_handler(gateway), str(Topic.INBOUND), group_suffix="inbound")
-    auth = member_auth(
-        settings.auth_token_secret, max_lifetime_s=settings.auth_token_max_lifetime_s
-    )
+    auth = auth_from_settings(settings)
     app = create_app(
         runtime,
         title="CoP Events",

@@ -12,7 +12,7 @@ from services.knowledge.event_handlers import event_handlers
 from services.knowledge.handlers import KnowledgeHandlers
 from services.knowledge.queries import KnowledgeQueries
 from services.knowledge.settings import KnowledgeSettings
-from shared.auth import member_auth
+from shared.auth import auth_from_settings
 from shared.http import problem_response
 from shared.runtime import build_runtime, create_app
 
@@ -22,9 +22,7 @@ def bootstrap(settings: KnowledgeSettings | None = None) -> FastAPI:
     runtime = build_runtime(settings)
     projection = KnowledgeProjection(runtime.db)
     runtime.subscribe(event_handlers(projection), *rebuild.TOPICS)
-    auth = member_auth(
-        settings.auth_token_secret, max_lifetime_s=settings.auth_token_max_lifetime_s
-    )
+    auth = auth_from_settings(settings)
     app = create_app(
         runtime,
         title="CoP Knowledge",

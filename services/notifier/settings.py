@@ -1,4 +1,6 @@
-from pydantic import Field, model_validator
+import ipaddress
+
+from pydantic import Field, field_validator, model_validator
 
 from shared.settings import ServiceSettings
 
@@ -22,6 +24,9 @@ class NotifierSettings(ServiceSettings):
     chat_webhook_kind: str = Field("webhook", pattern="^(webhook|slack|teams|mattermost)$")
     chat_webhook_secret: str = LOCAL_CHAT_WEBHOOK_SECRET
     chat_allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
+    # Networks (CIDR) a webhook host may resolve to although they are not public, e.g. an
+    # in-cluster receiver. Unset: loopback in local use (the chat sink), none elsewhere.
+    chat_allowed_networks: list[str] | None = None
     chat_timeout_s: float = Field(10.0, gt=0)
 
     notifier_url: str = Field("http://127.0.0.1:8084", description="links in e-mails")
@@ -37,6 +42,19 @@ class NotifierSettings(ServiceSettings):
     dispatch_interval_s: float = Field(0.5, gt=0)
     chat_rate: str = Field("1/second", description="posts per webhook (Slack allows about 1/s)")
     email_rate: str = Field("20/second", description="messages to the SMTP relay")
+
+    @field_validator("chat_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str] | None) -> list[str] | None:
+        for cidr in value or []:
+            ipaddress.ip_network(cidr, strict=False)  # a ValueError names the wrong one
+        return value
+
+    @property
+    def effective_chat_allowed_networks(self) -> list[str]:
+        if self.chat_allowed_networks is not None:
+            return self.chat_allowed_networks
+        return ["127.0.0.0/8", "::1/128"] if self.is_local else []
 
     @model_validator(mode="after")
     def _no_public_webhook_secret_outside_local_use(self) -> "NotifierSettings":

@@ -17,7 +17,8 @@ from services.recognition.event_handlers import judge_handlers, projection_handl
 from services.recognition.handlers import RecognitionHandlers
 from services.recognition.queries import RecognitionQueries
 from services.recognition.settings import RecognitionSettings
-from shared.auth import member_auth
+from shared.auth import auth_from_settings
+from shared.kafka import kafka_security
 from shared.lag import GroupLag
 from shared.runtime import build_runtime, create_app
 
@@ -39,6 +40,7 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
         settings.kafka_bootstrap_servers,
         runtime.consumer_group,
         [runtime.bus.topic(t) for t in rebuild.TOPICS],
+        security=kafka_security(settings),
     )
     handlers = RecognitionHandlers(
         runtime.bus,
@@ -86,9 +88,7 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
             router(
                 handlers,
                 RecognitionQueries(projection, boards),
-                member_auth(
-                    settings.auth_token_secret, max_lifetime_s=settings.auth_token_max_lifetime_s
-                ),
+                auth_from_settings(settings),
             )
         ],
         on_startup=[start_evaluating],

@@ -115,7 +115,7 @@ class KafkaRecord:
 def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
     return [
         FieldError(
-            field=".".join(str(p) for p in (prefix, *e["loc"]) if p != ""),
+            field=".".join(str(p) for p in (prefix, *e["loc"]) if p != "") or "body",
             message=e["msg"],
         )
         for e in error.errors()
@@ -250,7 +250,8 @@ def _check_data(
 ) -> tuple[EventData | None, InvalidEvent | None, InvalidEvent | None]:
     payload = raw_data
     if not strict:
-        payload = {k: v for k, v in raw_data.items() if k in spec.model.model_fields}
+        known = spec.model.model_fields  # read once: each access goes through a descriptor
+        payload = {k: v for k, v in raw_data.items() if k in known}
     data = data_error = key_error = None
     try:
         data = spec.model.model_validate(payload)

@@ -215,6 +215,8 @@ def test_notifier_settings_parse_from_the_compose_env(monkeypatch: pytest.Monkey
     assert settings.smtp_port == 1025
     assert settings.chat_webhook_url == "http://chat-sink:8090/hooks/cop"
     assert settings.chat_allowed_hosts == ["chat-sink"]
+    # the sink is on the compose network, a private range of Docker's default address pools
+    assert settings.chat_allowed_networks == ["172.16.0.0/12", "192.168.0.0/16"]
     assert settings.chat_webhook_kind == "webhook"
     assert settings.notifier_url == "http://localhost:8084"
     assert settings.recognition_url == "http://localhost:8083"

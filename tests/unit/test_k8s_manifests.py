@@ -232,6 +232,7 @@ def test_notifier_chat_is_off_until_a_webhook_is_configured(
     settings = NotifierSettings()
     assert not settings.chat_webhook_url
     assert settings.chat_allowed_hosts == []
+    assert settings.chat_allowed_networks == []
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

@@ -4,13 +4,19 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
+
+from shared.mongo import bson_time
+
+
+def new_key() -> str:
+    return f"cop_{secrets.token_urlsafe(32)}"
 
 
 def hash_key(api_key: str) -> str:
@@ -48,7 +54,7 @@ class SourceRegistry:
 
     async def add(self, name: str, types: list[str], rate_limit_per_minute: int) -> str:
         """Register a source and return its API key; only the key's hash is kept."""
-        api_key = f"cop_{secrets.token_urlsafe(32)}"
+        api_key = new_key()
         doc = {
             "_id": name,
             "key_hash": hash_key(api_key),
@@ -64,12 +70,52 @@ class SourceRegistry:
         return api_key
 
     async def revoke(self, name: str) -> bool:
-        result = await self._sources.update_one({"_id": name}, {"$set": {"active": False}})
+        """Withdraw every key of the source (the current one and one still overlapping)."""
+        result = await self._sources.update_one(
+            {"_id": name},
+            {"$set": {"active": False}, "$unset": {"previous_key_hash": "", "previous_until": ""}},
+        )
         return result.matched_count == 1
 
+    async def rotate(self, name: str, overlap_s: int) -> tuple[str, datetime]:
+        """Give the source a new key; the current one keeps working for `overlap_s` seconds
+        (until the returned time), so the system can switch without a failed request. A key
+        still overlapping from an earlier rotation stops at once. Raises KeyError for an
+        unknown source, PermissionError for a revoked one."""
+        doc = await self._sources.find_one({"_id": name})
+        if doc is None:
+            raise KeyError(name)
+        if not doc.get("active", True):
+            raise PermissionError(f"source {name!r} is revoked")
+        api_key = new_key()
+        until = bson_time(datetime.now(UTC) + timedelta(seconds=overlap_s))
+        result = await self._sources.update_one(
+            {"_id": name, "key_hash": doc["key_hash"], "active": True},
+            {
+                "$set": {
+                    "key_hash": hash_key(api_key),
+                    "previous_key_hash": doc["key_hash"],
+                    "previous_until": until,
+                    "rotated_at": datetime.now(UTC),
+                }
+            },
+        )
+        if result.matched_count != 1:  # rotated or revoked meanwhile: the caller may try again
+            raise PermissionError(f"source {name!r} changed while rotating its key")
+        return api_key, until
+
     async def by_key(self, api_key: str) -> Source | None:
-        doc = await self._sources.find_one({"key_hash": hash_key(api_key), "active": True})
-        return _source(doc) if doc else None
+        hashed = hash_key(api_key)
+        doc = await self._sources.find_one(
+            {"$or": [{"key_hash": hashed}, {"previous_key_hash": hashed}], "active": True}
+        )
+        if doc is None:
+            return None
+        if doc["key_hash"] != hashed:
+            until = doc.get("previous_until")
+            if until is None or until <= datetime.now(UTC):
+                return None
+        return _source(doc)
 
     async def by_name(self, name: str) -> Source | None:
         doc = await self._sources.find_one({"_id": name})  # by `_id` alone: never a scan
@@ -77,7 +123,7 @@ class SourceRegistry:
 
     async def all(self) -> list[dict[str, Any]]:
         return [
-            {k: v for k, v in doc.items() if k != "key_hash"}
+            {k: v for k, v in doc.items() if k not in ("key_hash", "previous_key_hash")}
             async for doc in self._sources.find().sort("_id", ASCENDING)
         ]
 

@@ -2,8 +2,10 @@
 
 The source registry is the events service's own state; this API (admin scope only) is the one way
 to change it, e.g. through `copctl sources`. A new system's API key is answered once, on
-registration: only its hash is stored. Revoking keeps the record (listed as revoked) so the name
-cannot be registered again by someone else.
+registration or rotation: only its hash is stored. Rotating answers a new key while the old one
+keeps working for an overlap window, so the system can switch without a refused request.
+Revoking withdraws every key and keeps the record (listed as revoked) so the name cannot be
+registered again by someone else.
 """
 
 from collections.abc import Awaitable, Callable
@@ -48,6 +50,8 @@ SourceName = Annotated[
     ),
 ]
 RateLimit = Annotated[int, Field(ge=1, le=1_000_000, description="events per minute")]
+MAX_OVERLAP_S = 7 * 24 * 3600
+DEFAULT_OVERLAP_S = 24 * 3600
 
 
 class RegisterSource(BaseModel):
@@ -76,6 +80,24 @@ class RegisteredSource(BaseModel):
     )
 
 
+class RotateKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_s: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_OVERLAP_S,
+        description="seconds the current key keeps working; 0 stops it at once; "
+        f"default {DEFAULT_OVERLAP_S}",
+    )
+
+
+class RotatedKey(BaseModel):
+    name: str
+    api_key: str = Field(description="the new key; shown only this once")
+    previous_key_valid_until: datetime
+
+
 class SourceSystem(BaseModel):
     """A registered system as the registry keeps it (never its key)."""
 
@@ -84,6 +106,8 @@ class SourceSystem(BaseModel):
     rate_limit_per_minute: int
     active: bool
     created_at: datetime | None = None
+    rotated_at: datetime | None = None
+    previous_key_valid_until: datetime | None = None
 
 
 def _system(doc: dict[str, Any]) -> SourceSystem:
@@ -93,6 +117,8 @@ def _system(doc: dict[str, Any]) -> SourceSystem:
         rate_limit_per_minute=int(doc["rate_limit_per_minute"]),
         active=bool(doc.get("active", True)),
         created_at=doc.get("created_at"),
+        rotated_at=doc.get("rotated_at"),
+        previous_key_valid_until=doc.get("previous_until"),
     )
 
 
@@ -100,6 +126,8 @@ def router(
     registry: SourceRegistry,
     auth: Callable[..., Awaitable[Caller]],
     default_rate_limit_per_minute: int,
+    *,
+    default_overlap_s: int = DEFAULT_OVERLAP_S,
 ) -> APIRouter:
     """Every route needs a member token with the admin scope (`copctl token ops --scope admin`)."""
 
@@ -143,10 +171,37 @@ def router(
             name=body.name, types=types, rate_limit_per_minute=limit, api_key=api_key
         )
 
-    @api.get("")
+    @api.get("", response_model_exclude_none=True)
     async def list_sources() -> list[SourceSystem]:
-        """Every registered system, active or revoked, by name."""
+        """Every registered system, active or revoked, by name; when its key was rotated, until
+        when the previous key still works."""
         return [_system(doc) for doc in await registry.all()]
+
+    @api.post(
+        "/{name}/rotate",
+        responses={
+            404: {"description": "no source of that name"},
+            409: {"description": "the source is revoked"},
+        },
+    )
+    async def rotate_key(name: SourceName, body: RotateKey | None = None) -> RotatedKey:
+        """A new API key, answered once; the current key keeps working for the overlap."""
+        overlap_s = default_overlap_s if body is None or body.overlap_s is None else body.overlap_s
+        try:
+            api_key, until = await registry.rotate(name, overlap_s)
+        except KeyError:
+            raise Problem(
+                404,
+                "Not found",
+                f"no source {name}",
+                type_=_PROBLEM + "not-found",
+                extra={"name": name},
+            ) from None
+        except PermissionError as e:
+            raise Problem(
+                409, "Key not rotated", str(e), type_=_PROBLEM + "revoked", extra={"name": name}
+            ) from None
+        return RotatedKey(name=name, api_key=api_key, previous_key_valid_until=until)
 
     @api.post(
         "/{name}/revoke",

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from services.notifier.adapters.chat import host_allowed
 from services.notifier.adapters.deliveries import DeliveryLog
 from services.notifier.adapters.directory import Directory
+from services.notifier.adapters.webhook_targets import TargetPolicy, TargetRefused
 from services.notifier.dispatch import UNSUBSCRIBE
 from services.notifier.domain.preferences import Level, Preferences
 from shared.auth import Caller
@@ -95,7 +95,7 @@ def router(
     directory: Directory,
     deliveries: DeliveryLog,
     auth: Callable[..., Awaitable[Caller]],
-    allowed_hosts: list[str],
+    webhook_targets: TargetPolicy,
     signing_secret: str,
 ) -> APIRouter:
     api = APIRouter(responses={401: {"description": "no valid token"}})
@@ -118,7 +118,8 @@ def router(
     async def put_channels(
         community_id: Id, body: ChannelsRequest, caller: CallerDep
     ) -> list[ChannelView]:
-        """The community's chat channels (leader or admin). Hosts must be on the allowlist."""
+        """The community's chat channels (leader or admin). Hosts must be on the allowlist and
+        resolve to public addresses only (or to networks the settings allow)."""
         leader = await directory.leader(community_id)
         if not caller.is_admin and caller.member_id != leader:
             raise Problem(
@@ -127,16 +128,30 @@ def router(
                 "only the community's leader or an admin",
                 extra={"code": "not_leader_or_admin"},
             )
+        refusals: list[tuple[int, TargetRefused]] = []
+        for index, channel in enumerate(body.channels):
+            try:
+                await webhook_targets.check_url(str(channel.url))
+            except TargetRefused as refused:
+                refusals.append((index, refused))
+        if refusals:
+            index, first = refusals[0]
+            raise Problem(
+                422,
+                "Webhook target not allowed",
+                f"{body.channels[index].id}: {first.reason}",
+                type_=f"urn:cop:problem:notifier:{first.code}",
+                extra={
+                    "code": first.code,
+                    "field": f"channels.{index}.url",
+                    "errors": [
+                        {"field": f"channels.{i}.url", "message": r.reason} for i, r in refusals
+                    ],
+                },
+            )
         stored, shown = [], []
         for channel in body.channels:
             url = str(channel.url)
-            if not host_allowed(url, allowed_hosts):
-                raise Problem(
-                    422,
-                    "Webhook host not allowed",
-                    f"{channel.id}: host not allowed",
-                    extra={"code": "host_not_allowed", "field": "channels"},
-                )
             generated = None
             if channel.kind == "webhook" and channel.secret is None:
                 generated = secrets.token_urlsafe(32)
