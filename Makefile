@@ -10,7 +10,7 @@ install:  ## Python workspace from the lock file (installs uv with pip when miss
 	@$(UV) sync --frozen --quiet
 
 up: install  ## Kafka, MongoDB protocol, Redis, SMTP + chat sinks and the four services
-	@$(UV) run copctl dev up
+	@$(UV) run copctl dev up $(if $(TRACES),--traces)
 
 down:  ## Stop exactly what `make up` started
 	@$(UV) run copctl dev down
@@ -35,8 +35,8 @@ integration: install
 e2e: install
 	$(UV) run pytest tests/e2e
 
-bench: install  ## Throughput and latency benchmarks; writes bench-results/*.json and *.md
-	$(UV) run python -m bench
+bench: install  ## Throughput and latency against this machine's limit (QUICK=1: the short run); writes bench-results/results.json and .md
+	$(UV) run python -m bench $(if $(filter 1,$(QUICK)),--quick)
 
 schemas: install  ## JSON Schemas + AsyncAPI generated from the event models
 	$(UV) run copctl schemas --out docs/schemas

@@ -48,14 +48,23 @@ KnowledgeUrlOption = Annotated[
 
 
 @dev.command("up")
-def dev_up() -> None:
+def dev_up(
+    traces: Annotated[
+        bool,
+        typer.Option(
+            "--traces",
+            envvar="COP_TRACE_VIEWER",
+            help="also start the trace viewer (Jaeger, built with Go) and export traces to it",
+        ),
+    ] = False,
+) -> None:
     """Start everything on the local defaults and wait until every service is ready."""
     from copctl.devstack.processes import StackError
     from copctl.devstack.stack import up
 
     began = time.monotonic()
     try:
-        infra, urls = up()
+        infra, urls = up(traces=traces)
     except StackError as e:
         typer.secho(f"dev up failed: {e}", fg="red", err=True)
         raise typer.Exit(1) from e
@@ -73,6 +82,9 @@ def dev_up() -> None:
     for name, url in urls.items():
         typer.echo(f"  {name:<12} {url}  (docs: {url}/docs)")
     typer.echo(f"  Logs         {local_dir() / 'logs'}")
+    if traces:
+        typer.echo("  Traces       http://127.0.0.1:16686 (Jaeger API; `copctl trace EVENT_ID`)")
+    typer.echo("  Metrics      <service URL>/metrics")
     typer.echo("Stop with: copctl dev down")
 
 
@@ -83,6 +95,35 @@ def dev_down() -> None:
 
     stopped = down()
     typer.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@dev.command("restart")
+def dev_restart(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="events, knowledge, recognition, notifier, kafka, mongodb or redis",
+            show_default=False,
+        ),
+    ],
+    hard: Annotated[
+        bool, typer.Option("--hard", help="SIGKILL instead of SIGTERM: restart after a crash")
+    ] = False,
+) -> None:
+    """Restart one process of the local stack the way `dev up` started it; wait until it serves."""
+    from copctl.devstack.processes import StackError
+    from copctl.devstack.stack import RESTARTABLE, restart
+
+    if name not in RESTARTABLE:
+        typer.secho(f"cannot restart {name!r}: one of {', '.join(RESTARTABLE)}", err=True)
+        raise typer.Exit(2)
+    began = time.monotonic()
+    try:
+        proc = restart(name, hard=hard)
+    except StackError as e:
+        typer.secho(f"dev restart failed: {e}", fg="red", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(f"restarted {name} (pid {proc.pid}) in {time.monotonic() - began:.1f}s")
 
 
 @dev.command("status")
@@ -225,6 +266,29 @@ def sources_list(
                    f"{', '.join(source['types'])}")  # fmt: skip
 
 
+@sources.command("rotate")
+def sources_rotate(
+    name: str,
+    overlap: Annotated[
+        int | None,
+        typer.Option(
+            "--overlap",
+            metavar="SECONDS",
+            help="how long the current key keeps working (0: stop it now; default: the "
+            "service's, 24 h)",
+        ),
+    ] = None,
+    events_url: EventsUrlOption = "http://127.0.0.1:8081",
+    secret: SecretOption = LOCAL_TOKEN_SECRET,
+) -> None:
+    """Give a source a new API key and print it (shown once); the current key keeps working
+    until the time printed, so the system can switch to the new one."""
+    rotated = _sources_call(events_url, secret, lambda c: c.rotate(name, overlap))
+    typer.echo(f"rotated the key of {rotated['name']}")
+    typer.echo(f"API key (store it now, it is not shown again): {rotated['api_key']}")
+    typer.echo(f"previous_key_valid_until: {rotated['previous_key_valid_until']}")
+
+
 @sources.command("revoke")
 def sources_revoke(
     name: str,
@@ -244,12 +308,20 @@ def token(
     ] = None,
     ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 3600,
     secret: SecretOption = LOCAL_TOKEN_SECRET,
+    audience: Annotated[
+        str,
+        typer.Option(
+            envvar="AUTH_TOKEN_AUDIENCE", help="the `aud` claim, when the services require one"
+        ),
+    ] = "",
 ) -> None:
     """Print a member's bearer token, signed with the services' AUTH_TOKEN_SECRET."""
     from shared.auth import issue_token
 
     try:
-        token = issue_token(secret, member_id, scopes=tuple(scope or ()), ttl_s=ttl)
+        token = issue_token(
+            secret, member_id, scopes=tuple(scope or ()), ttl_s=ttl, audience=audience
+        )
     except ValueError as e:
         typer.echo(f"cannot issue that token: {e}", err=True)
         raise typer.Exit(2) from None
@@ -415,6 +487,47 @@ def knowledge_import(
         typer.secho(line, fg=style if style not in ("", "bold") else None, bold=style == "bold")
     if report.failed:
         raise typer.Exit(1)
+
+
+@app.command("trace")
+def trace_command(
+    event_id: Annotated[
+        str, typer.Argument(help="an event id (e.g. POST /kudos' event_id), or a trace id")
+    ],
+    viewer: Annotated[
+        str,
+        typer.Option(envvar="COP_TRACE_VIEWER_URL", help="the trace viewer's (Jaeger's) URL"),
+    ] = "http://127.0.0.1:16686",
+    files: Annotated[
+        Path | None,
+        typer.Option(
+            "--files",
+            file_okay=False,
+            help="read the services' span files (COP_TRACE_FILE) in this folder instead, "
+            "e.g. .local/traces",
+        ),
+    ] = None,
+) -> None:
+    """Print an event's trace as a tree: service, span, duration, status."""
+    import httpx
+
+    from copctl.trace import JaegerApi, TraceNotFound, trace_from_files, tree_lines
+
+    try:
+        if files is not None:
+            spans = trace_from_files(files, event_id)
+        else:
+            with JaegerApi(viewer) as api:
+                spans = api.find(event_id)
+    except TraceNotFound as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(1) from e
+    except httpx.HTTPError as e:
+        typer.secho(f"the trace viewer at {viewer} did not answer: {e}", fg="red", err=True)
+        raise typer.Exit(2) from e
+    typer.echo(f"trace {spans[0].trace_id} ({len(spans)} spans)")
+    for line in tree_lines(spans):
+        typer.echo(line)
 
 
 def main() -> None:

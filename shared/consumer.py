@@ -43,6 +43,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from shared import metrics
 from shared.events.bindings import decode_record
 from shared.events.codec import DecodedEvent, InvalidEvent
 from shared.events.topics import dlq_topic
@@ -77,9 +78,10 @@ class ConsumedRecord:
     key: bytes | None
     value: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    group: str = ""  # the consumer group that received it
 
     @classmethod
-    def of(cls, record: ConsumerRecord[Any, Any]) -> "ConsumedRecord":
+    def of(cls, record: ConsumerRecord[Any, Any], group: str = "") -> "ConsumedRecord":
         return cls(
             topic=record.topic,
             partition=record.partition,
@@ -87,6 +89,7 @@ class ConsumedRecord:
             key=record.key,
             value=record.value if record.value is not None else b"",
             headers=record_headers(record),
+            group=group,
         )
 
     @property
@@ -97,18 +100,15 @@ class ConsumedRecord:
     def span(
         self, tracer: trace.Tracer, name: str, attributes: dict[str, str] | None = None
     ) -> Iterator[Span]:
-        """A span that continues the producer's trace, so one request is one trace end to end."""
+        """A span that continues the producer's trace, so one request is one trace end to end,
+        linked to the batch span it runs in (the span current when it starts)."""
+        batch = trace.get_current_span().get_span_context()
         with tracer.start_as_current_span(
             name,
             context=self.trace_context,
             kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": self.topic,
-                "messaging.destination.partition.id": str(self.partition),
-                "messaging.kafka.offset": self.offset,
-                **(attributes or {}),
-            },
+            attributes={**message_attributes(self), **(attributes or {})},
+            links=[Link(batch)] if batch.is_valid else None,
         ) as span:
             yield span
 
@@ -144,6 +144,7 @@ class ConsumedEvent:
     def span(self, tracer: trace.Tracer, name: str) -> Iterator[Span]:
         attributes = {
             "messaging.message.id": self.event.id,
+            "cloudevents.event_id": self.event.id,
             "cloudevents.event_type": self.event.type,
         }
         with self.record.span(tracer, name, attributes) as span:
@@ -156,6 +157,58 @@ Decoder = Callable[[ConsumedRecord], T | None]
 
 def record_headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
     return {k: (v or b"").decode(errors="replace") for k, v in (record.headers or ())}
+
+
+def message_attributes(record: ConsumedRecord) -> dict[str, str | int]:
+    """The messaging semantic conventions' attributes of one consumed Kafka record."""
+    attributes: dict[str, str | int] = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": record.topic,
+        "messaging.destination.partition.id": str(record.partition),
+        "messaging.kafka.offset": record.offset,
+    }
+    if record.group:
+        attributes["messaging.consumer.group.name"] = record.group
+    if record.key is not None:
+        attributes["messaging.kafka.message.key"] = record.key.decode(errors="replace")
+    if event_id := record.headers.get("ce_id"):
+        attributes["messaging.message.id"] = event_id
+    return attributes
+
+
+def _batch_attributes(records: Sequence[ConsumedRecord], group: str) -> dict[str, str | int]:
+    topics = sorted({r.topic for r in records})
+    partitions = {(r.topic, r.partition) for r in records}
+    attributes: dict[str, str | int] = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": ",".join(topics),
+        "messaging.consumer.group.name": group,
+        "messaging.batch.message_count": len(records),
+    }
+    if len(partitions) == 1:
+        attributes["messaging.destination.partition.id"] = str(records[0].partition)
+    return attributes
+
+
+def _event_type(item: "ConsumedEvent | ConsumedRecord") -> str:
+    if isinstance(item, ConsumedEvent):
+        return item.event.type
+    return item.headers.get("ce_type") or "unknown"
+
+
+def _batch_parent(contexts: Sequence[otel_context.Context]) -> otel_context.Context:
+    """The trace a batch span belongs to: its records' trace when they all share one (a single
+    request's events: its MongoDB writes stay in that trace), else a trace of its own that
+    links to each record's."""
+    span_contexts = [trace.get_current_span(c).get_span_context() for c in contexts]
+    traces = {c.trace_id for c in span_contexts if c.is_valid}
+    if len(traces) == 1 and all(c.is_valid for c in span_contexts):
+        return contexts[0]
+    return otel_context.Context()
 
 
 def decode_event(record: ConsumedRecord) -> ConsumedEvent | None:
@@ -184,6 +237,12 @@ def _record_of(item: ConsumedEvent | ConsumedRecord) -> ConsumedRecord:
     return item.record if isinstance(item, ConsumedEvent) else item
 
 
+def _message_id(item: ConsumedEvent | ConsumedRecord) -> str | None:
+    if isinstance(item, ConsumedEvent):
+        return item.event.id
+    return item.headers.get("ce_id")
+
+
 class EventConsumer(Generic[T]):
     """Feeds one entrypoint's batch handler from its topics, with the retry and DLQ policy."""
 
@@ -206,13 +265,15 @@ class EventConsumer(Generic[T]):
         self._backoff_s = backoff_s
         self._tracer = tracer or trace.get_tracer(__name__)
         self._outages = 0
+        self.group = f"cop-{service}"
 
     def subscribe(self, *topics: str, group_id: str = "", max_records: int = 500) -> None:
         """Consume the contract topics (names without the bus's prefix) as one consumer group."""
+        self.group = group_id or f"cop-{self._service}"
 
         @self._bus.broker.subscriber(
             *(self._bus.topic(t) for t in topics),
-            group_id=group_id or f"cop-{self._service}",
+            group_id=self.group,
             batch=True,
             max_records=max_records,
             auto_offset_reset="earliest",
@@ -224,7 +285,7 @@ class EventConsumer(Generic[T]):
         async def consume(message: KafkaMessage) -> None:
             raw = message.raw_message
             records = raw if isinstance(raw, tuple) else (raw,)
-            await self.process([ConsumedRecord.of(r) for r in records])
+            await self.process([ConsumedRecord.of(r, self.group) for r in records])
 
     async def process(self, records: Sequence[ConsumedRecord]) -> None:
         batch: list[T] = []
@@ -240,33 +301,73 @@ class EventConsumer(Generic[T]):
             await self._apply(batch)
 
     async def _apply(self, batch: list[T]) -> None:
-        contexts = [_record_of(item).trace_context for item in batch]
-        links = [Link(trace.get_current_span(c).get_span_context()) for c in contexts]
+        records = [_record_of(item) for item in batch]
+        contexts = [r.trace_context for r in records]
+        links = [
+            Link(ctx, {"messaging.message.id": mid} if (mid := _message_id(item)) else None)
+            for item, c in zip(batch, contexts, strict=True)
+            if (ctx := trace.get_current_span(c).get_span_context()).is_valid
+        ]
         began = time.perf_counter()
+        outcome = "applied"
         with self._tracer.start_as_current_span(
-            f"{self._service} apply batch",
-            context=otel_context.Context(),
+            f"process {','.join(sorted({r.topic for r in records}))}",
+            context=_batch_parent(contexts),
+            kind=SpanKind.CONSUMER,
             links=links,
-            attributes={"messaging.batch.message_count": len(batch)},
+            attributes=_batch_attributes(records, self.group),
         ):
-            error = await self._attempt(batch, self._max_retries)
-            if error is None:
-                log.debug(
-                    "%s: applied %d record(s) in %.1f ms",
-                    self._service,
-                    len(batch),
-                    (time.perf_counter() - began) * 1000,
+            try:
+                error = await self._attempt(batch, self._max_retries)
+                if error is None:
+                    self._count_applied(batch)
+                    log.debug(
+                        "%s: applied %d record(s) in %.1f ms",
+                        self._service,
+                        len(batch),
+                        (time.perf_counter() - began) * 1000,
+                    )
+                    return
+                outcome = "split"
+                if len(batch) == 1:
+                    await self._dead_letter(
+                        _record_of(batch[0]), _describe(error), error, _event_type(batch[0])
+                    )
+                    return
+                # The batch keeps failing: find the poison record(s), one attempt each (the
+                # batch was retried already; retrying every record again could outlast the
+                # poll interval).
+                for item in batch:
+                    error = await self._attempt([item], 0)
+                    if error is None:
+                        self._count_applied([item])
+                    else:
+                        await self._dead_letter(
+                            _record_of(item), _describe(error), error, _event_type(item)
+                        )
+            except TRANSIENT_ERRORS:
+                outcome = "rewound"
+                raise
+            finally:
+                metrics.batch_duration.record(
+                    time.perf_counter() - began,
+                    {metrics.GROUP: self.group, "cop.outcome": outcome},
                 )
-                return
-            if len(batch) == 1:
-                await self._dead_letter(_record_of(batch[0]), _describe(error))
-                return
-            # The batch keeps failing: find the poison record(s), one attempt each (the batch
-            # was retried already; retrying every record again could outlast the poll interval).
-            for item in batch:
-                error = await self._attempt([item], 0)
-                if error is not None:
-                    await self._dead_letter(_record_of(item), _describe(error))
+
+    def _count_applied(self, batch: Sequence[T]) -> None:
+        counts: dict[tuple[str, str], int] = {}
+        for item in batch:
+            key = (_record_of(item).topic, _event_type(item))
+            counts[key] = counts.get(key, 0) + 1
+        for (topic, event_type), n in counts.items():
+            metrics.events_consumed.add(
+                n,
+                {
+                    metrics.GROUP: self.group,
+                    metrics.DESTINATION: topic,
+                    metrics.EVENT_TYPE: event_type,
+                },
+            )
 
     async def _attempt(self, batch: list[T], retries: int) -> Exception | None:
         """Run the handler with bounded retries; None on success, else the last error.
@@ -309,7 +410,29 @@ class EventConsumer(Generic[T]):
         )
         await asyncio.sleep(delay)
 
-    async def _dead_letter(self, record: ConsumedRecord, reason: str) -> None:
+    async def _dead_letter(
+        self,
+        record: ConsumedRecord,
+        reason: str,
+        error: BaseException | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        metrics.events_failed.add(
+            1,
+            {
+                metrics.GROUP: self.group,
+                metrics.DESTINATION: record.topic,
+                metrics.EVENT_TYPE: event_type or record.headers.get("ce_type") or "unknown",
+                metrics.ERROR_TYPE: type(error).__qualname__ if error else "Undecodable",
+                "cop.failure": "dead_lettered" if error else "undecodable",
+            },
+        )
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.add_event(
+                "dead-lettered",
+                {"messaging.kafka.offset": record.offset, "error.type": reason[:200]},
+            )
         await publish_dead_letter(self._bus, self._service, record, reason)
 
 

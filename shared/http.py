@@ -1,14 +1,16 @@
-"""HTTP conventions shared by the services: RFC 9457 problem details and health endpoints."""
+"""HTTP conventions shared by the services: RFC 9457 problem details, health endpoints,
+`/metrics` and one log line per request."""
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import SkipJsonSchema
@@ -17,6 +19,9 @@ from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.metrics import PROMETHEUS_CONTENT_TYPE, prometheus_text
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -107,8 +112,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own 400 is a body it could not parse (e.g. not JSON): name it like a 422 does.
+        errors = [{"field": "body", "message": str(exc.detail)}] if exc.status_code == 400 else None
         return problem_response(
-            request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None)
+            request,
+            exc.status_code,
+            str(exc.detail),
+            extra={"errors": errors} if errors else None,
+            headers=getattr(exc, "headers", None),
         )
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -176,3 +187,60 @@ def health_router(checks: Mapping[str, ReadinessCheck], timeout_s: float = 2.0) 
         )
 
     return router
+
+
+def metrics_router() -> APIRouter:
+    """`/metrics`: the process's OpenTelemetry metrics in the Prometheus text format."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/metrics", response_class=Response)
+    async def prometheus_metrics() -> Response:
+        return Response(prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    return router
+
+
+_request_log = logging.getLogger("cop.http")
+
+
+class _RequestLog:
+    """One line per request, inside the request's server span (so it carries the trace id):
+    method, path (never the query string, which may hold a token), route, status, duration."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz", "/metrics"):
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            _request_log.info(
+                "%s %s answered %d in %.1f ms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - began) * 1000,
+                extra={
+                    "http.request.method": scope["method"],
+                    "url.path": scope["path"],
+                    "http.route": getattr(route, "path", None),
+                    "http.response.status_code": status,
+                },
+            )
+
+
+def log_requests(app: FastAPI) -> None:
+    app.add_middleware(_RequestLog)

@@ -8,6 +8,7 @@ commits once per batch. Types nobody registered are skipped: consumers ignore wh
 handle, never crash on it.
 """
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from opentelemetry import trace
 
+from shared import metrics
 from shared.consumer import ConsumedEvent
 from shared.events.catalog import EventData, spec_for_model
 
@@ -50,6 +52,7 @@ class Fact(Generic[D]):
 
 
 Handler = Callable[[Fact[D], U], Awaitable[None]]
+Prepare = Callable[[Sequence[Fact[Any]], U], Awaitable[None]]
 
 
 class EventHandlers(Generic[U]):
@@ -61,9 +64,13 @@ class EventHandlers(Generic[U]):
         unit_of_work: Callable[[], U],
         *,
         tracer: trace.Tracer | None = None,
+        prepare: Prepare[U] | None = None,
     ) -> None:
+        """`prepare`, when given, sees the batch's handled facts before the first handler runs,
+        with the batch's unit of work: to read at once what the handlers will ask for."""
         self._service = service
         self._unit_of_work = unit_of_work
+        self._prepare = prepare
         self._handlers: dict[type[EventData], Handler[Any, U]] = {}
         self._tracer = tracer or trace.get_tracer(__name__)
 
@@ -82,11 +89,24 @@ class EventHandlers(Generic[U]):
     async def __call__(self, batch: Sequence[ConsumedEvent]) -> None:
         """Handle a batch in order inside one unit of work, committed after the last event."""
         uow = self._unit_of_work()
-        for consumed in batch:
-            handler = self._handlers.get(type(consumed.event.data))
-            if handler is None:
-                continue
+        handled = [
+            (handler, Fact.of(consumed))
+            for consumed in batch
+            if (handler := self._handlers.get(type(consumed.event.data))) is not None
+        ]
+        if self._prepare is not None and handled:
+            await self._prepare([fact for _, fact in handled], uow)
+        for handler, fact in handled:
+            consumed = fact.consumed
+            began = time.perf_counter()
             with consumed.span(self._tracer, f"{self._service} handle {consumed.event.type}"):
-                await handler(Fact.of(consumed), uow)
+                await handler(fact, uow)
+            metrics.handler_duration.record(
+                time.perf_counter() - began,
+                {
+                    metrics.GROUP: consumed.record.group,
+                    metrics.EVENT_TYPE: consumed.event.type,
+                },
+            )
             uow.handled(consumed.event.id, consumed.event.type)
         await uow.commit()

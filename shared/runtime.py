@@ -4,27 +4,31 @@ Each service's composition root builds one `Runtime` from its settings and hands
 `create_app`, together with its routers and consumers.
 """
 
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
+from shared.body_limit import BodySizeLimit
 from shared.consumer import ConsumedEvent, ConsumedRecord, EventConsumer, raw_record
-from shared.http import health_router, install_problem_handlers
-from shared.kafka import EventBus, ensure_topics, make_broker
-from shared.mongo import make_client
+from shared.events.topics import dlq_topic
+from shared.http import health_router, install_problem_handlers, log_requests, metrics_router
+from shared.kafka import EventBus, ensure_topics, kafka_security, make_broker
+from shared.kafka_tracing import KafkaTracing
+from shared.kafka_watch import KafkaWatch
+from shared.logs import configure_logging, secrets_of
+from shared.mongo import make_client, mongo_options
 from shared.settings import ServiceSettings
-from shared.telemetry import setup_telemetry
+from shared.telemetry import setup_telemetry, shutdown_telemetry
 
 Hook = Callable[[], Awaitable[Any]]
 
@@ -36,6 +40,8 @@ class Runtime:
     bus: EventBus
     mongo: AsyncMongoClient[dict[str, Any]]
     redis: Redis
+    # consumer group -> its topics (with the bus's prefix), for the lag gauges
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def db(self) -> AsyncDatabase[dict[str, Any]]:
@@ -76,6 +82,7 @@ class Runtime:
         consumer: EventConsumer[ConsumedEvent] = self._consumer(handler)
         group = f"{self.consumer_group}-{group_suffix}" if group_suffix else self.consumer_group
         consumer.subscribe(*topics, group_id=group, max_records=max_records)
+        self.groups[group] = [self.bus.topic(t) for t in topics]
 
     def subscribe_records(
         self,
@@ -85,7 +92,9 @@ class Runtime:
     ) -> None:
         """An entrypoint that judges raw records itself (the inbound gateway), same policy."""
         consumer: EventConsumer[ConsumedRecord] = self._consumer(handler, decoder=raw_record)
-        consumer.subscribe(*topics, group_id=f"{self.consumer_group}-{group_suffix}")
+        group = f"{self.consumer_group}-{group_suffix}"
+        consumer.subscribe(*topics, group_id=group)
+        self.groups[group] = [self.bus.topic(t) for t in topics]
 
     async def kafka_ready(self) -> bool:
         return await self.broker.ping(timeout=1.5)
@@ -100,21 +109,19 @@ class Runtime:
 
 
 def build_runtime(settings: ServiceSettings) -> Runtime:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     name = f"cop-{settings.service_name}"
+    configure_logging(name, settings.log_level, secrets_of(settings))
     provider = setup_telemetry(name)  # before the MongoDB client, so its commands are traced
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id=name, security=kafka_security(settings)
+    )
+    broker.add_middleware(KafkaTracing(provider, client_id=name))
     return Runtime(
         settings=settings,
         tracer_provider=provider,
-        bus=EventBus(
-            make_broker(settings.kafka_bootstrap_servers, client_id=name, tracer_provider=provider),
-            topic_prefix=settings.kafka_topic_prefix,
-        ),
-        mongo=make_client(settings.mongodb_uri, app_name=name),
-        redis=Redis.from_url(settings.redis_url, decode_responses=True),
+        bus=EventBus(broker, topic_prefix=settings.kafka_topic_prefix),
+        mongo=make_client(settings.mongodb_uri, app_name=name, **mongo_options(settings)),
+        redis=Redis.from_url(settings.redis_url, decode_responses=True, **settings.redis_options()),
     )
 
 
@@ -128,29 +135,48 @@ def create_app(
     on_shutdown: Sequence[Hook] = (),
 ) -> FastAPI:
     settings = runtime.settings
+    security = kafka_security(settings)
+    watch = KafkaWatch(
+        settings.kafka_bootstrap_servers,
+        runtime.groups,
+        runtime.bus.topic(dlq_topic(settings.service_name)),
+        security=security,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # uvicorn has configured its loggers by now: route them through ours again.
+        configure_logging(f"cop-{settings.service_name}", settings.log_level)
         await ensure_topics(
             settings.kafka_bootstrap_servers,
             partitions=settings.kafka_topic_partitions,
             replication_factor=settings.kafka_replication_factor,
             topic_prefix=settings.kafka_topic_prefix,
+            security=security,
         )
         for hook in on_startup:
             await hook()
         await runtime.broker.start()
+        await watch.start()
         try:
             yield
         finally:
-            await runtime.broker.stop()
+            await watch.stop()
+            # Background loops (dispatching, evaluating) publish: they stop while the broker
+            # can still carry what they are finishing.
             for hook in on_shutdown:
                 await hook()
+            await runtime.broker.stop()
             await runtime.redis.aclose()
             await runtime.mongo.close()
+            shutdown_telemetry()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_problem_handlers(app)
+    # `/ingest` enforces and reports its own, larger limits (services/events/entrypoints/ingest.py).
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.http_max_body_bytes, path_limits={"/ingest": None}
+    )
     app.include_router(
         health_router(
             {
@@ -160,9 +186,15 @@ def create_app(
             }
         )
     )
+    app.include_router(metrics_router())
     for router in routers:
         app.include_router(router)
+    log_requests(app)
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=runtime.tracer_provider, excluded_urls="healthz,readyz"
+        app,
+        tracer_provider=runtime.tracer_provider,
+        meter_provider=metrics.get_meter_provider(),
+        excluded_urls="healthz,readyz,metrics",
+        exclude_spans=["receive", "send"],
     )
     return app

@@ -12,5 +12,6 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # the service configured logging itself (shared.logs)
         access_log=False,
     )

@@ -14,6 +14,7 @@ An event too large for the broker is rejected (`EVENT_TOO_LARGE`) and recorded w
 so is any rejection whose record would not fit on `cop.inbound.rejected` whole.
 """
 
+import asyncio
 import json
 import uuid
 from collections.abc import Mapping
@@ -21,8 +22,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
+from aiokafka.errors import (
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link
 
 from services.events.adapters.sources import InboundLedger, Source, SourceRegistry
 from shared.events.bindings import Headers, envelope_from_kafka
@@ -38,9 +47,14 @@ from shared.events.codec import (
 )
 from shared.events.topics import Topic
 from shared.kafka import EventBus
+from shared.metrics import count_ingest
 
 EVENT_TOO_LARGE = "event too large"
 NOT_AN_OBJECT = "an event must be a JSON object"
+
+PUBLISH_TIMEOUT_S = 10.0
+"""How long a publish may wait for the broker before the caller is told to retry (HTTP 503 with
+`Retry-After`; a `cop.inbound` batch is rewound): never an acknowledgement of an unwritten event."""
 
 MAX_RECORD_BYTES = 1_048_576
 """The producer's `max_request_size` default: the largest record it sends (key, value, headers)."""
@@ -77,8 +91,10 @@ class Gateway:
         ledger: InboundLedger,
         *,
         max_record_bytes: int = MAX_RECORD_BYTES,
+        publish_timeout_s: float = PUBLISH_TIMEOUT_S,
     ) -> None:
         self._bus = bus
+        self.publish_timeout_s = publish_timeout_s
         self.sources = sources
         self._ledger = ledger
         self.max_record_bytes = max_record_bytes
@@ -103,7 +119,8 @@ class Gateway:
         try:
             if raw is None or isinstance(raw, (bytes, bytearray, memoryview)):
                 payload = _read_record(raw, headers, key)
-            outcome = await self._route(payload, source)
+            with _sender_trace(payload, via, headers):
+                outcome = await self._route(payload, source)
         except InvalidEvent as e:
             recorded = payload
             if payload is raw and (raw is None or isinstance(raw, (bytes, bytearray, memoryview))):
@@ -113,6 +130,7 @@ class Gateway:
                 recorded = {**e.attributes, "data": text} if e.attributes else text
             outcome = _rejected(e, recorded if isinstance(recorded, dict) else e.attributes)
             await self._reject(recorded, outcome, source, via, summarize=e.oversized)
+        _count(outcome, source, payload, via)
         return outcome
 
     async def refuse(
@@ -127,6 +145,7 @@ class Gateway:
         if size is not None:
             event["size"] = size
         await self._reject(event or None, outcome, source, via, summarize=True)
+        _count(outcome, source, None, via)
         return outcome
 
     async def _route(self, payload: Any, source: Source | None) -> Outcome:
@@ -193,9 +212,14 @@ class Gateway:
             outcome.status = "duplicate"
             return outcome
         try:
-            await self._bus.publish_record(record)
+            await asyncio.wait_for(self._bus.publish_record(record), self.publish_timeout_s)
         except (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError) as e:
             raise _too_large(f"the broker refused it: {e}") from e
+        except TimeoutError as e:
+            # Still pending in the ledger: a retry publishes it (again, if it got through).
+            raise KafkaTimeoutError(
+                f"no answer from the broker in {self.publish_timeout_s}s"
+            ) from e
         await self._ledger.published(envelope.source, envelope.id)
         return outcome
 
@@ -290,3 +314,43 @@ def _summary(event: Any) -> dict[str, Any]:
 def _text(event: Any, name: str) -> str | None:
     value = event.get(name) if isinstance(event, dict) else None
     return value if isinstance(value, str) else None
+
+
+_tracer = trace.get_tracer("cop.events.gateway")
+
+
+def _sender_trace(payload: Any, via: str, headers: Headers | None) -> Any:
+    """A span per judged event in the sender's trace: the CloudEvents distributed-tracing
+    extension (`traceparent`, `tracestate` attributes) when the event has one, else the Kafka
+    record's `traceparent` header, else the current span (the HTTP request, which continues
+    the caller's `traceparent` header). Linked to the span it runs in when that differs."""
+    parent: otel_context.Context | None = None
+    ce_traceparent = _text(payload, "traceparent")
+    if ce_traceparent:
+        carrier = {"traceparent": ce_traceparent, "tracestate": _text(payload, "tracestate") or ""}
+        parent = propagate.extract(carrier)
+    elif via == "kafka" and headers:
+        parent = propagate.extract(dict(headers))
+    if parent is not None and not trace.get_current_span(parent).get_span_context().is_valid:
+        parent = None
+    current = trace.get_current_span().get_span_context()
+    attributes = {"cop.via": via}
+    for name, attribute in (("id", "cloudevents.event_id"), ("type", "cloudevents.event_type")):
+        if value := _text(payload, name):
+            attributes[attribute] = value
+    return _tracer.start_as_current_span(
+        f"ingest {_text(payload, 'type') or 'event'}",
+        context=parent,
+        links=[Link(current)] if parent is not None and current.is_valid else None,
+        attributes=attributes,
+    )
+
+
+def _count(outcome: Outcome, source: Source | None, payload: Any, via: str) -> None:
+    if source is not None:
+        name: str | None = source.name
+    elif outcome.status != "rejected":  # routed, so a registered system sent it
+        name = (_text(payload, "source") or "").split("/", 1)[0] or None
+    else:
+        name = None
+    count_ingest(name, outcome.status, via)
