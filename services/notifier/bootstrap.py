@@ -14,12 +14,13 @@ from services.notifier.adapters.deliveries import DeliveryLog
 from services.notifier.adapters.directory import Directory
 from services.notifier.adapters.email import SmtpSender
 from services.notifier.adapters.replay_marks import ReplayMarks
+from services.notifier.adapters.webhook_targets import TargetPolicy
 from services.notifier.dispatch import Dispatcher, Limits, Links
 from services.notifier.entrypoints.http import router
 from services.notifier.event_handlers import event_handlers
 from services.notifier.handlers import Planner
 from services.notifier.settings import NotifierSettings
-from shared.auth import member_auth
+from shared.auth import auth_from_settings
 from shared.runtime import build_runtime, create_app
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,9 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
     deliveries = DeliveryLog(
         runtime.db, runtime.redis, settings.mongodb_database, settings.delivery_lease_s
     )
+    webhook_targets = TargetPolicy.from_settings(settings)
     chat = WebhookPoster(
-        allowed_hosts=settings.chat_allowed_hosts,
+        targets=webhook_targets,
         secret=settings.chat_webhook_secret,
         timeout_s=settings.chat_timeout_s,
         tracer=runtime.tracer,
@@ -49,31 +51,27 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         if settings.chat_webhook_url
         else None
     )
-    planner = Planner(
-        directory=directory,
-        log_=deliveries,
-        replay_marks=ReplayMarks(runtime.db),
-        reminder_offsets_h=settings.reminder_offsets_h,
-        default_chat=default_chat,
-        tracer=runtime.tracer,
-    )
     storage = RedisStorage(
-        settings.redis_url.replace("redis://", "async+redis://", 1), implementation="redispy"
+        f"async+{settings.redis_url}"
+        if settings.redis_url.startswith(("redis://", "rediss://"))
+        else settings.redis_url,
+        implementation="redispy",
+    )
+    email = SmtpSender(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        mail_from=settings.mail_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        timeout_s=settings.smtp_timeout_s,
+        tracer=runtime.tracer,
     )
     dispatcher = Dispatcher(
         deliveries=deliveries,
         directory=directory,
         bus=runtime.bus,
-        email=SmtpSender(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            mail_from=settings.mail_from,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-            timeout_s=settings.smtp_timeout_s,
-            tracer=runtime.tracer,
-        ),
+        email=email,
         chat=chat,
         limiter=MovingWindowRateLimiter(storage),
         links=Links(
@@ -94,29 +92,29 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         default_chat=default_chat,
         tracer=runtime.tracer,
     )
+    planner = Planner(
+        directory=directory,
+        log_=deliveries,
+        replay_marks=ReplayMarks(runtime.db),
+        reminder_offsets_h=settings.reminder_offsets_h,
+        default_chat=default_chat,
+        tracer=runtime.tracer,
+        planned=dispatcher.wake,
+    )
     runtime.subscribe(event_handlers(planner), *rebuild.TOPICS, max_records=100)
     loop: list[asyncio.Task[None]] = []
 
-    async def dispatch_forever() -> None:
-        while True:
-            try:
-                if not await dispatcher.run_once():
-                    await asyncio.sleep(settings.dispatch_interval_s)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # an outage: the schedule is durable, the next round resumes it
-                log.exception("dispatching failed; retrying")
-                await asyncio.sleep(settings.dispatch_interval_s * 4)
-
     async def start_dispatching() -> None:
-        loop.append(asyncio.create_task(dispatch_forever()))
+        loop.append(asyncio.create_task(dispatcher.run_forever(settings.dispatch_interval_s)))
 
     async def stop_dispatching() -> None:
+        dispatcher.stop()
         for task in loop:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await chat.close()
+        await email.close()
 
     app = create_app(
         runtime,
@@ -127,10 +125,8 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
             router(
                 directory=directory,
                 deliveries=deliveries,
-                auth=member_auth(
-                    settings.auth_token_secret, max_lifetime_s=settings.auth_token_max_lifetime_s
-                ),
-                allowed_hosts=settings.chat_allowed_hosts,
+                auth=auth_from_settings(settings),
+                webhook_targets=webhook_targets,
                 signing_secret=settings.auth_token_secret,
             )
         ],

@@ -1,28 +1,31 @@
-"""The dispatcher: sends what is due, one delivery at a time, and records every attempt.
+"""The dispatcher: sends what is due, in batches, and records every attempt.
 
-Each replica runs one (a loop started by the composition root). A delivery is claimed (a lease
-in Redis), checked (a reminder of a moved or cancelled session is cancelled; a non-urgent e-mail
-during the member's quiet hours waits; a destination over its rate waits), sent, and settled:
-`delivered`, or `retry_wait` with exponential backoff and jitter (tenacity's
-`wait_random_exponential`), or, after the last attempt, `failed` with a record on
-`cop.dlq.notifier`. `cop.notification.delivered.v1` / `…failed.v1` are published.
+Each replica runs one (a loop started by the composition root). Deliveries are claimed in
+batches (a lease in Redis for each) and each is checked (a reminder of a moved or cancelled
+session is cancelled; a non-urgent e-mail during the member's quiet hours waits; a destination
+over its rate waits), sent, and settled, the batch's outcomes written together: `delivered`,
+or `retry_wait` with exponential backoff and jitter (tenacity's `wait_random_exponential`), or,
+after the last attempt, `failed` with a record on `cop.dlq.notifier`.
+`cop.notification.delivered.v1` / `…failed.v1` are published.
 """
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 from limits import parse
 from limits.aio.strategies import MovingWindowRateLimiter
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from tenacity import RetryCallState, wait_random_exponential
 
 from services.notifier.adapters.chat import WebhookNotAllowed, WebhookPoster
-from services.notifier.adapters.deliveries import DeliveryLog, dead_letter_value
+from services.notifier.adapters.deliveries import DeliveryLog, Outcome, dead_letter_value
 from services.notifier.adapters.directory import Directory
 from services.notifier.adapters.email import SmtpSender
 from services.notifier.adapters.ical import invite
@@ -34,11 +37,23 @@ from services.notifier.domain.preferences import Preferences, quiet_until
 from shared.events.catalog import ChannelKind, NotificationDelivered, NotificationFailed
 from shared.events.envelope import new_event
 from shared.kafka import EventBus
+from shared.metrics import count_notification
+from shared.telemetry import untraced
 
 SOURCE = "cop/notifier"
 UNSUBSCRIBE = "unsubscribe"
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
+# The `cop.notifications` outcome each final or retried state is counted as; a delivery that
+# only waits (quiet hours, a rate limit) is not counted.
+COUNTED = {
+    "delivered": "delivered",
+    "failed": "failed",
+    "retry_wait": "retry",
+    "unknown": "unknown",
+    "cancelled": "cancelled",
+    "awaiting_address": "parked",
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,37 @@ class Limits:
     email_rate: str  # e.g. "20/second" for the SMTP relay
 
 
+@dataclass(frozen=True)
+class Known:
+    """What one batch's decisions read, once: the e-mail recipients' profiles and preferences,
+    and the chat channels of its communities."""
+
+    people: dict[str, Doc]
+    prefs: dict[str, Preferences]
+    channels: dict[str, list[Doc]]
+
+
+@dataclass(frozen=True)
+class Send:
+    """A delivery to send now, to an e-mail address (`profile`) or a chat channel."""
+
+    record: Doc
+    destination: str  # what its rate limit counts: the SMTP relay, or one webhook
+    rate: str
+    profile: Doc | None = None
+    channel: Doc | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    """A claimed delivery's outcome, and what to announce about it."""
+
+    outcome: Outcome
+    event: Literal["delivered", "failed"] | None = None
+    dead_letter: bool = False
+    context: otel_context.Context | None = None
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -74,10 +120,14 @@ class Dispatcher:
         signing_secret: str,
         default_chat: Doc | None,
         tracer: trace.Tracer,
-        concurrency: int = 16,
+        concurrency: int = 64,
+        batch_size: int = 500,
     ) -> None:
         self._log = deliveries
         self._concurrency = concurrency
+        self._batch_size = batch_size
+        self._woken = asyncio.Event()
+        self._stopping = False
         self._directory = directory
         self._bus = bus
         self._email = email
@@ -96,49 +146,119 @@ class Dispatcher:
     async def run_once(self, now: datetime | None = None) -> int:
         """Send what is due now; returns how many deliveries this round handled."""
         now = now or datetime.now(UTC)
-        ids, keys = await self._log.due_ids(now)
+        # The polling reads are not traced (each round would be a trace of its own); each
+        # delivery's work is, in the trace of the event that caused it.
+        with untraced():
+            ids, keys = await self._log.due_ids(now)
         handled = 0
-        for start in range(0, len(ids), self._concurrency):
-            claimed = [
-                record
-                for record in await asyncio.gather(
-                    *(self._log.claim(i, now) for i in ids[start : start + self._concurrency])
-                )
-                if record is not None
-            ]
+        for start in range(0, len(ids), self._batch_size):
+            with untraced():
+                claimed = await self._log.claim(ids[start : start + self._batch_size], now)
             handled += len(claimed)
-            await asyncio.gather(*(self._handle(r, max(now, datetime.now(UTC))) for r in claimed))
+            await self._dispatch(claimed, max(now, datetime.now(UTC)))
         # The cursor follows the real clock: the planner files new records under the real minute.
-        await self._log.advance(keys, datetime.now(UTC))
+        with untraced():
+            await self._log.advance(keys, datetime.now(UTC))
         return handled
 
-    async def _handle(self, record: Doc, now: datetime) -> None:
-        parent = propagate.extract(record.get("trace") or {})
-        with self._tracer.start_as_current_span(
-            f"notifier deliver {record['kind']}",
-            context=parent,
-            attributes={
-                "cop.delivery_id": record["_id"],
-                "cop.channel_kind": record["channel_kind"],
-            },
-        ):
-            await self._deliver(record, now)
+    async def run_forever(self, interval_s: float) -> None:
+        """Rounds until `stop()`: at once while there is work, else after `interval_s` or
+        when woken. The loop also ends on the stop flag, not only on cancellation: a library
+        that swallows a cancellation mid-round must not keep the process from stopping."""
+        while not self._stopping:
+            try:
+                if not await self.run_once():
+                    await self.idle(interval_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # an outage: the schedule is durable, the next round resumes it
+                log.exception("dispatching failed; retrying")
+                await self.idle(interval_s * 4)
 
-    async def _deliver(self, record: Doc, now: datetime) -> None:
+    def stop(self) -> None:
+        self._stopping = True
+        self._woken.set()
+
+    def wake(self) -> None:
+        """Something is due now (the planner just planned it): the next round starts at once."""
+        self._woken.set()
+
+    async def idle(self, timeout_s: float) -> None:
+        """Between rounds with nothing to send: until woken, or `timeout_s` (what other
+        replicas planned, and what falls due later, is found by the next round)."""
+        # asyncio.timeout, not wait_for: on Python 3.11 a cancelled wait_for around the event's
+        # wait was seen to keep waiting for its timeout (a notifier that did not stop).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._woken.wait()
+        if not self._stopping:
+            self._woken.clear()
+
+    async def _dispatch(self, records: list[Doc], now: datetime) -> None:
+        """Decide, send and record one batch of claimed deliveries: what the decisions need is
+        read once for the batch, and the outcomes are written together."""
+        if not records:
+            return
+        known = await self._known(records)
+        done: list[Done] = []
+        sends: list[Send] = []
+        for record in records:
+            decided = await self._decide(record, known, now)
+            if isinstance(decided, Send):
+                sends.append(decided)
+            else:
+                done.append(decided)
+        admitted, over_rate = await self._admit(sends, now)
+        done += over_rate
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def send(item: Send) -> Done:
+            async with gate:
+                return await self._send(item, now)
+
+        done += await asyncio.gather(*(send(item) for item in admitted))
+        await self._log.finish([d.outcome for d in done], now)
+        for d in done:
+            if counted := COUNTED.get(d.outcome.state):
+                count_notification(d.outcome.record["channel_kind"], counted)
+        await asyncio.gather(*(self._announce(d, now) for d in done if d.event))
+
+    async def _known(self, records: list[Doc]) -> Known:
+        members = {r["member_id"] for r in records if r["channel_kind"] == EMAIL}
+        communities = {r["community_id"] for r in records if r["channel_kind"] != EMAIL}
+        channels = {c: await self._directory.community_channels(c) for c in communities}
+        return Known(
+            people=await self._directory.people(members) if members else {},
+            prefs=await self._directory.prefs(members) if members else {},
+            channels=channels,
+        )
+
+    async def _decide(self, record: Doc, known: Known, now: datetime) -> "Send | Done":
+        """What can be settled without sending, or what to send and where."""
         if record.get("abandoned"):
             error = "outcome unknown: the notifier stopped while sending; not sent again"
-            await self._log.settle(record, "unknown", now, error=error)
-            await self._publish_failed(record, error)
-            return
+            return Done(Outcome(record, "unknown", error=error), event="failed")
         if record["kind"] == "reminder" and not await self._reminder_stands(record):
-            await self._log.settle(
-                record, "cancelled", now, error="the session moved or was cancelled"
-            )
-            return
+            error = "the session moved or was cancelled"
+            return Done(Outcome(record, "cancelled", error=error))
         if record["channel_kind"] == EMAIL:
-            await self._email_one(record, now)
-        else:
-            await self._chat_one(record, now)
+            member = record["member_id"]
+            profile = known.people.get(member)
+            if not record.get("urgent"):
+                prefs = known.prefs.get(member, Preferences())
+                held = quiet_until(prefs, (profile or {}).get("timezone"), now)
+                if held:
+                    return Done(Outcome(record, "held", due_at=held, counted=False))
+            if not profile or not profile.get("email"):
+                return Done(Outcome(record, "awaiting_address", counted=False))
+            return Send(record, "smtp", self._limits.email_rate, profile=profile)
+        channels = known.channels.get(record["community_id"], [])
+        if self._default_chat:
+            channels = [*channels, self._default_chat]
+        channel = next((c for c in channels if c["id"] == record["channel"]), None)
+        if channel is None:
+            return Done(Outcome(record, "cancelled", error="the channel was removed"))
+        return Send(record, f"chat:{channel['url']}", self._limits.chat_rate, channel=channel)
 
     async def _reminder_stands(self, record: Doc) -> bool:
         context = record["context"]
@@ -149,31 +269,51 @@ class Dispatcher:
             and session.get("sequence") == context["sequence"]
         )
 
-    # --- e-mail ---------------------------------------------------------------------------
+    async def _admit(self, sends: list[Send], now: datetime) -> tuple[list[Send], list[Done]]:
+        """Each destination takes what its rate leaves room for now; the rest wait a second
+        (not an attempt). One window read and one hit per destination and batch."""
+        by_destination: dict[str, list[Send]] = {}
+        for item in sends:
+            by_destination.setdefault(item.destination, []).append(item)
+        admitted: list[Send] = []
+        waiting: list[Done] = []
+        for destination, items in by_destination.items():
+            rate = parse(items[0].rate)
+            stats = await self._limiter.get_window_stats(rate, "notifier", destination)
+            room = min(len(items), max(stats.remaining, 0))
+            if room and not await self._limiter.hit(rate, "notifier", destination, cost=room):
+                room = 0
+            admitted += items[:room]
+            later = now + timedelta(seconds=1)
+            waiting += [
+                Done(Outcome(i.record, "queued", due_at=later, counted=False)) for i in items[room:]
+            ]
+        return admitted, waiting
 
-    async def _email_one(self, record: Doc, now: datetime) -> None:
-        member = record["member_id"]
-        profile = (await self._directory.people([member])).get(member)
-        prefs = (await self._directory.prefs([member])).get(member, Preferences())
-        if not record.get("urgent"):
-            held = quiet_until(prefs, (profile or {}).get("timezone"), now)
-            if held:
-                await self._log.defer(record, held, now, state="held")
-                return
-        if not profile or not profile.get("email"):
-            await self._log.park(record, now)
-            return
-        if not await self._within_rate("smtp", self._limits.email_rate):
-            await self._log.defer(record, now + timedelta(seconds=1), now, state="queued")
-            return
-        try:
-            mail = await self._mail(record, profile, now)
-            await self._email.send(mail)
-        except Exception as e:  # SMTP refused, timed out, unreachable: an attempt that failed
-            await self._attempt_failed(record, e, now)
-            return
-        await self._log.settle(record, "delivered", now)
-        await self._publish_delivered(record)
+    async def _send(self, item: Send, now: datetime) -> Done:
+        record = item.record
+        parent = propagate.extract(record.get("trace") or {})
+        with self._tracer.start_as_current_span(
+            f"notifier deliver {record['kind']}",
+            context=parent,
+            attributes={
+                "cop.delivery_id": record["_id"],
+                "cop.channel_kind": record["channel_kind"],
+            },
+        ):
+            context = otel_context.get_current()
+            try:
+                if item.profile is not None:
+                    await self._email.send(await self._mail(record, item.profile, now))
+                else:
+                    await self._post(record, item.channel or {})
+            except WebhookNotAllowed as e:
+                return self._attempt_failed(record, e, now, context, last=True)
+            except Exception as e:  # refused, timed out, unreachable: an attempt that failed
+                return self._attempt_failed(record, e, now, context)
+            return Done(Outcome(record, "delivered"), event="delivered", context=context)
+
+    # --- e-mail ---------------------------------------------------------------------------
 
     async def _mail(self, record: Doc, profile: Doc, now: datetime) -> EmailMessage:
         member, community = record["member_id"], record["community_id"]
@@ -245,87 +385,72 @@ class Dispatcher:
 
     # --- chat -----------------------------------------------------------------------------
 
-    async def _chat_one(self, record: Doc, now: datetime) -> None:
-        channel = await self._channel(record["community_id"], record["channel"])
-        if channel is None:
-            await self._log.settle(record, "cancelled", now, error="the channel was removed")
-            return
-        if not await self._within_rate(f"chat:{channel['url']}", self._limits.chat_rate):
-            await self._log.defer(record, now + timedelta(seconds=1), now, state="queued")
-            return
+    async def _post(self, record: Doc, channel: Doc) -> None:
         said: Message = message(record["kind"], record["context"], self._urls(record["context"]))
         event = {
             "id": record["cause_event_id"],
             "type": record["cause_type"],
             "data": record["context"],
         }
-        payload = chat_payload(channel["kind"], said.chat(), event=event)
-        try:
-            await self._chat.post(
-                channel["url"],
-                payload,
-                sign_body=channel["kind"] == "webhook",
-                secret=channel.get("secret"),
-                idempotency_key=record["_id"],
-            )
-        except WebhookNotAllowed as e:
-            await self._attempt_failed(record, e, now, last=True)
-            return
-        except Exception as e:
-            await self._attempt_failed(record, e, now)
-            return
-        await self._log.settle(record, "delivered", now)
-        await self._publish_delivered(record)
-
-    async def _channel(self, community_id: str, channel_id: str) -> Doc | None:
-        channels = await self._directory.community_channels(community_id)
-        if self._default_chat:
-            channels = [*channels, self._default_chat]
-        return next((c for c in channels if c["id"] == channel_id), None)
-
-    async def _within_rate(self, destination: str, rate: str) -> bool:
-        return bool(await self._limiter.hit(parse(rate), "notifier", destination))
+        await self._chat.post(
+            channel["url"],
+            chat_payload(channel["kind"], said.chat(), event=event),
+            channel_kind=channel["kind"],
+            sign_body=channel["kind"] == "webhook",
+            secret=channel.get("secret"),
+            idempotency_key=record["_id"],
+        )
 
     # --- outcomes -------------------------------------------------------------------------
 
-    async def _attempt_failed(
-        self, record: Doc, error: Exception, now: datetime, *, last: bool = False
-    ) -> None:
+    def _attempt_failed(
+        self,
+        record: Doc,
+        error: Exception,
+        now: datetime,
+        context: otel_context.Context,
+        *,
+        last: bool = False,
+    ) -> Done:
         reason = f"{type(error).__name__}: {error}"[:2000]
         if not last and record["attempt"] < self._limits.max_attempts:
             state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
             state.attempt_number = record["attempt"]
-            wait_s = self._backoff(state)
-            await self._log.settle(
-                record, "retry_wait", now, error=reason, due_at=now + timedelta(seconds=wait_s)
-            )
-            return
+            later = now + timedelta(seconds=self._backoff(state))
+            return Done(Outcome(record, "retry_wait", error=reason, due_at=later), context=context)
         log.warning(
             "delivery %s failed after %d attempts: %s", record["_id"], record["attempt"], reason
         )
-        await self._log.settle(record, "failed", now, error=reason)
-        await self._bus.broker.publish(
-            dead_letter_value(record),
-            self._bus.topic("cop.dlq.notifier"),
-            key=record["_id"].encode(),
-            headers={
-                "cop_error": reason,
-                "cop_service": "notifier",
-                "cop_delivery_id": record["_id"],
-                "cop_failed_at": now.isoformat(),
-            },
-        )
-        await self._publish_failed(record, reason)
+        outcome = Outcome(record, "failed", error=reason)
+        return Done(outcome, event="failed", dead_letter=True, context=context)
 
-    async def _publish_delivered(self, record: Doc) -> None:
-        await self._bus.publish(
-            new_event(NotificationDelivered(**self._outcome(record)), source=SOURCE)
-        )
-
-    async def _publish_failed(self, record: Doc, reason: str) -> None:
-        await self._bus.publish(
-            new_event(NotificationFailed(**self._outcome(record), error=reason), source=SOURCE)
-        )
+    async def _announce(self, done: Done, now: datetime) -> None:
+        """`cop.notification.delivered.v1` / `…failed.v1` (and the dead letter of a delivery
+        that gave up), in the trace of the delivery."""
+        record, reason = done.outcome.record, done.outcome.error or ""
+        parent = done.context or propagate.extract(record.get("trace") or {})
+        token = otel_context.attach(parent)
+        try:
+            if done.dead_letter:
+                await self._bus.broker.publish(
+                    dead_letter_value(record),
+                    self._bus.topic("cop.dlq.notifier"),
+                    key=record["_id"].encode(),
+                    headers={
+                        "cop_error": reason,
+                        "cop_service": "notifier",
+                        "cop_delivery_id": record["_id"],
+                        "cop_failed_at": now.isoformat(),
+                    },
+                )
+            if done.event == "delivered":
+                delivered = NotificationDelivered(**self._outcome(record))
+                await self._bus.publish(new_event(delivered, source=SOURCE))
+            else:
+                failed = NotificationFailed(**self._outcome(record), error=reason)
+                await self._bus.publish(new_event(failed, source=SOURCE))
+        finally:
+            otel_context.detach(token)
 
     @staticmethod
     def _outcome(record: Doc) -> Doc:

@@ -1,6 +1,6 @@
 """The event types the notifier reacts to, and the handler of each."""
 
-from services.notifier.handlers import Planner
+from services.notifier.handlers import Planner, PlanningWork
 from shared.events.catalog import (
     ArtifactPublished,
     ArtifactRevised,
@@ -20,21 +20,12 @@ from shared.events.catalog import (
 from shared.messagebus import EventHandlers
 
 
-class PlanningWork:
-    """The notifier's unit of work: each handler writes as it goes (what it knows, and the
-    deliveries it plans, each insert-once), so a batch has nothing left to write at its end."""
-
-    def handled(self, event_id: str, event_type: str) -> None:
-        pass
-
-    async def commit(self) -> None:
-        pass
-
-
 def event_handlers(planner: Planner) -> EventHandlers[PlanningWork]:
     """Every event type the notifier reacts to, and its handler."""
     return (
-        EventHandlers("notifier", PlanningWork, tracer=planner.tracer)
+        EventHandlers(
+            "notifier", planner.unit_of_work, tracer=planner.tracer, prepare=planner.prepare
+        )
         .on(MemberProfileUpdated, planner.profile_updated)
         .on(MemberJoined, planner.member_joined)
         .on(MemberLeft, planner.member_left)

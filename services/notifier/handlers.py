@@ -7,6 +7,7 @@ what the notifier knows (rosters, sessions, profiles) and plan nothing.
 """
 
 import logging
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,6 +49,32 @@ NOT_NOTIFIED = {
 }
 
 
+class PlanningWork:
+    """The notifier's unit of work: what the notifier knows is written as each event is
+    handled; the deliveries a batch plans are created together when it commits, each record
+    insert-once, so a redelivered batch plans nothing new. It also keeps what the batch read
+    of profiles, preferences and channels (read once for the batch by `Planner.prepare`)."""
+
+    def __init__(self, deliveries: DeliveryLog, planned: Callable[[], None]) -> None:
+        self._deliveries = deliveries
+        self._planned = planned
+        self._records: list[Doc] = []
+        self.people: dict[str, Doc] = {}
+        self.prefs: dict[str, Preferences] = {}
+        self.channels: dict[str, list[Doc]] = {}
+        self.read: set[str] = set()  # member ids whose profile and preferences were read
+
+    def plan(self, records: list[Doc]) -> None:
+        self._records += records
+
+    def handled(self, event_id: str, event_type: str) -> None:
+        pass
+
+    async def commit(self) -> None:
+        if await self._deliveries.plan(self._records, datetime.now(UTC)):
+            self._planned()
+
+
 class Planner:
     def __init__(
         self,
@@ -58,18 +85,59 @@ class Planner:
         reminder_offsets_h: list[int],
         default_chat: Doc | None,
         tracer: trace.Tracer,
+        planned: Callable[[], None] = lambda: None,
     ) -> None:
+        """`planned` is called after a batch created deliveries (the dispatcher's wake-up)."""
         self.directory = directory
+        self._planned = planned
         self.deliveries = log_
         self._marks = replay_marks
         self._offsets = sorted(reminder_offsets_h, reverse=True)
         self._default_chat = default_chat
         self.tracer = tracer
 
+    def unit_of_work(self) -> PlanningWork:
+        return PlanningWork(self.deliveries, self._planned)
+
+    async def prepare(self, facts: Sequence[Fact[Any]], uow: PlanningWork) -> None:
+        """Read the people, preferences and channels of the batch's recognition notices in
+        three queries, rather than three per event."""
+        members: set[str] = set()
+        communities: set[str] = set()
+        for fact in facts:
+            data = fact.data
+            if isinstance(data, KudosJudged):
+                members |= {data.from_id, *(r.member_id for r in data.recipients)}
+                communities.add(data.community_id)
+            elif isinstance(data, BadgeAwarded):
+                members.add(data.member_id)
+        await self._read_people(uow, members)
+        missing = communities - uow.channels.keys()
+        if missing:
+            uow.channels.update(await self.directory.channels_of(missing))
+
+    async def _read_people(self, uow: PlanningWork, member_ids: Iterable[str]) -> None:
+        missing = set(member_ids) - uow.read
+        if missing:
+            uow.people.update(await self.directory.people(missing))
+            uow.prefs.update(await self.directory.prefs(missing))
+            uow.read |= missing
+
+    async def _people(self, uow: PlanningWork, member_ids: Iterable[str]) -> dict[str, Doc]:
+        wanted = set(member_ids)
+        await self._read_people(uow, wanted)
+        return {m: uow.people[m] for m in wanted if m in uow.people}
+
+    async def _prefs(self, uow: PlanningWork, member_ids: Iterable[str]) -> dict[str, Preferences]:
+        wanted = set(member_ids)
+        await self._read_people(uow, wanted)
+        return {m: uow.prefs[m] for m in wanted if m in uow.prefs}
+
     # --- what the notifier knows ------------------------------------------------------------
 
-    async def profile_updated(self, fact: Fact[MemberProfileUpdated], _: UnitOfWork) -> None:
+    async def profile_updated(self, fact: Fact[MemberProfileUpdated], uow: PlanningWork) -> None:
         p = fact.data
+        uow.read.discard(p.member_id)  # read again by a later event of this batch
         fields = {**p.model_dump(mode="json"), "event_id": fact.event_id}
         if await self.directory.save_profile_if_newer(p.member_id, fields, fact.time) and p.email:
             await self.deliveries.release_awaiting(p.member_id, datetime.now(UTC))
@@ -100,16 +168,16 @@ class Planner:
 
     # --- sessions -------------------------------------------------------------------------------
 
-    async def session_scheduled(self, fact: Fact[SessionScheduled], _: UnitOfWork) -> None:
+    async def session_scheduled(self, fact: Fact[SessionScheduled], uow: PlanningWork) -> None:
         s = fact.data
         session = {**s.model_dump(mode="json"), "status": "scheduled", "sequence": 0}
         await self.directory.save_session(s.session_id, session)
         if await self._replaying(fact):
             return
-        await self._session_notice(fact, "session_scheduled", session)
-        await self._reminders(fact, session)
+        await self._session_notice(uow, fact, "session_scheduled", session)
+        await self._reminders(uow, fact, session)
 
-    async def session_rescheduled(self, fact: Fact[SessionRescheduled], _: UnitOfWork) -> None:
+    async def session_rescheduled(self, fact: Fact[SessionRescheduled], uow: PlanningWork) -> None:
         s = fact.data
         session = await self.directory.session(s.session_id)
         if session is None:
@@ -120,10 +188,10 @@ class Planner:
         await self.directory.save_session(s.session_id, changes)
         if await self._replaying(fact):
             return
-        await self._session_notice(fact, "session_rescheduled", session)
-        await self._reminders(fact, session)
+        await self._session_notice(uow, fact, "session_rescheduled", session)
+        await self._reminders(uow, fact, session)
 
-    async def session_cancelled(self, fact: Fact[SessionCancelled], _: UnitOfWork) -> None:
+    async def session_cancelled(self, fact: Fact[SessionCancelled], uow: PlanningWork) -> None:
         s = fact.data
         session = await self.directory.session(s.session_id)
         if session is None:
@@ -133,18 +201,27 @@ class Planner:
         await self.directory.save_session(s.session_id, changes)
         if await self._replaying(fact):
             return
-        await self._session_notice(fact, "session_cancelled", session, reason=s.reason, urgent=True)
+        await self._session_notice(
+            uow, fact, "session_cancelled", session, reason=s.reason, urgent=True
+        )
 
     async def _session_notice(
-        self, fact: Fact[Any], kind: str, session: Doc, *, reason: str = "", urgent: bool = False
+        self,
+        uow: PlanningWork,
+        fact: Fact[Any],
+        kind: str,
+        session: Doc,
+        *,
+        reason: str = "",
+        urgent: bool = False,
     ) -> None:
         community = session["community_id"]
         context = {"session": _public_session(session), "reason": reason}
         hosts = {session["facilitator_id"], *session.get("speaker_ids", [])}
         recipients = await self._audience(community, hosts=hosts)
-        await self._plan(fact, kind, community, recipients, context, urgent=urgent)
+        await self._plan(uow, fact, kind, community, recipients, context, urgent=urgent)
 
-    async def _reminders(self, fact: Fact[Any], session: Doc) -> None:
+    async def _reminders(self, uow: PlanningWork, fact: Fact[Any], session: Doc) -> None:
         community = session["community_id"]
         starts = datetime.fromisoformat(session["starts_at"])
         hosts = {session["facilitator_id"], *session.get("speaker_ids", [])}
@@ -161,6 +238,7 @@ class Planner:
             }
             key = f"reminder-{hours}h-{session['sequence']}"
             await self._plan(
+                uow,
                 fact,
                 "reminder",
                 community,
@@ -172,7 +250,7 @@ class Planner:
                 chat=False,
             )
 
-    async def session_held(self, fact: Fact[SessionHeld], _: UnitOfWork) -> None:
+    async def session_held(self, fact: Fact[SessionHeld], uow: PlanningWork) -> None:
         if await self._replaying(fact):
             return
         s = fact.data
@@ -180,20 +258,20 @@ class Planner:
         members = audience.personal(s.attendee_ids, prefs)
         recipients = [audience.Recipient(m, "now") for m in members]
         context = {"session": s.model_dump(mode="json")}
-        await self._plan(fact, "session_held", s.community_id, recipients, context, chat=False)
+        await self._plan(uow, fact, "session_held", s.community_id, recipients, context, chat=False)
 
     # --- knowledge --------------------------------------------------------------------------
 
-    async def artifact_published(self, fact: Fact[ArtifactPublished], _: UnitOfWork) -> None:
+    async def artifact_published(self, fact: Fact[ArtifactPublished], uow: PlanningWork) -> None:
         a = fact.data
         await self.directory.save_artifact_tags(a.artifact_id, a.tags)
         if await self._replaying(fact):
             return
         context = {"artifact": a.model_dump(mode="json", exclude={"body_markdown"})}
         recipients = await self._audience(a.community_id, tags=a.tags)
-        await self._plan(fact, "artifact_published", a.community_id, recipients, context)
+        await self._plan(uow, fact, "artifact_published", a.community_id, recipients, context)
 
-    async def artifact_revised(self, fact: Fact[ArtifactRevised], _: UnitOfWork) -> None:
+    async def artifact_revised(self, fact: Fact[ArtifactRevised], uow: PlanningWork) -> None:
         a = fact.data
         if a.tags is not None:
             await self.directory.save_artifact_tags(a.artifact_id, a.tags)
@@ -202,39 +280,51 @@ class Planner:
         tags = a.tags if a.tags is not None else await self.directory.tags_of(a.artifact_id)
         context = {"artifact": a.model_dump(mode="json", exclude={"body_markdown"})}
         recipients = await self._audience(a.community_id, tags=tags)
-        await self._plan(fact, "artifact_revised", a.community_id, recipients, context)
+        await self._plan(uow, fact, "artifact_revised", a.community_id, recipients, context)
 
     # --- recognition ------------------------------------------------------------------------
 
-    async def kudos_judged(self, fact: Fact[KudosJudged], _: UnitOfWork) -> None:
+    async def kudos_judged(self, fact: Fact[KudosJudged], uow: PlanningWork) -> None:
         if await self._replaying(fact):
             return
         k = fact.data
         thanked = [r.member_id for r in k.recipients if r.verdict not in NOT_NOTIFIED]
-        people = await self.directory.people([k.from_id, *thanked])
-        prefs = await self.directory.prefs(thanked)
+        people = await self._people(uow, [k.from_id, *thanked])
+        prefs = await self._prefs(uow, thanked)
         context = {
             "kudos": k.model_dump(mode="json", exclude={"recipients"}),
             "giver": _name(people.get(k.from_id), k.from_id),
             "recipients": ", ".join(_name(people.get(m), m) for m in thanked),
         }
         recipients = [audience.Recipient(m, "now") for m in audience.personal(thanked, prefs)]
-        await self._plan(fact, "kudos", k.community_id, recipients, context, chat=bool(thanked))
+        await self._plan(
+            uow,
+            fact,
+            "kudos",
+            k.community_id,
+            recipients,
+            context,
+            chat=bool(thanked),
+            people=people,
+            prefs=prefs,
+        )
 
-    async def badge_awarded(self, fact: Fact[BadgeAwarded], _: UnitOfWork) -> None:
+    async def badge_awarded(self, fact: Fact[BadgeAwarded], uow: PlanningWork) -> None:
         if await self._replaying(fact):
             return
         b = fact.data
-        people = await self.directory.people([b.member_id])
-        prefs = await self.directory.prefs([b.member_id])
+        people = await self._people(uow, [b.member_id])
+        prefs = await self._prefs(uow, [b.member_id])
         context = {
             "badge": b.model_dump(mode="json"),
             "member": _name(people.get(b.member_id), b.member_id),
         }
         recipients = [audience.Recipient(m, "now") for m in audience.personal([b.member_id], prefs)]
-        await self._plan(fact, "badge", b.community_id, recipients, context)
+        await self._plan(
+            uow, fact, "badge", b.community_id, recipients, context, people=people, prefs=prefs
+        )
 
-    async def alert_raised(self, fact: Fact[HealthAlertRaised], _: UnitOfWork) -> None:
+    async def alert_raised(self, fact: Fact[HealthAlertRaised], uow: PlanningWork) -> None:
         if await self._replaying(fact):
             return
         a = fact.data
@@ -243,7 +333,12 @@ class Planner:
         prefs = await self.directory.prefs(leaders)
         recipients = [audience.Recipient(m, "now") for m in audience.personal(leaders, prefs)]
         await self._plan(
-            fact, "health_alert", a.community_id, recipients, {"alert": a.model_dump(mode="json")}
+            uow,
+            fact,
+            "health_alert",
+            a.community_id,
+            recipients,
+            {"alert": a.model_dump(mode="json")},
         )
 
     # --- planning ---------------------------------------------------------------------------
@@ -271,6 +366,7 @@ class Planner:
 
     async def _plan(
         self,
+        uow: PlanningWork,
         fact: Fact[Any],
         kind: str,
         community_id: str,
@@ -282,7 +378,12 @@ class Planner:
         key: str = "",
         cause: str | None = None,
         chat: bool = True,
+        people: dict[str, Doc] | None = None,
+        prefs: dict[str, Preferences] | None = None,
     ) -> None:
+        """The deliveries of one notice, handed to the batch's unit of work (created when it
+        commits). `people` and `prefs`, when the caller has read them already, are not read
+        again."""
         now = datetime.now(UTC)
         cause_id = f"{cause or fact.event_id}{':' + key if key else ''}"
         carrier: dict[str, str] = {}
@@ -296,8 +397,10 @@ class Planner:
             "context": context,
             "urgent": urgent,
         }
-        people = await self.directory.people(r.member_id for r in recipients)
-        prefs = await self.directory.prefs(r.member_id for r in recipients)
+        if people is None:
+            people = await self._people(uow, (r.member_id for r in recipients))
+        if prefs is None:
+            prefs = await self._prefs(uow, (r.member_id for r in recipients))
         records: list[Doc] = []
         for r in recipients:
             p, tz = prefs.get(r.member_id, Preferences()), _tz(people.get(r.member_id))
@@ -318,7 +421,7 @@ class Planner:
                 }
             )
         if chat:
-            for channel in await self._channels(community_id):
+            for channel in await self._channels(uow, community_id):
                 records.append(
                     {
                         **base,
@@ -330,7 +433,7 @@ class Planner:
                         "due_at": due or now,
                     }
                 )
-        await self.deliveries.plan(records, now)
+        uow.plan(records)
 
     async def _digest_item(
         self,
@@ -365,8 +468,10 @@ class Planner:
             },
         }
 
-    async def _channels(self, community_id: str) -> list[Doc]:
-        configured = await self.directory.community_channels(community_id)
+    async def _channels(self, uow: PlanningWork, community_id: str) -> list[Doc]:
+        if community_id not in uow.channels:
+            uow.channels[community_id] = await self.directory.community_channels(community_id)
+        configured = uow.channels[community_id]
         if configured:
             return configured
         return [self._default_chat] if self._default_chat else []

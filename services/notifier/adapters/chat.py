@@ -1,4 +1,6 @@
-"""Posting to chat incoming webhooks, with a host allowlist and an HMAC signature."""
+"""Posting to chat incoming webhooks, with an HMAC signature, only to allowed targets: the host
+on the allowlist, and every connection made to an address the policy allows (checked when the
+connection is made, so a name that resolves elsewhere the second time gets nowhere)."""
 
 import hashlib
 import hmac
@@ -9,7 +11,13 @@ from urllib.parse import urlsplit
 
 import httpx
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind
+
+from services.notifier.adapters.webhook_targets import (
+    TargetPolicy,
+    TargetRefused,
+    guarded_transport,
+)
+from shared.outbound import webhook_span
 
 SIGNATURE_HEADER = "X-Cop-Signature"
 TIMESTAMP_HEADER = "X-Cop-Timestamp"
@@ -27,21 +35,6 @@ class WebhookUnreachable(ConnectionError):
     """Transient: the consumer redelivers rather than dead-letters."""
 
 
-def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
-    """Exact host names, or `*.example.com` for its subdomains. Nothing else is reachable."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        return False
-    for pattern in allowed_hosts:
-        pattern = pattern.lower()
-        if pattern.startswith("*.") and host.endswith(pattern[1:]):
-            return True
-        if host == pattern:
-            return True
-    return False
-
-
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + digest.hexdigest()
@@ -51,14 +44,23 @@ class WebhookPoster:
     def __init__(
         self,
         *,
-        allowed_hosts: list[str],
+        targets: TargetPolicy,
         secret: str,
         timeout_s: float = 10.0,
         tracer: trace.Tracer | None = None,
     ) -> None:
-        self._allowed_hosts = allowed_hosts
+        self._targets = targets
         self._secret = secret
-        self._client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        # Keep as many connections open as the dispatcher sends at once, so a busy webhook is
+        # not reconnected to for every post.
+        self._client = httpx.AsyncClient(
+            timeout=timeout_s,
+            follow_redirects=False,
+            trust_env=False,  # a proxy from the environment would make the connections instead
+            transport=guarded_transport(
+                targets, limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)
+            ),
+        )
         self._tracer = tracer or trace.get_tracer(__name__)
 
     async def post(
@@ -66,14 +68,16 @@ class WebhookPoster:
         url: str,
         payload: dict[str, Any],
         *,
+        channel_kind: str,
         sign_body: bool,
         secret: str | None = None,
         idempotency_key: str | None = None,
     ) -> None:
         """POST the payload; a signed body uses the channel's `secret`, else the default one.
         `Idempotency-Key` (the delivery id) lets a receiver drop a repeat."""
-        if not host_allowed(url, self._allowed_hosts):
-            raise WebhookNotAllowed(f"webhook host of {urlsplit(url).hostname!r} is not allowed")
+        parts = urlsplit(url)
+        if not self._targets.url_allowed(url):
+            raise WebhookNotAllowed(f"webhook host of {parts.hostname!r} is not allowed")
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"}
         if sign_body:
@@ -82,24 +86,24 @@ class WebhookPoster:
             headers[SIGNATURE_HEADER] = sign(secret or self._secret, timestamp, body)
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        with self._tracer.start_as_current_span(
-            "webhook POST",
-            kind=SpanKind.CLIENT,
-            attributes={"http.request.method": "POST", "server.address": urlsplit(url).hostname},
-        ) as span:
+        with webhook_span(
+            self._tracer, url, channel_kind=channel_kind, notification_id=idempotency_key
+        ) as call:
             propagate.inject(headers)
             try:
                 response = await self._client.post(url, content=body, headers=headers)
+            except TargetRefused as e:
+                raise WebhookNotAllowed(f"webhook on {parts.hostname}: {e}") from None
             except httpx.TransportError as e:
-                host = urlsplit(url).hostname
                 raise WebhookUnreachable(
-                    f"webhook on {host} unreachable: {type(e).__name__}"
+                    f"webhook on {parts.hostname} unreachable: {type(e).__name__}"
                 ) from None
-            span.set_attribute("http.response.status_code", response.status_code)
+            call.answered(response.status_code)
             if response.is_error:
                 # Never the URL: Slack, Teams and Mattermost webhook URLs carry their secret.
-                host = urlsplit(url).hostname
-                raise WebhookFailed(f"webhook on {host} answered HTTP {response.status_code}")
+                raise WebhookFailed(
+                    f"webhook on {parts.hostname} answered HTTP {response.status_code}"
+                )
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -26,6 +26,7 @@ cursor to now; a restarted or new replica picks up exactly where the cursor stan
 import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,7 @@ Doc = dict[str, Any]
 FINAL = frozenset({"delivered", "failed", "cancelled", "unknown"})
 SETTLED = FINAL | {"awaiting_address"}  # what a bucket no longer waits for
 WAITING = frozenset({"queued", "held", "retry_wait"})
+ATTEMPTED = frozenset({"delivered", "failed", "retry_wait", "unknown"})  # logged as attempts
 INDEXED_PER_KEY = 500
 SETTLE_MARGIN = timedelta(minutes=2)  # buckets this recent are always read again
 CURSOR = "cursor"
@@ -50,6 +52,39 @@ def minute_key(at: datetime) -> str:
 
 def minute_of(key: str) -> datetime:
     return datetime.strptime(key, "%Y%m%d%H%M").replace(tzinfo=UTC)
+
+
+@dataclass
+class Outcome:
+    """What the holder of a claimed record decided: its next state, and when it is due again.
+
+    `counted` is False for a decision that was not an attempt (quiet hours, a rate limit, no
+    address yet): the claim's attempt is given back."""
+
+    record: Doc
+    state: str
+    error: str | None = None
+    due_at: datetime | None = None
+    counted: bool = True
+
+    def changes(self, now: datetime) -> Doc:
+        update: Doc = {"state": self.state, "updated_at": now}
+        if self.error is not None:
+            update["error"] = self.error
+        if self.due_at is not None:
+            update["due_at"] = self.due_at
+        if not self.counted:
+            update["attempt"] = max(self.record["attempt"] - 1, 0)
+        changes: Doc = {"$set": update}
+        if self.counted and self.state in ATTEMPTED:
+            outcome = {
+                "attempt": self.record["attempt"],
+                "at": now,
+                "outcome": self.state,
+                "error": self.error,
+            }
+            changes["$push"] = {"attempts": outcome}
+        return changes
 
 
 class DeliveryLog:
@@ -170,73 +205,86 @@ class DeliveryLog:
             )
             await self._due.delete_many({"_id": {"$in": [k for k in keys if k <= settled_through]}})
 
-    async def claim(self, delivery_id: str, now: datetime) -> Doc | None:
-        """The record, now `sending`, if it is due and this dispatcher holds its lease."""
-        lease = f"{self._prefix}:{delivery_id}"
-        if not await self._redis.set(lease, self._holder, nx=True, ex=self._lease_s):
-            return None
-        record = await self.records.find_one({"_id": delivery_id})
-        if record is None or record["state"] in FINAL or record["due_at"] > now:
-            await self._redis.delete(lease)
-            return None
-        if record["state"] == "sending":
-            return {**record, "abandoned": True}  # its holder vanished mid-send
-        record["attempt"] += 1
-        record["state"] = "sending"
-        await self.records.update_one(
-            {"_id": delivery_id},
-            {"$set": {"state": "sending", "attempt": record["attempt"], "updated_at": now}},
+    async def claim(self, delivery_ids: list[str], now: datetime) -> list[Doc]:
+        """The records, now `sending`, that are due and whose lease this dispatcher took, in
+        the order asked: one Redis round trip for the leases, one read, one write."""
+        leases = [f"{self._prefix}:{i}" for i in delivery_ids]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for lease in leases:
+                pipe.set(lease, self._holder, nx=True, ex=self._lease_s)
+            taken = await pipe.execute()
+        held = [i for i, ok in zip(delivery_ids, taken, strict=True) if ok]
+        if not held:
+            return []
+        found = {r["_id"]: r for r in await self.records.find({"_id": {"$in": held}}).to_list(None)}
+        claimed: list[Doc] = []
+        released: list[str] = []
+        for delivery_id in held:
+            record = found.get(delivery_id)
+            if record is None or record["state"] in FINAL or record["due_at"] > now:
+                released.append(delivery_id)
+            elif record["state"] == "sending":
+                claimed.append({**record, "abandoned": True})  # its holder vanished mid-send
+            else:
+                record["attempt"] += 1
+                record["state"] = "sending"
+                claimed.append(record)
+        if released:
+            await self._redis.delete(*(f"{self._prefix}:{i}" for i in released))
+        sending = [r for r in claimed if not r.get("abandoned")]
+        if sending:
+            await self.records.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": r["_id"]},
+                        {"$set": {"state": "sending", "attempt": r["attempt"], "updated_at": now}},
+                    )
+                    for r in sending
+                ],
+                ordered=False,
+            )
+        return claimed
+
+    async def finish(self, outcomes: list[Outcome], now: datetime) -> None:
+        """Record what the holder decided for each claimed record and let the leases go, in
+        one write per collection: later due times are filed first (a record in no bucket would
+        never be sent), then the records, then each leaves the bucket it was due in (buckets
+        hold only what is still open, so each round reads little) unless it is due again
+        within that minute."""
+        if not outcomes:
+            return
+        if later := [(o.record["_id"], o.due_at) for o in outcomes if o.due_at]:
+            await self._schedule(later)
+        parked: dict[str, list[str]] = {}
+        for o in outcomes:
+            if o.state == "awaiting_address":
+                parked.setdefault(o.record["member_id"], []).append(o.record["_id"])
+        if parked:
+            await self._waiting.bulk_write(
+                [
+                    UpdateOne({"_id": m}, {"$addToSet": {"ids": {"$each": ids}}}, upsert=True)
+                    for m, ids in parked.items()
+                ],
+                ordered=False,
+            )
+        await self.records.bulk_write(
+            [UpdateOne({"_id": o.record["_id"]}, o.changes(now)) for o in outcomes],
+            ordered=False,
         )
-        return record
-
-    async def _let_go(self, record: Doc, due_next: datetime | None = None) -> None:
-        """The holder is done with this record for now: it leaves the bucket it was due in
-        (buckets hold only what is still open, so each round reads little), unless it is due
-        again within that minute, and the lease is released."""
-        bucket = minute_key(record["due_at"])
-        if due_next is None or minute_key(due_next) != bucket:
-            await self._due.update_one({"_id": bucket}, {"$pull": {"ids": record["_id"]}})
-        await self._redis.delete(f"{self._prefix}:{record['_id']}")
-
-    async def settle(
-        self,
-        record: Doc,
-        state: str,
-        now: datetime,
-        *,
-        error: str | None = None,
-        due_at: datetime | None = None,
-    ) -> None:
-        """Record the outcome of the holder's attempt (or decision) and let the lease go."""
-        update: Doc = {"state": state, "updated_at": now}
-        if error is not None:
-            update["error"] = error
-        if due_at is not None:
-            update["due_at"] = due_at
-        changes: Doc = {"$set": update}
-        if state in ("delivered", "failed", "retry_wait", "unknown"):
-            outcome = {"attempt": record["attempt"], "at": now, "outcome": state, "error": error}
-            changes["$push"] = {"attempts": outcome}
-        if due_at is not None:
-            await self._schedule([(record["_id"], due_at)])
-        await self.records.update_one({"_id": record["_id"]}, changes)
-        await self._let_go(record, due_at)
-
-    async def defer(self, record: Doc, due_at: datetime, now: datetime, *, state: str) -> None:
-        """Not now (quiet hours, a rate limit): due later, the attempt not counted."""
-        await self._schedule([(record["_id"], due_at)])
-        await self.records.update_one(
-            {"_id": record["_id"]},
-            {
-                "$set": {
-                    "state": state,
-                    "due_at": due_at,
-                    "updated_at": now,
-                    "attempt": max(record["attempt"] - 1, 0),
-                }
-            },
-        )
-        await self._let_go(record, due_at)
+        leaving: dict[str, list[str]] = {}
+        for o in outcomes:
+            bucket = minute_key(o.record["due_at"])
+            if o.due_at is None or minute_key(o.due_at) != bucket:
+                leaving.setdefault(bucket, []).append(o.record["_id"])
+        if leaving:
+            await self._due.bulk_write(
+                [
+                    UpdateOne({"_id": b}, {"$pull": {"ids": {"$in": ids}}})
+                    for b, ids in leaving.items()
+                ],
+                ordered=False,
+            )
+        await self._redis.delete(*(f"{self._prefix}:{o.record['_id']}" for o in outcomes))
 
     async def requeue(self, delivery_id: str, now: datetime) -> bool:
         """An operator's retry of a failed or unknown delivery."""
@@ -249,23 +297,6 @@ class DeliveryLog:
             {"$set": {"state": "queued", "due_at": now, "updated_at": now, "attempt": 0}},
         )
         return True
-
-    async def park(self, record: Doc, now: datetime) -> None:
-        """No e-mail address known yet: wait for the member's profile (not an attempt)."""
-        await self._waiting.update_one(
-            {"_id": record["member_id"]}, {"$addToSet": {"ids": record["_id"]}}, upsert=True
-        )
-        await self.records.update_one(
-            {"_id": record["_id"]},
-            {
-                "$set": {
-                    "state": "awaiting_address",
-                    "updated_at": now,
-                    "attempt": max(record["attempt"] - 1, 0),
-                }
-            },
-        )
-        await self._let_go(record)
 
     async def release_awaiting(self, member_id: str, now: datetime) -> int:
         """The member's address is known: their parked deliveries are due now."""

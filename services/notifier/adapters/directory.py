@@ -129,6 +129,13 @@ class Directory:
         doc = await self.channels.find_one({"_id": community_id})
         return list((doc or {}).get("channels", []))
 
+    async def channels_of(self, community_ids: Iterable[str]) -> dict[str, list[Doc]]:
+        """Each community's channels (an empty list for one with none configured)."""
+        wanted = list(set(community_ids))
+        docs = await self.channels.find({"_id": {"$in": wanted}}).to_list(None)
+        found = {d["_id"]: list(d.get("channels", [])) for d in docs}
+        return {c: found.get(c, []) for c in wanted}
+
     async def save_channels(self, community_id: str, channels: list[Doc]) -> None:
         await self.channels.update_one(
             {"_id": community_id}, {"$set": {"channels": channels}}, upsert=True

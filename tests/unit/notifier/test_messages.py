@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from services.notifier.adapters.chat import host_allowed, sign
+from services.notifier.adapters.chat import sign
 from services.notifier.adapters.email import SmtpSender
 from services.notifier.adapters.templates import email_content
+from services.notifier.adapters.webhook_targets import TargetPolicy
 from services.notifier.domain.content import message as notice
 from services.notifier.domain.messages import (
     ChatContent,
@@ -220,9 +221,9 @@ def test_kudos_chat_names_everyone_and_keeps_the_title_on_one_line() -> None:
     }
 
 
-# --- host_allowed: the webhook allowlist ---
+# --- url_allowed: the webhook allowlist ---
 
-ALLOWED = ["hooks.slack.com", "*.example.com"]
+ALLOWED = TargetPolicy(allowed_hosts=("hooks.slack.com", "*.example.com"))
 
 
 @pytest.mark.parametrize(
@@ -237,7 +238,7 @@ ALLOWED = ["hooks.slack.com", "*.example.com"]
     ],
 )
 def test_allowlisted_hosts_and_subdomains_are_allowed(url: str) -> None:
-    assert host_allowed(url, ALLOWED)
+    assert ALLOWED.url_allowed(url)
 
 
 @pytest.mark.parametrize(
@@ -264,11 +265,11 @@ def test_allowlisted_hosts_and_subdomains_are_allowed(url: str) -> None:
     ],
 )
 def test_hosts_outside_the_allowlist_or_other_schemes_are_refused(url: str) -> None:
-    assert not host_allowed(url, ALLOWED)
+    assert not ALLOWED.url_allowed(url)
 
 
 def test_empty_allowlist_allows_nothing() -> None:
-    assert not host_allowed("https://hooks.slack.com/x", [])
+    assert not TargetPolicy(allowed_hosts=()).url_allowed("https://hooks.slack.com/x")
 
 
 # --- sign: HMAC-SHA256 over `timestamp.body` ---
