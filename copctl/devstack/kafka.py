@@ -8,6 +8,8 @@ from pathlib import Path
 
 from copctl.devstack.paths import DEPLOY_LOCAL, local_dir
 from copctl.devstack.processes import (
+    DEFAULT,
+    Instance,
     Running,
     StackError,
     port_open,
@@ -17,7 +19,7 @@ from copctl.devstack.processes import (
 )
 
 NAME = "kafka"
-HOST, PORT = "127.0.0.1", 9092
+HOST, PORT, CONTROLLER_PORT = "127.0.0.1", 9092, 9093
 KAFKA_DIR = DEPLOY_LOCAL / "kafka"
 
 
@@ -30,12 +32,13 @@ def version() -> str:
     return found.group(1)
 
 
-def _home() -> Path:
-    return local_dir() / "kafka"
+def _home(instance: Instance = DEFAULT) -> Path:
+    return instance.home("kafka")
 
 
 def libs_dir() -> Path:
-    return _home() / f"libs-{version()}"
+    """The jars, shared by every instance."""
+    return local_dir() / "kafka" / f"libs-{version()}"
 
 
 def install() -> Path:
@@ -59,9 +62,9 @@ def install() -> Path:
     return libs
 
 
-def _cluster_id() -> str:
+def _cluster_id(instance: Instance) -> str:
     """A Kafka cluster id (base64url of a UUID), chosen once per data directory."""
-    path = _home() / "cluster.id"
+    path = _home(instance) / "cluster.id"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -69,27 +72,37 @@ def _cluster_id() -> str:
     return path.read_text().strip()
 
 
-def _configure(libs: Path) -> Path:
-    data = _home() / "data"
+def server_properties(instance: Instance, data: Path) -> str:
+    """The broker's configuration: the template, on the instance's ports."""
+    text = (KAFKA_DIR / "server.properties.template").read_text().format(log_dirs=data)
+    for default in (PORT, CONTROLLER_PORT):
+        if f"{HOST}:{default}" not in text:
+            raise StackError(f"server.properties.template no longer names {HOST}:{default}")
+        text = text.replace(f"{HOST}:{default}", f"{HOST}:{instance.port(default)}")
+    return text
+
+
+def _configure(libs: Path, instance: Instance) -> Path:
+    data = _home(instance) / "data"
     data.mkdir(parents=True, exist_ok=True)
-    config = _home() / "server.properties"
-    template = (KAFKA_DIR / "server.properties.template").read_text()
-    config.write_text(template.format(log_dirs=data))
+    config = _home(instance) / "server.properties"
+    config.write_text(server_properties(instance, data))
     if not (data / "meta.properties").exists():
         run_checked(
             ["java", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
-             "-t", _cluster_id(), "-c", str(config), "-g"],
+             "-t", _cluster_id(instance), "-c", str(config), "-g"],
             what="formatting Kafka storage",
         )  # fmt: skip
     return config
 
 
-def start_broker() -> Running:
+def start_broker(instance: Instance = DEFAULT) -> Running:
     libs = install()
-    config = _configure(libs)
-    logs = _home() / "logs"
+    config = _configure(libs, instance)
+    logs = _home(instance) / "logs"
+    port = instance.port(PORT)
     proc = start(
-        NAME,
+        instance.name(NAME),
         [
             "java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
             f"-Dkafka.logs.dir={logs}",
@@ -97,9 +110,9 @@ def start_broker() -> Running:
             "-cp", f"{libs}/*", "kafka.Kafka", str(config),
         ],
     )  # fmt: skip
-    wait_until(lambda: port_open(HOST, PORT), timeout_s=90, what="Kafka on :9092", process=proc)
+    wait_until(lambda: port_open(HOST, port), timeout_s=90, what=f"Kafka on :{port}", process=proc)
     return proc
 
 
-def bootstrap_servers() -> str:
-    return f"{HOST}:{PORT}"
+def bootstrap_servers(instance: Instance = DEFAULT) -> str:
+    return f"{HOST}:{instance.port(PORT)}"

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from copctl.devstack.paths import DEPLOY_LOCAL, local_dir
 from copctl.devstack.processes import (
+    DEFAULT,
+    Instance,
     Running,
     StackError,
     port_open,
@@ -40,14 +42,14 @@ def java_server_version() -> str:
     return found.group(1).strip() if found else "unknown"
 
 
-def _home() -> Path:
-    return local_dir() / "mongo-java-server"
+def _home(instance: Instance = DEFAULT) -> Path:
+    return instance.home("mongo-java-server")
 
 
 def java_server_libs() -> Path:
     """The pom's runtime jars, fetched once with Maven; fetched again when the pom changes."""
     digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
-    libs = _home() / f"libs-{java_server_version()}-{digest}"
+    libs = _home() / f"libs-{java_server_version()}-{digest}"  # shared by every instance
     if (libs / ".complete").exists():
         return libs
     for tool in ("mvn", "java"):
@@ -79,30 +81,31 @@ def server_command(libs: Path, *, host: str, port: int, h2_file: Path) -> list[s
     ]  # fmt: skip
 
 
-def _flavour_file() -> Path:
-    return local_dir() / "run" / "mongodb.flavour"
+def _flavour_file(instance: Instance = DEFAULT) -> Path:
+    return local_dir() / "run" / f"{instance.name(NAME)}.flavour"
 
 
-def flavour() -> str:
+def flavour(instance: Instance = DEFAULT) -> str:
     """Which server the local stack runs, e.g. `mongo-java-server 1.47.0, H2 file`."""
-    path = _flavour_file()
+    path = _flavour_file(instance)
     return path.read_text().strip() if path.exists() else "unknown"
 
 
-def start_mongo() -> Running:
+def start_mongo(instance: Instance = DEFAULT) -> Running:
     libs = java_server_libs()
-    h2_file = _home() / "data.mv"
+    h2_file = _home(instance) / "data.mv"
     h2_file.parent.mkdir(parents=True, exist_ok=True)
-    proc = start(NAME, server_command(libs, host=HOST, port=PORT, h2_file=h2_file))
-    _flavour_file().write_text(f"mongo-java-server {java_server_version()}, H2 file\n")
+    port = instance.port(PORT)
+    proc = start(instance.name(NAME), server_command(libs, host=HOST, port=port, h2_file=h2_file))
+    _flavour_file(instance).write_text(f"mongo-java-server {java_server_version()}, H2 file\n")
     wait_until(
-        lambda: port_open(HOST, PORT),
+        lambda: port_open(HOST, port),
         timeout_s=60,
-        what="mongo-java-server on :27017",
+        what=f"mongo-java-server on :{port}",
         process=proc,
     )
     return proc
 
 
-def uri() -> str:
-    return f"mongodb://{HOST}:{PORT}"
+def uri(instance: Instance = DEFAULT) -> str:
+    return f"mongodb://{HOST}:{instance.port(PORT)}"

@@ -2,6 +2,7 @@
 stops exactly what `up` started (and never a process that merely reused the pid)."""
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -11,11 +12,36 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from copctl.devstack.paths import logs_dir, run_dir
+from copctl.devstack.paths import local_dir, logs_dir, run_dir
 
 
 class StackError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One local stack. The default one runs on the documented ports with its files in
+    `.local/`; another (a test suite's own Kafka, MongoDB and Redis that it may kill at will)
+    runs beside it with a name prefix, its ports shifted by `port_offset` and its data in
+    `data_dir`. Process names (pid files, logs) carry the prefix."""
+
+    prefix: str = ""
+    port_offset: int = 0
+    data_dir: Path | None = None
+
+    def name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+    def port(self, base: int) -> int:
+        return base + self.port_offset
+
+    def home(self, component: str) -> Path:
+        """Where one component (kafka, mongo-java-server, redis) keeps its data."""
+        return (self.data_dir or local_dir()) / component
+
+
+DEFAULT = Instance()
 
 
 @dataclass(frozen=True)
@@ -36,6 +62,10 @@ def _start_ticks(pid: int) -> str | None:
 
 def _pidfile(name: str) -> Path:
     return run_dir() / f"{name}.pid"
+
+
+def _launchfile(name: str) -> Path:
+    return run_dir() / f"{name}.launch.json"
 
 
 def log_path(name: str) -> Path:
@@ -63,9 +93,17 @@ def start(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Running:
-    """Start `argv` in its own session (its own process group), logging to `.local/logs/`."""
+    """Start `argv` in its own session (its own process group), logging to `.local/logs/`.
+
+    How it was started (command, the environment given here, folder) is recorded, so that
+    `restart` starts it again the same way."""
     if (already := running(name)) is not None:
         return already
+    launch = _launchfile(name)
+    launch.write_text(
+        json.dumps({"argv": list(argv), "env": dict(env or {}), "cwd": str(cwd) if cwd else None})
+    )
+    launch.chmod(0o600)
     log = log_path(name)
     with log.open("ab") as out:
         out.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {name}\n".encode())
@@ -82,6 +120,24 @@ def start(
     ticks = _start_ticks(proc.pid)
     _pidfile(name).write_text(f"{proc.pid} {ticks}\n")
     return Running(name, proc.pid, log)
+
+
+def restart_same(name: str) -> Running:
+    """Start `name` again as it was last started (after it stopped or was killed)."""
+    try:
+        launch = json.loads(_launchfile(name).read_text())
+    except (OSError, ValueError):
+        raise StackError(f"{name} was never started by copctl here: nothing to restart") from None
+    cwd = Path(launch["cwd"]) if launch.get("cwd") else None
+    return start(name, launch["argv"], env=launch["env"], cwd=cwd)
+
+
+def launched_env(name: str) -> dict[str, str]:
+    """The environment `name` was last started with (beyond the caller's own)."""
+    try:
+        return dict(json.loads(_launchfile(name).read_text())["env"])
+    except (OSError, ValueError, KeyError):
+        return {}
 
 
 def _alive(pid: int) -> bool:
@@ -118,6 +174,21 @@ def stop(name: str, timeout_s: float = 20.0) -> bool:
     if _alive(proc.pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+    _pidfile(name).unlink(missing_ok=True)
+    return True
+
+
+def kill(name: str, timeout_s: float = 10.0) -> bool:
+    """SIGKILL the process group we started, at once: no shutdown code runs, as in a crash.
+    True if it was running."""
+    proc = running(name)
+    if proc is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout_s
+    while _alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
     _pidfile(name).unlink(missing_ok=True)
     return True
 

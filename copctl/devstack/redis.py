@@ -3,8 +3,16 @@
 import os
 import shutil
 
-from copctl.devstack.paths import local_dir
-from copctl.devstack.processes import Running, StackError, port_open, run_checked, start, wait_until
+from copctl.devstack.processes import (
+    DEFAULT,
+    Instance,
+    Running,
+    StackError,
+    port_open,
+    run_checked,
+    start,
+    wait_until,
+)
 
 NAME = "redis"
 HOST, PORT = "127.0.0.1", 6379
@@ -27,20 +35,21 @@ def install() -> str:
     return found
 
 
-def start_redis() -> Running:
+def start_redis(instance: Instance = DEFAULT) -> Running:
     binary = install()
-    data = local_dir() / "redis"
+    data = instance.home("redis")
     data.mkdir(parents=True, exist_ok=True)
+    port = instance.port(PORT)
     proc = start(
-        NAME,
+        instance.name(NAME),
         [
-            binary, "--bind", HOST, "--port", str(PORT), "--dir", str(data),
+            binary, "--bind", HOST, "--port", str(port), "--dir", str(data),
             "--daemonize", "no", "--appendonly", "yes", "--save", "",
         ],
     )  # fmt: skip
-    wait_until(lambda: port_open(HOST, PORT), timeout_s=20, what="Redis on :6379", process=proc)
+    wait_until(lambda: port_open(HOST, port), timeout_s=20, what=f"Redis on :{port}", process=proc)
     return proc
 
 
-def url() -> str:
-    return f"redis://{HOST}:{PORT}/0"
+def url(instance: Instance = DEFAULT) -> str:
+    return f"redis://{HOST}:{instance.port(PORT)}/0"

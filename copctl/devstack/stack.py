@@ -1,4 +1,4 @@
-"""`copctl dev up | down | status`: the whole local stack, in dependency order."""
+"""`copctl dev up | down | status | restart`: the whole local stack, in dependency order."""
 
 import asyncio
 import functools
@@ -14,8 +14,14 @@ import httpx
 from copctl.devstack import kafka, mongo, redis
 from copctl.devstack.paths import REPO_ROOT, local_dir
 from copctl.devstack.processes import (
+    DEFAULT,
+    Instance,
     Running,
+    StackError,
+    kill,
+    launched_env,
     port_open,
+    restart_same,
     running,
     start,
     stop,
@@ -42,6 +48,7 @@ SERVICES = (
 )
 SMTP_PORT, CHAT_PORT = 1025, 8090
 SINKS = ("smtp-sink", "chat-sink")
+VIEWER = "trace-viewer"
 INFRA = ("kafka", "mongodb", "redis")
 
 
@@ -70,39 +77,60 @@ class Infra:
         }
 
 
-def _bring_up(
-    name: str, env_var: str, default: str, port: int, starter: Callable[[], Running], infra: Infra
-) -> str:
-    if given := os.environ.get(env_var):
-        infra.notes[name] = f"given by {env_var}"
+@dataclass(frozen=True)
+class _InfraPart:
+    env_var: str
+    address: Callable[[Instance], str]
+    port: int
+    starter: Callable[[Instance], Running]
+
+
+_INFRA_PARTS = {
+    "kafka": _InfraPart(
+        "KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers, kafka.PORT, kafka.start_broker
+    ),
+    "mongodb": _InfraPart("MONGODB_URI", mongo.uri, mongo.PORT, mongo.start_mongo),
+    "redis": _InfraPart("REDIS_URL", redis.url, redis.PORT, redis.start_redis),
+}
+
+
+def _bring_up(name: str, instance: Instance, infra: Infra, *, from_env: bool) -> str:
+    part = _INFRA_PARTS[name]
+    default, port, full_name = part.address(instance), instance.port(part.port), instance.name(name)
+    if from_env and (given := os.environ.get(part.env_var)):
+        infra.notes[name] = f"given by {part.env_var}"
         return given
-    if running(name) is not None:
+    if running(full_name) is not None:
         infra.notes[name] = "already running (started by copctl)"
         return default
     if port_open("127.0.0.1", port):
         infra.notes[name] = f"something already listens on :{port}; using it"
         return default
-    print(f"starting {name} ({_FIRST_RUN_HINT.get(name, 'a few seconds')})", flush=True)
+    print(f"starting {full_name} ({_FIRST_RUN_HINT.get(name, 'a few seconds')})", flush=True)
     began = time.monotonic()
-    starter()
-    infra.started.append(name)
+    part.starter(instance)
+    infra.started.append(full_name)
     infra.notes[name] = f"started in {time.monotonic() - began:.1f}s"
     return default
 
 
-def up_infra(*, topic_prefix: str = "", partitions: int = 6) -> Infra:
-    """Kafka, a MongoDB-protocol server and Redis: from the environment, or started here."""
+def up_infra(
+    *,
+    topic_prefix: str = "",
+    partitions: int = 6,
+    instance: Instance = DEFAULT,
+    from_env: bool | None = None,
+) -> Infra:
+    """Kafka, a MongoDB-protocol server and Redis: from the environment, or started here.
+
+    Another `instance` than the default one never takes its servers from the environment
+    (unless `from_env`): it is started on its own ports, with its own files."""
+    if from_env is None:
+        from_env = instance == DEFAULT
     infra = Infra("", "", "")
-    infra.kafka_bootstrap_servers = _bring_up(
-        "kafka", "KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers(), kafka.PORT,
-        kafka.start_broker, infra,
-    )  # fmt: skip
-    infra.mongodb_uri = _bring_up(
-        "mongodb", "MONGODB_URI", mongo.uri(), mongo.PORT, mongo.start_mongo, infra
-    )
-    infra.redis_url = _bring_up(
-        "redis", "REDIS_URL", redis.url(), redis.PORT, redis.start_redis, infra
-    )
+    infra.kafka_bootstrap_servers = _bring_up("kafka", instance, infra, from_env=from_env)
+    infra.mongodb_uri = _bring_up("mongodb", instance, infra, from_env=from_env)
+    infra.redis_url = _bring_up("redis", instance, infra, from_env=from_env)
     asyncio.run(
         ensure_topics(
             infra.kafka_bootstrap_servers, partitions=partitions, topic_prefix=topic_prefix
@@ -178,9 +206,43 @@ def start_services(
     return urls
 
 
+RESTARTABLE = (*(s.name for s in SERVICES), *INFRA)
+"""What `copctl dev restart` restarts: a service, or one of the infrastructure servers."""
+
+
+def restart(
+    name: str, *, instance: Instance = DEFAULT, hard: bool = False, timeout_s: float = 90
+) -> Running:
+    """Stop one process of the stack (SIGTERM, or SIGKILL with `hard`: a crash) and start it
+    again the same way, then wait until it serves: a port that answers (Kafka, MongoDB, Redis),
+    `/readyz` (a service). A process copctl did not start is refused."""
+    if name not in RESTARTABLE:
+        raise StackError(f"cannot restart {name!r}: one of {', '.join(RESTARTABLE)}")
+    full_name = instance.name(name)
+    if name in INFRA:
+        part = _INFRA_PARTS[name]
+        port = instance.port(part.port)
+        if running(full_name) is None and port_open("127.0.0.1", port):
+            raise StackError(f"{full_name} on :{port} was not started by copctl: not restarting")
+        (kill if hard else stop)(full_name)
+        return part.starter(instance)
+    env = launched_env(full_name)
+    if "HTTP_PORT" not in env:
+        raise StackError(f"{full_name} was never started by copctl here: nothing to restart")
+    (kill if hard else stop)(full_name)
+    proc = restart_same(full_name)
+    wait_until(
+        functools.partial(_ready, f"http://127.0.0.1:{env['HTTP_PORT']}/readyz"),
+        timeout_s=timeout_s,
+        what=f"{full_name} /readyz",
+        process=proc,
+    )
+    return proc
+
+
 def down(prefix: str = "", *, include_infra: bool = True) -> list[str]:
     """Stop what copctl started, services first; returns the names stopped."""
-    order = [*(s.name for s in SERVICES), *SINKS, *(INFRA if include_infra else ())]
+    order = [*(s.name for s in SERVICES), *SINKS, VIEWER, *(INFRA if include_infra else ())]
     return [name for name in order if stop(f"{prefix}{name}")]
 
 
@@ -194,6 +256,8 @@ def status() -> list[tuple[str, str, str]]:
         "chat-sink": CHAT_PORT,
         **{s.name: s.port for s in SERVICES},
     }
+    if running(VIEWER) is not None:
+        ports[VIEWER] = 16686
     for name, port in ports.items():
         proc = running(name)
         state = f"running (pid {proc.pid})" if proc else "stopped"
@@ -206,7 +270,15 @@ def status() -> list[tuple[str, str, str]]:
     return rows
 
 
-def up() -> tuple[Infra, dict[str, str]]:
+def up(*, traces: bool = False) -> tuple[Infra, dict[str, str]]:
+    """Everything; with `traces`, the local trace viewer too, and the services export to it."""
     infra = up_infra()
     start_sinks()
-    return infra, start_services(infra)
+    env: dict[str, str] = {}
+    if traces:
+        from copctl.devstack import viewer
+
+        print("starting the trace viewer (the first run builds Jaeger with Go)", flush=True)
+        viewer.start_viewer()
+        env = viewer.service_env()
+    return infra, start_services(infra, env_for=(lambda _: env) if env else None)
