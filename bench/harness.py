@@ -132,3 +132,55 @@ async def mongo_server(uri: str) -> str:
     else:
         name = "MongoDB"
     return f"{name}, reports MongoDB {info.get('version')}"
+
+
+def _delete_groups_request(groups: list[str]) -> Any:
+    """DeleteGroups (API 42, v1), which aiokafka's admin client does not offer."""
+    from aiokafka.protocol.api import Request, RequestStruct, Response
+    from aiokafka.protocol.types import Array, Int16, Int32, Schema, String
+
+    class DeleteGroupsResponseV1(Response):  # type: ignore[misc]
+        API_KEY = 42
+        API_VERSION = 1
+        SCHEMA = Schema(
+            ("throttle_time_ms", Int32),
+            ("results", Array(("group_id", String("utf-8")), ("error_code", Int16))),
+        )
+
+    class DeleteGroupsRequestV1(RequestStruct):  # type: ignore[misc]
+        API_KEY = 42
+        API_VERSION = 1
+        RESPONSE_TYPE = DeleteGroupsResponseV1
+        SCHEMA = Schema(("groups_names", Array(String("utf-8"))))
+
+    class DeleteGroupsRequest(Request[DeleteGroupsRequestV1]):  # type: ignore[misc]
+        API_KEY = 42
+
+        def build(self, request_struct_class: type[DeleteGroupsRequestV1]) -> DeleteGroupsRequestV1:
+            return request_struct_class(groups)
+
+    return DeleteGroupsRequest()
+
+
+async def delete_groups(infra: BenchInfra) -> tuple[int, list[str]]:
+    """Remove the benchmarks' consumer groups (those of their namespaces); returns how many were
+    deleted and the ones the broker refused (e.g. still with members)."""
+    namespaces = tuple(p.rstrip(".") for p in infra.prefixes)
+    if not namespaces:
+        return 0, []
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await admin.start()
+    deleted, refused = 0, []
+    try:
+        groups = [g for g, *_ in await admin.list_consumer_groups() if g.startswith(namespaces)]
+        for group in groups:
+            node = await admin.find_coordinator(group)
+            response = await admin._send_request(_delete_groups_request([group]), node)
+            for name, code in response.results:
+                if code == 0:
+                    deleted += 1
+                else:
+                    refused.append(f"{name} (error {code})")
+    finally:
+        await admin.close()
+    return deleted, refused
