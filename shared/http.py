@@ -193,7 +193,8 @@ def metrics_router() -> APIRouter:
     """`/metrics`: the process's OpenTelemetry metrics in the Prometheus text format."""
     router = APIRouter(tags=["health"])
 
-    @router.get("/metrics", response_class=Response)
+    # Not part of the API's OpenAPI document: it is for the scraper, and takes no input.
+    @router.get("/metrics", response_class=Response, include_in_schema=False)
     async def prometheus_metrics() -> Response:
         return Response(prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
 
