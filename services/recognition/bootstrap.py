@@ -60,10 +60,17 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
         group_suffix="judge",
     )
     evaluator: list[asyncio.Task[None]] = []
+    stopping = asyncio.Event()
 
     async def evaluate_periodically() -> None:
-        while True:
-            await asyncio.sleep(settings.health_evaluation_interval_s)
+        # Ends on the stop flag as well as on cancellation: a client library that swallows a
+        # cancellation mid-round must not keep the service from stopping.
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(settings.health_evaluation_interval_s):
+                    await stopping.wait()
+            if stopping.is_set():
+                return
             try:
                 await handlers.evaluate()
             except Exception:  # an outage: the next round tries again
@@ -74,6 +81,7 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
         evaluator.append(asyncio.create_task(evaluate_periodically()))
 
     async def stop_evaluating() -> None:
+        stopping.set()
         for task in evaluator:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
