@@ -975,7 +975,7 @@ def _why_slow(w: Window, profiles: dict[str, dict[str, Any]]) -> str:
     parts = [
         f"{'held' if held else 'not held'} ({verdict}); a median kudos waited "
         f"{answered:.0f} ms for POST /kudos to answer and {_latency(w, 1, 0.5)} ms in all "
-        "(the rest is the judge, the notifier's planning, its dispatcher's polling and sending)",
+        "(the rest is the judge, the projection, the notifier's planning and its sending)",
         f"CPU, % of one core: {_cpu(w.cpu)}",
     ]
     for service, summary in profiles.items():
