@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import importlib
-import inspect
 import json
 import os
 import sys
@@ -43,7 +42,7 @@ from bench.knowledge_search import SearchSizes, bench_search
 from bench.limit import bench_limit
 from bench.mixed_events import DECISIONS, encode_all, mixed_events, type_counts
 from bench.naive import naive_consume
-from bench.notifier_delivery import DeliverySizes, bench_notifier
+from bench.notifier_delivery import bench_notifier
 from bench.projections import CONSUMERS, ServicePlan, bench_projections
 from bench.recognition_health import HealthSizes, bench_health
 from bench.report import as_section, figure, machine, render, row, versions
@@ -282,16 +281,9 @@ async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
                 lambda: bench_e2e(infra, quick=quick, repeats=args.repeats),
             )
     if not args.skip_notifier:
-        params = inspect.signature(bench_notifier).parameters
 
         async def notifier() -> dict[str, Any]:
-            call: Any = bench_notifier
-            if "quick" in params:
-                result: dict[str, Any] = await call(infra, quick=quick, repeats=args.repeats)
-                return result
-            sizes = DeliverySizes(200, 50) if quick else DeliverySizes.from_env()
-            result = await call(infra, sizes)
-            return result
+            return await bench_notifier(infra, quick=quick, repeats=args.repeats)
 
         await _section(sections, notes, "6. Notifier fan-out", notifier)
     if not args.skip_health:

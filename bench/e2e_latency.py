@@ -35,7 +35,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1009,17 +1009,27 @@ def write_result(name: str, title: str, result: dict[str, Any]) -> None:
     print("\n".join(lines))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_alone(
+    bench: Callable[..., Coroutine[Any, Any, dict[str, Any]]],
+    name: str,
+    title: str,
+    doc: str | None,
+) -> None:
+    """Run one benchmark module on its own (`python -m bench.<module>`) and write its files."""
+    parser = argparse.ArgumentParser(description=(doc or title).splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", type=Path, default=None, help="pyinstrument sessions here")
     args = parser.parse_args()
     with provide_infra() as infra:
         result = asyncio.run(
-            bench_e2e(infra, quick=args.quick, repeats=args.repeats, profile_dir=args.profile)
+            bench(infra, quick=args.quick, repeats=args.repeats, profile_dir=args.profile)
         )
-    write_result("e2e_latency", "End-to-end kudos latency", result)
+    write_result(name, title, result)
+
+
+def main() -> None:
+    run_alone(bench_e2e, "e2e_latency", "End-to-end kudos latency", __doc__)
 
 
 if __name__ == "__main__":

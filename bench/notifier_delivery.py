@@ -12,13 +12,10 @@ never idle while measured; after a warm-up, `repeats` consecutive windows are co
 median of their rates is reported.
 """
 
-import argparse
 import asyncio
-import os
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +30,12 @@ from bench.e2e_latency import (
     produce,
     profile_summary,
     recipient_profiles,
+    run_alone,
     running_services,
     service_env,
     wait_for_profiles,
-    write_result,
 )
-from bench.harness import BenchInfra, provide_infra
+from bench.harness import BenchInfra
 from bench.sink_server import Sink, running_sink
 from copctl.devstack.stack import ServiceSpec
 from services.notifier.settings import NotifierSettings
@@ -50,22 +47,6 @@ from shared.events.envelope import new_event
 NOTIFIER_PORT = 18185
 MEMBERS = 200
 GOAL_POSTS_PER_S = 2_000
-
-
-@dataclass(frozen=True)
-class DeliverySizes:
-    """The former sizes of this benchmark, kept while `bench.__main__` still imports them; the
-    benchmark now runs by time (`quick`, `repeats`) instead."""
-
-    kudos: int = 1_000
-    members: int = MEMBERS
-
-    @classmethod
-    def from_env(cls) -> "DeliverySizes":
-        return cls(
-            int(os.environ.get("BENCH_NOTIFY_KUDOS", cls.kudos)),
-            int(os.environ.get("BENCH_NOTIFY_MEMBERS", cls.members)),
-        )
 
 
 class JudgedFeed:
@@ -279,16 +260,7 @@ def _report(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--profile", type=Path, default=None, help="pyinstrument sessions here")
-    args = parser.parse_args()
-    with provide_infra() as infra:
-        result = asyncio.run(
-            bench_notifier(infra, quick=args.quick, repeats=args.repeats, profile_dir=args.profile)
-        )
-    write_result("notifier_delivery", "Notifier fan-out", result)
+    run_alone(bench_notifier, "notifier_delivery", "Notifier fan-out", __doc__)
 
 
 if __name__ == "__main__":
