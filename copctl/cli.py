@@ -179,19 +179,12 @@ def emit(
         raise typer.Exit(2) from e
     typer.echo(event.model_dump_json(indent=2, exclude_none=True))
     if not dry_run:
-        asyncio.run(_publish(event, bootstrap_servers, topic_prefix))
+        from copctl.emit import publish
+        from copctl.topics import operator_security
+
+        security = operator_security()
+        asyncio.run(publish(event, bootstrap_servers, topic_prefix=topic_prefix, security=security))
         typer.echo(f"published {event.type} {event.id}")
-
-
-async def _publish(event: object, bootstrap_servers: str, topic_prefix: str) -> None:
-    from shared.events.envelope import CloudEvent
-    from shared.kafka import EventBus, make_broker
-
-    assert isinstance(event, CloudEvent)
-    broker = make_broker(bootstrap_servers, client_id="copctl")
-    async with broker:
-        await broker.connect()
-        await EventBus(broker, topic_prefix=topic_prefix).publish(event)
 
 
 @app.command("schemas")
@@ -217,10 +210,14 @@ def topics(
     topic_prefix: Annotated[str, typer.Option(envvar="KAFKA_TOPIC_PREFIX")] = "",
 ) -> None:
     """Create the contract's topics that are missing."""
+    from copctl.topics import operator_security
     from shared.kafka import ensure_topics
 
+    security = operator_security()
     created = asyncio.run(
-        ensure_topics(bootstrap_servers, partitions=partitions, topic_prefix=topic_prefix)
+        ensure_topics(
+            bootstrap_servers, partitions=partitions, topic_prefix=topic_prefix, security=security
+        )
     )
     typer.echo("created: " + (", ".join(created) if created else "none (all exist)"))
 
@@ -384,8 +381,12 @@ def dlq_list(
 ) -> None:
     """Show every dead letter of a service: where it came from, its event and the error."""
     from copctl.dlq import read_dead_letters
+    from copctl.topics import operator_security
 
-    letters = asyncio.run(read_dead_letters(bootstrap_servers, service, topic_prefix))
+    security = operator_security()
+    letters = asyncio.run(
+        read_dead_letters(bootstrap_servers, service, topic_prefix, security=security)
+    )
     for letter in letters:
         typer.echo(json.dumps(letter.summary))
     typer.echo(f"{len(letters)} dead letter(s) on {topic_prefix}cop.dlq.{service}", err=True)
@@ -404,15 +405,19 @@ def dlq_redrive(
 ) -> None:
     """Publish dead letters back to their original topic (handlers are idempotent by event id)."""
     from copctl.dlq import read_dead_letters, redrive
+    from copctl.topics import operator_security
 
     if not offsets and not all_letters:
         typer.secho("give --offset PARTITION@OFFSET (repeatable) or --all", err=True)
         raise typer.Exit(2)
-    letters = asyncio.run(read_dead_letters(bootstrap_servers, service, topic_prefix))
+    security = operator_security()
+    letters = asyncio.run(
+        read_dead_letters(bootstrap_servers, service, topic_prefix, security=security)
+    )
     if not all_letters:
         wanted = set(offsets or [])
         letters = [d for d in letters if f"{d.partition}@{d.offset}" in wanted]
-    sent = asyncio.run(redrive(bootstrap_servers, letters))
+    sent = asyncio.run(redrive(bootstrap_servers, letters, security=security))
     typer.echo(f"re-drove {sent} dead letter(s)")
 
 

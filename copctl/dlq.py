@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.security import BaseSecurity
 
 from copctl.topics import partitions_of
 from shared.events.topics import dlq_topic
+from shared.kafka import kafka_client_options
 
 _DLQ_HEADERS = {
     "cop_error",
@@ -47,10 +49,15 @@ class DeadLetter:
         }
 
 
-async def read_dead_letters(bootstrap: str, service: str, prefix: str = "") -> list[DeadLetter]:
+async def read_dead_letters(
+    bootstrap: str, service: str, prefix: str = "", *, security: BaseSecurity | None = None
+) -> list[DeadLetter]:
     """Everything on the service's DLQ, read from the start without joining a consumer group."""
-    partitions = await partitions_of(bootstrap, [f"{prefix}{dlq_topic(service)}"])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    topics = [f"{prefix}{dlq_topic(service)}"]
+    partitions = await partitions_of(bootstrap, topics, security=security)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **kafka_client_options(security)
+    )
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -75,7 +82,9 @@ async def read_dead_letters(bootstrap: str, service: str, prefix: str = "") -> l
         await consumer.stop()
 
 
-async def redrive(bootstrap: str, letters: list[DeadLetter]) -> int:
+async def redrive(
+    bootstrap: str, letters: list[DeadLetter], *, security: BaseSecurity | None = None
+) -> int:
     """Publish dead letters back to the topic they came from, with their original headers.
 
     Consumers are idempotent by event id, so a letter re-driven twice changes nothing twice.
@@ -85,6 +94,7 @@ async def redrive(bootstrap: str, letters: list[DeadLetter]) -> int:
         acks="all",
         enable_idempotence=True,
         client_id=f"copctl-redrive-{uuid.uuid4().hex[:6]}",
+        **kafka_client_options(security),
     )
     await producer.start()
     try:

@@ -1,14 +1,17 @@
-"""Building a catalog event from a JSON file or `key=value` flags, for `copctl emit`."""
+"""Building a catalog event from a JSON file or `key=value` flags, and publishing it, for
+`copctl emit`."""
 
 import json
 from pathlib import Path
 from typing import Any
 
+from faststream.security import BaseSecurity
 from pydantic import ValidationError
 
 from shared.events.catalog import spec_for
 from shared.events.codec import InvalidEvent, decode, field_errors
 from shared.events.envelope import CloudEvent, new_event
+from shared.kafka import EventBus, make_broker
 
 
 def _set_path(target: dict[str, Any], key: str, value: Any) -> None:
@@ -75,3 +78,18 @@ def build_event(
     except ValidationError as e:
         raise InvalidEvent(f"invalid data for {event_type}", field_errors(e, "data")) from e
     return new_event(model, source=source, event_id=event_id)
+
+
+async def publish(
+    event: CloudEvent,
+    bootstrap_servers: str,
+    *,
+    topic_prefix: str = "",
+    security: BaseSecurity | None = None,
+) -> None:
+    """Publish the event to its catalog topic with the services' producer settings (all
+    replicas, idempotent) and the brokers' TLS and SASL."""
+    broker = make_broker(bootstrap_servers, client_id="copctl", security=security)
+    async with broker:
+        await broker.connect()
+        await EventBus(broker, topic_prefix=topic_prefix).publish(event)

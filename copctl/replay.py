@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from faststream.security import BaseSecurity
 
 from copctl.topics import partitions_of
 from services.events import rebuild as events_rebuild
@@ -25,6 +26,7 @@ from services.notifier.settings import NotifierSettings
 from services.recognition import rebuild as recognition_rebuild
 from services.recognition.settings import RecognitionSettings
 from shared.events.topics import Topic
+from shared.kafka import kafka_client_options, kafka_security
 from shared.settings import ServiceSettings
 
 
@@ -55,8 +57,10 @@ class ReplayRefused(RuntimeError):
     pass
 
 
-async def _group_state(bootstrap: str, group: str) -> tuple[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _group_state(
+    bootstrap: str, group: str, *, security: BaseSecurity | None = None
+) -> tuple[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_client_options(security))
     await admin.start()
     try:
         (response,) = await admin.describe_consumer_groups([group])
@@ -66,11 +70,16 @@ async def _group_state(bootstrap: str, group: str) -> tuple[str, int]:
     return str(described["state"]), len(described["members"])
 
 
-async def rewind_group(bootstrap: str, group: str, topics: list[str]) -> int:
+async def rewind_group(
+    bootstrap: str, group: str, topics: list[str], *, security: BaseSecurity | None = None
+) -> int:
     """Commit the earliest offset of every partition for the (inactive) group."""
-    partitions = await partitions_of(bootstrap, topics)
+    partitions = await partitions_of(bootstrap, topics, security=security)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        **kafka_client_options(security),
     )
     await consumer.start()
     try:
@@ -87,13 +96,14 @@ async def replay(service: str, settings: ServiceSettings) -> dict[str, Any]:
     if rebuild is None:
         raise ReplayRefused(f"{service} keeps no projection to rebuild")
     group = settings.kafka_consumer_group or f"cop-{service}"
-    state, members = await _group_state(settings.kafka_bootstrap_servers, group)
+    bootstrap, security = settings.kafka_bootstrap_servers, kafka_security(settings)
+    state, members = await _group_state(bootstrap, group, security=security)
     if members:
         raise ReplayRefused(
             f"{group} has {members} running consumer(s) ({state}): stop {service} first"
         )
     # Rewound first: if that fails, the projection is still whole and matches its offsets.
     topics = [settings.kafka_topic_prefix + str(t) for t in rebuild.topics]
-    partitions = await rewind_group(settings.kafka_bootstrap_servers, group, topics)
+    partitions = await rewind_group(bootstrap, group, topics, security=security)
     dropped = await rebuild.prepare(settings)
     return {"group": group, "partitions": partitions, "dropped": dropped}

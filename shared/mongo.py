@@ -66,14 +66,21 @@ def make_client(uri: str, *, app_name: str, **options: Any) -> AsyncMongoClient[
     )
 
 
+def client_for(settings: ServiceSettings, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
+    """A client of the settings' server with their credentials, TLS and write concern: what a
+    service's runtime connects with, for the tools that connect outside it (rebuilds)."""
+    return make_client(settings.mongodb_uri, app_name=app_name, **mongo_options(settings))
+
+
 async def drop_collections(
-    uri: str, database: str, names: Sequence[str], *, app_name: str
+    settings: ServiceSettings, names: Sequence[str], *, app_name: str
 ) -> list[str]:
-    """Drop a service's own collections (a projection before its rebuild); returns them."""
-    client = make_client(uri, app_name=app_name)
+    """Drop a service's own collections (a projection before its rebuild) from its database;
+    returns them."""
+    client = client_for(settings, app_name=app_name)
     try:
         for name in names:
-            await client[database][name].drop()
+            await client[settings.mongodb_database][name].drop()
     finally:
         await client.close()
     return list(names)

@@ -25,6 +25,4 @@ COLLECTIONS: Final = (*PROJECTION_COLLECTIONS, APPLIED_EVENTS, *RETIRED_COLLECTI
 async def prepare_rebuild(settings: EventsSettings) -> list[str]:
     """Drop the projection's collections, with the service stopped; it re-applies the topics
     when it starts with its consumer group rewound. Returns the collections dropped."""
-    return await drop_collections(
-        settings.mongodb_uri, settings.mongodb_database, COLLECTIONS, app_name="cop-events-rebuild"
-    )
+    return await drop_collections(settings, COLLECTIONS, app_name="cop-events-rebuild")

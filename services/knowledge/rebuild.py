@@ -17,9 +17,4 @@ COLLECTIONS: Final = PROJECTION
 async def prepare_rebuild(settings: KnowledgeSettings) -> list[str]:
     """Drop the projection, with the service stopped; it re-applies the topics when it starts
     with its consumer group rewound. Returns the collections dropped."""
-    return await drop_collections(
-        settings.mongodb_uri,
-        settings.mongodb_database,
-        COLLECTIONS,
-        app_name="cop-knowledge-rebuild",
-    )
+    return await drop_collections(settings, COLLECTIONS, app_name="cop-knowledge-rebuild")

@@ -5,7 +5,6 @@ import contextlib
 import logging
 
 from fastapi import FastAPI
-from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from services.notifier import rebuild
@@ -13,6 +12,7 @@ from services.notifier.adapters.chat import WebhookPoster
 from services.notifier.adapters.deliveries import DeliveryLog
 from services.notifier.adapters.directory import Directory
 from services.notifier.adapters.email import SmtpSender
+from services.notifier.adapters.rate_limits import rate_limit_storage
 from services.notifier.adapters.replay_marks import ReplayMarks
 from services.notifier.adapters.webhook_targets import TargetPolicy
 from services.notifier.dispatch import Dispatcher, Limits, Links
@@ -51,12 +51,7 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         if settings.chat_webhook_url
         else None
     )
-    storage = RedisStorage(
-        f"async+{settings.redis_url}"
-        if settings.redis_url.startswith(("redis://", "rediss://"))
-        else settings.redis_url,
-        implementation="redispy",
-    )
+    storage = rate_limit_storage(settings)
     email = SmtpSender(
         host=settings.smtp_host,
         port=settings.smtp_port,

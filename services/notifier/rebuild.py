@@ -15,7 +15,8 @@ from services.notifier.adapters.directory import PROJECTION
 from services.notifier.adapters.replay_marks import ReplayMarks
 from services.notifier.settings import NotifierSettings
 from shared.events.topics import Topic
-from shared.mongo import drop_collections, make_client
+from shared.kafka import kafka_client_options, kafka_security
+from shared.mongo import client_for, drop_collections
 
 TOPICS: Final = (Topic.COMMUNITIES, Topic.SESSIONS, Topic.KNOWLEDGE, Topic.RECOGNITION)
 """What the service's consumer group reads, from the beginning, to rebuild the projection."""
@@ -25,7 +26,8 @@ COLLECTIONS: Final = PROJECTION
 
 async def end_offsets(settings: NotifierSettings) -> dict[str, int]:
     topics = [settings.kafka_topic_prefix + t for t in TOPICS]
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    options = kafka_client_options(kafka_security(settings))
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, **options)
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
@@ -34,7 +36,7 @@ async def end_offsets(settings: NotifierSettings) -> dict[str, int]:
     partitions = [
         TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
     ]
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, **options)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions)
@@ -46,14 +48,9 @@ async def end_offsets(settings: NotifierSettings) -> dict[str, int]:
 async def prepare_rebuild(settings: NotifierSettings) -> list[str]:
     """With the service stopped: mark how far the topics go (nothing up to there notifies),
     then drop the projection. Returns the collections dropped."""
-    client = make_client(settings.mongodb_uri, app_name="cop-notifier-rebuild")
+    client = client_for(settings, app_name="cop-notifier-rebuild")
     try:
         await ReplayMarks(client[settings.mongodb_database]).record(await end_offsets(settings))
     finally:
         await client.close()
-    return await drop_collections(
-        settings.mongodb_uri,
-        settings.mongodb_database,
-        COLLECTIONS,
-        app_name="cop-notifier-rebuild",
-    )
+    return await drop_collections(settings, COLLECTIONS, app_name="cop-notifier-rebuild")

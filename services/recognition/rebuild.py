@@ -29,13 +29,8 @@ async def prepare_rebuild(settings: RecognitionSettings) -> list[str]:
     """Drop the projection's collections and leaderboards, with the service stopped; it
     re-applies the topics when it starts with its consumer group rewound. Returns what was
     dropped."""
-    dropped = await drop_collections(
-        settings.mongodb_uri,
-        settings.mongodb_database,
-        COLLECTIONS,
-        app_name="cop-recognition-rebuild",
-    )
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    dropped = await drop_collections(settings, COLLECTIONS, app_name="cop-recognition-rebuild")
+    redis = Redis.from_url(settings.redis_url, decode_responses=True, **settings.redis_options())
     try:
         boards = await Leaderboards(redis, settings.mongodb_database).forget()
     finally:
