@@ -1,6 +1,8 @@
 """Kafka set-up shared by the services: the broker factory, publishing and topic creation."""
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -97,6 +99,16 @@ class EventBus:
         """Publish one event to its catalog topic, keyed by its partition key; returns its id."""
         await self.publish_record(encode(event))
         return event.id
+
+    async def publish_all(self, publishing: Iterable[Awaitable[object]]) -> None:
+        """Await several publishes at once, so that the producer sends them in shared batches
+        (one broker round trip for many) instead of one acknowledgement after another. Each
+        record still keeps its own key and so its partition's order; raises the first failure
+        once all have finished."""
+        results = await asyncio.gather(*publishing, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
 
 async def ensure_topics(

@@ -17,7 +17,7 @@ so is any rejection whose record would not fit on `cop.inbound.rejected` whole.
 import asyncio
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Link
 
 from services.events.adapters.sources import InboundLedger, Source, SourceRegistry
+from shared.consumer import ConsumedRecord
 from shared.events.bindings import Headers, envelope_from_kafka
 from shared.events.codec import (
     MAX_DEPTH,
@@ -55,6 +56,8 @@ NOT_AN_OBJECT = "an event must be a JSON object"
 PUBLISH_TIMEOUT_S = 10.0
 """How long a publish may wait for the broker before the caller is told to retry (HTTP 503 with
 `Retry-After`; a `cop.inbound` batch is rewound): never an acknowledgement of an unwritten event."""
+MAX_LANES_IN_FLIGHT = 64
+"""Partition keys of one batch judged at once (each key's events in order)."""
 
 MAX_RECORD_BYTES = 1_048_576
 """The producer's `max_request_size` default: the largest record it sends (key, value, headers)."""
@@ -132,6 +135,30 @@ class Gateway:
             await self._reject(recorded, outcome, source, via, summarize=e.oversized)
         _count(outcome, source, payload, via)
         return outcome
+
+    async def accept_all(
+        self, events: Sequence[Any], *, source: Source | None, via: str
+    ) -> list[Outcome]:
+        """Judge a batch sent over HTTP, outcomes in its order (see `_in_lanes`)."""
+        outcomes: dict[int, Outcome] = {}
+
+        async def judge(i: int) -> None:
+            outcomes[i] = await self.accept(events[i], source=source, via=via)
+
+        await _in_lanes(_lanes(events), judge)
+        return [outcomes[i] for i in range(len(events))]
+
+    async def accept_records(self, records: Sequence[ConsumedRecord]) -> None:
+        """Judge a batch of `cop.inbound` records (see `_in_lanes`), lanes by record key."""
+        lanes: dict[Any, list[int]] = {}
+        for i, record in enumerate(records):
+            lanes.setdefault(record.key if record.key is not None else ("#", i), []).append(i)
+
+        async def judge(i: int) -> None:
+            r = records[i]
+            await self.accept(r.value, source=None, via="kafka", headers=r.headers, key=r.key)
+
+        await _in_lanes(list(lanes.values()), judge)
 
     async def refuse(
         self, error: InvalidEvent, *, source: Source | None, via: str, size: int | None = None
@@ -317,6 +344,40 @@ def _text(event: Any, name: str) -> str | None:
 
 
 _tracer = trace.get_tracer("cop.events.gateway")
+
+
+async def _in_lanes(lanes: list[list[int]], judge: Callable[[int], Awaitable[None]]) -> None:
+    """Judge a batch lane by lane: the lanes at once (their ledger writes and publishes
+    overlap, so the producer sends them in shared batches), each lane's events one after the
+    other (a partition key's events must stay in order on its partition)."""
+    in_flight = asyncio.Semaphore(MAX_LANES_IN_FLIGHT)
+
+    async def lane(indexes: list[int]) -> None:
+        async with in_flight:
+            for i in indexes:
+                await judge(i)
+
+    try:
+        async with asyncio.TaskGroup() as running:
+            for indexes in lanes:
+                running.create_task(lane(indexes))
+    except BaseExceptionGroup as failed:
+        # An outage (HTTP answers 503, a Kafka batch is rewound): the other lanes were stopped;
+        # what they had not published stays pending in the ledger, so a retry publishes it.
+        raise failed.exceptions[0] from None
+
+
+def _lanes(events: Sequence[Any]) -> list[list[int]]:
+    """The batch's events grouped by partition key, each group in the batch's order. An event
+    without a readable key (it will be rejected) is a group of its own; an id that comes twice
+    puts the whole batch in one group, so the second is judged a duplicate of the first."""
+    ids = [_text(e, "id") for e in events]
+    if len({i for i in ids if i is not None}) < sum(i is not None for i in ids):
+        return [list(range(len(events)))]
+    lanes: dict[Any, list[int]] = {}
+    for i, event in enumerate(events):
+        lanes.setdefault(_text(event, "partitionkey") or ("#", i), []).append(i)
+    return list(lanes.values())
 
 
 def _sender_trace(payload: Any, via: str, headers: Headers | None) -> Any:

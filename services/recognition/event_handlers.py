@@ -205,13 +205,18 @@ class JudgeWork:
         if not self.facts:
             return
         judged = await self._allowances.judge(self.facts)
-        for fact, judgement in zip(self.facts, judged, strict=True):
-            event = new_event(
-                judgement, source=SOURCE, event_id=judgement_id(judgement.kudos_id), time=fact.time
-            )
-            # In the kudos' own trace: a request's kudos stays one trace to its notification.
-            with fact.consumed.span(self._tracer, "recognition judge kudos"):
-                await self._bus.publish(event)
+        await self._bus.publish_all(
+            self._publish(fact, judgement)
+            for fact, judgement in zip(self.facts, judged, strict=True)
+        )
+
+    async def _publish(self, fact: Fact[KudosGiven], judgement: KudosJudged) -> None:
+        event = new_event(
+            judgement, source=SOURCE, event_id=judgement_id(judgement.kudos_id), time=fact.time
+        )
+        # In the kudos' own trace: a request's kudos stays one trace to its notification.
+        with fact.consumed.span(self._tracer, "recognition judge kudos"):
+            await self._bus.publish(event)
 
 
 async def judge_kudos(fact: Fact[KudosGiven], uow: JudgeWork) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import UpdateOne
+
 from services.recognition.adapters.health_reads import HealthReads
 from services.recognition.adapters.judge import KudosAllowances
 from services.recognition.adapters.leaderboard import Leaderboards, scores_by_period
@@ -125,26 +127,37 @@ class RecognitionHandlers:
         return found
 
     async def _award(self, awards: list[tuple[str, str, str]]) -> None:
+        """Publish each badge not awarded before, then record them all (a crash in between
+        publishes them again under the same event ids: a duplicate, absorbed downstream)."""
         if not awards:
             return
         ids = [f"{m}|{b}" for m, b, _ in awards]
         have = {
             d["_id"] for d in await self.projection.badges.find({"_id": {"$in": ids}}).to_list(None)
         }
+        records: dict[str, dict[str, Any]] = {}
+        events = []
         for member, badge, community in awards:
             doc_id = f"{member}|{badge}"
-            if doc_id in have:
+            if doc_id in have or doc_id in records:
                 continue
-            have.add(doc_id)
             data = BadgeAwarded(
                 member_id=member, badge=badge, community_id=community, reason=badges.REASONS[badge]
             )
             event = new_event(data, source=SOURCE, event_id=decision_id("badge", member, badge))
-            await self._bus.publish(event)
+            events.append(event)
             record = {**data.model_dump(mode="json"), "event_id": event.id, "at": event.time}
-            await self.projection.badges.update_one(
-                {"_id": doc_id}, {"$setOnInsert": record}, upsert=True
-            )
+            records[doc_id] = record
+        if not events:
+            return
+        await self._bus.publish_all(self._bus.publish(e) for e in events)
+        await self.projection.badges.bulk_write(
+            [
+                UpdateOne({"_id": doc_id}, {"$setOnInsert": record}, upsert=True)
+                for doc_id, record in records.items()
+            ],
+            ordered=False,
+        )
 
     async def _raise_scores(
         self, touched: Touched, rollups: dict[str, list[dict[str, Any]]]

@@ -15,9 +15,6 @@ InboundHandler = Callable[[list[ConsumedRecord]], Awaitable[None]]
 
 def inbound_handler(gateway: Gateway) -> InboundHandler:
     async def judge(records: list[ConsumedRecord]) -> None:
-        for record in records:
-            await gateway.accept(
-                record.value, source=None, via="kafka", headers=record.headers, key=record.key
-            )
+        await gateway.accept_records(records)
 
     return judge

@@ -130,7 +130,7 @@ def router(
         if len(events) > max_batch:
             raise Problem(413, "Batch too large", f"at most {max_batch} events per request")
         await limited(source, len(events))
-        outcomes = [await gateway.accept(e, source=source, via="http") for e in events]
+        outcomes = await gateway.accept_all(events, source=source, via="http")
         if received.batch:
             counts = {s: sum(o.status == s for o in outcomes) for s in ("accepted", "duplicate")}
             return JSONResponse(

@@ -4,6 +4,7 @@ Style over give g and take t: g + t < 3 → `newcomer`; else r = g / (g + t): r 
 r ≤ 0.25 → `taker`, otherwise `matcher`. The thresholds are compared as exact fractions.
 """
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from fractions import Fraction
@@ -24,7 +25,7 @@ def style(give: int, take: int) -> str:
     return "matcher"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Standing:
     give: int = 0
     take: int = 0
@@ -69,7 +70,8 @@ class Standing:
 
 
 def total(standings: Iterable[Standing]) -> Standing:
-    return sum(standings, Standing())
+    # field by field over all of them at once: adding pairwise makes a Standing per step
+    return Standing(*map(sum, zip(*(s.as_tuple() for s in standings), strict=True)))
 
 
 _WIDTH = len(fields(Standing))
@@ -84,7 +86,9 @@ def encode(items: int, standing: Standing) -> str:
     return "|".join([f"{items:010d}", *map(str, standing.as_tuple())])
 
 
+@functools.lru_cache(maxsize=65_536)
 def decode(value: str) -> Standing:
+    """The standing of an encoded value (cached: a batch reads the same rollups many times)."""
     parts = value.split("|")[1:]
     if len(parts) != _WIDTH:
         raise ValueError(f"not an encoded standing: {value!r}")

@@ -207,6 +207,42 @@ async def test_a_batch_reports_each_event_and_one_bad_event_does_not_sink_it(
     assert too_big.status_code == 413
 
 
+async def test_a_batch_keeps_each_partition_keys_order_on_the_topic(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    """A batch's keys go through at once, but each key's events keep the batch's order."""
+    key = await register(infra, events, "directory", [PROFILE])
+    members = [f"m-{uuid.uuid4().hex[:8]}" for _ in range(5)]
+    batch = [profile_event("directory", members[i % 5], name=f"Step {i}") for i in range(100)]
+    response = await events.client.post("/ingest", json=batch, headers=auth(key))
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 100
+    assert [r["id"] for r in response.json()["results"]] == [e["id"] for e in batch]
+    records = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.COMMUNITIES), expect=100
+    )
+    for member in members:
+        on_topic = [body(r)["data"]["name"] for r in records if r.key == member.encode()]
+        sent = [e["data"]["name"] for e in batch if e["partitionkey"] == member]
+        assert on_topic == sent
+
+
+async def test_an_id_twice_in_one_batch_is_published_once(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    key = await register(infra, events, "directory", [PROFILE])
+    first = profile_event("directory")
+    again = {**profile_event("directory"), "id": first["id"]}  # another key, the same id
+    response = await events.client.post("/ingest", json=[first, again], headers=auth(key))
+    assert [r["status"] for r in response.json()["results"]] == ["accepted", "duplicate"]
+    marker = profile_event("directory")
+    await events.client.post("/ingest", json=marker, headers=auth(key))
+    records = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.COMMUNITIES), expect=3, timeout_s=3
+    )
+    assert sorted(body(r)["originalid"] for r in records) == sorted([first["id"], marker["id"]])
+
+
 async def test_the_rate_limit_per_source_answers_429_with_retry_after(
     infra: Infrastructure, events: EventsApp
 ) -> None:
