@@ -21,6 +21,7 @@ The judge's group (recognition) is not rewound by a replay, as in `copctl replay
 
 import asyncio
 import contextlib
+import os
 import socket
 import statistics
 import tempfile
@@ -208,7 +209,7 @@ class ServiceProcesses:
             "MONGODB_DATABASE": s.mongodb_database,
             "KAFKA_TOPIC_PARTITIONS": str(s.kafka_topic_partitions),
             "COP_TRACE_FILE": "",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": os.environ.get("BENCH_SERVICE_LOG_LEVEL", "WARNING"),
             **self.extra,
         }
 
