@@ -3,7 +3,7 @@
     python -m bench [--quick] [--events N] [--repeats N] [--replay-repeats N]
                     [--services events,knowledge,recognition,notifier] [--scale-out recognition]
                     [--skip-limit] [--skip-ingest] [--skip-projections] [--skip-naive]
-                    [--skip-e2e] [--skip-notifier] [--skip-health] [--skip-search] [--scaling]
+                    [--skip-e2e] [--skip-notifier] [--health] [--search] [--scaling]
 
 In one run, so that the ratios hold on a noisy machine: (1) the limit, raw aiokafka produce and
 consume of CloudEvent-sized records (`bench.limit`); (2) `POST /ingest`, single events and
@@ -12,9 +12,10 @@ the mixed history (`bench.mixed_events`, `bench.projections`), as a share of (1)
 service's resident size idle and after its replay and (8) the replay with two replicas;
 (4) the consumer a typical FastStream user writes on the same events (`bench.naive`); (5) the
 end-to-end latency of a kudos (`bench.e2e_latency`) and (6) the notifier's fan-out
-(`bench.notifier_delivery`); then recognition's health and knowledge's search benchmarks
-(`bench.recognition_health`, `bench.knowledge_search`, smaller in QUICK mode). `--scaling` adds
-`bench.recognition_scaling` (long). Every figure with a range is the median of repeats.
+(`bench.notifier_delivery`). `--health` and `--search` add recognition's health and knowledge's
+search benchmarks (`bench.recognition_health`, `bench.knowledge_search`, smaller in QUICK mode;
+each runs alone too), `--scaling` adds `bench.recognition_scaling` (long). Every figure with a
+range is the median of repeats.
 
 QUICK (`--quick` or `QUICK=1`): 1,000 events, one run of the expensive parts, three of the cheap
 ones. Results: `bench-results/results.json` and `results.md`.
@@ -80,8 +81,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     for part in ("limit", "ingest", "projections", "naive", "e2e", "notifier", "health", "search"):
         parser.add_argument(f"--skip-{part}", action="store_true")
     parser.add_argument("--scaling", action="store_true", help="bench.recognition_scaling too")
-    parser.add_argument("--health", action="store_true", help="in QUICK mode too (small)")
-    parser.add_argument("--search", action="store_true", help="in QUICK mode too (small)")
+    parser.add_argument("--health", action="store_true", help="recognition health benchmark too")
+    parser.add_argument("--search", action="store_true", help="knowledge search benchmark too")
     args = parser.parse_args(argv)
     quick = args.quick
     args.events = args.events or (1_000 if quick else 100_000)
@@ -93,9 +94,10 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     args.naive_events = min(args.naive_events or (500 if quick else 10_000), args.events)
     if args.scale_out is None:
         args.scale_out = "" if quick else "events"
-    if quick:  # the two long-standing benchmarks would take the whole QUICK budget
-        args.skip_health = args.skip_health or "--health" not in (argv or sys.argv)
-        args.skip_search = args.skip_search or "--search" not in (argv or sys.argv)
+    # Recognition health and knowledge search are benchmarks of their own (about 7 and 2
+    # minutes at full size): asked for with --health / --search, or run alone.
+    args.skip_health = args.skip_health or not args.health
+    args.skip_search = args.skip_search or not args.search
     return args
 
 
@@ -307,10 +309,10 @@ async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
             f"Knowledge search ({search.artifacts:,} artifacts)",
             lambda: bench_search(infra, search),
         )
-    if quick and args.skip_health and args.skip_search:
+    if args.skip_health and args.skip_search:
         notes.append(
-            "QUICK mode leaves out recognition health and knowledge search (add --health, "
-            "--search); the full run has them"
+            "recognition health and knowledge search are left out (add --health, --search, or "
+            "run python -m bench.recognition_health / bench.knowledge_search alone)"
         )
     if args.scaling:
         from bench.recognition_scaling import bench_give_kudos, bench_scaling

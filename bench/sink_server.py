@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import orjson
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from copctl.devstack.paths import REPO_ROOT
 from copctl.devstack.processes import port_open, start, stop, wait_until
@@ -174,7 +175,16 @@ class Sink:
         return f"http://127.0.0.1:{self.http_port}"
 
     async def counts(self, client: httpx.AsyncClient) -> tuple[int, int]:
-        got = (await client.get(f"{self.url}/counts")).json()
+        # Asked every 100 ms for minutes: a pooled connection dropped under load is asked again
+        # on a fresh one rather than voiding the run.
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(httpx.TransportError),
+            stop=stop_after_attempt(3),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                got = (await client.get(f"{self.url}/counts")).json()
         return int(got["posts"]), int(got["mails"])
 
     async def posts(self, client: httpx.AsyncClient, start_at: int = 0) -> list[list[Any]]:

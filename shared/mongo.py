@@ -8,6 +8,7 @@ data: facts are inserted under a unique `_id`, and state documents change by wri
 redelivered, in-order suffix of a partition leaves as they were.
 """
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -249,9 +250,17 @@ class MergedUpdates:
             if update:
                 writes = by_collection.setdefault(name, (collection, []))[1]
                 writes.append(UpdateOne({"_id": doc_id}, update, upsert=True))
-        for collection, writes in by_collection.values():
-            for start in range(0, len(writes), MAX_BULK_STATEMENTS):
-                await collection.bulk_write(
-                    writes[start : start + MAX_BULK_STATEMENTS], ordered=False
-                )
+        # Every document is written once and the writes are order-free, so the collections'
+        # bulk writes go at once: the server works on one while the next is on its way.
+        results = await asyncio.gather(
+            *(
+                collection.bulk_write(writes[start : start + MAX_BULK_STATEMENTS], ordered=False)
+                for collection, writes in by_collection.values()
+                for start in range(0, len(writes), MAX_BULK_STATEMENTS)
+            ),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         self._docs.clear()
