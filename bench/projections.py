@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil  # type: ignore[import-untyped]
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -271,22 +272,69 @@ async def _replay(settings: ServiceSettings, service: str) -> None:
 
 async def _start_and_catch_up(
     processes: ServiceProcesses, progress: Progress, replicas: int, timeout_s: float
-) -> tuple[CatchUp, float]:
+) -> tuple[CatchUp, float, dict[str, float]]:
     """Start the replicas and time them from their start until caught up; also how long until
-    they answered `/readyz`."""
+    they answered `/readyz`, and the CPU seconds each process used from then until caught up
+    (the service's replicas together, and the MongoDB-protocol server and broker when they run
+    here): a measure of the work that a busy machine does not distort the way it does time."""
     began = time.perf_counter()
     ready: list[float] = []
+    meter: list[CpuSeconds] = []
 
     def start() -> None:
         processes.start(replicas)
         ready.append(time.perf_counter() - began)
+        meter.append(CpuSeconds({"service": list(processes.pids().values()), **infra_pids()}))
 
     starting = asyncio.create_task(asyncio.to_thread(start))
     try:
         done = await caught_up(progress, began, lambda: not starting.done(), timeout_s)
     finally:
         await starting
-    return done, ready[0]
+    return done, ready[0], meter[0].used()
+
+
+def infra_pids() -> dict[str, list[int]]:
+    """The local stack's MongoDB-protocol server and broker, when this machine runs them."""
+    found = {}
+    for name in ("mongodb", "kafka"):
+        proc = running(name)
+        if proc is not None:
+            found[name] = [proc.pid]
+    return found
+
+
+class CpuSeconds:
+    """CPU seconds (user + system) used by groups of processes since this was made."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        self._procs = {
+            name: [p for pid in group if (p := _process(pid)) is not None]
+            for name, group in pids.items()
+        }
+        self._began = self._now()
+
+    def _now(self) -> dict[str, float]:
+        used = {}
+        for name, procs in self._procs.items():
+            total = 0.0
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):
+                    times = proc.cpu_times()
+                    total += times.user + times.system
+            used[name] = total
+        return used
+
+    def used(self) -> dict[str, float]:
+        now = self._now()
+        return {name: round(now[name] - self._began[name], 2) for name in now}
+
+
+def _process(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None
 
 
 @contextlib.contextmanager
@@ -366,9 +414,10 @@ async def bench_service(infra: BenchInfra, plan: ServicePlan) -> dict[str, Any]:
             replays: list[CatchUp] = []
             for run in range(plan.repeats):
                 await _replay(settings, plan.name)
-                done, ready_s = await _start_and_catch_up(processes, progress, 1, timeout)
+                done, ready_s, cpu = await _start_and_catch_up(processes, progress, 1, timeout)
                 replays.append(done)
                 result.setdefault("replay_ready_s", []).append(ready_s)
+                result.setdefault("replay_cpu_s", []).append(cpu)
                 if run == 0:
                     result["after_replay_mb"] = await _rss(processes)
                 processes.stop()
@@ -376,7 +425,7 @@ async def bench_service(infra: BenchInfra, plan: ServicePlan) -> dict[str, Any]:
 
             if plan.scale_out:
                 await _replay(settings, plan.name)
-                done, _ = await _start_and_catch_up(processes, progress, 2, timeout)
+                done, _, _ = await _start_and_catch_up(processes, progress, 2, timeout)
                 result["scale_out"] = done
                 result["after_scale_out_mb"] = await _rss(processes)
                 processes.stop()
@@ -429,6 +478,19 @@ async def bench_projections(
                 "events/s",
             ),
         ]
+        records = replays[0].records
+        for who in ("service", "mongodb", "kafka"):
+            spent = [c[who] for c in r["replay_cpu_s"] if who in c]
+            if spent and records:
+                what = name if who == "service" else f"{who} server"
+                rows.append(
+                    figure(
+                        f"{name}: replay, CPU of the {what} per event (from /readyz)",
+                        [s * 1000 / records for s in spent],
+                        "ms",
+                        digits=2,
+                    )
+                )
         steady = [c.steady_per_s for c in replays if c.steady_per_s]
         if steady:
             rows.append(figure(f"{name}: replay events/s, 10-90 % stretch", steady, "events/s"))

@@ -22,6 +22,7 @@ Kept across a rebuild (they are decisions, not projections): `kudos_allowances` 
 `judge.py`), `badges` and `alerts`.
 """
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -283,26 +284,37 @@ def month_standings(
     bucket: Doc, members: set[str]
 ) -> dict[str, tuple[int, Standing, dict[str, tuple[int, Standing]]]]:
     """Each member's standing in a month bucket, with how many items it counts, and per week."""
-    items: dict[tuple[str, str], list[Standing]] = {}
+    # Summed as plain counters (items, then the standing's fields in order): a bucket holds a
+    # month of a community's facts, and this runs for every bucket a batch touches.
+    sums: dict[tuple[str, str], list[int]] = {}
 
-    def add(member: str, at: datetime, standing: Standing) -> None:
+    def add(member: str, at: datetime, fields: tuple[int, ...]) -> None:
         if member in members:
-            items.setdefault((member, week_key(at)), []).append(standing)
+            counters = sums.setdefault((member, week_key(at)), [0] * (1 + len(fields)))
+            counters[0] += 1
+            for k, v in enumerate(fields, 1):
+                counters[k] += v
 
     for member, contribution, give, take, at in bucket.get("entries", {}).values():
-        add(member, at, _entry_standing(contribution, give, take))
+        add(member, at, _entry_fields(contribution, give, take))
     for _kudos_id, _giver, counted, at, *_ in bucket.get("kudos", {}).values():
         for member in counted:
-            add(member, at, Standing(kudos_received=1))
+            add(member, at, _KUDOS_RECEIVED)
     result: dict[str, tuple[int, Standing, dict[str, tuple[int, Standing]]]] = {}
-    for (member, week), standings in items.items():
-        n, month_total, weeks = result.get(member, (0, Standing(), {}))
-        weeks[week] = (len(standings), total(standings))
-        result[member] = (n + len(standings), month_total + total(standings), weeks)
+    for (member, week), (n, *fields) in sums.items():
+        week_standing = Standing(*fields)
+        items, month_total, weeks = result.get(member, (0, Standing(), {}))
+        weeks[week] = (n, week_standing)
+        result[member] = (items + n, month_total + week_standing, weeks)
     return result
 
 
-def _entry_standing(contribution: str, give: int, take: int) -> Standing:
+_KUDOS_RECEIVED = Standing(kudos_received=1).as_tuple()
+
+
+@functools.cache
+def _entry_fields(contribution: str, give: int, take: int) -> tuple[int, ...]:
+    """A ledger entry's part of a standing, as `Standing.as_tuple()` orders the fields."""
     return Standing(
         give=give,
         take=take,
@@ -310,4 +322,4 @@ def _entry_standing(contribution: str, give: int, take: int) -> Standing:
         spoke=int(contribution == Contribution.SPOKE),
         facilitated=int(contribution == Contribution.FACILITATED),
         authored=int(contribution == Contribution.AUTHORED),
-    )
+    ).as_tuple()
