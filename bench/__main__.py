@@ -216,7 +216,7 @@ async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
             f"3, 7, 8. Projections: live and replay ({described} events)",
             lambda: bench_projections(infra, plans, raw_consume_per_s=raw, log=log),
         )
-        reduced = [p.name for p in plans if p.name not in full]
+        reduced = [p.name for p in plans if p.name not in full and args.partial_replay < n]
         if reduced:
             notes.append(
                 f"{', '.join(reduced)} replayed {args.partial_replay:,} events, not "
@@ -243,17 +243,19 @@ async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
 
         async def naive() -> dict[str, Any]:
             result = await naive_consume(infra, ns, topics, args.naive_events)
-            speedup = ours / result["per_s"]
+            theirs = result["steady_per_s"] or result["per_s"]
+            speedup = ours / theirs
             rows = [
                 row("events handled (recognition's topics)", result["events"]),
                 row("naive FastStream consumer, events/s", round(result["per_s"]), "events/s"),
                 row("naive, 10-90 % stretch", round(result["steady_per_s"] or 0), "events/s"),
-                row("recognition replay, events/s", round(ours), "events/s"),
+                row("recognition replay, 10-90 % stretch", round(ours), "events/s"),
                 row("speed-up over the naive consumer", f"{speedup:.2f}x"),
             ]
             goal = {
                 "goal": "recognition replay ≥ 5x the naive FastStream consumer",
-                "measured": f"{speedup:.2f}x ({ours:,.0f} vs {result['per_s']:,.0f} events/s)",
+                "measured": f"{speedup:.2f}x ({ours:,.0f} vs {theirs:,.0f} events/s, "
+                "10-90 % stretches)",
                 "met": speedup >= 5,
                 "why": "the naive consumer does 2 round trips an event and none of the work "
                 "(ledger, rollups, leaderboards, idempotency) recognition does"

@@ -432,6 +432,20 @@ async def bench_service(infra: BenchInfra, plan: ServicePlan) -> dict[str, Any]:
     return result
 
 
+def _why_replay_is_slower(name: str, raw_per_s: float, cpu_ms: dict[str, float]) -> str:
+    """The measured reason: the CPU an event costs against the time reading one takes."""
+    budget_ms = 1000 / (raw_per_s / 2)
+    if "service" not in cpu_ms:
+        return "projection work per event costs far more than reading a record"
+    parts = [f"{name} itself {cpu_ms['service']:.2f} ms"]
+    parts += [f"the {w} server {cpu_ms[w]:.2f} ms" for w in ("mongodb", "kafka") if w in cpu_ms]
+    return (
+        f"an event costs {', '.join(parts)} of CPU (decoding and validating it, its handler, "
+        f"its share of the batch's MongoDB writes and spans); half the raw consume rate leaves "
+        f"{budget_ms * 1000:.0f} µs an event, on one core for one service"
+    )
+
+
 async def bench_projections(
     infra: BenchInfra,
     plans: Sequence[ServicePlan],
@@ -456,7 +470,10 @@ async def bench_projections(
         namespaces[plan.name] = r["namespace"]
         live: CatchUp = r["live"]
         replays: list[CatchUp] = r["replay"]
-        rate = statistics.median(c.per_s for c in replays)
+        # The throughput compared with the limit and the baseline: the 10-90 % stretch, once
+        # the process has started and joined its group (reported on its own row)
+        steady_rates = [c.steady_per_s for c in replays if c.steady_per_s]
+        rate = statistics.median(steady_rates or [c.per_s for c in replays])
         replay_per_s[plan.name] = rate
         name = plan.name
         rows += [
@@ -479,21 +496,25 @@ async def bench_projections(
             ),
         ]
         records = replays[0].records
+        cpu_ms: dict[str, float] = {}
         for who in ("service", "mongodb", "kafka"):
             spent = [c[who] for c in r["replay_cpu_s"] if who in c]
             if spent and records:
                 what = name if who == "service" else f"{who} server"
+                per_event = [s * 1000 / records for s in spent]
+                cpu_ms[who] = statistics.median(per_event)
                 rows.append(
                     figure(
                         f"{name}: replay, CPU of the {what} per event (from /readyz)",
-                        [s * 1000 / records for s in spent],
+                        per_event,
                         "ms",
                         digits=2,
                     )
                 )
-        steady = [c.steady_per_s for c in replays if c.steady_per_s]
-        if steady:
-            rows.append(figure(f"{name}: replay events/s, 10-90 % stretch", steady, "events/s"))
+        if steady_rates:
+            rows.append(
+                figure(f"{name}: replay events/s, 10-90 % stretch", steady_rates, "events/s")
+            )
         if raw_consume_per_s:
             ratio = rate / raw_consume_per_s
             rows.append(row(f"{name}: replay / raw consume", f"{ratio:.2%}"))
@@ -502,8 +523,7 @@ async def bench_projections(
                     "goal": f"{name} replay ≥ 50% of raw consume",
                     "measured": f"{ratio:.2%} ({rate:,.0f} of {raw_consume_per_s:,.0f} events/s)",
                     "met": ratio >= 0.5,
-                    "why": "projection work per event (decode, validate, MongoDB round trips) "
-                    "costs far more than reading a record"
+                    "why": _why_replay_is_slower(name, raw_consume_per_s, cpu_ms)
                     if ratio < 0.5
                     else "",
                 }
