@@ -76,6 +76,9 @@ class ServiceSettings(BaseSettings):
     redis_ssl_ca_certs: str = ""
     redis_ssl_certfile: str = ""
     redis_ssl_keyfile: str = ""
+    redis_socket_timeout_s: float = 5.0
+    """A Redis that stops answering is an outage after this long (consumers rewind and retry,
+    `/ingest` answers 503), not a wait without end."""
 
     # Request bodies larger than this are refused with 413 before they are read whole
     # (`shared.body_limit`); the inbound gateway keeps its own, larger limit.
@@ -109,7 +112,10 @@ class ServiceSettings(BaseSettings):
 
     def redis_options(self) -> dict[str, Any]:
         """Keyword arguments for `Redis.from_url(settings.redis_url, ...)` beyond the URL."""
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {
+            "socket_timeout": self.redis_socket_timeout_s,
+            "socket_connect_timeout": self.redis_socket_timeout_s,
+        }
         if self.redis_username:
             options["username"] = self.redis_username
         if self.redis_password.get_secret_value():

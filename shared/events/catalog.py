@@ -23,6 +23,8 @@ Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=4000)]
 Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+MAX_VERSION = 2**31 - 1
+"""An artifact's highest version number: every store and every language holds it as an int."""
 
 
 def _utc(value: datetime) -> datetime:
@@ -269,7 +271,7 @@ class ArtifactPublished(EventData):
     tags: list[Tag] = []
     related_artifact_ids: list[Id] = []
     session_id: Id | None = None
-    version: Annotated[int, Field(ge=1)] = 1
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION)] = 1
     decision: DecisionRecord | None = None
     case_study: CaseStudy | None = None
 
@@ -286,7 +288,7 @@ class ArtifactRevised(EventData):
 
     artifact_id: Id
     community_id: Id
-    version: Annotated[int, Field(ge=2)]
+    version: Annotated[int, Field(ge=2, le=MAX_VERSION)]
     editor_id: Id
     change_note: Annotated[str, Field(min_length=1, max_length=2000)]
     title: ShortText | None = None
@@ -308,7 +310,7 @@ class ArtifactRevised(EventData):
 class ArtifactRetired(EventData):
     artifact_id: Id
     community_id: Id
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION)]
     editor_id: Id
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
     superseded_by: Id | None = None

@@ -13,6 +13,9 @@ topics and in the projections, and how many times.
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -22,21 +25,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from pymongo.errors import ServerSelectionTimeoutError
 
 from bench.mixed_events import mixed_events
 from copctl.devstack import stack
-from copctl.devstack.paths import local_dir
+from copctl.devstack.paths import REPO_ROOT, local_dir
 from copctl.devstack.processes import Instance, kill, running, stop
 from copctl.devstack.stack import Infra, ServiceSpec, start_services
-from copctl.replay import REBUILDS, replay
+from copctl.replay import REBUILDS, replay, rewind_group
 from copctl.topics import partitions_of
 from services.events.gateway import platform_id
 from shared.events.catalog import CATALOG
-from shared.events.topics import Topic
+from shared.events.topics import Topic, dlq_topic
 from shared.settings import ServiceSettings
 from tests.integration.apps import bearer
 from tests.sinks import Sinks, free_port
@@ -54,6 +57,41 @@ DOMAIN_TOPICS = (
 WEBHOOK_SECRET = "faults-secret"
 # Types the platform decides itself (recognition): never sent from outside.
 DECISIONS = {"cop.kudos.judged.v1", "cop.badge.awarded.v1", "cop.health.alert_raised.v1"}
+MAX_REPLICAS = 3
+# Fields written from the clock when an event is applied, not from the event; `dirty` is
+# recognition's queue of months to evaluate again, stamped with the clock.
+PROCESSING_TIME = frozenset({"updated_at", "applied_at", "dirty"})
+PROJECTIONS: dict[str, tuple[str, ...]] = {
+    "events": (
+        "communities",
+        "community_sessions",
+        "sessions",
+        "feedback",
+        "action_items",
+        "members",
+    ),
+    "knowledge": (
+        "artifacts",
+        "artifact_versions",
+        "backlinks",
+        "member_teams",
+        "community_leaders",
+    ),
+    "recognition": (
+        "kudos",
+        "community_months",
+        "rosters",
+        "member_teams",
+        "artifacts",
+        "action_items",
+        "member_rollups",
+        "member_communities",
+        "communities",
+    ),
+    "notifier": ("profiles", "rosters", "sessions", "artifact_tags", "leaders"),
+}
+"""Each service's projection collections: what a replay rebuilds and a redelivery must not
+change."""
 
 
 class Deadline(AssertionError):
@@ -240,7 +278,7 @@ class Platform:
     specs: dict[str, ServiceSpec] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
     api_key: str = ""
-    replicas: dict[str, list[str]] = field(default_factory=dict)  # service -> process prefixes
+    replica_urls: list[dict[str, str]] = field(default_factory=list)  # [replica][service]
 
     @property
     def prefix(self) -> str:
@@ -275,6 +313,8 @@ class Platform:
         return Instance(prefix=f"{self.namespace}-r{replica}-")
 
     def start(self, replicas: int = 1) -> None:
+        """Every service; with `replicas`, that many processes of each, on ports of their own,
+        in the same consumer groups (the environment differs only by the HTTP port)."""
         self.specs = {name: ServiceSpec(name, free_port()) for name in SERVICE_NAMES}
         self.urls = start_services(
             self.infra,
@@ -282,12 +322,16 @@ class Platform:
             env_for=self.env_for,
             prefix=self.instance(0).prefix,
         )
+        self.replica_urls = [self.urls]
         for replica in range(1, replicas):
-            extra = tuple(
-                ServiceSpec(name, free_port()) for name in SERVICE_NAMES if name != "events"
-            )
-            start_services(
-                self.infra, specs=extra, env_for=self.env_for, prefix=self.instance(replica).prefix
+            extra = tuple(ServiceSpec(name, free_port()) for name in SERVICE_NAMES)
+            self.replica_urls.append(
+                start_services(
+                    self.infra,
+                    specs=extra,
+                    env_for=self.env_for,
+                    prefix=self.instance(replica).prefix,
+                )
             )
 
     def process(self, service: str, replica: int = 0) -> str:
@@ -302,9 +346,13 @@ class Platform:
         stack.restart(service, instance=self.instance(replica), hard=True)
 
     def stop(self) -> None:
-        for replica in range(3):
-            for service in SERVICE_NAMES:
-                stop(self.process(service, replica), timeout_s=5)
+        for service in SERVICE_NAMES:
+            self.stop_service(service, timeout_s=5)
+
+    def stop_service(self, service: str, timeout_s: float = 10) -> None:
+        """Every replica of the service, with SIGTERM (it commits what it applied)."""
+        for replica in range(MAX_REPLICAS):
+            stop(self.process(service, replica), timeout_s=timeout_s)
 
     def running(self, service: str, replica: int = 0) -> bool:
         return running(self.process(service, replica)) is not None
@@ -331,12 +379,31 @@ class Platform:
         assert response.status_code == 201, response.text
         self.api_key = response.json()["api_key"]
 
-    async def ready(self, service: str) -> bool:
+    def operator_env(self) -> dict[str, str]:
+        """What an operator's shell has to run copctl against this platform."""
+        return {
+            **os.environ,
+            **self.infra.env(),
+            "KAFKA_TOPIC_PREFIX": self.prefix,
+            "EVENTS_URL": self.urls["events"],
+            "RECOGNITION_URL": self.urls["recognition"],
+            "KNOWLEDGE_URL": self.urls["knowledge"],
+        }
+
+    async def ready(self, service: str, replica: int = 0) -> bool:
+        return await self.readiness(service, replica) == {}
+
+    async def readiness(self, service: str, replica: int = 0) -> dict[str, str] | None:
+        """The failing checks of `/readyz` ({} when ready); None when it does not answer."""
         try:
-            async with httpx.AsyncClient(timeout=3) as http:
-                return (await http.get(f"{self.urls[service]}/readyz")).status_code == 200
+            async with httpx.AsyncClient(timeout=5) as http:
+                response = await http.get(f"{self.replica_urls[replica][service]}/readyz")
         except httpx.HTTPError:
-            return False
+            return None
+        if response.status_code == 200:
+            return {}
+        checks = response.json().get("checks", {})
+        return {name: result for name, result in checks.items() if result != "ok"}
 
 
 # --- reading what happened -------------------------------------------------------------------
@@ -360,15 +427,21 @@ async def read_topic(bootstrap: str, topic: str) -> list[Any]:
         await consumer.stop()
 
 
-def ce_id(record: Any) -> str | None:
-    for name, value in record.headers or ():
-        if name == "ce_id":
-            return str(value.decode())
+def body_of(record: Any) -> dict[str, Any] | None:
+    """A record's value as a JSON object; None for anything else (poison, binary mode)."""
     try:
         body = json.loads(record.value)
     except ValueError:
         return None
-    return body.get("id") if isinstance(body, dict) else None
+    return body if isinstance(body, dict) else None
+
+
+def ce_id(record: Any) -> str | None:
+    for name, value in record.headers or ():
+        if name == "ce_id":
+            return str(value.decode())
+    body = body_of(record)
+    return None if body is None else body.get("id")
 
 
 async def domain_ids(platform: Platform) -> Counter[str]:
@@ -383,13 +456,10 @@ async def domain_ids(platform: Platform) -> Counter[str]:
     return found
 
 
-async def lags(platform: Platform) -> dict[str, int] | None:
-    """Records not yet processed, per consumer group of the namespace (None: unknown)."""
-    bootstrap = platform.infra.kafka_bootstrap_servers
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def committed_offsets(platform: Platform) -> dict[str, dict[TopicPartition, int]]:
+    """Each consumer group of the namespace: the offsets it committed, per partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=platform.infra.kafka_bootstrap_servers)
     await admin.start()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
     try:
         groups = [
             g[0] for g in await admin.list_consumer_groups() if g[0].startswith(platform.namespace)
@@ -397,16 +467,84 @@ async def lags(platform: Platform) -> dict[str, int] | None:
         found = {}
         for group in groups:
             offsets = await admin.list_consumer_group_offsets(group)
+            found[group] = {tp: meta.offset for tp, meta in offsets.items()}
+        return found
+    finally:
+        await admin.close()
+
+
+async def lags(platform: Platform) -> dict[str, int] | None:
+    """Records not yet processed, per consumer group of the namespace (None: unknown)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=platform.infra.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        found = {}
+        for group, offsets in (await committed_offsets(platform)).items():
             if not offsets:
                 continue
             ends = await consumer.end_offsets(list(offsets))
-            found[group] = sum(max(0, ends[tp] - meta.offset) for tp, meta in offsets.items())
+            found[group] = sum(max(0, ends[tp] - offset) for tp, offset in offsets.items())
         return found
     except Exception:
         return None
     finally:
         await consumer.stop()
+
+
+async def group_members(platform: Platform) -> dict[str, int]:
+    """How many consumers each consumer group of the namespace has right now."""
+    groups = list(await committed_offsets(platform))
+    admin = AIOKafkaAdminClient(bootstrap_servers=platform.infra.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        found = {}
+        for group in groups:
+            # One group per request: aiokafka 0.14 reads a DescribeGroups v3 answer with the v2
+            # layout, which holds for one group only (the extra field comes last).
+            (response,) = await admin.describe_consumer_groups([group])
+            found[group] = len(response.to_object()["groups"][0]["members"])
+        return found
+    finally:
         await admin.close()
+
+
+async def rewind_every_group(platform: Platform) -> dict[str, int]:
+    """Put every consumer group of the namespace back to the beginning of every topic it
+    consumes (its services stopped), as `copctl replay` does for one; returns the partitions
+    rewound per group."""
+    rewound = {}
+    for group, offsets in (await committed_offsets(platform)).items():
+        topics = sorted({tp.topic for tp in offsets})
+        rewound[group] = await rewind_group(platform.infra.kafka_bootstrap_servers, group, topics)
+    return rewound
+
+
+async def dead_letters(platform: Platform, service: str) -> list[Any]:
+    return await read_topic(
+        platform.infra.kafka_bootstrap_servers, platform.topic(dlq_topic(service))
+    )
+
+
+async def dead_lettered(platform: Platform) -> dict[str, int]:
+    """How many records each service parked on its `cop.dlq.<service>`."""
+    return {s: len(await dead_letters(platform, s)) for s in SERVICE_NAMES}
+
+
+def headers_of(record: Any) -> dict[str, str]:
+    return {k: (v or b"").decode(errors="replace") for k, v in record.headers or ()}
+
+
+def copctl(platform: Platform, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m copctl ARGS` as an operator runs it against this platform."""
+    return subprocess.run(
+        [sys.executable, "-m", "copctl", *args],
+        capture_output=True,
+        text=True,
+        env=platform.operator_env(),
+        cwd=REPO_ROOT,
+        check=False,
+        timeout=120,
+    )
 
 
 async def settled(platform: Platform, *, timeout_s: float = 120) -> None:
@@ -481,24 +619,33 @@ def differences(before: Snapshot, after: Snapshot, limit: int = 5) -> list[str]:
     return found
 
 
+async def projections(platform: Platform, services: Sequence[str]) -> dict[str, Snapshot]:
+    """Each service's projection (`PROJECTIONS`), without what the clock writes."""
+    return {s: await snapshot(platform, s, PROJECTIONS[s], PROCESSING_TIME) for s in services}
+
+
 async def replayed_equals(
-    platform: Platform, service: str, collections: Sequence[str], ignore: frozenset[str]
-) -> tuple[int, list[str]]:
-    """Snapshot the service's projection, rebuild it with `copctl replay` from offset 0 and
-    compare; returns the number of documents compared and the differences."""
-    before = await snapshot(platform, service, collections, ignore)
-    for replica in range(3):
-        stop(platform.process(service, replica), timeout_s=10)
-    try:
-        await replay(service, platform.settings(service))
-    except ServerSelectionTimeoutError:
-        # The database was slow to answer on a loaded machine: an operator runs the replay
-        # again (it rewinds and drops again from the start), and so does the test, once.
-        await replay(service, platform.settings(service))
-    platform.restart(service)
+    platform: Platform, services: Sequence[str] = SERVICE_NAMES
+) -> dict[str, tuple[int, list[str]]]:
+    """Snapshot the services' projections, rebuild them with `copctl replay` from offset 0
+    (every service stopped, replayed and started again at once) and compare; per service, the
+    number of documents compared and the differences."""
+    before = await projections(platform, services)
+    await asyncio.gather(*(asyncio.to_thread(platform.stop_service, s) for s in services))
+    for service in services:
+        try:
+            await replay(service, platform.settings(service))
+        except ServerSelectionTimeoutError:
+            # The database was slow to answer on a loaded machine: an operator runs the replay
+            # again (it rewinds and drops again from the start), and so does the test, once.
+            await replay(service, platform.settings(service))
+    await asyncio.gather(*(asyncio.to_thread(platform.restart, s) for s in services))
     await settled(platform)
-    after = await snapshot(platform, service, collections, ignore)
-    return sum(len(docs) for docs in before.values()), differences(before, after)
+    after = await projections(platform, services)
+    return {
+        s: (sum(len(docs) for docs in before[s].values()), differences(before[s], after[s]))
+        for s in services
+    }
 
 
 @dataclass
@@ -528,9 +675,10 @@ SUMMARY: list[Count] = []
 class Effects:
     """Effects that must happen at most once, by what makes them unique."""
 
-    badges: Counter[tuple[str, str, str]]  # (member, badge, community) awarded
+    badges: Counter[tuple[str, str]]  # (member, badge): decisions (event ids) awarding it
     mails: Counter[str]  # X-Cop-Notification-Id received by the SMTP sink
     posts: Counter[str]  # Idempotency-Key received by the chat sink
+    badge_copies: int = 0  # a decision's record published again under its id (absorbed)
 
     @property
     def duplicates(self) -> int:
@@ -538,22 +686,38 @@ class Effects:
             n - 1 for c in (self.badges, self.mails, self.posts) for n in c.values() if n > 1
         )
 
+    def repeated(self) -> list[str]:
+        """Each effect that happened more than once, and how many times."""
+        named: dict[str, Counter[Any]] = {
+            "badge": self.badges,
+            "e-mail": self.mails,
+            "chat post": self.posts,
+        }
+        return [f"{what} {key} x{n}" for what, c in named.items() for key, n in c.items() if n > 1]
+
 
 async def effects(platform: Platform) -> Effects:
-    badges: Counter[tuple[str, str, str]] = Counter()
+    """A member's badge is awarded twice when two decisions (event ids) award it, in whichever
+    communities. The same decision's record published again (recognition publishes before it
+    records, so a crash or a concurrent replica in between publishes it again under the same
+    id) is at-least-once delivery, absorbed by every consumer, and only counted as a copy."""
+    decisions: dict[tuple[str, str], set[str]] = {}
+    records = 0
     for record in await read_topic(
         platform.infra.kafka_bootstrap_servers, platform.topic(Topic.RECOGNITION)
     ):
-        body = json.loads(record.value)
-        if body.get("type") == "cop.badge.awarded.v1":
+        body = body_of(record)
+        if body is not None and body.get("type") == "cop.badge.awarded.v1":
             data = body["data"]
-            badges[(data["member_id"], data["badge"], data.get("community_id") or "")] += 1
+            decisions.setdefault((data["member_id"], data["badge"]), set()).add(body["id"])
+            records += 1
+    badges = Counter({key: len(ids) for key, ids in decisions.items()})
     mails = Counter(str(m["X-Cop-Notification-Id"]) for m in platform.sinks.mails())
     posts = Counter(
         str({k.lower(): v for k, v in p["headers"].items()}.get("idempotency-key"))
         for p in platform.sinks.posts()
     )
-    return Effects(badges, mails, posts)
+    return Effects(badges, mails, posts, records - sum(badges.values()))
 
 
 async def account(platform: Platform, ledger: Ledger, fault: str, extra: str = "") -> Count:
@@ -573,6 +737,10 @@ async def account(platform: Platform, ledger: Ledger, fault: str, extra: str = "
         f"{sum(made.posts.values())} chat posts",
         f"{copies} records redelivered on the bus",
     ]
+    if made.badge_copies:
+        notes.append(f"{made.badge_copies} badge records published again under their ids")
+    if made.duplicates:
+        notes.append("twice: " + ", ".join(made.repeated()[:5]))
     if ledger.refused:
         notes.append("refused: " + ", ".join(f"{k} x{v}" for k, v in ledger.refused.items()))
     if extra:

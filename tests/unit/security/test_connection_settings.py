@@ -31,7 +31,8 @@ def test_by_default_kafka_is_plaintext_and_nothing_is_added(
     assert kafka_security(settings) is None
     assert kafka_client_options(None) == {}
     assert mongo_options(settings) == {}
-    assert settings.redis_options() == {}
+    # no credentials or TLS; only the timeouts that make a silent Redis an outage
+    assert settings.redis_options() == {"socket_timeout": 5.0, "socket_connect_timeout": 5.0}
 
 
 def test_kafka_sasl_scram_over_tls_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
