@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 
 from pydantic_core import PydanticCustomError
 
+LAST_YEAR = 9998
+
 
 def to_utc(value: datetime, name: str = "") -> datetime:
     """An aware datetime in UTC; a validation error (inside a model) when there is none.
@@ -16,10 +18,15 @@ def to_utc(value: datetime, name: str = "") -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"{prefix}must carry a timezone (ISO-8601 with Z or an offset)")
     try:
-        return value.astimezone(UTC)
+        utc = value.astimezone(UTC)
     except OverflowError:
+        utc = None
+    # The last year is refused too: periods that follow an instant (its next month, quarter,
+    # week) must exist, or a consumer's arithmetic would fail on an event the gateway accepted.
+    if utc is None or utc.year > LAST_YEAR:
         raise PydanticCustomError(
             "datetime_out_of_range",
             "Datetime out of range once converted to UTC: it must lie between "
-            "0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z",
+            f"0001-01-01T00:00:00Z and {LAST_YEAR}-12-31T23:59:59Z",
         ) from None
+    return utc
