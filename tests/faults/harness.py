@@ -37,7 +37,12 @@ from copctl.devstack.processes import Instance, kill, running, stop
 from copctl.devstack.stack import Infra, ServiceSpec, start_services
 from copctl.replay import REBUILDS, replay, rewind_group
 from copctl.topics import partitions_of
+from services.events.adapters.projection import PROJECTION_COLLECTIONS
 from services.events.gateway import platform_id
+from services.knowledge.adapters.projection import PROJECTION as KNOWLEDGE_PROJECTION
+from services.knowledge.adapters.search_index import COLLECTIONS as KNOWLEDGE_INDEX
+from services.notifier.adapters.directory import PROJECTION as NOTIFIER_PROJECTION
+from services.recognition.adapters.projection import PROJECTION as RECOGNITION_PROJECTION
 from shared.events.catalog import CATALOG
 from shared.events.topics import Topic, dlq_topic
 from shared.settings import ServiceSettings
@@ -61,34 +66,13 @@ MAX_REPLICAS = 3
 # Fields written from the clock when an event is applied, not from the event; `dirty` is
 # recognition's queue of months to evaluate again, stamped with the clock.
 PROCESSING_TIME = frozenset({"updated_at", "applied_at", "dirty"})
+# What a replay must reproduce exactly: each service's projection (knowledge's without its
+# search index, whose postings are a function of the artifacts).
 PROJECTIONS: dict[str, tuple[str, ...]] = {
-    "events": (
-        "communities",
-        "community_sessions",
-        "sessions",
-        "feedback",
-        "action_items",
-        "members",
-    ),
-    "knowledge": (
-        "artifacts",
-        "artifact_versions",
-        "backlinks",
-        "member_teams",
-        "community_leaders",
-    ),
-    "recognition": (
-        "kudos",
-        "community_months",
-        "rosters",
-        "member_teams",
-        "artifacts",
-        "action_items",
-        "member_rollups",
-        "member_communities",
-        "communities",
-    ),
-    "notifier": ("profiles", "rosters", "sessions", "artifact_tags", "leaders"),
+    "events": PROJECTION_COLLECTIONS,
+    "knowledge": tuple(c for c in KNOWLEDGE_PROJECTION if c not in KNOWLEDGE_INDEX),
+    "recognition": RECOGNITION_PROJECTION,
+    "notifier": NOTIFIER_PROJECTION,
 }
 """Each service's projection collections: what a replay rebuilds and a redelivery must not
 change."""
