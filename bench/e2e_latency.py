@@ -681,7 +681,9 @@ async def run_window(
     posted: dict[int, float] = {}
     for at, _, message in await watch.sink.posts(watch.client, posts_before):
         if isinstance(message, str) and message.startswith("bench kudos "):
-            posted.setdefault(int(message.rsplit(" ", 1)[1]), at)
+            seq = int(message.rsplit(" ", 1)[1])
+            if first_seq <= seq < first_seq + n:  # not a late post of an earlier window's
+                posted.setdefault(seq, at)
     return Window(
         rate=rate,
         planned_s=duration_s,
