@@ -535,6 +535,20 @@ class Window:
         return True, f"backlog growth {growth:.1f}/s"
 
 
+async def _posts_of_window(
+    watch: "Watch", posts_before: int, first_seq: int, n: int
+) -> dict[int, float]:
+    """When each kudos of this rate (sequence numbers `first_seq` to `first_seq + n - 1`) was
+    posted: late posts of an earlier rate's backlog are not this rate's."""
+    posted: dict[int, float] = {}
+    for at, _, message in await watch.sink.posts(watch.client, posts_before):
+        if isinstance(message, str) and message.startswith("bench kudos "):
+            seq = int(message.rsplit(" ", 1)[1])
+            if first_seq <= seq < first_seq + n:
+                posted.setdefault(seq, at)
+    return posted
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Linear interpolation between closest ranks; `inf` when a neighbour is missing."""
     if not values:
@@ -668,22 +682,21 @@ async def run_window(
     sent = items[: len(tasks)]
     accepted = sum(1 for s in sent if s.status == 202)
     deadline = now() + drain_s
+    wanted = {s.seq for s in sent if s.status == 202}
     drained = False
     while True:
         posts, _ = await watch.sink.counts(watch.client)
+        # the count is cheap but may include late posts of an earlier rate: then check the posts
         if posts - posts_before >= accepted:
-            drained = True
-            break
+            posted = await _posts_of_window(watch, posts_before, first_seq, n)
+            if wanted <= posted.keys():
+                drained = True
+                break
         if now() >= deadline:
             break
         await asyncio.sleep(0.1)
     drain_end = now()
-    posted: dict[int, float] = {}
-    for at, _, message in await watch.sink.posts(watch.client, posts_before):
-        if isinstance(message, str) and message.startswith("bench kudos "):
-            seq = int(message.rsplit(" ", 1)[1])
-            if first_seq <= seq < first_seq + n:  # not a late post of an earlier window's
-                posted.setdefault(seq, at)
+    posted = await _posts_of_window(watch, posts_before, first_seq, n)
     return Window(
         rate=rate,
         planned_s=duration_s,
