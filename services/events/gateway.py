@@ -349,22 +349,30 @@ _tracer = trace.get_tracer("cop.events.gateway")
 async def _in_lanes(lanes: list[list[int]], judge: Callable[[int], Awaitable[None]]) -> None:
     """Judge a batch lane by lane: the lanes at once (their ledger writes and publishes
     overlap, so the producer sends them in shared batches), each lane's events one after the
-    other (a partition key's events must stay in order on its partition)."""
+    other (a partition key's events must stay in order on their partition).
+
+    After a failure (an outage: HTTP answers 503, a Kafka batch is rewound) no lane starts
+    another event, and the first failure is raised once every lane has stopped. Lanes are not
+    cancelled: PyMongo's async client can be left in a broken state by a cancellation in the
+    middle of an operation ("Lock is not acquired"). What a lane had not published stays
+    pending in the ledger, so a retry publishes it."""
     in_flight = asyncio.Semaphore(MAX_LANES_IN_FLIGHT)
+    failures: list[BaseException] = []
 
     async def lane(indexes: list[int]) -> None:
         async with in_flight:
             for i in indexes:
-                await judge(i)
+                if failures:
+                    return
+                try:
+                    await judge(i)
+                except BaseException as e:
+                    failures.append(e)
+                    return
 
-    try:
-        async with asyncio.TaskGroup() as running:
-            for indexes in lanes:
-                running.create_task(lane(indexes))
-    except BaseExceptionGroup as failed:
-        # An outage (HTTP answers 503, a Kafka batch is rewound): the other lanes were stopped;
-        # what they had not published stays pending in the ledger, so a retry publishes it.
-        raise failed.exceptions[0] from None
+    await asyncio.gather(*(lane(indexes) for indexes in lanes))
+    if failures:
+        raise failures[0]
 
 
 def _lanes(events: Sequence[Any]) -> list[list[int]]:

@@ -35,7 +35,7 @@ from copctl.devstack import stack
 from copctl.devstack.paths import REPO_ROOT, local_dir
 from copctl.devstack.processes import Instance, kill, running, stop
 from copctl.devstack.stack import Infra, ServiceSpec, start_services
-from copctl.replay import REBUILDS, replay, rewind_group
+from copctl.replay import REBUILDS, ReplayRefused, replay, rewind_group
 from copctl.topics import partitions_of
 from services.events.adapters.projection import PROJECTION_COLLECTIONS
 from services.events.gateway import platform_id
@@ -608,6 +608,27 @@ async def projections(platform: Platform, services: Sequence[str]) -> dict[str, 
     return {s: await snapshot(platform, s, PROJECTIONS[s], PROCESSING_TIME) for s in services}
 
 
+async def _replay_when_stopped(platform: Platform, service: str, timeout_s: float = 60) -> None:
+    """`copctl replay`, as an operator runs it: again once the group is empty (a replica that
+    had to be killed on its way out stays a member until its session times out), and once
+    more when the database was slow to answer on a loaded machine (the replay rewinds and
+    drops again from the start)."""
+    deadline = time.monotonic() + timeout_s
+    retried_slow_database = False
+    while True:
+        try:
+            await replay(service, platform.settings(service))
+            return
+        except ReplayRefused:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+        except ServerSelectionTimeoutError:
+            if retried_slow_database:
+                raise
+            retried_slow_database = True
+
+
 async def replayed_equals(
     platform: Platform, services: Sequence[str] = SERVICE_NAMES
 ) -> dict[str, tuple[int, list[str]]]:
@@ -617,12 +638,7 @@ async def replayed_equals(
     before = await projections(platform, services)
     await asyncio.gather(*(asyncio.to_thread(platform.stop_service, s) for s in services))
     for service in services:
-        try:
-            await replay(service, platform.settings(service))
-        except ServerSelectionTimeoutError:
-            # The database was slow to answer on a loaded machine: an operator runs the replay
-            # again (it rewinds and drops again from the start), and so does the test, once.
-            await replay(service, platform.settings(service))
+        await _replay_when_stopped(platform, service)
     await asyncio.gather(*(asyncio.to_thread(platform.restart, s) for s in services))
     await settled(platform)
     after = await projections(platform, services)
