@@ -171,18 +171,21 @@ def batch_groups(spans: list[Span], topic: str) -> set[str]:
 
 
 def assert_batch(spans: list[Span], producer: Span, group: str) -> Span:
-    """The batch span of `group` that applied the producer's record links to it, and (a batch
-    of one request's records) stays in its trace."""
+    """The batch span of `group` that applied the producer's record: it links to it and (a
+    batch of one request's records) stays in its trace, as a child of the producer span of the
+    batch's first record — this one, or an earlier record of the same request fetched in the
+    same batch (the kudos given and its judgement, when the judge was quick)."""
+    link = f"{producer['trace_id']}-{producer['span_id']}"
     batch = one(
-        spans,
+        [s for s in spans if link in s["link_spans"]],
         f"the batch of {group}",
         name=f"process {producer['attributes']['messaging.destination.name']}",
         kind="CONSUMER",
         attr__messaging_consumer_group_name=group,
-        parent_span_id=producer["span_id"],
     )
+    assert batch["trace_id"] == producer["trace_id"]
+    assert f"{batch['trace_id']}-{batch['parent_span_id']}" in batch["link_spans"]
     assert batch["attributes"]["messaging.batch.message_count"] >= 1
-    assert f"{producer['trace_id']}-{producer['span_id']}" in batch["link_spans"]
     return batch
 
 
