@@ -1,6 +1,5 @@
 """Kafka set-up shared by the services: the broker factory, publishing and topic creation."""
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Iterable
 from typing import Any
@@ -18,6 +17,7 @@ from shared.events.codec import KafkaRecord, encode
 from shared.events.envelope import CloudEvent
 from shared.events.topics import all_topics
 from shared.settings import ServiceSettings
+from shared.together import await_all
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +105,7 @@ class EventBus:
         (one broker round trip for many) instead of one acknowledgement after another. Each
         record still keeps its own key and so its partition's order; raises the first failure
         once all have finished."""
-        results = await asyncio.gather(*publishing, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        await await_all(publishing)
 
 
 async def ensure_topics(

@@ -8,7 +8,6 @@ data: facts are inserted under a unique `_id`, and state documents change by wri
 redelivered, in-order suffix of a partition leaves as they were.
 """
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from shared.settings import ServiceSettings
+from shared.together import await_all
 
 # Statements per bulk write: a batch of 500 events goes out in several small commands, so no
 # server holds hundreds of statements' resources at once (FerretDB 1.24, measured here,
@@ -252,15 +252,9 @@ class MergedUpdates:
                 writes.append(UpdateOne({"_id": doc_id}, update, upsert=True))
         # Every document is written once and the writes are order-free, so the collections'
         # bulk writes go at once: the server works on one while the next is on its way.
-        results = await asyncio.gather(
-            *(
-                collection.bulk_write(writes[start : start + MAX_BULK_STATEMENTS], ordered=False)
-                for collection, writes in by_collection.values()
-                for start in range(0, len(writes), MAX_BULK_STATEMENTS)
-            ),
-            return_exceptions=True,
+        await await_all(
+            collection.bulk_write(writes[start : start + MAX_BULK_STATEMENTS], ordered=False)
+            for collection, writes in by_collection.values()
+            for start in range(0, len(writes), MAX_BULK_STATEMENTS)
         )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
         self._docs.clear()
