@@ -1,12 +1,14 @@
 """The dispatcher: sends what is due, in batches, and records every attempt.
 
 Each replica runs one (a loop started by the composition root). Deliveries are claimed in
-batches (a lease in Redis for each) and each is checked (a reminder of a moved or cancelled
-session is cancelled; a non-urgent e-mail during the member's quiet hours waits; a destination
-over its rate waits), sent, and settled, the batch's outcomes written together: `delivered`,
+batches (a lease in Redis for each) and each is checked (a reminder of a moved, cancelled or
+started session is cancelled; a non-urgent e-mail during the member's quiet hours waits; a
+destination over its rate waits), then sent in waves of `concurrency`: a wave is marked
+`sending` right before it leaves and its outcomes are written as soon as it is done: `delivered`,
 or `retry_wait` with exponential backoff and jitter (tenacity's `wait_random_exponential`), or,
 after the last attempt, `failed` with a record on `cop.dlq.notifier`.
-`cop.notification.delivered.v1` / `…failed.v1` are published.
+`cop.notification.delivered.v1` / `…failed.v1` are published. A record left `sending` by a
+dispatcher that died is sent again, with the same identity (see `adapters/deliveries.py`).
 """
 
 import asyncio
@@ -22,6 +24,8 @@ from limits import parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 from tenacity import RetryCallState, wait_random_exponential
 
 from services.notifier.adapters.chat import WebhookNotAllowed, WebhookPoster
@@ -121,11 +125,13 @@ class Dispatcher:
         default_chat: Doc | None,
         tracer: trace.Tracer,
         concurrency: int = 64,
-        batch_size: int = 500,
+        batch_size: int | None = None,
     ) -> None:
+        """`concurrency`: sends at once (a wave); `batch_size`: records claimed at once (by
+        default one wave: what a crash leaves leased but unsent waits for its lease)."""
         self._log = deliveries
         self._concurrency = concurrency
-        self._batch_size = batch_size
+        self._batch_size = batch_size or concurrency
         self._woken = asyncio.Event()
         self._stopping = False
         self._directory = directory
@@ -195,33 +201,52 @@ class Dispatcher:
             self._woken.clear()
 
     async def _dispatch(self, records: list[Doc], now: datetime) -> None:
-        """Decide, send and record one batch of claimed deliveries: what the decisions need is
-        read once for the batch, and the outcomes are written together."""
+        """Decide, send and record one batch of claimed deliveries. What the decisions need is
+        read once for the batch; what is settled without sending is written at once; the sends
+        go in waves of `concurrency`, each marked `sending` right before it leaves and its
+        outcomes written as soon as the wave is done (what a crash can leave in doubt is one
+        wave, and that is sent again with the same identity)."""
         if not records:
             return
         known = await self._known(records)
         done: list[Done] = []
         sends: list[Send] = []
         for record in records:
-            decided = await self._decide(record, known, now)
+            decided = await self._decided(record, known, now)
             if isinstance(decided, Send):
                 sends.append(decided)
             else:
                 done.append(decided)
         admitted, over_rate = await self._admit(sends, now)
-        done += over_rate
-        gate = asyncio.Semaphore(self._concurrency)
+        await self._settle(done + over_rate, now)
+        for start in range(0, len(admitted), self._concurrency):
+            wave = admitted[start : start + self._concurrency]
+            await self._log.mark_sending([item.record for item in wave], datetime.now(UTC))
+            sent = await asyncio.gather(*(self._send(item, now) for item in wave))
+            await self._settle(sent, datetime.now(UTC))
 
-        async def send(item: Send) -> Done:
-            async with gate:
-                return await self._send(item, now)
-
-        done += await asyncio.gather(*(send(item) for item in admitted))
+    async def _settle(self, done: list[Done], now: datetime) -> None:
+        """Write the outcomes, count them and announce them."""
+        if not done:
+            return
         await self._log.finish([d.outcome for d in done], now)
         for d in done:
             if counted := COUNTED.get(d.outcome.state):
                 count_notification(d.outcome.record["channel_kind"], counted)
         await asyncio.gather(*(self._announce(d, now) for d in done if d.event))
+
+    async def _decided(self, record: Doc, known: Known, now: datetime) -> "Send | Done":
+        """`_decide`, with a record that cannot be decided (its content is not what this
+        version expects) failed on its own: the rest of the batch flows. An outage is raised
+        (the next round retries; nothing was marked)."""
+        try:
+            return await self._decide(record, known, now)
+        except (PyMongoError, RedisError, OSError):
+            raise
+        except Exception as e:
+            log.exception("delivery %s cannot be decided; failed", record["_id"])
+            reason = f"cannot be sent: {type(e).__name__}: {e}"[:2000]
+            return Done(Outcome(record, "failed", error=reason), event="failed", dead_letter=True)
 
     async def _known(self, records: list[Doc]) -> Known:
         members = {r["member_id"] for r in records if r["channel_kind"] == EMAIL}
@@ -235,12 +260,11 @@ class Dispatcher:
 
     async def _decide(self, record: Doc, known: Known, now: datetime) -> "Send | Done":
         """What can be settled without sending, or what to send and where."""
-        if record.get("abandoned"):
-            error = "outcome unknown: the notifier stopped while sending; not sent again"
+        if record.get("interrupted") and record["attempt"] > self._limits.max_attempts:
+            error = "outcome unknown: the notifier stopped while sending the last attempt"
             return Done(Outcome(record, "unknown", error=error), event="failed")
-        if record["kind"] == "reminder" and not await self._reminder_stands(record):
-            error = "the session moved or was cancelled"
-            return Done(Outcome(record, "cancelled", error=error))
+        if record["kind"] == "reminder" and (stale := await self._reminder_stale(record, now)):
+            return Done(Outcome(record, "cancelled", error=stale))
         if record["channel_kind"] == EMAIL:
             member = record["member_id"]
             profile = known.people.get(member)
@@ -260,14 +284,18 @@ class Dispatcher:
             return Done(Outcome(record, "cancelled", error="the channel was removed"))
         return Send(record, f"chat:{channel['url']}", self._limits.chat_rate, channel=channel)
 
-    async def _reminder_stands(self, record: Doc) -> bool:
+    async def _reminder_stale(self, record: Doc, now: datetime) -> str | None:
+        """Why a reminder is not sent: its session was cancelled or moved, or has started
+        (a reminder after the start is noise, whatever made it late)."""
         context = record["context"]
         session = await self._directory.session(context["session"]["session_id"])
-        return bool(
-            session
-            and session.get("status") != "cancelled"
-            and session.get("sequence") == context["sequence"]
-        )
+        if not session or session.get("status") == "cancelled":
+            return "the session was cancelled"
+        if session.get("sequence") != context["sequence"]:
+            return "the session moved"
+        if datetime.fromisoformat(str(session["starts_at"])) <= now:
+            return "the session has started"
+        return None
 
     async def _admit(self, sends: list[Send], now: datetime) -> tuple[list[Send], list[Done]]:
         """Each destination takes what its rate leaves room for now; the rest wait a second

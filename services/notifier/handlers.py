@@ -228,8 +228,10 @@ class Planner:
         recipients = [r for r in await self._audience(community, hosts=hosts) if r.how == "now"]
         for hours in self._offsets:
             due = starts - timedelta(hours=hours)
-            if due < fact.time:
-                continue  # scheduled inside the reminder's window: the invitation is the reminder
+            if due < max(fact.time, datetime.now(UTC)):
+                # Scheduled inside the reminder's window (the invitation is the reminder), or
+                # the event arrived late: a reminder is never planned for a time gone by.
+                continue
             label = f"in {hours} hour{'s' if hours != 1 else ''}"
             context = {
                 "session": _public_session(session),
@@ -257,7 +259,7 @@ class Planner:
         prefs = await self.directory.prefs(s.attendee_ids)
         members = audience.personal(s.attendee_ids, prefs)
         recipients = [audience.Recipient(m, "now") for m in members]
-        context = {"session": s.model_dump(mode="json")}
+        context = {"session": _held_session(s)}
         await self._plan(uow, fact, "session_held", s.community_id, recipients, context, chat=False)
 
     # --- knowledge --------------------------------------------------------------------------
@@ -477,8 +479,38 @@ class Planner:
         return [self._default_chat] if self._default_chat else []
 
 
+# What a session's messages and invitations say: a delivery record keeps these, not its whole
+# cause (a roster or an agenda would be copied into every recipient's record).
+SESSION_FIELDS = (
+    "session_id",
+    "community_id",
+    "title",
+    "format",
+    "starts_at",
+    "duration_minutes",
+    "location",
+    "facilitator_id",
+    "status",
+    "sequence",
+)
+HELD_FIELDS = (
+    "session_id",
+    "community_id",
+    "title",
+    "format",
+    "held_at",
+    "duration_minutes",
+    "facilitator_id",
+    "recording_url",
+)
+
+
 def _public_session(session: Doc) -> Doc:
-    return {k: v for k, v in session.items() if k not in ("_id", "agenda")}
+    return {k: session[k] for k in SESSION_FIELDS if k in session}
+
+
+def _held_session(held: SessionHeld) -> Doc:
+    return held.model_dump(mode="json", include=set(HELD_FIELDS))
 
 
 def _name(profile: Doc | None, fallback: str) -> str:

@@ -38,7 +38,10 @@ class NotifierSettings(ServiceSettings):
     delivery_max_attempts: int = Field(5, ge=1, le=20)
     delivery_retry_base_s: float = Field(2.0, gt=0)
     delivery_retry_max_s: float = Field(300.0, gt=0)
-    delivery_lease_s: int = Field(120, ge=10)
+    # How long a claimed delivery is another replica's: after a crash, what was in flight is
+    # sent again once its lease expires. Longer than a wave of sends takes (the SMTP and chat
+    # time-outs are 10 s).
+    delivery_lease_s: int = Field(60, ge=10)
     dispatch_interval_s: float = Field(0.5, gt=0)
     chat_rate: str = Field("1/second", description="posts per webhook (Slack allows about 1/s)")
     email_rate: str = Field("20/second", description="messages to the SMTP relay")

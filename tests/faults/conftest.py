@@ -40,10 +40,13 @@ def platforms(
     started: list[Platform] = []
     with contextlib.ExitStack() as stack:
 
-        async def make(kind: str, *, replicas: int = 1) -> Platform:
+        async def make(
+            kind: str, *, replicas: int = 1, env: dict[str, dict[str, str]] | None = None
+        ) -> Platform:
+            """`env`: settings of one service or another, by service name."""
             base = tmp_path_factory.mktemp(f"faults-{kind}")
             sinks = stack.enter_context(running_sinks(base))
-            platform = Platform(fault_infra, new_namespace(kind), base, sinks)
+            platform = Platform(fault_infra, new_namespace(kind), base, sinks, overrides=env or {})
             started.append(platform)
             await asyncio.to_thread(platform.start, replicas)
             await platform.register_source()

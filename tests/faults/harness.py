@@ -263,6 +263,7 @@ class Platform:
     urls: dict[str, str] = field(default_factory=dict)
     api_key: str = ""
     replica_urls: list[dict[str, str]] = field(default_factory=list)  # [replica][service]
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)  # [service] -> env
 
     @property
     def prefix(self) -> str:
@@ -291,6 +292,7 @@ class Platform:
             "NOTIFIER_URL": f"http://127.0.0.1:{self.specs['notifier'].port}",
             "CONSUMER_RETRY_BACKOFF_MS": "50",
             "LOG_LEVEL": "WARNING",
+            **self.overrides.get(spec.name, {}),
         }
 
     def instance(self, replica: int = 0) -> Instance:
@@ -673,12 +675,18 @@ SUMMARY: list[Count] = []
 
 @dataclass
 class Effects:
-    """Effects that must happen at most once, by what makes them unique."""
+    """Effects that must happen at most once, by what makes them unique.
+
+    An e-mail or chat post received again with the identity of its first attempt (the same
+    `Message-ID`; the same `Idempotency-Key`) is a repeat a receiver can drop: the notifier
+    sends again what it cannot know was sent when it died mid-send. Such repeats are counted
+    apart (`repeats`); a second e-mail with another identity is a duplicate."""
 
     badges: Counter[tuple[str, str]]  # (member, badge): decisions (event ids) awarding it
-    mails: Counter[str]  # X-Cop-Notification-Id received by the SMTP sink
-    posts: Counter[str]  # Idempotency-Key received by the chat sink
+    mails: Counter[str]  # X-Cop-Notification-Id received by the SMTP sink: distinct Message-IDs
+    posts: Counter[str]  # Idempotency-Key received by the chat sink: distinct events posted
     badge_copies: int = 0  # a decision's record published again under its id (absorbed)
+    repeats: int = 0  # e-mails and posts received again with their first identity
 
     @property
     def duplicates(self) -> int:
@@ -712,12 +720,21 @@ async def effects(platform: Platform) -> Effects:
             decisions.setdefault((data["member_id"], data["badge"]), set()).add(body["id"])
             records += 1
     badges = Counter({key: len(ids) for key, ids in decisions.items()})
-    mails = Counter(str(m["X-Cop-Notification-Id"]) for m in platform.sinks.mails())
-    posts = Counter(
-        str({k.lower(): v for k, v in p["headers"].items()}.get("idempotency-key"))
-        for p in platform.sinks.posts()
-    )
-    return Effects(badges, mails, posts, records - sum(badges.values()))
+    identities: dict[str, set[str]] = {}
+    received = 0
+    for mail in platform.sinks.mails():
+        notification = str(mail["X-Cop-Notification-Id"])
+        identities.setdefault(f"mail {notification}", set()).add(str(mail["Message-ID"]))
+        received += 1
+    for post in platform.sinks.posts():
+        key = str({k.lower(): v for k, v in post["headers"].items()}.get("idempotency-key"))
+        event = str((post.get("body") or {}).get("event", {}).get("id"))
+        identities.setdefault(f"post {key}", set()).add(event)
+        received += 1
+    mails = Counter({k[5:]: len(v) for k, v in identities.items() if k.startswith("mail ")})
+    posts = Counter({k[5:]: len(v) for k, v in identities.items() if k.startswith("post ")})
+    repeats = received - sum(mails.values()) - sum(posts.values())
+    return Effects(badges, mails, posts, records - sum(badges.values()), repeats)
 
 
 async def account(platform: Platform, ledger: Ledger, fault: str, extra: str = "") -> Count:
@@ -737,6 +754,8 @@ async def account(platform: Platform, ledger: Ledger, fault: str, extra: str = "
         f"{sum(made.posts.values())} chat posts",
         f"{copies} records redelivered on the bus",
     ]
+    if made.repeats:
+        notes.append(f"{made.repeats} e-mails or posts received again with their identity")
     if made.badge_copies:
         notes.append(f"{made.badge_copies} badge records published again under their ids")
     if made.duplicates:

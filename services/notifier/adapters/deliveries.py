@@ -3,19 +3,22 @@ the schedule of what is due, in MongoDB (by `_id`) and Redis (leases).
 
 States:
 
-    queued ──claim──▶ sending ──sent──▶ delivered
+    queued ──claim, then mark──▶ sending ──sent──▶ delivered
       ▲                  │ └──error, attempts left──▶ retry_wait ──due──▶ (claim again)
       │                  │ └──error, last attempt───▶ failed   (and a DLQ record)
     held (quiet hours, digests, reminders: due later) ──due──▶ (claim)
-    queued/held/retry_wait ──the session was cancelled or moved──▶ cancelled
-    sending, found by a later claim after its holder vanished ──▶ unknown
+    queued/held/retry_wait ──the session was cancelled, moved or has started──▶ cancelled
+    sending, found by a later claim after its holder vanished ──▶ sent again (same identity)
+    a record the database cannot read or write ──▶ failed, on its own
 
 A record is created once (`insert`; a redelivered or replayed cause finds it) and only the
-holder of its lease (Redis `SET NX` with an expiry, one per record) changes its state. Claiming
-moves it to `sending` before anything is sent. If the process dies mid-send, the lease expires,
-and the next claim finds the record still `sending`: the notifier cannot know whether the message
-left, so the record ends `unknown` and is not sent again (at most once, for that one crash
-window; every other path is exactly once).
+holder of its lease (Redis `SET NX` with an expiry, one per record) changes its state. A claim
+takes the leases of a batch but marks nothing: the records are marked `sending` a wave at a time
+(as many as are sent at once), right before the wave is sent, and each wave's outcomes are
+written as soon as the wave is done. If the process dies, the records it leased but had not
+marked are simply due again when their leases expire. Those it had marked `sending` may or may
+not have left: they are sent again, with the same identity (the e-mail's `Message-ID`, the
+webhook's `Idempotency-Key`), so a receiver can drop the repeat. Repeats are bounded by one wave.
 
 What is due is found without scanning the log: each record's id is added to the bucket of the
 minute it is due (`delivery_due`, `<YYYYMMDDHHMM>`), and a cursor (`dispatch_cursor`) says up
@@ -23,20 +26,29 @@ to which minute every record is settled. Dispatchers (one per replica) read the 
 cursor to now; a restarted or new replica picks up exactly where the cursor stands.
 """
 
+import contextlib
 import json
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bson.errors import InvalidBSON
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 from redis.asyncio import Redis
 
 from shared.mongo import insert_once
 
+log = logging.getLogger(__name__)
 Doc = dict[str, Any]
+INTERRUPTED = (
+    "the notifier stopped while sending: sent again with the same identity, which a receiver "
+    "can use to drop a repeat"
+)
 FINAL = frozenset({"delivered", "failed", "cancelled", "unknown"})
 SETTLED = FINAL | {"awaiting_address"}  # what a bucket no longer waits for
 WAITING = frozenset({"queued", "held", "retry_wait"})
@@ -206,8 +218,10 @@ class DeliveryLog:
             await self._due.delete_many({"_id": {"$in": [k for k in keys if k <= settled_through]}})
 
     async def claim(self, delivery_ids: list[str], now: datetime) -> list[Doc]:
-        """The records, now `sending`, that are due and whose lease this dispatcher took, in
-        the order asked: one Redis round trip for the leases, one read, one write."""
+        """The records that are due and whose lease this dispatcher took, in the order asked:
+        one Redis round trip for the leases, one read. Nothing is marked: `mark_sending` does
+        that right before a record is sent. A record its last holder left `sending` comes back
+        with `interrupted` set."""
         leases = [f"{self._prefix}:{i}" for i in delivery_ids]
         async with self._redis.pipeline(transaction=False) as pipe:
             for lease in leases:
@@ -216,34 +230,87 @@ class DeliveryLog:
         held = [i for i, ok in zip(delivery_ids, taken, strict=True) if ok]
         if not held:
             return []
-        found = {r["_id"]: r for r in await self.records.find({"_id": {"$in": held}}).to_list(None)}
+        found, unreadable = await self._readable(held)
+        if unreadable:
+            await self.park(unreadable, now)
         claimed: list[Doc] = []
         released: list[str] = []
         for delivery_id in held:
             record = found.get(delivery_id)
+            if delivery_id in unreadable:
+                continue
             if record is None or record["state"] in FINAL or record["due_at"] > now:
                 released.append(delivery_id)
-            elif record["state"] == "sending":
-                claimed.append({**record, "abandoned": True})  # its holder vanished mid-send
-            else:
-                record["attempt"] += 1
-                record["state"] = "sending"
-                claimed.append(record)
+                continue
+            if record["state"] == "sending":
+                record["interrupted"] = True  # its holder vanished mid-send
+            record["attempt"] += 1
+            claimed.append(record)
         if released:
             await self._redis.delete(*(f"{self._prefix}:{i}" for i in released))
-        sending = [r for r in claimed if not r.get("abandoned")]
-        if sending:
-            await self.records.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": r["_id"]},
-                        {"$set": {"state": "sending", "attempt": r["attempt"], "updated_at": now}},
-                    )
-                    for r in sending
-                ],
-                ordered=False,
-            )
         return claimed
+
+    async def _readable(self, ids: list[str]) -> tuple[dict[str, Doc], dict[str, str]]:
+        """The records by id, read together; when the server refuses a read (a reply larger
+        than it sends, a document it cannot decode), the ids are halved until the records it
+        refuses are found alone. Returns the records and, for those, the server's reason.
+        An outage (no connection) is raised: it is nobody's fault and the next round retries."""
+        try:
+            docs = await self.records.find({"_id": {"$in": ids}}).to_list(None)
+            return {d["_id"]: d for d in docs}, {}
+        except ConnectionFailure:
+            raise
+        except (PyMongoError, InvalidBSON) as e:
+            if len(ids) == 1:
+                return {}, {ids[0]: f"{type(e).__name__}: {e}"[:500]}
+            middle = len(ids) // 2
+            first, refused_first = await self._readable(ids[:middle])
+            second, refused_second = await self._readable(ids[middle:])
+            return {**first, **second}, {**refused_first, **refused_second}
+
+    async def park(self, refused: dict[str, str], now: datetime) -> None:
+        """Records the database refuses to read or write end `failed` on their own (written
+        without reading them), leave their buckets and let their leases go, so the others
+        flow."""
+        for delivery_id, reason in refused.items():
+            log.error("delivery %s parked: the database refused it: %s", delivery_id, reason)
+            with contextlib.suppress(PyMongoError):
+                await self.records.update_one(
+                    {"_id": delivery_id},
+                    {
+                        "$set": {
+                            "state": "failed",
+                            "error": f"the database refused this record: {reason}",
+                            "updated_at": now,
+                        }
+                    },
+                )
+        await self._due.update_many(
+            {"ids": {"$in": list(refused)}}, {"$pull": {"ids": {"$in": list(refused)}}}
+        )
+        await self._redis.delete(*(f"{self._prefix}:{i}" for i in refused))
+
+    async def mark_sending(self, records: list[Doc], now: datetime) -> None:
+        """Right before a wave is sent: each record `sending` with its attempt number. A record
+        sent again after an interrupted attempt keeps that attempt in its history."""
+        if not records:
+            return
+        writes = []
+        for r in records:
+            changes: Doc = {
+                "$set": {"state": "sending", "attempt": r["attempt"], "updated_at": now}
+            }
+            if r.get("interrupted"):
+                changes["$push"] = {
+                    "attempts": {
+                        "attempt": r["attempt"] - 1,
+                        "at": now,
+                        "outcome": "interrupted",
+                        "error": INTERRUPTED,
+                    }
+                }
+            writes.append(UpdateOne({"_id": r["_id"]}, changes))
+        await self.records.bulk_write(writes, ordered=False)
 
     async def finish(self, outcomes: list[Outcome], now: datetime) -> None:
         """Record what the holder decided for each claimed record and let the leases go, in
@@ -267,10 +334,19 @@ class DeliveryLog:
                 ],
                 ordered=False,
             )
-        await self.records.bulk_write(
-            [UpdateOne({"_id": o.record["_id"]}, o.changes(now)) for o in outcomes],
-            ordered=False,
-        )
+        try:
+            await self.records.bulk_write(
+                [UpdateOne({"_id": o.record["_id"]}, o.changes(now)) for o in outcomes],
+                ordered=False,
+            )
+        except BulkWriteError as e:  # the others were written; the refused ones are parked
+            refused = {
+                outcomes[w["index"]].record["_id"]: str(w.get("errmsg", "refused"))[:500]
+                for w in e.details.get("writeErrors", [])
+            }
+            if e.details.get("writeConcernErrors") or not refused:
+                raise
+            await self.park(refused, now)
         leaving: dict[str, list[str]] = {}
         for o in outcomes:
             bucket = minute_key(o.record["due_at"])

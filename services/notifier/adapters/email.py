@@ -8,11 +8,11 @@ Member text in headers (names, the subject) goes through `header_text`: no contr
 
 import asyncio
 import contextlib
+import hashlib
 import time
 import unicodedata
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 import aiosmtplib
 from opentelemetry import trace
@@ -35,6 +35,14 @@ def header_text(value: str, limit: int = 200) -> str:
         if ch.isspace() or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS)
     )
     return one_line(kept, limit)
+
+
+def message_id(notification_id: str, mail_from: str) -> str:
+    """The same `Message-ID` for every attempt of one delivery, so a receiver (or its mail
+    store) can recognise a message sent again after the sender crashed mid-send."""
+    domain = mail_from.rpartition("@")[2].strip("> ").strip() or "localhost"
+    digest = hashlib.sha256(notification_id.encode()).hexdigest()[:40]
+    return f"<cop.{digest}@{header_text(domain, 200)}>"
 
 
 class SmtpSender:
@@ -72,7 +80,7 @@ class SmtpSender:
         message["From"] = self._from
         message["To"] = Address(header_text(to_name, 100), username, domain)
         message["Subject"] = header_text(content.subject)
-        message["Message-ID"] = make_msgid(domain=self._from.rpartition("@")[2].strip("> ") or None)
+        message["Message-ID"] = message_id(notification_id, self._from)
         message["X-Cop-Notification-Id"] = header_text(notification_id)
         message.set_content(content.text)
         message.add_alternative(content.html, subtype="html")
