@@ -46,6 +46,7 @@ from shared.telemetry import untraced
 
 SOURCE = "cop/notifier"
 UNSUBSCRIBE = "unsubscribe"
+PARKED = "awaiting_address"
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 # The `cop.notifications` outcome each final or retried state is counted as; a delivery that
@@ -234,6 +235,17 @@ class Dispatcher:
             if counted := COUNTED.get(d.outcome.state):
                 count_notification(d.outcome.record["channel_kind"], counted)
         await asyncio.gather(*(self._announce(d, now) for d in done if d.event))
+        parked = {d.outcome.record["member_id"] for d in done if d.outcome.state == PARKED}
+        if parked:
+            await self._release_addressed(parked)
+
+    async def _release_addressed(self, member_ids: set[str]) -> None:
+        """Deliveries just parked for want of an address whose member's profile arrived in the
+        meantime (between this batch's read and the parking, the profile's handler found
+        nothing parked to release): released now, else they would wait for the next profile."""
+        for member_id, profile in (await self._directory.people(member_ids)).items():
+            if profile.get("email"):
+                await self._log.release_awaiting(member_id, datetime.now(UTC))
 
     async def _decided(self, record: Doc, known: Known, now: datetime) -> "Send | Done":
         """`_decide`, with a record that cannot be decided (its content is not what this
@@ -274,7 +286,7 @@ class Dispatcher:
                 if held:
                     return Done(Outcome(record, "held", due_at=held, counted=False))
             if not profile or not profile.get("email"):
-                return Done(Outcome(record, "awaiting_address", counted=False))
+                return Done(Outcome(record, PARKED, counted=False))
             return Send(record, "smtp", self._limits.email_rate, profile=profile)
         channels = known.channels.get(record["community_id"], [])
         if self._default_chat:

@@ -139,7 +139,10 @@ class Planner:
         p = fact.data
         uow.read.discard(p.member_id)  # read again by a later event of this batch
         fields = {**p.model_dump(mode="json"), "event_id": fact.event_id}
-        if await self.directory.save_profile_if_newer(p.member_id, fields, fact.time) and p.email:
+        await self.directory.save_profile_if_newer(p.member_id, fields, fact.time)
+        if p.email:
+            # Also when redelivered (not newer): the crash it is redelivered after may have
+            # come between saving the profile and releasing what waited for it.
             await self.deliveries.release_awaiting(p.member_id, datetime.now(UTC))
 
     async def member_joined(self, fact: Fact[MemberJoined], _: UnitOfWork) -> None:
