@@ -3,7 +3,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := $(PYTHON) -m uv
 
-.PHONY: install up down status test lint unit integration e2e bench schemas
+.PHONY: install up down status test check faults lint unit integration e2e bench schemas
 
 install:  ## Python workspace from the lock file (installs uv with pip when missing)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -21,13 +21,19 @@ down:  ## Stop exactly what `make up` started
 status:
 	@$(UV) run copctl dev status
 
-lint: install
+lint: install  ## ruff check, ruff format --check, mypy (strict on every package)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
 
 test: lint  ## Lint and type-check, then every test against real Kafka, MongoDB protocol server and Redis
 	$(UV) run pytest
+
+check: lint  ## The loop while working: lint, types, unit, integration and e2e; all but the fault suite
+	$(UV) run pytest -m "not faults"
+
+faults: install  ## The fault suite alone (tests/faults): kills and restarts services and infrastructure
+	$(UV) run pytest -m faults tests/faults
 
 unit: install
 	$(UV) run pytest tests/unit

@@ -6,9 +6,10 @@
                     [--skip-e2e] [--skip-notifier] [--health] [--search] [--scaling]
 
 In one run, so that the ratios hold on a noisy machine: (1) the limit, raw aiokafka produce and
-consume of CloudEvent-sized records (`bench.limit`); (2) `POST /ingest`, single events and
-batches of 100 (`bench.ingest`); (3) each consuming service's projection live and in replay of
-the mixed history (`bench.mixed_events`, `bench.projections`), as a share of (1), with (7) each
+consume of CloudEvent-sized records (`bench.limit`); (2) `POST /ingest`, single events,
+batches of 100 and batches of 1,000 of one key and of many (`bench.ingest`); (3) each consuming
+service's projection live and in replay of the mixed history (`bench.mixed_events`,
+`bench.projections`), as a share of (1), with (7) each
 service's resident size idle and after its replay and (8) the replay with two replicas;
 (4) the consumer a typical FastStream user writes on the same events (`bench.naive`); (5) the
 end-to-end latency of a kudos (`bench.e2e_latency`) and (6) the notifier's fan-out
@@ -32,7 +33,6 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -46,10 +46,9 @@ from bench.naive import naive_consume
 from bench.notifier_delivery import bench_notifier
 from bench.projections import CONSUMERS, ServicePlan, bench_projections
 from bench.recognition_health import HealthSizes, bench_health
-from bench.report import as_section, figure, machine, render, row, versions
+from bench.report import OUT, as_section, figure, machine, render, row, versions
 from services.recognition import rebuild as recognition_rebuild
 
-OUT = Path(__file__).resolve().parent.parent / "bench-results"
 STARTED = time.perf_counter()
 
 

@@ -5,23 +5,47 @@ The infrastructure comes from `copctl.devstack.stack.up_infra()` (which honours
 what is missing). Every benchmark app works in its own topic prefix, consumer group and database,
 so it never joins the live stack's consumer groups nor reads or writes its data, and all of them
 are removed at the end.
+
+Also what several benchmarks share: their sizes read from the environment, events produced to a
+benchmark's topics, timed requests to an app and the checks of its answers, and running one
+benchmark on its own (`python -m bench.<name>`).
 """
 
+import argparse
+import asyncio
 import contextlib
+import dataclasses
+import os
+import statistics
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
+from pydantic import BaseModel
 from pymongo import AsyncMongoClient, MongoClient
 
+from bench.report import write_section, write_table
 from shared.auth import issue_token
+from shared.events.codec import encode
+from shared.events.envelope import CloudEvent, new_event
+from shared.kafka import ensure_topics
 from shared.settings import ServiceSettings
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 S = TypeVar("S", bound=ServiceSettings)
+Sizes = TypeVar("Sizes", bound="DataclassInstance")
+T = TypeVar("T")
 
 
 @dataclass
@@ -139,6 +163,8 @@ def _delete_groups_request(groups: list[str]) -> Any:
     from aiokafka.protocol.api import Request, RequestStruct, Response
     from aiokafka.protocol.types import Array, Int16, Int32, Schema, String
 
+    # aiokafka ships no type hints: its protocol classes are Any, and strict mypy refuses a
+    # subclass of Any (the three classes below)
     class DeleteGroupsResponseV1(Response):  # type: ignore[misc]
         API_KEY = 42
         API_VERSION = 1
@@ -184,3 +210,168 @@ async def delete_groups(infra: BenchInfra) -> tuple[int, list[str]]:
     finally:
         await admin.close()
     return deleted, refused
+
+
+# --- sizes, events, requests and checks ---
+
+
+def sizes_from_env(defaults: Sizes, prefix: str) -> Sizes:
+    """`defaults` (a dataclass of sizes) with each field read from `<prefix><FIELD>` where it is
+    set: `BENCH_SEARCH_BUDGET_S` for the field `budget_s` of prefix `BENCH_SEARCH_`."""
+    changes = {
+        f.name: type(getattr(defaults, f.name))(os.environ[prefix + f.name.upper()])
+        for f in dataclasses.fields(defaults)
+        if prefix + f.name.upper() in os.environ
+    }
+    return dataclasses.replace(defaults, **changes)
+
+
+class Facts:
+    """Event data at the times of their facts, and the CloudEvents they make: in time order (facts
+    of one time in the order they were added), with the ids `<id_prefix>-<number>`."""
+
+    def __init__(self, source: str, id_prefix: str) -> None:
+        self.source, self.id_prefix = source, id_prefix
+        self._facts: list[tuple[datetime, int, BaseModel]] = []
+
+    def add(self, at: datetime, data: BaseModel) -> None:
+        self._facts.append((at, len(self._facts), data))
+
+    def events(self) -> list[CloudEvent]:
+        return [
+            new_event(data, source=self.source, time=at, event_id=f"{self.id_prefix}-{seq:06d}")
+            for at, seq, data in sorted(self._facts, key=lambda f: (f[0], f[1]))
+        ]
+
+
+async def produce_events(
+    infra: BenchInfra, prefix: str, events: Iterable[CloudEvent]
+) -> Counter[str]:
+    """Every event to its topic under `prefix`, keyed as the catalog says; counts per topic."""
+    await ensure_topics(infra.kafka_bootstrap_servers, topic_prefix=prefix)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=infra.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    per_topic: Counter[str] = Counter()
+    try:
+        deliveries = []
+        for event in events:
+            record = encode(event)
+            deliveries.append(
+                await producer.send(
+                    prefix + record.topic,
+                    record.value,
+                    key=record.key,
+                    headers=[(k, v.encode()) for k, v in record.headers.items()],
+                )
+            )
+            per_topic[record.topic] += 1
+        await asyncio.gather(*deliveries)
+    finally:
+        await producer.stop()
+    return per_topic
+
+
+@dataclass
+class Latency:
+    """How long requests took (seconds), shown in milliseconds."""
+
+    samples: list[float] = field(default_factory=list)
+
+    def percentile(self, p: int) -> float:
+        ms = [s * 1000 for s in self.samples]
+        if len(ms) < 2:
+            return ms[0] if ms else 0.0
+        return statistics.quantiles(ms, n=100, method="inclusive")[p - 1]
+
+    def row(self, *, worst: bool = False) -> str:
+        """`p50 / p95 / p99 (requests)` in ms; with `worst`, the slowest in place of p99."""
+        if not self.samples:
+            return "no requests"
+        last = max(self.samples) * 1000 if worst else self.percentile(99)
+        p50, p95 = self.percentile(50), self.percentile(95)
+        return f"{p50:.1f} / {p95:.1f} / {last:.1f} ({len(self.samples)})"
+
+
+async def get_json(
+    client: httpx.AsyncClient, path: str, latency: Latency | None = None, **options: Any
+) -> Any:
+    """`GET path`, timed into `latency`; its JSON body, or AssertionError unless it is a 200."""
+    began = time.perf_counter()
+    response = await client.get(path, **options)
+    if latency is not None:
+        latency.samples.append(time.perf_counter() - began)
+    if response.status_code != 200:
+        raise AssertionError(f"GET {path}: {response.status_code} {response.text[:500]}")
+    return response.json()
+
+
+class Checks:
+    """Answers compared with what they should be: how many, and the wrong ones (counted by what
+    they are about, where a check says)."""
+
+    def __init__(self) -> None:
+        self.compared = 0
+        self.wrong: list[str] = []
+        self.by_subject: Counter[str] = Counter()
+
+    @property
+    def passed(self) -> int:
+        return self.compared - len(self.wrong)
+
+    def that(self, ok: bool, what: str, subject: str = "") -> bool:
+        self.compared += 1
+        if not ok:
+            self.wrong.append(what)
+            if subject:
+                self.by_subject[subject] += 1
+        return ok
+
+    def equal(self, subject: str, where: str, got: Any, expected: Any) -> bool:
+        return self.that(got == expected, f"{where}: service {got}, expected {expected}", subject)
+
+
+# --- one benchmark on its own: python -m bench.<name> ---
+
+
+def run_alone(
+    name: str, title: str, run: Callable[[BenchInfra], Awaitable[dict[str, Any]]]
+) -> None:
+    """Run a benchmark whose result is one `{metric: value}` row on the infrastructure
+    `provide_infra` gives, remove its topics, and write `bench-results/<name>.json` and `.md`."""
+
+    async def then_clean(infra: BenchInfra) -> dict[str, Any]:
+        try:
+            return await run(infra)
+        finally:
+            await delete_topics(infra)
+
+    with provide_infra() as infra:
+        row = asyncio.run(then_clean(infra))
+        write_table(name, title, row, infra.origin, asyncio.run(mongo_server(infra.mongodb_uri)))
+
+
+def run_services_alone(
+    bench: Callable[..., Coroutine[Any, Any, dict[str, Any]]],
+    name: str,
+    title: str,
+    doc: str | None,
+) -> None:
+    """The command line of a benchmark of service processes run on its own
+    (`[--quick] [--repeats 3] [--profile DIR]`); writes `bench-results/<name>.json` and `.md`."""
+    description = (doc or title).splitlines()[0]
+    parser = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=description)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", type=Path, default=None, help="pyinstrument sessions here")
+    args = parser.parse_args()
+    with provide_infra() as infra:
+        result = asyncio.run(
+            bench(infra, quick=args.quick, repeats=args.repeats, profile_dir=args.profile)
+        )
+    write_section(name, title, result)

@@ -1,10 +1,13 @@
-"""`POST /ingest` on the events service: single events and batches of 100, accepted events/s.
+"""`POST /ingest` on the events service: single events, batches of 100 and batches of 1,000 (one
+partition key, and the mixed history's many keys), accepted events/s.
 
 The events service runs as its own process (own topics, groups and database); a source system is
 registered through its admin API (`POST /sources`, a rate limit of 1,000,000 events a minute so
 the limit is never what is measured) and its key used as a real sender would. The events are the
 mixed history's, each with an id of its own per run (a re-sent id would be a duplicate, not an
-acceptance), sent by `concurrency` clients at once over HTTP/1.1 keep-alive connections.
+acceptance), sent by `concurrency` clients at once over HTTP/1.1 keep-alive connections. A batch of
+1,000 is sent alone: 1,000 members joining one community (one partition key, so the gateway keeps
+their order), then 1,000 events of the mixed history (many keys).
 """
 
 import asyncio
@@ -20,13 +23,15 @@ from bench.harness import BenchInfra
 from bench.projections import CONSUMERS, ServiceProcesses
 from bench.report import figure, percentile, row
 from shared.auth import issue_token
-from shared.events.catalog import CATALOG
+from shared.events.catalog import CATALOG, MemberJoined
+from shared.events.envelope import new_event
 from shared.kafka import ensure_topics
 
 SOURCE = "benchsource"
 SINGLE_CONCURRENCY = 16
 BATCH_CONCURRENCY = 4
 BATCH = 100
+BIG_BATCH = 1_000
 
 
 def _payloads(events: Sequence[Any], run: str) -> list[dict[str, Any]]:
@@ -37,6 +42,19 @@ def _payloads(events: Sequence[Any], run: str) -> list[dict[str, Any]]:
         body["source"] = f"{SOURCE}/{event.source}"
         out.append(body)
     return out
+
+
+def _one_key(run: str, n: int) -> list[dict[str, Any]]:
+    """`n` members joining one community: one partition key."""
+    community = f"bench-{run}"
+    return [
+        new_event(
+            MemberJoined(community_id=community, member_id=f"m-{i}"),
+            source=f"{SOURCE}/directory",
+            event_id=f"{run}-{i}",
+        ).model_dump(mode="json", exclude_none=True)
+        for i in range(n)
+    ]
 
 
 async def _post_all(
@@ -85,6 +103,8 @@ async def bench_ingest(
     processes = ServiceProcesses(infra, consumer, settings, {})
     single_rates, single_p50, single_p99 = [], [], []
     batch_rates, batch_p50, batch_p99 = [], [], []
+    one_key_rates: list[float] = []
+    many_keys_rates: list[float] = []
     try:
         await asyncio.to_thread(processes.start, 1)
         admin = issue_token(settings.auth_token_secret, "bench-ops", scopes=("admin",))
@@ -121,6 +141,12 @@ async def bench_ingest(
                 batch_rates.append(n / wall)
                 batch_p50.append(percentile(lat, 50) * 1000)
                 batch_p99.append(percentile(lat, 99) * 1000)
+                big = min(BIG_BATCH, len(events))
+                wall, _, n = await _post_all(client, [_one_key(run, big)], headers, 1, big)
+                one_key_rates.append(n / wall)
+                mixed = _payloads(events[:big], run + "m")
+                wall, _, n = await _post_all(client, [mixed], headers, 1, big)
+                many_keys_rates.append(n / wall)
     finally:
         await asyncio.to_thread(processes.stop)
     return {
@@ -133,7 +159,11 @@ async def bench_ingest(
             figure("batched events accepted", batch_rates, "events/s"),
             figure("batch of 100 latency p50", batch_p50, "ms", digits=1),
             figure("batch of 100 latency p99", batch_p99, "ms", digits=1),
+            figure("batch of 1,000 of one key, alone", one_key_rates, "events/s"),
+            figure("batch of 1,000 of many keys, alone", many_keys_rates, "events/s"),
         ],
         "single_per_s": statistics.median(single_rates),
         "batch_per_s": statistics.median(batch_rates),
+        "one_key_batch_per_s": statistics.median(one_key_rates),
+        "many_keys_batch_per_s": statistics.median(many_keys_rates),
     }

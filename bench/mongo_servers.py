@@ -27,14 +27,14 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pymongo
 from pymongo import MongoClient, UpdateOne
 from pymongo.errors import PyMongoError
 
-OUT = Path(__file__).resolve().parent.parent / "bench-results"
+from bench.report import OUT
+
 PAYLOAD = "x" * 200
 
 OPERATIONS = (

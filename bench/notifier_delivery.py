@@ -22,20 +22,18 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench.e2e_latency import (
+from bench.harness import BenchInfra, produce_events, run_services_alone
+from bench.service_processes import (
     CpuMeter,
     drop_namespace,
     free_port,
     involved_pids,
-    produce,
+    notifier_env,
     profile_summary,
     recipient_profiles,
-    run_alone,
     running_services,
-    service_env,
     wait_for_profiles,
 )
-from bench.harness import BenchInfra
 from bench.sink_server import Sink, running_sink
 from copctl.devstack.stack import ServiceSpec
 from services.notifier.settings import NotifierSettings
@@ -118,19 +116,14 @@ async def bench_notifier(
         ):
 
             def env_for(spec: ServiceSpec) -> dict[str, str]:
-                return service_env(
-                    settings,
-                    SMTP_PORT=str(sink.smtp_port),
-                    CHAT_WEBHOOK_URL=f"{sink.url}/hooks/cop",
-                    CHAT_ALLOWED_HOSTS='["127.0.0.1"]',
-                    CHAT_RATE="10000/second",
-                    EMAIL_RATE="10000/second",
-                )
+                return notifier_env(settings, sink, "cop")
 
             specs = (ServiceSpec("notifier", NOTIFIER_PORT),)
             async with running_services(infra, specs, env_for, profile_dir=profile_dir) as services:
                 rss_idle = services.rss_mb()
-                await produce(infra, settings.kafka_topic_prefix, recipient_profiles(members))
+                await produce_events(
+                    infra, settings.kafka_topic_prefix, recipient_profiles(members)
+                )
                 await wait_for_profiles(client, services.urls["notifier"], members)
                 feed = JudgedFeed(infra, settings.kafka_topic_prefix, members)
                 stop = asyncio.Event()
@@ -260,7 +253,7 @@ def _report(
 
 
 def main() -> None:
-    run_alone(bench_notifier, "notifier_delivery", "Notifier fan-out", __doc__)
+    run_services_alone(bench_notifier, "notifier_delivery", "Notifier fan-out", __doc__)
 
 
 if __name__ == "__main__":

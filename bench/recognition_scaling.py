@@ -15,20 +15,19 @@ import random
 import statistics
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
 
 from bench.harness import BenchInfra, delete_topics, provide_infra, serving
+from bench.report import OUT
 from services.recognition.bootstrap import bootstrap
 from services.recognition.settings import RecognitionSettings
 from shared.events.catalog import KudosGiven
 from shared.events.codec import KafkaRecord, decode, encode
 from shared.events.envelope import new_event
 
-OUT = Path(__file__).resolve().parent.parent / "bench-results"
 COMMUNITIES = 8
 MAX_RATIO = 2.0
 

@@ -10,19 +10,25 @@ A section is a dict:
 
 Only `rows` is required; `min`, `max` and `runs` are given for figures that are the median of
 repeats. A plain `{name: value}` dict (the older benchmarks) is rendered as rows as it is.
+
+Every result is written under `bench-results/` (`OUT`).
 """
 
 import asyncio
 import importlib.metadata
+import json
 import os
 import platform
 import re
 import statistics
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]
+import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
+
+OUT = Path(__file__).resolve().parent.parent / "bench-results"
 
 LIBRARIES = (
     "aiokafka",
@@ -211,3 +217,45 @@ def rss_mb(pid: int) -> float:
 
 async def gather_rss(pids: dict[str, int]) -> dict[str, float]:
     return {name: await asyncio.to_thread(rss_mb, pid) for name, pid in pids.items()}
+
+
+# --- a benchmark run on its own (`python -m bench.<name>`) ---
+
+
+def write_table(name: str, title: str, row: dict[str, Any], infra: str, mongodb: str) -> None:
+    """A result that is one `{metric: value}` row: `<name>.json` (the row under the name in
+    words, `recognition health`) and `<name>.md`, which is printed too."""
+    results = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "infra": infra,
+        "mongodb": mongodb,
+        name.replace("_", " "): row,
+    }
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = [f"# {title}", ""]
+    lines += [f"{results['when']} on {results['machine']}", ""]
+    lines += [f"Infrastructure: {infra}", "", f"MongoDB-protocol server: {mongodb}", ""]
+    lines += ["| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in row.items()]
+    (OUT / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def write_section(name: str, title: str, result: dict[str, Any]) -> None:
+    """A section (rows, goals, resident sizes): `<name>.json` and `<name>.md`; the tables are
+    printed too."""
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    lines = ["| metric | value | unit |", "|---|---|---|"]
+    lines += [f"| {r['metric']} | {r['value']} | {r['unit']} |" for r in result["rows"]]
+    lines += ["", "| goal | measured | met | why |", "|---|---|---|---|"]
+    lines += [
+        f"| {g['goal']} | {g['measured']} | {g['met']} | {g['why']} |" for g in result["goals"]
+    ]
+    lines += ["", "| service | idle MB | after MB |", "|---|---|---|"]
+    lines += [f"| {s} | {v['idle_mb']} | {v['after_mb']} |" for s, v in result["rss"].items()]
+    (OUT / f"{name}.md").write_text(f"# {title}\n\n" + "\n".join(lines) + "\n")
+    print("\n".join(lines))

@@ -126,6 +126,55 @@ def dev_restart(
     typer.echo(f"restarted {name} (pid {proc.pid}) in {time.monotonic() - began:.1f}s")
 
 
+StackNameArg = Annotated[
+    str,
+    typer.Argument(
+        help="events, knowledge, recognition, notifier, smtp-sink, chat-sink, kafka, mongodb "
+        "or redis",
+        show_default=False,
+    ),
+]
+
+
+@dev.command("stop")
+def dev_stop(name: StackNameArg) -> None:
+    """Stop one process of the local stack, e.g. a service before `copctl replay`."""
+    from copctl.devstack.processes import StackError
+    from copctl.devstack.stack import STARTABLE, stop_one
+
+    if name not in STARTABLE:
+        typer.secho(f"cannot stop {name!r}: one of {', '.join(STARTABLE)}", err=True)
+        raise typer.Exit(2)
+    try:
+        stopped = stop_one(name)
+    except StackError as e:
+        typer.secho(f"dev stop failed: {e}", fg="red", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(f"stopped {name}" if stopped else f"{name} was not running")
+
+
+@dev.command("start")
+def dev_start(name: StackNameArg) -> None:
+    """Start one process of the local stack again the way `dev up` started it; wait until it
+    serves."""
+    from copctl.devstack.processes import StackError, running
+    from copctl.devstack.stack import STARTABLE, start_one
+
+    if name not in STARTABLE:
+        typer.secho(f"cannot start {name!r}: one of {', '.join(STARTABLE)}", err=True)
+        raise typer.Exit(2)
+    if (already := running(name)) is not None:
+        typer.echo(f"{name} is already running (pid {already.pid})")
+        return
+    began = time.monotonic()
+    try:
+        proc = start_one(name)
+    except StackError as e:
+        typer.secho(f"dev start failed: {e}", fg="red", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(f"started {name} (pid {proc.pid}) in {time.monotonic() - began:.1f}s")
+
+
 @dev.command("status")
 def dev_status() -> None:
     """What is running, and where."""
@@ -369,7 +418,8 @@ def replay_command(service: ServiceArg) -> None:
         raise typer.Exit(1) from e
     typer.echo(
         f"{service}: dropped {', '.join(done['dropped'])}; {done['group']} rewound on "
-        f"{done['partitions']} partitions. Start {service} to rebuild."
+        f"{done['partitions']} partitions. Start {service} to rebuild (local stack: "
+        f"`copctl dev start {service}`)."
     )
 
 

@@ -1,12 +1,12 @@
 """Reading and re-driving a service's dead-letter topic (`cop.dlq.<service>`)."""
 
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.security import BaseSecurity
+from pydantic_core import from_json, to_json
 
 from copctl.topics import partitions_of
 from shared.events.topics import dlq_topic
@@ -32,21 +32,46 @@ class DeadLetter:
 
     @property
     def summary(self) -> dict[str, Any]:
-        try:
-            body = json.loads(self.value)
-        except ValueError:
-            body = {}
-        body = body if isinstance(body, dict) else {}
+        """One line's worth, whatever the letter holds (JSON nested thousands of levels deep,
+        a megabyte, bytes that are not JSON, no value): its event's type and id from the JSON
+        object's top level or else the `ce_type`/`ce_id` headers, each text cut short."""
+        body = _top_level(self.value)
         return {
             "dlq": f"{self.partition}@{self.offset}",
             "original": f"{self.headers.get('cop_original_topic')}"
             f"[{self.headers.get('cop_original_partition')}]"
             f"@{self.headers.get('cop_original_offset')}",
-            "type": body.get("type"),
-            "id": body.get("id"),
-            "failed_at": self.headers.get("cop_failed_at"),
-            "error": self.headers.get("cop_error"),
+            "type": _shown(body.get("type", self.headers.get("ce_type"))),
+            "id": _shown(body.get("id", self.headers.get("ce_id"))),
+            "size": len(self.value or b""),
+            "failed_at": _shown(self.headers.get("cop_failed_at")),
+            "error": _shown(self.headers.get("cop_error"), SHOWN_ERROR_CHARS),
         }
+
+
+SHOWN_CHARS = 200
+"""How much of a letter's type, id or time `dlq list` shows."""
+SHOWN_ERROR_CHARS = 2000
+
+
+def _top_level(value: bytes | None) -> dict[str, Any]:
+    """The letter as a JSON object, or {} when it is none. pydantic-core's parser stops at 200
+    levels with a ValueError (the standard library's recurses until RecursionError)."""
+    if not value:
+        return {}
+    try:
+        body = from_json(value)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _shown(value: Any, limit: int = SHOWN_CHARS) -> str | None:
+    """A text as is, anything else as its JSON; cut at `limit` characters (marked `…`)."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else to_json(value).decode()
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 async def read_dead_letters(

@@ -12,33 +12,11 @@ import httpx
 from rich.table import Table
 
 from copctl.operator_http import OperatorClient, ServiceError
+from shared.community_health import METRICS
 
 OPERATOR = "copctl"
 """The member id copctl's admin token speaks for."""
 
-METRICS = (
-    "members",
-    "new_members",
-    "active_members",
-    "participation_rate",
-    "inactive_members",
-    "sessions_held",
-    "avg_attendance",
-    "attendance_consistency",
-    "artifacts_published",
-    "reuses",
-    "cross_team_reuses",
-    "cross_team_sessions",
-    "absence_factor",
-    "top20_share",
-    "facilitators_last6",
-    "sessions_last6",
-    "avg_rating",
-    "applied_share",
-    "action_closure_rate",
-    "contributors_with_give",
-)
-"""The contract's order; metrics the service adds later follow, sorted by name."""
 
 MISSING = "-"
 

@@ -12,7 +12,9 @@ The work is in three parts:
 - planning (`plan`): the artifact a file should be against the one the service has (or none):
   publish, revise (with only the fields that changed), leave alone, or skip (retired).
 - calling the service (`import_tree`): GET each artifact, then POST what the plan says, with an
-  `httpx.AsyncClient` the caller gives (the CLI's, or a test's in-process client).
+  `httpx.AsyncClient` the caller gives (the CLI's, or a test's in-process client). A dry run
+  POSTs the same with `?dry_run=true`: the service checks all it would check and publishes
+  nothing, so a dry run refuses what the real run would.
 """
 
 import hashlib
@@ -422,23 +424,37 @@ class _Service:
         return response
 
 
-async def apply_plan(service: _Service, desired: Desired, wanted: Plan) -> Outcome:
-    """Carry out one file's plan."""
+async def apply_plan(
+    service: _Service, desired: Desired, wanted: Plan, *, dry_run: bool = False
+) -> Outcome:
+    """Carry out one file's plan. A dry run asks the service to check the same request
+    (`?dry_run=true`: the body, the member's right to it, the artifact's state) and publish
+    nothing, so it fails where the real run would."""
     warnings = desired.warnings + wanted.notes
     if wanted.action == "unchanged":
         return Outcome(desired.path, "unchanged", desired.artifact_id, warnings=warnings)
     if wanted.action == "skip":
         return Outcome(desired.path, "skipped", desired.artifact_id, wanted.reason, warnings)
+    mode = "dry_run=true" if dry_run else "wait=true"
     if wanted.action == "publish":
-        response = await service.call("POST", "/artifacts?wait=true", json=wanted.body)
+        response = await service.call("POST", f"/artifacts?{mode}", json=wanted.body)
         result: Result = "published"
         detail = desired.title
     else:
-        path = f"/artifacts/{quote(desired.artifact_id, safe='')}/revisions?wait=true"
+        path = f"/artifacts/{quote(desired.artifact_id, safe='')}/revisions?{mode}"
         response = await service.call("POST", path, json=wanted.body)
         result = "revised"
         changed = [k for k in wanted.body if k != "change_note"]
         detail = "changed: " + ", ".join(changed)
+    if dry_run:
+        if response.status_code != 200:
+            reason = problem_reason(response)
+            if response.status_code == 202:  # a service too old to know dry runs
+                reason = "the service does not know dry runs and accepted the request"
+            return Outcome(desired.path, "failed", desired.artifact_id, reason, warnings)
+        changed = [k for k in wanted.body if k in COMPARED] if result == "revised" else []
+        detail = f"dry run: would {wanted.action}" + (": " + ", ".join(changed) if changed else "")
+        return Outcome(desired.path, result, desired.artifact_id, detail, warnings)
     if response.status_code != 202:
         return Outcome(
             desired.path, "failed", desired.artifact_id, problem_reason(response), warnings
@@ -462,15 +478,7 @@ async def import_one(service: _Service, desired: Desired, *, dry_run: bool = Fal
         return Outcome(
             desired.path, "failed", desired.artifact_id, problem_reason(response), desired.warnings
         )
-    wanted = plan(desired, current)
-    if dry_run and wanted.action in ("publish", "revise"):
-        would: Result = "published" if wanted.action == "publish" else "revised"
-        changed = [k for k in wanted.body if k in COMPARED] if wanted.action == "revise" else []
-        detail = f"dry run: would {wanted.action}" + (": " + ", ".join(changed) if changed else "")
-        return Outcome(
-            desired.path, would, desired.artifact_id, detail, desired.warnings + wanted.notes
-        )
-    return await apply_plan(service, desired, wanted)
+    return await apply_plan(service, desired, plan(desired, current), dry_run=dry_run)
 
 
 def check_ids(community_id: str, member_id: str) -> None:

@@ -34,7 +34,7 @@ from shared.settings import ServiceSettings
 class Rebuild:
     """What copctl needs to know of a service that keeps a projection; the service declares it."""
 
-    settings: Callable[[], ServiceSettings]
+    settings: type[ServiceSettings]
     topics: tuple[Topic, ...]
     prepare: Callable[[Any], Awaitable[list[str]]]
 
@@ -100,7 +100,8 @@ async def replay(service: str, settings: ServiceSettings) -> dict[str, Any]:
     state, members = await _group_state(bootstrap, group, security=security)
     if members:
         raise ReplayRefused(
-            f"{group} has {members} running consumer(s) ({state}): stop {service} first"
+            f"{group} has {members} running consumer(s) ({state}): stop {service} first "
+            f"(local stack: `copctl dev stop {service}`)"
         )
     # Rewound first: if that fails, the projection is still whole and matches its offsets.
     topics = [settings.kafka_topic_prefix + str(t) for t in rebuild.topics]

@@ -79,6 +79,8 @@ class ConsumedRecord:
     value: bytes
     headers: dict[str, str] = field(default_factory=dict)
     group: str = ""  # the consumer group that received it
+    header_list: tuple[tuple[str, bytes | None], ...] = ()
+    """The headers as they came, a repeated one as often as it came (`headers` keeps its last)."""
 
     @classmethod
     def of(cls, record: ConsumerRecord[Any, Any], group: str = "") -> "ConsumedRecord":
@@ -90,6 +92,7 @@ class ConsumedRecord:
             value=record.value if record.value is not None else b"",
             headers=record_headers(record),
             group=group,
+            header_list=tuple(record.headers or ()),
         )
 
     @property
@@ -252,7 +255,7 @@ class EventConsumer(Generic[T]):
         *,
         service: str,
         handler: Callable[[list[T]], Awaitable[None]],
-        decoder: Decoder[T] = decode_event,  # type: ignore[assignment]
+        decoder: Decoder[T],
         max_retries: int = 3,
         backoff_s: float = 0.2,
         tracer: trace.Tracer | None = None,

@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
@@ -141,9 +141,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(request, 500, "Internal error")
 
 
-# Request bodies derive from the catalog's event models: a body subclasses its event, makes
-# optional what the service may fill in, and declares the fields that the path or the service's
-# state supply as `NotInBody` (hidden from the schema, a 422 naming the field when sent).
+# Request bodies take their fields from the catalog's event models. A body that gives most of
+# an event extends the event's `…Fields` (the event without the ids that the path or the service
+# supply) and adds those ids as optional when the client may choose them; a body that gives a few
+# of an event's fields is a `Body` that declares them with the catalog's types, or `like` the
+# event's field. A field that the path or the service's state supply is `NotInBody` (hidden from
+# the schema, a 422 naming the field when sent). No body subclasses its event: it would have to
+# change the type of a field it inherits.
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, as in an event's data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def like(event: type[BaseModel], name: str) -> FieldInfo:

@@ -1,5 +1,6 @@
 """Kafka set-up shared by the services: the broker factory, publishing and topic creation."""
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Iterable
 from typing import Any
@@ -93,6 +94,18 @@ class EventBus:
     async def publish_record(self, record: KafkaRecord) -> None:
         await self.broker.publish(
             record.value, self.topic(record.topic), key=record.key, headers=record.headers
+        )
+
+    async def send_record(self, record: KafkaRecord) -> "asyncio.Future[Any]":
+        """Hand a record to the producer and return its acknowledgement without waiting for
+        it. Records handed over one after another keep their order on their partition (the
+        idempotent producer), and go to the broker together instead of one round trip each."""
+        return await self.broker.publish(
+            record.value,
+            self.topic(record.topic),
+            key=record.key,
+            headers=record.headers,
+            no_confirm=True,
         )
 
     async def publish(self, event: CloudEvent) -> str:

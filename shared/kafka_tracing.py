@@ -7,6 +7,7 @@ in the record's W3C `traceparent` / `tracestate` headers. The consumer side live
 its producer's trace).
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ import orjson
 from faststream import BaseMiddleware
 from faststream.kafka.response import KafkaPublishCommand
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 
 def _text(value: Any) -> str | None:
@@ -80,26 +81,50 @@ class _Tracing(BaseMiddleware):
     async def publish_scope(self, call_next: Callable[[Any], Awaitable[Any]], cmd: Any) -> Any:
         if not isinstance(cmd, KafkaPublishCommand):
             return await call_next(cmd)
-        with self._tracer.start_as_current_span(
+        span = self._tracer.start_span(
             f"send {cmd.destination}",
             kind=SpanKind.PRODUCER,
             attributes=producer_attributes(cmd, self._client_id),
-            record_exception=True,
-            set_status_on_exception=False,
-        ) as span:
-            headers = dict(cmd.headers or {})
-            propagate.inject(headers)
-            cmd.headers = headers
-            try:
+        )
+        try:
+            with trace.use_span(span, end_on_exit=False, set_status_on_exception=False):
+                headers = dict(cmd.headers or {})
+                propagate.inject(headers)
+                cmd.headers = headers
                 result = await call_next(cmd)
-            except Exception as e:
-                span.set_attribute("error.type", type(e).__qualname__)
-                span.set_status(Status(StatusCode.ERROR, type(e).__qualname__))
-                raise
-            partition = getattr(result, "partition", None)
-            offset = getattr(result, "offset", None)
-            if isinstance(partition, int):
-                span.set_attribute("messaging.destination.partition.id", str(partition))
-            if isinstance(offset, int):
-                span.set_attribute("messaging.kafka.offset", offset)
-            return result
+        except Exception as e:
+            _failed(span, e)
+            span.end()
+            raise
+        if isinstance(result, asyncio.Future):
+            # Published without waiting (`no_confirm`): the span ends with the acknowledgement.
+            result.add_done_callback(lambda sent: _acknowledged(span, sent))
+        else:
+            _record(span, result)
+            span.end()
+        return result
+
+
+def _acknowledged(span: Span, sent: "asyncio.Future[Any]") -> None:
+    if sent.cancelled():
+        span.set_status(Status(StatusCode.ERROR, "cancelled"))
+    elif (error := sent.exception()) is not None:
+        _failed(span, error)
+    else:
+        _record(span, sent.result())
+    span.end()
+
+
+def _failed(span: Span, error: BaseException) -> None:
+    span.set_attribute("error.type", type(error).__qualname__)
+    span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
+
+
+def _record(span: Span, metadata: Any) -> None:
+    """Where the broker wrote the record (aiokafka's RecordMetadata)."""
+    partition = getattr(metadata, "partition", None)
+    offset = getattr(metadata, "offset", None)
+    if isinstance(partition, int):
+        span.set_attribute("messaging.destination.partition.id", str(partition))
+    if isinstance(offset, int):
+        span.set_attribute("messaging.kafka.offset", offset)

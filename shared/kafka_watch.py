@@ -1,6 +1,7 @@
 """Whether a service's consumers keep up: lag per partition and the size of its DLQ, measured
 every few seconds from the broker (committed offsets against end offsets), so a consumer that
-is stuck shows its lag growing even while it consumes nothing.
+is stuck shows its lag growing even while it consumes nothing. A measure that succeeds after
+Kafka was lost is what logs that it is back (shared.outage_log).
 """
 
 import asyncio
@@ -12,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.security import BaseSecurity
 
-from shared import metrics
+from shared import metrics, outage_log
 from shared.kafka import kafka_client_options
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class KafkaWatch:
                 raise
             except Exception as e:  # the broker is away: the gauges keep their last values
                 log.debug("consumer lag not measured: %r", e)
+            else:
+                outage_log.KAFKA.reachable()  # the broker answered: end a logged outage
             await asyncio.sleep(self._interval_s)
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:

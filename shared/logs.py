@@ -20,6 +20,8 @@ import orjson
 import structlog
 from opentelemetry import trace
 
+from shared.outage_log import KAFKA, KAFKA_CONNECTION_ERRORS, ConnectionErrorFilter
+
 REDACTED = "[REDACTED]"
 _HANDLER_NAME = "cop-json"
 _PATTERNS = (
@@ -128,6 +130,10 @@ def configure_logging(service: str, level: str = "INFO", secrets: Iterable[str] 
         handler.set_name(_HANDLER_NAME)
         root.addHandler(handler)
     handler.setFormatter(formatter)
+    # A broker that is away makes aiokafka log every failed attempt, thousands a second: one
+    # line when it is lost, a summary every 30 s, one when it is back (shared.outage_log).
+    if not any(isinstance(f, ConnectionErrorFilter) for f in handler.filters):
+        handler.addFilter(ConnectionErrorFilter(KAFKA, "aiokafka", KAFKA_CONNECTION_ERRORS))
     root.setLevel(level.upper())
     # uvicorn and FastStream install handlers of their own that print plain text: let their
     # lines reach ours instead.

@@ -26,9 +26,6 @@ D = TypeVar("D", bound=EventData)
 class UnitOfWork(Protocol):
     """What one batch's handlers write through; `commit` makes the batch's effects durable."""
 
-    def handled(self, event_id: str, event_type: str) -> None:
-        """Called after each event's handler, e.g. to record which events the batch applied."""
-
     async def commit(self) -> None: ...
 
 
@@ -67,7 +64,8 @@ class EventHandlers(Generic[U]):
         prepare: Prepare[U] | None = None,
     ) -> None:
         """`prepare`, when given, sees the batch's handled facts before the first handler runs,
-        with the batch's unit of work: to read at once what the handlers will ask for."""
+        with the batch's unit of work: to read at once what the handlers will ask for, or to
+        note which events the batch applies."""
         self._service = service
         self._unit_of_work = unit_of_work
         self._prepare = prepare
@@ -108,5 +106,4 @@ class EventHandlers(Generic[U]):
                     metrics.EVENT_TYPE: consumed.event.type,
                 },
             )
-            uow.handled(consumed.event.id, consumed.event.type)
         await uow.commit()

@@ -4,12 +4,13 @@ Each service's composition root builds one `Runtime` from its settings and hands
 `create_app`, together with its routers and consumers.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 from faststream.kafka import KafkaBroker
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -19,7 +20,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
 from shared.body_limit import BodySizeLimit
-from shared.consumer import ConsumedEvent, ConsumedRecord, EventConsumer, raw_record
+from shared.consumer import (
+    ConsumedEvent,
+    ConsumedRecord,
+    EventConsumer,
+    decode_event,
+    raw_record,
+)
 from shared.events.topics import dlq_topic
 from shared.http import health_router, install_problem_handlers, log_requests, metrics_router
 from shared.kafka import EventBus, ensure_topics, kafka_security, make_broker
@@ -79,7 +86,7 @@ class Runtime:
     ) -> None:
         """Decoded catalog events from some topics: the service's projection in its own group,
         or, with `group_suffix`, another consumer of the service in a group of its own."""
-        consumer: EventConsumer[ConsumedEvent] = self._consumer(handler)
+        consumer: EventConsumer[ConsumedEvent] = self._consumer(handler, decoder=decode_event)
         group = f"{self.consumer_group}-{group_suffix}" if group_suffix else self.consumer_group
         consumer.subscribe(*topics, group_id=group, max_records=max_records)
         self.groups[group] = [self.bus.topic(t) for t in topics]
@@ -133,7 +140,10 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    body_limits: Mapping[str, int | None] | None = None,
 ) -> FastAPI:
+    """`body_limits`: paths whose request bodies have a limit of their own instead of the
+    settings' `http_max_body_bytes`, or none (None: the route enforces and reports its own)."""
     settings = runtime.settings
     security = kafka_security(settings)
     watch = KafkaWatch(
@@ -171,11 +181,18 @@ def create_app(
             await runtime.mongo.close()
             shutdown_telemetry()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # `/docs` and `/redoc` load Swagger UI and ReDoc from the service itself (a packaged copy
+    # under `/docs/static`), not from a CDN: they work on a machine without internet.
+    app = FastAPIOffline(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        static_url="/docs/static",
+    )
     install_problem_handlers(app)
-    # `/ingest` enforces and reports its own, larger limits (services/events/entrypoints/ingest.py).
     app.add_middleware(
-        BodySizeLimit, max_bytes=settings.http_max_body_bytes, path_limits={"/ingest": None}
+        BodySizeLimit, max_bytes=settings.http_max_body_bytes, path_limits=body_limits
     )
     app.include_router(
         health_router(

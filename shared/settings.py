@@ -1,4 +1,5 @@
-"""Settings every service reads from the environment, with working local defaults (DESIGN §4)."""
+"""Settings every service reads from the environment, with working local defaults (the list:
+docs/operations.md#settings)."""
 
 import ipaddress
 from typing import Any, Literal
@@ -83,6 +84,9 @@ class ServiceSettings(BaseSettings):
     # Request bodies larger than this are refused with 413 before they are read whole
     # (`shared.body_limit`); the inbound gateway keeps its own, larger limit.
     http_max_body_bytes: int = Field(1_048_576, ge=1024)
+    # How long the first answer to a command sent with `Idempotency-Key` is kept and given
+    # again to its repeats (`shared.idempotency`).
+    idempotency_ttl_s: int = Field(24 * 3600, ge=60, le=30 * 24 * 3600)
 
     # Signs and checks members' bearer tokens (HS256). Outside local use the public default is
     # refused: set a long random value (e.g. `openssl rand -hex 32`).

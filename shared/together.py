@@ -13,7 +13,9 @@ async def await_all(operations: Iterable[Awaitable[T]]) -> list[T]:
     cancelled in the middle of an operation can be left broken (PyMongo's async topology lock),
     and a write or publish that has started is better finished and accounted for."""
     results = await asyncio.gather(*operations, return_exceptions=True)
+    done: list[T] = []
     for result in results:
         if isinstance(result, BaseException):
             raise result
-    return results  # type: ignore[return-value]
+        done.append(result)
+    return done

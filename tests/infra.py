@@ -10,11 +10,14 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
+
+if TYPE_CHECKING:
+    from copctl.devstack.stack import Infra
 
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 MONGO_IMAGE = "mongo:8.0"
@@ -30,12 +33,14 @@ class Infrastructure:
     kafka_version: str
     facts: dict[str, str] = field(default_factory=dict)
 
+    def stack(self) -> "Infra":
+        """The same three, as `copctl.devstack` takes them to start services on."""
+        from copctl.devstack.stack import Infra
+
+        return Infra(self.kafka_bootstrap_servers, self.mongodb_uri, self.redis_url)
+
     def env(self) -> dict[str, str]:
-        return {
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
-            "MONGODB_URI": self.mongodb_uri,
-            "REDIS_URL": self.redis_url,
-        }
+        return self.stack().env()
 
 
 def _docker_answers() -> bool:

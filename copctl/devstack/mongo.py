@@ -1,7 +1,8 @@
 """The local MongoDB wire-protocol server: mongo-java-server (`de.bwaldvogel`, Maven Central) with
 its H2 file backend, data in `.local/mongo-java-server/`. A given `MONGODB_URI` wins.
 
-Why this one (measured with `python -m bench.mongo_servers`, see the README): every operation
+Why this one (measured with `python -m bench.mongo_servers`, see
+docs/operations.md#the-mongodb-protocol-server): every operation
 keyed by `_id` alone stays at about 1 ms from 10k to 200k documents, and a bulk write of 500
 statements answers in a fraction of a second. FerretDB 1.24 grows linearly with the collection on
 SQLite (and on PostgreSQL) and hangs for good on a bulk write of 100 statements (50 on

@@ -2,11 +2,13 @@
 stops exactly what `up` started (and never a process that merely reused the pid)."""
 
 import contextlib
+import functools
 import json
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -140,6 +142,14 @@ def launched_env(name: str) -> dict[str, str]:
         return {}
 
 
+def launched_argv(name: str) -> list[str]:
+    """The command `name` was last started with; empty if copctl never started it here."""
+    try:
+        return [str(arg) for arg in json.loads(_launchfile(name).read_text())["argv"]]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -217,6 +227,51 @@ def wait_until(
         time.sleep(interval_s)
     hint = f"; see {process.log}" if process else ""
     raise StackError(f"timed out after {timeout_s:.0f}s waiting for {what}{hint}")
+
+
+def run_with_progress(
+    argv: Sequence[str],
+    *,
+    what: str,
+    progress: Callable[[Sequence[str]], str],
+    cwd: Path | None = None,
+    every_s: float = 15.0,
+    say: Callable[[str], None] = functools.partial(print, flush=True),
+) -> None:
+    """Run a set-up step of minutes (the first build of the trace viewer), saying what it does,
+    then every `every_s` that it goes on and how far (`progress` of its output lines so far),
+    and when it is done. Fails with the end of its output if it fails."""
+    began = time.monotonic()
+    say(f"{what} ...")
+    lines: list[str] = []
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    output = proc.stdout
+
+    def read() -> None:
+        for line in output:
+            lines.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    while True:
+        try:
+            proc.wait(timeout=every_s)
+            break
+        except subprocess.TimeoutExpired:
+            say(f"  still {what} ({time.monotonic() - began:.0f} s): {progress(list(lines))}")
+    reader.join(timeout=10)
+    if proc.returncode != 0:
+        tail = "\n".join(lines)[-4000:]
+        raise StackError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+    say(f"  {what}: done in {time.monotonic() - began:.0f} s ({progress(lines)})")
 
 
 def run_checked(argv: Sequence[str], *, what: str, cwd: Path | None = None) -> str:

@@ -5,7 +5,7 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from copctl.devstack.processes import (
     Running,
     StackError,
     kill,
+    launched_argv,
     launched_env,
     port_open,
     restart_same,
@@ -174,6 +175,14 @@ def _ready(url: str) -> bool:
         return False
 
 
+def changed_settings(launched: Mapping[str, str], wanted: Mapping[str, str]) -> list[str]:
+    """The variables a running process was started without, or with another value than now
+    wanted: it runs with other settings and must be started again to take them. Variables it
+    has and that are not asked for any more (`make up` after `make up TRACES=1`) are no reason
+    to restart it."""
+    return sorted(key for key, value in wanted.items() if launched.get(key) != value)
+
+
 def start_services(
     infra: Infra,
     *,
@@ -182,7 +191,10 @@ def start_services(
     prefix: str = "",
     timeout_s: float = 90,
 ) -> dict[str, str]:
-    """Start the services as processes and wait until each answers `/readyz`; returns URLs."""
+    """Start the services as processes and wait until each answers `/readyz`; returns URLs.
+
+    One that runs already is kept, unless it was started with other settings than these (see
+    `changed_settings`): then it is stopped and started with these."""
     urls: dict[str, str] = {}
     procs: list[tuple[ServiceSpec, Running]] = []
     for spec in specs:
@@ -192,8 +204,14 @@ def start_services(
             "COP_TRACE_FILE": str(local_dir() / "traces" / f"{spec.name}.jsonl"),
             **(env_for(spec) if env_for else {}),
         }
-        procs.append((spec, start(f"{prefix}{spec.name}", [sys.executable, "-m", spec.module],
-                                  env=env, cwd=REPO_ROOT)))  # fmt: skip
+        name = f"{prefix}{spec.name}"
+        if running(name) is not None and (changed := changed_settings(launched_env(name), env)):
+            # e.g. `make up TRACES=1` on a stack started without: the service must be started
+            # again to export its traces.
+            print(f"restarting {name} to apply {', '.join(changed)}", flush=True)
+            stop(name)
+        procs.append((spec, start(name, [sys.executable, "-m", spec.module], env=env,
+                                  cwd=REPO_ROOT)))  # fmt: skip
     for spec, proc in procs:
         url = f"http://127.0.0.1:{spec.port}"
         wait_until(
@@ -208,6 +226,62 @@ def start_services(
 
 RESTARTABLE = (*(s.name for s in SERVICES), *INFRA)
 """What `copctl dev restart` restarts: a service, or one of the infrastructure servers."""
+STARTABLE = (*(s.name for s in SERVICES), *SINKS, *INFRA)
+"""What `copctl dev stop` and `copctl dev start` take: a service, a sink or a server."""
+
+
+def _ours(name: str, instance: Instance, verb: str) -> str:
+    """The process's full name, once it is clear that copctl started it here; else refused
+    (`verb`: what was asked, e.g. "restart")."""
+    full_name = instance.name(name)
+    if name in INFRA:
+        port = instance.port(_INFRA_PARTS[name].port)
+        if running(full_name) is None and port_open("127.0.0.1", port):
+            raise StackError(
+                f"{full_name} on :{port} was not started by copctl: it will not {verb} it"
+            )
+        return full_name
+    argv = launched_argv(full_name)
+    if not argv or (name not in SINKS and "HTTP_PORT" not in launched_env(full_name)):
+        raise StackError(f"{full_name} was never started by copctl here: nothing to {verb}")
+    return full_name
+
+
+def _serving(name: str, full_name: str) -> tuple[Callable[[], bool], str]:
+    """How to tell that a started service (`/readyz`) or sink (its port) serves."""
+    if name in SINKS:
+        argv = launched_argv(full_name)
+        port = int(argv[argv.index("--port") + 1])
+        return functools.partial(port_open, "127.0.0.1", port), f"{full_name} on :{port}"
+    url = f"http://127.0.0.1:{launched_env(full_name)['HTTP_PORT']}/readyz"
+    return functools.partial(_ready, url), f"{full_name} /readyz"
+
+
+def stop_one(name: str, *, instance: Instance = DEFAULT) -> bool:
+    """Stop one process of the stack (SIGTERM, SIGKILL after 20 s), e.g. a service before
+    `copctl replay`. False if it was not running. A process copctl did not start is refused."""
+    if name not in STARTABLE:
+        raise StackError(f"cannot stop {name!r}: one of {', '.join(STARTABLE)}")
+    if name in INFRA:
+        return stop(_ours(name, instance, "stop"))
+    return stop(instance.name(name))
+
+
+def start_one(name: str, *, instance: Instance = DEFAULT, timeout_s: float = 90) -> Running:
+    """Start one process of the stack again the way it was last started and wait until it
+    serves: a port that answers (Kafka, MongoDB, Redis, a sink), `/readyz` (a service). One
+    that runs already is left as it is."""
+    if name not in STARTABLE:
+        raise StackError(f"cannot start {name!r}: one of {', '.join(STARTABLE)}")
+    full_name = _ours(name, instance, "start")
+    if name in INFRA:
+        return _INFRA_PARTS[name].starter(instance)
+    if (already := running(full_name)) is not None:
+        return already
+    proc = restart_same(full_name)
+    check, what = _serving(name, full_name)
+    wait_until(check, timeout_s=timeout_s, what=what, process=proc)
+    return proc
 
 
 def restart(
@@ -218,26 +292,9 @@ def restart(
     `/readyz` (a service). A process copctl did not start is refused."""
     if name not in RESTARTABLE:
         raise StackError(f"cannot restart {name!r}: one of {', '.join(RESTARTABLE)}")
-    full_name = instance.name(name)
-    if name in INFRA:
-        part = _INFRA_PARTS[name]
-        port = instance.port(part.port)
-        if running(full_name) is None and port_open("127.0.0.1", port):
-            raise StackError(f"{full_name} on :{port} was not started by copctl: not restarting")
-        (kill if hard else stop)(full_name)
-        return part.starter(instance)
-    env = launched_env(full_name)
-    if "HTTP_PORT" not in env:
-        raise StackError(f"{full_name} was never started by copctl here: nothing to restart")
+    full_name = _ours(name, instance, "restart")
     (kill if hard else stop)(full_name)
-    proc = restart_same(full_name)
-    wait_until(
-        functools.partial(_ready, f"http://127.0.0.1:{env['HTTP_PORT']}/readyz"),
-        timeout_s=timeout_s,
-        what=f"{full_name} /readyz",
-        process=proc,
-    )
-    return proc
+    return start_one(name, instance=instance, timeout_s=timeout_s)
 
 
 def down(prefix: str = "", *, include_infra: bool = True) -> list[str]:

@@ -1,8 +1,9 @@
 """The local trace viewer: Jaeger (v2, in-memory storage), built from its Go module.
 
 `copctl dev up --traces` (`make up TRACES=1`, or `COP_TRACE_VIEWER=1`) builds it once into
-`.local/viewer/bin/jaeger` (the Go module proxy has the source; the first build takes several
-minutes), starts it, and points the services' OTLP exporter at it:
+`.local/viewer/bin/jaeger` (the Go module proxy has the source; the first build takes about 7
+minutes and says every 15 s how far it is), starts it, and points the services' OTLP exporter
+at it (services already running without it are restarted with it):
 
 - OTLP/HTTP on 127.0.0.1:4318 and OTLP/gRPC on :4317 (what the services send to);
 - the query API (`/api/traces/<trace id>`, used by `copctl trace`) and the UI on :16686.
@@ -15,10 +16,19 @@ registry here serves), so :16686 shows Jaeger's placeholder page; the API is com
 import functools
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from copctl.devstack.paths import local_dir
-from copctl.devstack.processes import Running, port_open, run_checked, running, start, wait_until
+from copctl.devstack.processes import (
+    Running,
+    port_open,
+    run_checked,
+    run_with_progress,
+    running,
+    start,
+    wait_until,
+)
 
 JAEGER_MODULE = "github.com/jaegertracing/jaeger"
 JAEGER_VERSION = "v1.76.0"  # the Go module version of Jaeger v2
@@ -45,6 +55,7 @@ def build() -> Path:
         from copctl.devstack.processes import StackError
 
         raise StackError("the trace viewer is built with Go; install Go 1.24+ first")
+    print(f"fetching Jaeger {JAEGER_VERSION}'s source (go mod download) ...", flush=True)
     info = json.loads(
         run_checked(
             ["go", "mod", "download", "-json", f"{JAEGER_MODULE}@{JAEGER_VERSION}"],
@@ -60,12 +71,23 @@ def build() -> Path:
         for path in [source, *source.rglob("*")]:
             path.chmod(path.stat().st_mode | 0o200)
     target.parent.mkdir(parents=True, exist_ok=True)
-    run_checked(
-        ["go", "build", "-o", str(target), "./cmd/jaeger"],
-        what="building Jaeger (several minutes the first time)",
+    # -v: go names each package it compiles, so the wait can say how far it is.
+    run_with_progress(
+        ["go", "build", "-v", "-o", str(target), "./cmd/jaeger"],
+        what="building Jaeger with go build (about 7 minutes the first time)",
+        progress=go_build_progress,
         cwd=source,
     )
     return target
+
+
+def go_build_progress(lines: Sequence[str]) -> str:
+    """How far a `go build -v` is, from its output so far: modules fetched, packages compiled
+    and the latest of them."""
+    fetched = sum(line.startswith("go: downloading ") for line in lines)
+    compiled = [line for line in lines if line and not line.startswith("go: ")]
+    latest = f", latest {compiled[-1]}" if compiled else ""
+    return f"{fetched} modules fetched, {len(compiled)} packages compiled{latest}"
 
 
 def start_viewer(timeout_s: float = 60) -> Running:
@@ -96,7 +118,3 @@ def service_env() -> dict[str, str]:
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_METRICS_EXPORTER": "none",
     }
-
-
-def ui_url() -> str:
-    return f"http://127.0.0.1:{UI_PORT}"

@@ -5,19 +5,20 @@ from fastapi.responses import JSONResponse
 
 from services.events import rebuild
 from services.events.adapters.projection import EventsProjection
-from services.events.adapters.queries import EventsQueries
 from services.events.adapters.sources import InboundLedger, RateLimiter, SourceRegistry
+from services.events.commands.ingest import Gateway
+from services.events.commands.members import EventsCommands
 from services.events.domain.errors import Refused
 from services.events.entrypoints import http, ingest
 from services.events.entrypoints import sources as source_systems
 from services.events.entrypoints.inbound import inbound_handler
 from services.events.event_handlers import event_handlers
-from services.events.gateway import Gateway
-from services.events.handlers import EventsHandlers
+from services.events.queries import EventsQueries
 from services.events.settings import EventsSettings
 from shared.auth import auth_from_settings
 from shared.events.topics import Topic
 from shared.http import problem_response
+from shared.idempotency import IdempotencyStore, idempotency
 from shared.runtime import build_runtime, create_app
 
 
@@ -25,9 +26,14 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
     settings = settings or EventsSettings()
     runtime = build_runtime(settings)
     projection = EventsProjection(runtime.db)
-    handlers = EventsHandlers(runtime.bus, projection)
+    commands = EventsCommands(runtime.bus, projection)
     sources = SourceRegistry(runtime.db)
-    gateway = Gateway(runtime.bus, sources, InboundLedger(runtime.db))
+    gateway = Gateway(
+        runtime.bus,
+        sources,
+        InboundLedger(runtime.db),
+        max_record_bytes=settings.kafka_max_record_bytes,
+    )
     runtime.subscribe(event_handlers(projection), *rebuild.TOPICS)
     runtime.subscribe_records(inbound_handler(gateway), str(Topic.INBOUND), group_suffix="inbound")
     auth = auth_from_settings(settings)
@@ -37,7 +43,18 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
         description="Communities, members, sessions, attendance, feedback, action items, "
         "and the inbound gateway for other systems' events.",
         routers=[
-            http.router(handlers, EventsQueries(projection), auth),
+            http.router(
+                commands,
+                EventsQueries(projection),
+                auth,
+                idempotency(
+                    IdempotencyStore(
+                        runtime.redis, settings.mongodb_database, settings.idempotency_ttl_s
+                    ),
+                    auth,
+                ),
+                feedback_min_count=settings.feedback_summary_min_count,
+            ),
             ingest.router(
                 gateway,
                 RateLimiter(runtime.redis, settings.mongodb_database),
@@ -50,6 +67,7 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
             ),
         ],
         on_startup=[sources.ensure_indexes],
+        body_limits={ingest.PATH: None},
     )
 
     @app.exception_handler(Refused)
@@ -60,7 +78,7 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
             exc.title,
             str(exc),
             type_=f"urn:cop:problem:events:{exc.code}",
-            extra={"code": exc.code},
+            extra={"code": exc.code, **exc.details},
         )
 
     return app

@@ -11,6 +11,7 @@ scheduling), so each handler writes what its event knows and leaves the rest to 
 comes first.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -184,10 +185,16 @@ async def action_item_closed(fact: Fact[ActionItemClosed], uow: EventsWrites) ->
     await uow.index_action_item(data.community_id, data.action_item_id, set_={"open": False})
 
 
+async def note_applied(facts: Sequence[Fact[Any]], uow: EventsWrites) -> None:
+    """Every event the batch handles is recorded as applied when it commits: `?wait=true` on a
+    command waits for its event there."""
+    uow.applying((fact.event_id, fact.consumed.event.type) for fact in facts)
+
+
 def event_handlers(projection: EventsProjection) -> EventHandlers[EventsWrites]:
     """Every event type the events service applies, and its handler."""
     return (
-        EventHandlers("events", projection.unit_of_work)
+        EventHandlers("events", projection.unit_of_work, prepare=note_applied)
         .on(CommunityCreated, community_created)
         .on(CommunityUpdated, community_updated)
         .on(CommunityLeaderChanged, leader_changed)

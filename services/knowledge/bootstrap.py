@@ -6,14 +6,15 @@ from fastapi.responses import JSONResponse
 from services.knowledge import rebuild
 from services.knowledge.adapters.ids import ArtifactIds
 from services.knowledge.adapters.projection import KnowledgeProjection
+from services.knowledge.commands import KnowledgeCommands
 from services.knowledge.domain.errors import Refused
 from services.knowledge.entrypoints.http import router
 from services.knowledge.event_handlers import event_handlers
-from services.knowledge.handlers import KnowledgeHandlers
 from services.knowledge.queries import KnowledgeQueries
 from services.knowledge.settings import KnowledgeSettings
 from shared.auth import auth_from_settings
 from shared.http import problem_response
+from shared.idempotency import IdempotencyStore, idempotency
 from shared.runtime import build_runtime, create_app
 
 
@@ -30,11 +31,17 @@ def bootstrap(settings: KnowledgeSettings | None = None) -> FastAPI:
         "versions, links, retirement, reuse by teams, and search.",
         routers=[
             router(
-                KnowledgeHandlers(
+                KnowledgeCommands(
                     runtime.bus, projection, ArtifactIds(runtime.redis, settings.mongodb_database)
                 ),
                 KnowledgeQueries(projection),
                 auth,
+                idempotency(
+                    IdempotencyStore(
+                        runtime.redis, settings.mongodb_database, settings.idempotency_ttl_s
+                    ),
+                    auth,
+                ),
             )
         ],
     )

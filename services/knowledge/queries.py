@@ -13,7 +13,6 @@ from services.knowledge.domain.snippets import snippet
 from services.knowledge.domain.text import terms
 
 Doc = dict[str, Any]
-VISIBLE = ("published",)
 RELATED_TAG_WEIGHT = 2.0
 RELATED_TERMS = 10
 

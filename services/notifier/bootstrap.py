@@ -15,10 +15,10 @@ from services.notifier.adapters.email import SmtpSender
 from services.notifier.adapters.rate_limits import rate_limit_storage
 from services.notifier.adapters.replay_marks import ReplayMarks
 from services.notifier.adapters.webhook_targets import TargetPolicy
-from services.notifier.dispatch import Dispatcher, Limits, Links
 from services.notifier.entrypoints.http import router
-from services.notifier.event_handlers import event_handlers
-from services.notifier.handlers import Planner
+from services.notifier.event_handlers import Planner, event_handlers
+from services.notifier.jobs import Dispatcher, Limits, Links
+from services.notifier.queries import NotifierQueries
 from services.notifier.settings import NotifierSettings
 from shared.auth import auth_from_settings
 from shared.runtime import build_runtime, create_app
@@ -120,6 +120,7 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
             router(
                 directory=directory,
                 deliveries=deliveries,
+                queries=NotifierQueries(directory, deliveries),
                 auth=auth_from_settings(settings),
                 webhook_targets=webhook_targets,
                 signing_secret=settings.auth_token_secret,

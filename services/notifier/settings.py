@@ -1,4 +1,5 @@
 import ipaddress
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
@@ -34,7 +35,11 @@ class NotifierSettings(ServiceSettings):
     knowledge_url: str = "http://127.0.0.1:8082"
     recognition_url: str = "http://127.0.0.1:8083"
 
-    reminder_offsets_h: list[int] = Field(default_factory=lambda: [24, 1])
+    # Hours before a session; at most four weeks, so that a reminder of any accepted time
+    # exists on the calendar.
+    reminder_offsets_h: list[Annotated[int, Field(ge=1, le=4 * 7 * 24)]] = Field(
+        default_factory=lambda: [24, 1], max_length=10
+    )
     delivery_max_attempts: int = Field(5, ge=1, le=20)
     delivery_retry_base_s: float = Field(2.0, gt=0)
     delivery_retry_max_s: float = Field(300.0, gt=0)

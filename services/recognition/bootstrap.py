@@ -2,27 +2,27 @@
 
 import asyncio
 import contextlib
-import logging
 
 from fastapi import FastAPI
 
 from services.recognition import rebuild
+from services.recognition.adapters.decisions import Decisions
 from services.recognition.adapters.judge import KudosAllowances
 from services.recognition.adapters.leaderboard import Leaderboards
 from services.recognition.adapters.projection import RecognitionProjection
 from services.recognition.adapters.reservations import Reservations
+from services.recognition.commands import RecognitionCommands
 from services.recognition.domain.kudos import KudosPolicy
 from services.recognition.entrypoints.http import router
-from services.recognition.event_handlers import judge_handlers, projection_handlers
-from services.recognition.handlers import RecognitionHandlers
+from services.recognition.event_handlers import Settlement, judge_handlers, projection_handlers
+from services.recognition.jobs import HealthEvaluation, evaluate_periodically
 from services.recognition.queries import RecognitionQueries
 from services.recognition.settings import RecognitionSettings
 from shared.auth import auth_from_settings
+from shared.idempotency import IdempotencyStore, idempotency
 from shared.kafka import kafka_security
 from shared.lag import GroupLag
 from shared.runtime import build_runtime, create_app
-
-log = logging.getLogger(__name__)
 
 
 def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
@@ -42,17 +42,17 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
         [runtime.bus.topic(t) for t in rebuild.TOPICS],
         security=kafka_security(settings),
     )
-    handlers = RecognitionHandlers(
-        runtime.bus,
-        policy,
-        allowances,
+    decisions = Decisions(runtime.bus, projection)
+    commands = RecognitionCommands(
+        runtime.bus, policy, allowances, Reservations(runtime.redis, settings.mongodb_database)
+    )
+    evaluation = HealthEvaluation(
         projection,
-        boards,
-        Reservations(runtime.redis, settings.mongodb_database),
+        decisions,
         settle_s=settings.health_settle_s,
         records_behind=lag.records_behind,
     )
-    projection.after_commit.append(handlers.settle)
+    projection.after_commit.append(Settlement(projection, boards, decisions).settle)
     runtime.subscribe(projection_handlers(projection), *rebuild.TOPICS)
     runtime.subscribe(
         judge_handlers(allowances, runtime.bus, runtime.tracer),
@@ -62,23 +62,12 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
     evaluator: list[asyncio.Task[None]] = []
     stopping = asyncio.Event()
 
-    async def evaluate_periodically() -> None:
-        # Ends on the stop flag as well as on cancellation: a client library that swallows a
-        # cancellation mid-round must not keep the service from stopping.
-        while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(settings.health_evaluation_interval_s):
-                    await stopping.wait()
-            if stopping.is_set():
-                return
-            try:
-                await handlers.evaluate()
-            except Exception:  # an outage: the next round tries again
-                log.exception("health evaluation failed; retrying next round")
-
     async def start_evaluating() -> None:
         await lag.start()
-        evaluator.append(asyncio.create_task(evaluate_periodically()))
+        interval_s = settings.health_evaluation_interval_s
+        evaluator.append(
+            asyncio.create_task(evaluate_periodically(evaluation, interval_s, stopping))
+        )
 
     async def stop_evaluating() -> None:
         stopping.set()
@@ -88,15 +77,22 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
                 await task
         await lag.stop()
 
+    auth = auth_from_settings(settings)
     return create_app(
         runtime,
         title="CoP Recognition",
         description="Kudos, contribution ledger, badges, leaderboards and community health.",
         routers=[
             router(
-                handlers,
+                commands,
                 RecognitionQueries(projection, boards),
-                auth_from_settings(settings),
+                auth,
+                idempotency(
+                    IdempotencyStore(
+                        runtime.redis, settings.mongodb_database, settings.idempotency_ttl_s
+                    ),
+                    auth,
+                ),
             )
         ],
         on_startup=[start_evaluating],

@@ -2,18 +2,28 @@
 
 Two consumers: the projection (every domain topic, rebuilt by a replay) and the kudos judge
 (`cop.recognition`, its own consumer group, never rewound by a replay), which turns each
-`kudos.given` into a final `kudos.judged` that every count derives from.
+`kudos.given` into a final `kudos.judged` that every count derives from. After each batch the
+projection applies, `Settlement` awards the badges the batch earned and raises the leaderboard
+scores it changed.
 """
 
-import uuid
 from typing import Any
 
 from opentelemetry import trace
 
+from services.recognition.adapters.decisions import SOURCE, Decisions, judgement_id
 from services.recognition.adapters.judge import KudosAllowances
-from services.recognition.adapters.projection import RecognitionProjection, RecognitionWrites
-from services.recognition.domain import ledger
-from services.recognition.domain.periods import month_key
+from services.recognition.adapters.leaderboard import Leaderboards, scores_by_period
+from services.recognition.adapters.projection import (
+    RecognitionProjection,
+    RecognitionWrites,
+    Touched,
+    standing_in_week,
+    standing_of,
+)
+from services.recognition.domain import badges, health, ledger
+from services.recognition.domain.periods import month_key, parse, quarter_key
+from services.recognition.domain.standing import total
 from shared.events.catalog import (
     ActionItemClosed,
     ActionItemOpened,
@@ -37,13 +47,7 @@ from shared.keys import field_key
 from shared.messagebus import EventHandlers, Fact
 from shared.mongo import bson_time
 
-SOURCE = "cop/recognition"
 W = RecognitionWrites
-
-
-def judgement_id(kudos_id: str) -> str:
-    """The one event id a kudos' judgement ever has, so a repeated judgement is a duplicate."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cop:kudos.judged:{kudos_id}"))
 
 
 async def kudos_given(fact: Fact[KudosGiven], uow: W) -> None:
@@ -189,6 +193,67 @@ def projection_handlers(projection: RecognitionProjection) -> EventHandlers[Reco
     )
 
 
+class Settlement:
+    """After each batch the projection applies: the badges it earned, the scores it changed."""
+
+    def __init__(
+        self, projection: RecognitionProjection, boards: Leaderboards, decisions: Decisions
+    ) -> None:
+        self.projection = projection
+        self._boards = boards
+        self._decisions = decisions
+
+    async def settle(self, touched: Touched) -> None:
+        """Award the badges the batch earned and raise the leaderboard scores it changed."""
+        rollups = await self.projection.rollups_of(touched.members())
+        awards = []
+        for member, docs in rollups.items():
+            standing = total(standing_of(d) for d in docs)
+            community = min(c for m, c, _ in touched.member_months if m == member)
+            awards += [(member, b, community) for b in badges.earned_by_standing(standing)]
+        awards += await self._spreaders(touched.artifacts)
+        await self._decisions.award(awards)
+        await self._raise_scores(touched, rollups)
+
+    async def _spreaders(self, artifact_ids: set[str]) -> list[tuple[str, str, str]]:
+        if not artifact_ids:
+            return []
+        docs = await self.projection.artifacts.find({"_id": {"$in": sorted(artifact_ids)}}).to_list(
+            None
+        )
+        docs = [d for d in docs if d.get("authors") and d.get("r")]
+        people = {a for d in docs for a in d["authors"]}
+        people |= {member for d in docs for member, _, _ in d["r"].values()}
+        teams = await self.projection.team_changes(people)
+        found = []
+        for d in docs:
+            reuses = [health.Reuse(d["_id"], m, team, at) for m, team, at in d["r"].values()]
+            if len(badges.spreading_teams(d["authors"], reuses, teams)) >= badges.SPREAD_TEAMS:
+                found += [(a, "pattern_spreader", d["community_id"]) for a in d["authors"]]
+        return found
+
+    async def _raise_scores(
+        self, touched: Touched, rollups: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        per_community: dict[str, list[tuple[str, dict[str, int]]]] = {}
+        for member, community, month in touched.member_months:
+            doc = next((d for d in rollups.get(member, []) if d["community_id"] == community), None)
+            if doc is None:
+                continue
+            quarter = parse(quarter_key(parse(month).start))
+            scores = {
+                "all": standing_of(doc).score,
+                month: standing_of(doc, [month]).score,
+                quarter.key: standing_of(doc, quarter.months()).score,
+            }
+            for week in {k.split("_")[0] for k in doc.get("w", {}) if k.endswith(f"_{month}")}:
+                scores[week] = standing_in_week(doc, week).score
+            positive = {period: score for period, score in scores.items() if score > 0}
+            per_community.setdefault(community, []).append((member, positive))
+        for community, standings in per_community.items():
+            await self._boards.raise_scores(community, scores_by_period(standings))
+
+
 class JudgeWork:
     """One batch of kudos to judge; the judgements are published when it commits."""
 
@@ -197,9 +262,6 @@ class JudgeWork:
         self._bus = bus
         self._tracer = tracer
         self.facts: list[Fact[KudosGiven]] = []
-
-    def handled(self, event_id: str, event_type: str) -> None:
-        pass
 
     async def commit(self) -> None:
         if not self.facts:

@@ -13,12 +13,14 @@
 A Kafka record counts as binary mode when its content type is not `application/cloudevents*`
 and it carries a `ce_*` header other than `ce_type` — the platform's own structured records
 carry `ce_type` as a routing hint. Over HTTP any `ce-*` header means binary mode unless the
-content type says structured or batched (the HTTP binding's rule).
+content type says structured or batched (the HTTP binding's rule). In binary mode an attribute
+header sent twice (`ce-id` twice) is refused: which value is meant cannot be known.
 
 Everything here raises `InvalidEvent` for bad input, never another exception.
 """
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +59,10 @@ class UnsupportedMediaType(InvalidEvent):
     """An event format other than JSON (e.g. `application/cloudevents+avro`)."""
 
 
+class RepeatedAttribute(InvalidEvent):
+    """A binary-mode attribute header sent more than once (e.g. `ce-id` twice)."""
+
+
 def media_type(content_type: str | None) -> str:
     """`Application/JSON; charset=utf-8` -> `application/json`."""
     return (content_type or "").split(";", 1)[0].strip().lower()
@@ -78,7 +84,7 @@ def envelope_from_kafka(
     Raises InvalidEvent when there is no event to judge: a structured value that is not a JSON
     object, too large or too deep; binary-mode data that is not JSON; undecodable headers.
     """
-    pairs = _kafka_headers(headers)
+    pairs, counts = _kafka_headers(headers)
     content_type = pairs.get("content-type")
     attributes = {
         name.removeprefix(KAFKA_PREFIX): text
@@ -87,6 +93,7 @@ def envelope_from_kafka(
     }
     key_text = _key_text(key)
     if is_kafka_binary(content_type, attributes):
+        _refuse_repeated(counts, KAFKA_PREFIX, attributes)
         return _binary_event(
             attributes,
             content_type,
@@ -143,9 +150,12 @@ def is_kafka_binary(content_type: str | None, attributes: Mapping[str, str]) -> 
     return any(name != "type" for name in attributes)
 
 
-def _kafka_headers(headers: Headers) -> dict[str, str]:
+def _kafka_headers(headers: Headers) -> tuple[dict[str, str], Counter[str]]:
+    """The headers by lower-case name (of a repeated one, the last), and how many times each
+    name came."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     pairs: dict[str, str] = {}
+    seen: Counter[str] = Counter()
     for name, raw in items:
         lowered = name.lower()
         if raw is None or isinstance(raw, str):
@@ -158,8 +168,22 @@ def _kafka_headers(headers: Headers) -> dict[str, str]:
                 raise InvalidEvent(
                     f"header {name} is not UTF-8", [FieldError(attribute, "not valid UTF-8")]
                 ) from None
-        pairs[lowered] = text  # a repeated header: the last one counts
-    return pairs
+        pairs[lowered] = text
+        seen[lowered] += 1
+    return pairs, seen
+
+
+def _refuse_repeated(counts: Counter[str], prefix: str, attributes: Mapping[str, str]) -> None:
+    """RepeatedAttribute naming each attribute header (`prefix` + name) that came more than
+    once: which of its values is meant cannot be known. The other attributes are kept on the
+    error, to say which event it was."""
+    names = sorted(n for n, times in counts.items() if times > 1 and n.startswith(prefix))
+    if names:
+        raise RepeatedAttribute(
+            "repeated attribute header",
+            [FieldError(name, f"sent {counts[name]} times; send it once") for name in names],
+            attributes={k: v for k, v in attributes.items() if prefix + k not in names},
+        )
 
 
 def _key_text(key: bytes | str | None) -> str | None:
@@ -195,9 +219,11 @@ def events_from_http(
 ) -> HttpEvents:
     """Read a request in structured, binary or batched mode (see the module docstring).
 
-    `headers` must have lower-case names (Starlette's and httpx's do). Raises InvalidEvent when
-    the body cannot be read (not JSON, more than `max_bytes`, deeper than `max_depth` per event)
-    and UnsupportedMediaType for an event format other than JSON. The events are not judged.
+    `headers` must have lower-case names (Starlette's and httpx's do); a header sent twice
+    must come twice from `headers.items()` (Starlette's does). Raises InvalidEvent when the body
+    cannot be read (not JSON, more than `max_bytes`, deeper than `max_depth` per event),
+    UnsupportedMediaType for an event format other than JSON and RepeatedAttribute for a
+    binary-mode attribute header sent twice. The events are not judged.
     """
     content_type = headers.get("content-type")
     kind = media_type(content_type)
@@ -214,12 +240,14 @@ def events_from_http(
         if kind != STRUCTURED_JSON:
             raise _unsupported(kind)
         return HttpEvents("structured", [load_json(body, max_bytes=max_bytes, max_depth=max_depth)])
+    sent = [(name.lower(), text) for name, text in headers.items()]
     attributes = {
-        name.lower().removeprefix(HTTP_PREFIX): unquote(text)
-        for name, text in headers.items()
-        if name.lower().startswith(HTTP_PREFIX)
+        name.removeprefix(HTTP_PREFIX): unquote(text)
+        for name, text in sent
+        if name.startswith(HTTP_PREFIX)
     }
     if attributes:
+        _refuse_repeated(Counter(name for name, _ in sent), HTTP_PREFIX, attributes)
         event = _binary_event(
             attributes, content_type, body, max_bytes=max_bytes, max_depth=max_depth
         )

@@ -4,7 +4,7 @@ import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -16,6 +16,18 @@ from pydantic import (
     model_validator,
 )
 
+from shared.events.bounds import (
+    MAX_AGENDA_ITEMS,
+    MAX_ALERT_DETAILS,
+    MAX_ATTENDEES,
+    MAX_AUTHORS,
+    MAX_CHARTER_ITEMS,
+    MAX_KUDOS_RECIPIENTS,
+    MAX_RELATED_ARTIFACTS,
+    MAX_SPEAKERS,
+    MAX_SPONSORS,
+    MAX_TAGS,
+)
 from shared.events.times import to_utc
 from shared.events.topics import Topic
 
@@ -25,6 +37,17 @@ Text = Annotated[str, Field(max_length=4000)]
 Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 MAX_VERSION = 2**31 - 1
 """An artifact's highest version number: every store and every language holds it as an int."""
+
+# Lists, bounded (shared.events.bounds); HTTP bodies reuse these types.
+AttendeeIds = Annotated[list[Id], Field(max_length=MAX_ATTENDEES)]
+SpeakerIds = Annotated[list[Id], Field(max_length=MAX_SPEAKERS)]
+Agenda = Annotated[list[ShortText], Field(max_length=MAX_AGENDA_ITEMS)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
+CharterItems = Annotated[list[ShortText], Field(max_length=MAX_CHARTER_ITEMS)]
+SponsorIds = Annotated[list[Id], Field(max_length=MAX_SPONSORS)]
+AuthorIds = Annotated[list[Id], Field(max_length=MAX_AUTHORS)]
+RelatedArtifactIds = Annotated[list[Id], Field(max_length=MAX_RELATED_ARTIFACTS)]
+KudosRecipientIds = Annotated[list[Id], Field(min_length=1, max_length=MAX_KUDOS_RECIPIENTS)]
 
 
 def _utc(value: datetime) -> datetime:
@@ -93,34 +116,47 @@ class EventData(BaseModel):
 class Charter(EventData):
     purpose: Annotated[str, Field(min_length=1, max_length=2000)]
     scope: Text = ""
-    goals: list[ShortText] = []
-    success_measures: list[ShortText] = []
+    goals: CharterItems = []
+    success_measures: CharterItems = []
 
+
+# An event whose ids a request's path or the service supplies extends the fields the request
+# gives (`…Fields`); the services' HTTP bodies extend the same fields, so each is defined once.
 
 # --- communities and members (cop.communities) ---
 
 
-class CommunityCreated(EventData):
-    community_id: Id
+class CommunityCreatedFields(EventData):
+    """`CommunityCreated` without its id."""
+
     name: ShortText
     domain: ShortText
     charter: Charter
     leader_id: Id
-    sponsor_ids: list[Id] = []
+    sponsor_ids: SponsorIds = []
     stage: Stage = Stage.POTENTIAL
 
 
-class CommunityUpdated(EventData):
+class CommunityCreated(CommunityCreatedFields):
     community_id: Id
+
+
+class CommunityUpdatedFields(EventData):
+    """`CommunityUpdated` without its id: what changes."""
+
     name: ShortText | None = None
     charter: Charter | None = None
     stage: Stage | None = None
 
     @model_validator(mode="after")
-    def _something_changed(self) -> "CommunityUpdated":
+    def _something_changed(self) -> Self:
         if self.name is None and self.charter is None and self.stage is None:
             raise ValueError("at least one of name, charter, stage must change")
         return self
+
+
+class CommunityUpdated(CommunityUpdatedFields):
+    community_id: Id
 
 
 class CommunityLeaderChanged(EventData):
@@ -141,8 +177,9 @@ class MemberLeft(EventData):
     role: Role = Role.MEMBER
 
 
-class MemberProfileUpdated(EventData):
-    member_id: Id
+class MemberProfileUpdatedFields(EventData):
+    """`MemberProfileUpdated` without the member's id."""
+
     name: ShortText
     email: EmailStr
     team: Annotated[str, Field(max_length=200)] = ""
@@ -150,21 +187,30 @@ class MemberProfileUpdated(EventData):
     timezone: Annotated[str, Field(max_length=64)] = "UTC"
 
 
+class MemberProfileUpdated(MemberProfileUpdatedFields):
+    member_id: Id
+
+
 # --- sessions, feedback, action items (cop.sessions) ---
 
 
-class SessionScheduled(EventData):
-    session_id: Id
-    community_id: Id
+class SessionScheduledFields(EventData):
+    """`SessionScheduled` without the session's and its community's ids."""
+
     title: ShortText
     format: SessionFormat
     starts_at: Instant
     duration_minutes: Annotated[int, Field(ge=5, le=24 * 60)]
     location: Annotated[str, Field(max_length=500)] = ""
     facilitator_id: Id
-    speaker_ids: list[Id] = []
-    agenda: list[ShortText] = []
-    tags: list[Tag] = []
+    speaker_ids: SpeakerIds = []
+    agenda: Agenda = []
+    tags: Tags = []
+
+
+class SessionScheduled(SessionScheduledFields):
+    session_id: Id
+    community_id: Id
 
 
 class SessionRescheduled(EventData):
@@ -187,13 +233,13 @@ class SessionHeld(EventData):
     format: SessionFormat
     title: ShortText
     facilitator_id: Id
-    speaker_ids: list[Id] = []
-    attendee_ids: list[Id] = []
+    speaker_ids: SpeakerIds = []
+    attendee_ids: AttendeeIds = []
     recording_url: HttpUrl | None = None
 
 
 class AttendanceRecorded(EventData):
-    """A member checked in to a session before or while it is held (not in DESIGN §2's table)."""
+    """A member checked in to a session before or while it is held."""
 
     session_id: Id
     community_id: Id
@@ -259,27 +305,32 @@ class CaseStudy(EventData):
 Markdown = Annotated[str, Field(max_length=200_000)]
 
 
-class ArtifactPublished(EventData):
-    artifact_id: Id
+class ArtifactPublishedFields(EventData):
+    """`ArtifactPublished` without its id, authors and version."""
+
     community_id: Id
     kind: ArtifactKind
     title: ShortText
     summary: Annotated[str, Field(max_length=1000)] = ""
     body_markdown: Markdown | None = None
     url: HttpUrl | None = None
-    author_ids: Annotated[list[Id], Field(min_length=1)]
-    tags: list[Tag] = []
-    related_artifact_ids: list[Id] = []
+    tags: Tags = []
+    related_artifact_ids: RelatedArtifactIds = []
     session_id: Id | None = None
-    version: Annotated[int, Field(ge=1, le=MAX_VERSION)] = 1
     decision: DecisionRecord | None = None
     case_study: CaseStudy | None = None
 
     @model_validator(mode="after")
-    def _body_or_url(self) -> "ArtifactPublished":
+    def _body_or_url(self) -> Self:
         if (self.body_markdown is None) == (self.url is None):
             raise ValueError("exactly one of body_markdown and url must be given")
         return self
+
+
+class ArtifactPublished(ArtifactPublishedFields):
+    artifact_id: Id
+    author_ids: Annotated[AuthorIds, Field(min_length=1)]
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION)] = 1
 
 
 class ArtifactRevised(EventData):
@@ -295,8 +346,8 @@ class ArtifactRevised(EventData):
     summary: Annotated[str, Field(max_length=1000)] | None = None
     body_markdown: Markdown | None = None
     url: HttpUrl | None = None
-    tags: list[Tag] | None = None
-    related_artifact_ids: list[Id] | None = None
+    tags: Tags | None = None
+    related_artifact_ids: RelatedArtifactIds | None = None
     decision: DecisionRecord | None = None
     case_study: CaseStudy | None = None
 
@@ -327,15 +378,20 @@ class ArtifactReused(EventData):
 # --- recognition (cop.recognition) ---
 
 
-class KudosGiven(EventData):
-    kudos_id: Id
-    from_id: Id
-    to_ids: Annotated[list[Id], Field(min_length=1, max_length=20)]
+class KudosGivenFields(EventData):
+    """`KudosGiven` without its id and its giver."""
+
+    to_ids: KudosRecipientIds
     community_id: Id
     message: Annotated[str, Field(min_length=1, max_length=1000)]
     value_tag: Tag
     session_id: Id | None = None
     artifact_id: Id | None = None
+
+
+class KudosGiven(KudosGivenFields):
+    kudos_id: Id
+    from_id: Id
 
 
 class KudosVerdict(StrEnum):
@@ -360,7 +416,9 @@ class KudosJudged(EventData):
     message: Annotated[str, Field(min_length=1, max_length=1000)]
     value_tag: Tag
     period: Annotated[str, Field(min_length=1, max_length=16, description="the allowance period")]
-    recipients: Annotated[list[RecipientVerdict], Field(min_length=1, max_length=20)]
+    recipients: Annotated[
+        list[RecipientVerdict], Field(min_length=1, max_length=MAX_KUDOS_RECIPIENTS)
+    ]
 
 
 class BadgeAwarded(EventData):
@@ -374,7 +432,9 @@ class HealthAlertRaised(EventData):
     community_id: Id
     alert: Tag
     period: Annotated[str, Field(min_length=1, max_length=32)]
-    details: dict[str, Any] = {}
+    details: Annotated[
+        dict[Annotated[str, Field(max_length=64)], Any], Field(max_length=MAX_ALERT_DETAILS)
+    ] = {}
 
 
 # --- notifications (cop.notifications) ---
@@ -639,7 +699,7 @@ CATALOG: dict[str, EventSpec] = {
     )
 }
 
-_BY_MODEL: dict[type[EventData], EventSpec] = {s.model: s for s in CATALOG.values()}
+_BY_MODEL: dict[type[BaseModel], EventSpec] = {s.model: s for s in CATALOG.values()}
 
 
 def spec_for(event_type: str) -> EventSpec | None:
@@ -649,6 +709,6 @@ def spec_for(event_type: str) -> EventSpec | None:
 
 def spec_for_model(model: type[BaseModel]) -> EventSpec:
     try:
-        return _BY_MODEL[model]  # type: ignore[index]
+        return _BY_MODEL[model]
     except KeyError:
         raise TypeError(f"{model.__name__} is not a catalog event") from None

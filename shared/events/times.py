@@ -4,7 +4,14 @@ from datetime import UTC, datetime
 
 from pydantic_core import PydanticCustomError
 
+# The calendar's first and last years are left out: every consumer's arithmetic on an accepted
+# instant (a reminder a day before it, the month, quarter or ISO week before and after it, the
+# 90 days before a period's end) stays inside Python's calendar (years 1 to 9999).
+FIRST_YEAR = 2
 LAST_YEAR = 9998
+EARLIEST = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
+LATEST = datetime(LAST_YEAR, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+RANGE = f"{FIRST_YEAR:04d}-01-01T00:00:00Z and {LAST_YEAR:04d}-12-31T23:59:59Z"
 
 
 def to_utc(value: datetime, name: str = "") -> datetime:
@@ -21,12 +28,9 @@ def to_utc(value: datetime, name: str = "") -> datetime:
         utc = value.astimezone(UTC)
     except OverflowError:
         utc = None
-    # The last year is refused too: periods that follow an instant (its next month, quarter,
-    # week) must exist, or a consumer's arithmetic would fail on an event the gateway accepted.
-    if utc is None or utc.year > LAST_YEAR:
+    if utc is None or not EARLIEST <= utc <= LATEST:
         raise PydanticCustomError(
             "datetime_out_of_range",
-            "Datetime out of range once converted to UTC: it must lie between "
-            f"0001-01-01T00:00:00Z and {LAST_YEAR}-12-31T23:59:59Z",
+            f"Datetime out of range once converted to UTC: it must lie between {RANGE}",
         ) from None
     return utc

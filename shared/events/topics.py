@@ -1,4 +1,4 @@
-"""Kafka topic names, one per event family (DESIGN §2)."""
+"""Kafka topic names, one per event family (docs/architecture.md#topics-keys-and-the-catalog)."""
 
 from enum import StrEnum
 

@@ -3,12 +3,8 @@
 import hashlib
 import hmac
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,100 +12,38 @@ import httpx
 import pytest
 
 from copctl.devstack.processes import running, stop
-from copctl.devstack.stack import SERVICES, ServiceSpec, start_services
-from copctl.devstack.stack import Infra as StackInfra
-from services.recognition.event_handlers import judgement_id
+from services.recognition.adapters.decisions import judgement_id
+from tests.e2e.platform import Platform, copctl, give_kudos, running_platform
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer
 from tests.integration.polling import eventually
-from tests.namespaces import track
-from tests.sinks import Sinks, free_port, running_sinks
 
 pytestmark = pytest.mark.e2e
 
 WEBHOOK_SECRET = "e2e-secret"
 
 
-@dataclass(frozen=True)
-class Platform:
-    urls: dict[str, str]
-    sinks: Sinks
-    topic_prefix: str
-    traces: Path
-    process_names: list[str]
-
-
 @pytest.fixture(scope="module")
 def platform(infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     base = tmp_path_factory.mktemp("e2e")
     namespace = f"e2e{uuid.uuid4().hex[:8]}"
-    specs = tuple(ServiceSpec(s.name, free_port()) for s in SERVICES)
-    prefix = f"{namespace}-"
-    with running_sinks(base) as sinks:
-
-        def env_for(spec: ServiceSpec) -> dict[str, str]:
-            return {
-                "KAFKA_TOPIC_PREFIX": track(f"{namespace}."),
-                "KAFKA_TOPIC_PARTITIONS": "3",
-                "MONGODB_DATABASE": f"{namespace}_{spec.name}",
-                "COP_TRACE_FILE": str(base / "traces" / f"{spec.name}.jsonl"),
-                "SMTP_PORT": str(sinks.smtp_port),
-                "CHAT_WEBHOOK_URL": sinks.chat_url,
-                "CHAT_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "RECOGNITION_URL": f"http://127.0.0.1:{specs[2].port}",
-                "NOTIFIER_URL": f"http://127.0.0.1:{specs[3].port}",
-            }
-
-        stack_infra = StackInfra(infra.kafka_bootstrap_servers, infra.mongodb_uri, infra.redis_url)
-        names = [f"{prefix}{s.name}" for s in specs]
-        try:
-            urls = start_services(stack_infra, specs=specs, env_for=env_for, prefix=prefix)
-            yield Platform(urls, sinks, f"{namespace}.", base / "traces", names)
-        finally:
-            for name in names:
-                stop(name)
-
-
-def copctl_emit(infra: Infrastructure, prefix: str, event_type: str, *flags: str) -> str:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers}
-    result = subprocess.run(
-        [sys.executable, "-m", "copctl", "emit", event_type, "--topic-prefix", prefix, *flags],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def copctl_token(member_id: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "copctl", "token", member_id],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
-
-
-def spans(traces: Path, service: str) -> list[dict[str, Any]]:
-    path = traces / f"{service}.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
+    with running_platform(
+        infra, base, namespace, webhook_path="/hooks/cop", webhook_secret=WEBHOOK_SECRET
+    ) as running_one:
+        yield running_one
 
 
 async def test_kudos_over_http_reaches_email_and_chat_in_one_trace(
     infra: Infrastructure, platform: Platform
 ) -> None:
     giver, receiver = f"ada{uuid.uuid4().hex[:6]}", f"grace{uuid.uuid4().hex[:6]}"
-    copctl_emit(
-        infra, platform.topic_prefix, "cop.member.profile_updated.v1",
+    copctl(
+        "emit", "cop.member.profile_updated.v1", "--topic-prefix", platform.topic_prefix,
         "--set", f"member_id={giver}", "--set", "name=Ada Lovelace",
         "--set", f"email={giver}@example.com",
+        env={"KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers},
     )  # fmt: skip
-    giver_token = copctl_token(giver)
+    giver_token = copctl("token", giver).strip()
     async with httpx.AsyncClient(timeout=10, headers=bearer("ops", admin=True)) as http:
         response = await http.put(
             f"{platform.urls['events']}/members/{receiver}/profile",
@@ -127,15 +61,8 @@ async def test_kudos_over_http_reaches_email_and_chat_in_one_trace(
 
         await eventually(notifier_knows_both, what="both profiles in the notifier")
 
-        response = await http.post(
-            f"{platform.urls['recognition']}/kudos",
-            headers={"Authorization": f"Bearer {giver_token}"},
-            json={
-                "to_ids": [receiver],
-                "community_id": "platform-guild",
-                "message": "Thanks for pairing on the <flaky> test!",
-                "value_tag": "mentoring",
-            },
+        response = await give_kudos(
+            http, platform, giver_token, receiver, "Thanks for pairing on the <flaky> test!"
         )
         assert response.status_code == 202
         # The notifier announces the judgement of the kudos, not the request for it.
@@ -143,7 +70,7 @@ async def test_kudos_over_http_reaches_email_and_chat_in_one_trace(
 
         async def counted() -> bool:
             got = await http.get(f"{platform.urls['recognition']}/members/{receiver}/kudos")
-            return got.json()["received"] == 1
+            return bool(got.json()["received"] == 1)
 
         await eventually(counted, what="the kudos counted in recognition's projection")
 
@@ -173,12 +100,8 @@ async def test_kudos_over_http_reaches_email_and_chat_in_one_trace(
     assert post["headers"]["x-cop-signature"] == "sha256=" + expected.hexdigest()
 
     async def traced() -> set[str] | None:
-        http_spans = [
-            s for s in spans(platform.traces, "recognition") if s["name"] == "POST /kudos"
-        ]
-        sent = {
-            s["trace_id"] for s in spans(platform.traces, "notifier") if s["name"] == "smtp send"
-        }
+        http_spans = [s for s in platform.spans("recognition") if s["name"] == "POST /kudos"]
+        sent = {s["trace_id"] for s in platform.spans("notifier") if s["name"] == "smtp send"}
         shared = {s["trace_id"] for s in http_spans} & sent
         return shared or None
 

@@ -3,101 +3,42 @@ request, across Kafka, MongoDB, SMTP and the chat webhook; `/metrics` counts the
 logs are JSON lines that carry the trace id and no secret."""
 
 import json
-import os
 import secrets
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from copctl.devstack.processes import log_path, stop
-from copctl.devstack.stack import SERVICES, ServiceSpec, start_services
-from copctl.devstack.stack import Infra as StackInfra
-from services.events.gateway import platform_id
-from services.recognition.event_handlers import judgement_id
+from services.events.commands.ingest import platform_id
+from services.recognition.adapters.decisions import judgement_id
+from tests.e2e.platform import Platform, Span, copctl, give_kudos, running_platform
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer
 from tests.integration.polling import eventually
-from tests.namespaces import track
-from tests.sinks import Sinks, free_port, running_sinks
 
 pytestmark = pytest.mark.e2e
 
 WEBHOOK_SECRET = f"whsec-{secrets.token_hex(8)}"
 WEBHOOK_PATH = f"/hooks/{secrets.token_hex(12)}"
-Span = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Platform:
-    urls: dict[str, str]
-    sinks: Sinks
-    namespace: str
-    traces: Path
-    process_names: list[str]
-
-    @property
-    def topic_prefix(self) -> str:
-        return f"{self.namespace}."
-
-    def spans(self) -> list[Span]:
-        found = []
-        for path in sorted(self.traces.glob("*.jsonl")):
-            found += [json.loads(line) for line in path.read_text().splitlines() if line]
-        return found
-
-    def log_lines(self, service: str) -> list[str]:
-        return log_path(f"{self.namespace}-{service}").read_text().splitlines()
 
 
 @pytest.fixture(scope="module")
 def platform(infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     base = tmp_path_factory.mktemp("observability")
     namespace = f"obs{uuid.uuid4().hex[:8]}"
-    specs = tuple(ServiceSpec(s.name, free_port()) for s in SERVICES)
-    with running_sinks(base) as sinks:
-
-        def env_for(spec: ServiceSpec) -> dict[str, str]:
-            return {
-                "KAFKA_TOPIC_PREFIX": track(f"{namespace}."),
-                "KAFKA_TOPIC_PARTITIONS": "3",
-                "MONGODB_DATABASE": f"{namespace}_{spec.name}",
-                "COP_TRACE_FILE": str(base / "traces" / f"{spec.name}.jsonl"),
-                "SMTP_PORT": str(sinks.smtp_port),
-                "CHAT_WEBHOOK_URL": f"http://127.0.0.1:{sinks.chat_port}{WEBHOOK_PATH}",
-                "CHAT_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "RECOGNITION_URL": f"http://127.0.0.1:{specs[2].port}",
-                "NOTIFIER_URL": f"http://127.0.0.1:{specs[3].port}",
-                "OTEL_TRACES_EXPORTER": "none",
-                "OTEL_METRICS_EXPORTER": "none",
-            }
-
-        stack_infra = StackInfra(infra.kafka_bootstrap_servers, infra.mongodb_uri, infra.redis_url)
-        names = [f"{namespace}-{s.name}" for s in specs]
-        try:
-            urls = start_services(stack_infra, specs=specs, env_for=env_for, prefix=f"{namespace}-")
-            yield Platform(urls, sinks, namespace, base / "traces", names)
-        finally:
-            for name in names:
-                stop(name)
-
-
-def copctl(*args: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "copctl", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    exporters_off = {"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"}
+    with running_platform(
+        infra,
+        base,
+        namespace,
+        webhook_path=WEBHOOK_PATH,
+        webhook_secret=WEBHOOK_SECRET,
+        env=exporters_off,
+    ) as running_one:
+        yield running_one
 
 
 # --- reading a trace ------------------------------------------------------------------------
@@ -228,16 +169,7 @@ async def kudos(platform: Platform) -> dict[str, str]:
     token = copctl("token", giver).strip()
     async with httpx.AsyncClient(timeout=10, headers=bearer("ops", admin=True)) as http:
         await _profiles(platform, http, giver, receiver)
-        response = await http.post(
-            f"{platform.urls['recognition']}/kudos",
-            headers={"Authorization": f"Bearer {token}"},
-            json={
-                "to_ids": [receiver],
-                "community_id": "platform-guild",
-                "message": "Thanks for pairing!",
-                "value_tag": "mentoring",
-            },
-        )
+        response = await give_kudos(http, platform, token, receiver, "Thanks for pairing!")
     assert response.status_code == 202
     given = response.json()
 

@@ -38,7 +38,7 @@ from copctl.devstack.stack import Infra, ServiceSpec, start_services
 from copctl.replay import REBUILDS, ReplayRefused, replay, rewind_group
 from copctl.topics import partitions_of
 from services.events.adapters.projection import PROJECTION_COLLECTIONS
-from services.events.gateway import platform_id
+from services.events.commands.ingest import platform_id
 from services.knowledge.adapters.projection import PROJECTION as KNOWLEDGE_PROJECTION
 from services.knowledge.adapters.search_index import COLLECTIONS as KNOWLEDGE_INDEX
 from services.notifier.adapters.directory import PROJECTION as NOTIFIER_PROJECTION
@@ -46,6 +46,7 @@ from services.recognition.adapters.projection import PROJECTION as RECOGNITION_P
 from shared.events.catalog import CATALOG
 from shared.events.topics import Topic, dlq_topic
 from shared.settings import ServiceSettings
+from tests.integration import polling
 from tests.integration.apps import bearer
 from tests.sinks import Sinks, free_port
 
@@ -78,22 +79,14 @@ PROJECTIONS: dict[str, tuple[str, ...]] = {
 change."""
 
 
-class Deadline(AssertionError):
-    pass
+Deadline = polling.TimedOut  # raised by `eventually` once its deadline has passed
 
 
 async def eventually(
     check: Callable[[], Awaitable[Any]], *, what: str, timeout_s: float = 60, every_s: float = 0.3
 ) -> Any:
-    """Poll until `check` answers something truthy, or fail naming `what`."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every_s)
-    raise Deadline(f"timed out after {timeout_s:.0f}s waiting for {what} (last: {last!r})")
+    """Poll until `check` answers something truthy, or fail (`Deadline`) naming `what`."""
+    return await polling.eventually(check, what=what, timeout_s=timeout_s, interval_s=every_s)
 
 
 # --- the workload ---------------------------------------------------------------------------
@@ -345,7 +338,7 @@ class Platform:
 
     def settings(self, service: str) -> ServiceSettings:
         settings_class = REBUILDS[service].settings
-        return settings_class(  # type: ignore[call-arg]
+        return settings_class(
             kafka_bootstrap_servers=self.infra.kafka_bootstrap_servers,
             mongodb_uri=self.infra.mongodb_uri,
             redis_url=self.infra.redis_url,

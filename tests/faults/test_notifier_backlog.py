@@ -13,6 +13,7 @@ from shared.events.topics import Topic
 from tests.faults.conftest import PlatformFactory
 from tests.faults.harness import (
     SOURCE,
+    Deadline,
     Ledger,
     Platform,
     Sender,
@@ -27,7 +28,13 @@ MEMBERS = 100
 KUDOS = 600  # one e-mail to its recipient and one post to the default chat channel each
 DELIVERIES = 2 * KUDOS
 # Sending as fast as the sinks take it, and what was in flight at the kill retried 10 s later.
-NOTIFIER = {"EMAIL_RATE": "100000/second", "CHAT_RATE": "100000/second", "DELIVERY_LEASE_S": "10"}
+NOTIFIER = {
+    "EMAIL_RATE": "100000/second",
+    "CHAT_RATE": "100000/second",
+    "DELIVERY_LEASE_S": "10",
+    "DELIVERY_RETRY_BASE_S": "0.2",  # a send refused by a busy sink is tried again soon
+    "DELIVERY_RETRY_MAX_S": "2",
+}
 Doc = dict[str, Any]
 
 
@@ -124,12 +131,15 @@ async def test_kill_9_of_the_notifier_with_a_backlog_loses_no_email(
         assert sum(states.values()) + arrived(platform) >= 1_000
 
         platform.restart("notifier")
-        await eventually(
-            lambda: _delivered_all(deliveries),
-            what=f"all {DELIVERIES} deliveries delivered",
-            timeout_s=240,
-            every_s=1,
-        )
+        try:
+            await eventually(
+                lambda: _delivered_all(deliveries),
+                what=f"all {DELIVERIES} deliveries delivered",
+                timeout_s=240,
+                every_s=1,
+            )
+        except Deadline as e:
+            raise Deadline(f"{e}; not delivered: {await _undelivered(deliveries)}") from None
         print(f"drained {time.monotonic() - killed_at:.1f}s after the kill", flush=True)
     finally:
         await mongo.close()
@@ -176,6 +186,14 @@ async def _delivered_all(deliveries: Any) -> bool:
     unsettled = {s: n for s, n in states.items() if s != "delivered"}
     assert not {"failed", "unknown", "cancelled"} & set(unsettled), unsettled
     return states["delivered"] == DELIVERIES
+
+
+async def _undelivered(deliveries: Any) -> list[Doc]:
+    """What a stalled drain left, for the failure message."""
+    found = await deliveries.find(
+        {"state": {"$ne": "delivered"}}, {"context": 0, "trace": 0}
+    ).to_list(None)
+    return [*found[:5], {"not delivered": len(found)}]
 
 
 async def _all(platform: Platform) -> list[Doc]:

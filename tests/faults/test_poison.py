@@ -7,8 +7,8 @@ catalog knows, and valid JSON that fails the schema (a known type with empty dat
 - A domain topic's undecodable records (not JSON, not the schema) are parked at once on
   `cop.dlq.<service>` by every consumer group that reads the topic, each exactly once, as they
   came, with the reason (`cop_error`) and where they came from; an unknown type is skipped, not
-  parked (DESIGN §2: consumers ignore types they do not know; a newer producer's type is no
-  poison).
+  parked (consumers ignore types they do not know: a newer producer's type is no poison; see
+  docs/architecture.md#delivery-semantics).
 - The inbound gateway parks nothing: every bad record (the unknown type too: other systems may
   only send catalog types) goes to `cop.inbound.rejected` with its reason (`cop_reason`).
 - Every consumer goes on: the stream behind the poison is applied whole and every group
@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from services.events.gateway import platform_id
+from services.events.commands.ingest import platform_id
 from shared.events.topics import Topic
 from tests.faults.conftest import PlatformFactory
 from tests.faults.harness import (

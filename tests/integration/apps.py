@@ -1,10 +1,12 @@
 """Running a service's FastAPI app in the test process against the real infrastructure."""
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
@@ -12,6 +14,8 @@ from shared.auth import issue_token
 from shared.settings import ServiceSettings
 from tests.infra import Infrastructure
 from tests.namespaces import track
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 def settings_for(
@@ -56,9 +60,43 @@ async def serving(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+@contextlib.asynccontextmanager
+async def serving_anew(
+    infra: Infrastructure, settings: S, bootstrap: Callable[[S], FastAPI]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """`serving` the service that `bootstrap` builds from `settings`; its database is dropped
+    once the block is done."""
+    async with serving(bootstrap(settings), settings.service_name) as client:
+        yield client
+    await drop_database(infra, settings.mongodb_database)
+
+
 async def drop_database(infra: Infrastructure, name: str) -> None:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_uri)
     try:
         await client.drop_database(name)
     finally:
         await client.close()
+
+
+@contextlib.asynccontextmanager
+async def listening(app: FastAPI) -> AsyncIterator[str]:
+    """Serve the app over real HTTP on a free local port, in this event loop; yield its URL.
+
+    For what only a real server shows: connections kept alive or closed, headers on the wire.
+    """
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the server stopped before it started")
+            await asyncio.sleep(0.05)
+        (socket, *_) = server.servers[0].sockets
+        yield f"http://127.0.0.1:{socket.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task

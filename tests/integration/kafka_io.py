@@ -55,8 +55,30 @@ async def read_all(
     return records
 
 
+async def assert_nothing_on(bootstrap: str, topic: str, *, wait_s: float = 2.0) -> None:
+    """No record arrives on `topic` (read from its beginning) within `wait_s` seconds."""
+    found = await read_all(bootstrap, topic, expect=1, timeout_s=wait_s)
+    assert found == [], f"expected nothing on {topic}, found {found!r}"
+
+
+async def published_count(bootstrap: str, topic: str) -> int:
+    """How many records a topic holds: the sum of its partitions' end offsets (a producer
+    without transactions writes no markers, so each offset is one record)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()  # without a group, it is assigned every partition of the topic
+    try:
+        partitions = sorted(consumer.assignment())
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
 def body(record: ConsumerRecord[Any, Any]) -> dict[str, Any]:
-    return json.loads(record.value)
+    data: dict[str, Any] = json.loads(record.value)
+    return data
 
 
 def headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:

@@ -8,6 +8,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+class TimedOut(AssertionError):
+    """What `eventually` raises when the deadline passed."""
+
+
 async def eventually(
     probe: Callable[[], Awaitable[T | None]],
     *,
@@ -23,4 +27,4 @@ async def eventually(
         if last:
             return last
         await asyncio.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last value: {last!r}")
+    raise TimedOut(f"timed out after {timeout_s}s waiting for {what}; last value: {last!r}")

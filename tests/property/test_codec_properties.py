@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from shared.events.catalog import CATALOG, MemberProfileUpdated, SessionScheduled
 from shared.events.codec import MAX_DEPTH, InvalidEvent, decode, encode
 from shared.events.envelope import new_event
+from shared.events.times import EARLIEST, LATEST
 
 LAST_RESORT = "could not decode the event"
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -111,7 +112,9 @@ def test_any_unicode_in_a_profile_survives_encode_and_decode(name: str, team: st
 @given(
     title=st.text(min_size=1, max_size=200),
     starts_at=st.datetimes(
-        min_value=datetime(1970, 1, 1), max_value=datetime(9998, 1, 1), timezones=st.just(UTC)
+        min_value=EARLIEST.replace(tzinfo=None),
+        max_value=LATEST.replace(tzinfo=None),
+        timezones=st.just(UTC),
     ),
     minutes=st.integers(min_value=5, max_value=24 * 60),
 )

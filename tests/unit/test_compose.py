@@ -38,16 +38,19 @@ EXPECTED_SERVICES = {*INFRA_IMAGES, "chat-sink", *APP_SERVICES}
 
 
 def load_compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
 
 
 def services() -> dict[str, dict[str, Any]]:
-    return load_compose()["services"]
+    found: dict[str, dict[str, Any]] = load_compose()["services"]
+    return found
 
 
 def settings_class(name: str) -> type[ServiceSettings]:
     module = importlib.import_module(f"services.{name}.settings")
-    return getattr(module, APP_SERVICES[name])
+    settings: type[ServiceSettings] = getattr(module, APP_SERVICES[name])
+    return settings
 
 
 _DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
@@ -72,7 +75,10 @@ def published_ports(service: dict[str, Any]) -> list[tuple[int, int]]:
 
 
 def project_scripts() -> dict[str, str]:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    scripts: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "scripts"
+    ]
+    return scripts
 
 
 def command_of(service: dict[str, Any]) -> list[str]:

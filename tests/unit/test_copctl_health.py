@@ -2,9 +2,7 @@
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +12,7 @@ from typer.testing import CliRunner
 
 from copctl.cli import app
 from copctl.health import HealthClient, HealthError, format_change, format_value, rows
+from tests.http_stubs import JsonHandler, serving_in_thread
 
 REPORT = {
     "community_id": "platform",
@@ -45,7 +44,7 @@ INVALID_REQUEST = {
 }
 
 
-class Recognition(BaseHTTPRequestHandler):
+class Recognition(JsonHandler):
     """Answers `GET /communities/platform/health` as recognition does: a bad period gets 422,
     and another path a 404 without detail (the route does not exist)."""
 
@@ -56,36 +55,17 @@ class Recognition(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         Recognition.requests.append((url.path, query, self.headers.get("Authorization")))
         if url.path != "/communities/platform/health":
-            self._answer(404, {"type": "about:blank", "title": "Not Found", "status": 404})
+            self.answer(404, {"type": "about:blank", "title": "Not Found", "status": 404})
         elif query.get("period", ["2026-10"]) != ["2026-10"]:
-            self._answer(422, INVALID_PERIOD)
+            self.answer(422, INVALID_PERIOD)
         else:
-            self._answer(200, REPORT, "application/json")
-
-    def _answer(
-        self, status: int, body: dict[str, Any], media: str = "application/problem+json"
-    ) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", media)
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+            self.answer(200, REPORT, "application/json")
 
 
 @pytest.fixture(scope="module")
 def recognition_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recognition)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_in_thread(Recognition) as url:
+        yield url
 
 
 def cells(line: str) -> list[str]:

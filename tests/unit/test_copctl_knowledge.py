@@ -325,12 +325,17 @@ class FakeKnowledge:
             doc = self.artifacts.get(parts[1])
             return httpx.Response(200, json=doc) if doc else httpx.Response(404, json={})
         body = json.loads(request.content)
+        dry_run = request.url.params.get("dry_run") == "true"
         if parts == ["artifacts"]:
             if not self.admin and self.member not in body["author_ids"]:
                 return httpx.Response(403, json={"status": 403, "code": "not_author"})
+            if dry_run:
+                return httpx.Response(200, json={"dry_run": True, "version": 1})
             self.artifacts[body["artifact_id"]] = {**body, "status": "published", "version": 1}
             return httpx.Response(202, json={"applied": True, "version": 1})
         doc = self.artifacts[parts[1]]
+        if dry_run:
+            return httpx.Response(200, json={"dry_run": True, "version": doc["version"] + 1})
         body.pop("change_note")
         doc.update(body, version=doc["version"] + 1)
         return httpx.Response(202, json={"applied": True, "version": doc["version"]})
@@ -375,6 +380,31 @@ async def test_a_dry_run_changes_nothing(tmp_path: Path) -> None:
     assert report.outcomes[0].detail == "dry run: would publish"
     assert report.summary().startswith("dry run, nothing sent: published 1")
     assert fake.artifacts == {}
+
+
+async def test_a_dry_run_fails_a_file_the_service_would_refuse(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("---\nauthors: [m-grace]\n---\n# A\n")
+    fake = FakeKnowledge(MEMBER)
+    report = await run(tmp_path, fake, dry_run=True)
+    assert report.outcomes[0].result == "failed"
+    assert "403 not_author" in report.outcomes[0].detail
+    assert fake.calls[-1] == "POST /artifacts"
+    assert fake.artifacts == {}
+
+
+async def test_a_dry_run_against_a_service_that_publishes_anyway_says_so(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("# A\n")
+
+    def ignores_dry_run(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(404, json={})
+        return httpx.Response(202, json={"applied": True, "version": 1})
+
+    transport = httpx.MockTransport(ignores_dry_run)
+    async with httpx.AsyncClient(transport=transport, base_url="http://knowledge") as client:
+        report = await import_tree(client, tmp_path, COMMUNITY, MEMBER, dry_run=True)
+    assert report.outcomes[0].result == "failed"
+    assert "does not know dry runs" in report.outcomes[0].detail
 
 
 async def test_a_refused_token_aborts_the_import(tmp_path: Path) -> None:

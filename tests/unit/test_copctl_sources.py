@@ -3,21 +3,20 @@ cannot be reached, a clear message and exit 1."""
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
 from typer.testing import CliRunner
 
 from copctl.cli import app
+from tests.http_stubs import JsonHandler, serving_in_thread
 
 NEW_KEY = "cop_new-key-shown-once"
 UNTIL = "2026-11-24T10:00:00Z"
 
 
-class Events(BaseHTTPRequestHandler):
+class Events(JsonHandler):
     """Answers `POST /sources/{name}/rotate` as the events service does: `wiki` is rotated,
     `gone` is revoked (409), anything else is unknown (404)."""
 
@@ -28,41 +27,22 @@ class Events(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"null")
         Events.requests.append((self.path, body, self.headers.get("Authorization")))
         if self.path == "/sources/wiki/rotate":
-            self._answer(
+            self.answer(
                 200,
                 {"name": "wiki", "api_key": NEW_KEY, "previous_key_valid_until": UNTIL},
                 "application/json",
             )
         elif self.path == "/sources/gone/rotate":
-            self._answer(409, {"title": "Key not rotated", "status": 409,
+            self.answer(409, {"title": "Key not rotated", "status": 409,
                                "detail": "source 'gone' is revoked"})  # fmt: skip
         else:
-            self._answer(404, {"title": "Not found", "status": 404, "detail": "no source"})
-
-    def _answer(
-        self, status: int, body: dict[str, Any], media: str = "application/problem+json"
-    ) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", media)
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+            self.answer(404, {"title": "Not found", "status": 404, "detail": "no source"})
 
 
 @pytest.fixture(scope="module")
 def events_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Events)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_in_thread(Events) as url:
+        yield url
 
 
 def a_closed_port() -> int:

@@ -47,7 +47,8 @@ def only(kind: str, name: str | None = None) -> list[dict[str, Any]]:
 
 
 def kustomization() -> dict[str, Any]:
-    return yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
+    loaded: dict[str, Any] = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
+    return loaded
 
 
 def deployment(name: str) -> dict[str, Any]:
@@ -59,7 +60,8 @@ def deployment(name: str) -> dict[str, Any]:
 def container(name: str) -> dict[str, Any]:
     containers = deployment(name)["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
-    return containers[0]
+    only: dict[str, Any] = containers[0]
+    return only
 
 
 def container_env(name: str) -> dict[str, str]:
@@ -94,11 +96,12 @@ def common_config() -> dict[str, str]:
 
 def settings_class(name: str) -> type[ServiceSettings]:
     module = importlib.import_module(f"services.{name}.settings")
-    return getattr(module, APP_SERVICES[name])
+    settings: type[ServiceSettings] = getattr(module, APP_SERVICES[name])
+    return settings
 
 
 def named_port(name: str, port_name: str) -> int:
-    ports = {p["name"]: p["containerPort"] for p in container(name)["ports"]}
+    ports: dict[str, int] = {p["name"]: p["containerPort"] for p in container(name)["ports"]}
     return ports[port_name]
 
 

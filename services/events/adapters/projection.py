@@ -339,8 +339,9 @@ class EventsWrites:
             entry.setdefault(field_name, value)
         aggregate.put(name, entry_id, entry)
 
-    def handled(self, event_id: str, event_type: str) -> None:
-        self._applied.append({"_id": event_id, "type": event_type})
+    def applying(self, events: Iterable[tuple[str, str]]) -> None:
+        """The batch's events (id, type), recorded as applied when the batch commits."""
+        self._applied += [{"_id": event_id, "type": event_type} for event_id, event_type in events]
 
     async def commit(self) -> None:
         for aggregate in self._aggregates.values():

@@ -1,15 +1,18 @@
 """Registered source systems (API keys stored as hashes), inbound dedup and rate limits."""
 
 import hashlib
+import re
 import secrets
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 from redis.asyncio import Redis
 
 from shared.mongo import bson_time
@@ -34,6 +37,28 @@ class Source:
     def owns(self, ce_source: str) -> bool:
         """The CloudEvent `source` is the system's name, or a path under it."""
         return ce_source == self.name or ce_source.startswith(f"{self.name}/")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def source_path_problem(ce_source: str) -> str | None:
+    """Why a CloudEvent `source` is no plain path (a system's name, then `/`-separated
+    segments), or None. Refused: an empty segment (`a//b`, a leading or trailing `/`), a dot
+    segment (`.`, `..`, percent-encoded too), a `\\` or an encoded `/` (another separator), a
+    control character — so that `calendar/../billing` never passes for a path under
+    `calendar`."""
+    for segment in ce_source.split("/"):
+        decoded = unquote(segment)
+        if not segment:
+            return "an empty path segment (`//`, or `/` at the start or the end)"
+        if decoded in (".", ".."):
+            return f"path segment {segment!r}: `.` and `..` are not allowed"
+        if "/" in decoded or "\\" in decoded:
+            return f"path segment {segment[:64]!r} holds another separator (`\\` or `%2F`)"
+        if _CONTROL.search(decoded):
+            return f"path segment {segment[:64]!r} holds a control character"
+    return None
 
 
 def _source(doc: dict[str, Any]) -> Source:
@@ -128,6 +153,9 @@ class SourceRegistry:
         ]
 
 
+DUPLICATE_KEY = 11000
+
+
 class InboundLedger:
     """Which (source, id) pairs arrived, so a retrying client never creates a duplicate."""
 
@@ -138,22 +166,35 @@ class InboundLedger:
     def _key(source: str, event_id: str) -> str:
         return f"{source}|{event_id}"
 
-    async def claim(self, source: str, event_id: str, event_type: str) -> bool:
-        """True when the event still has to be published (new, or a publish that failed)."""
-        key = self._key(source, event_id)
+    async def claim(self, events: Sequence[tuple[str, str, str]]) -> set[tuple[str, str]]:
+        """The (source, id) pairs of `events` (source, id, type; no pair twice) that still have
+        to be published: new ones (now recorded as pending) and ones whose publish failed
+        before. One round trip, and one more when some arrived before."""
+        now = datetime.now(UTC)
+        docs = [
+            {"_id": self._key(source, event_id), "status": "pending", "type": kind, "at": now}
+            for source, event_id, kind in events
+        ]
+        pairs = {(source, event_id) for source, event_id, _ in events}
+        if not docs:
+            return pairs
         try:
-            await self._seen.insert_one(
-                {"_id": key, "status": "pending", "type": event_type, "at": datetime.now(UTC)}
-            )
-            return True
-        except DuplicateKeyError:
-            doc = await self._seen.find_one({"_id": key})
-            return doc is None or doc.get("status") != "published"
+            await self._seen.insert_many(docs, ordered=False)
+            return pairs
+        except BulkWriteError as e:
+            errors = e.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            seen = [docs[error["index"]]["_id"] for error in errors]
+        published = self._seen.find({"_id": {"$in": seen}, "status": "published"}, {"_id": 1})
+        done = {doc["_id"] async for doc in published}
+        return {(s, i) for s, i in pairs if self._key(s, i) not in done}
 
-    async def published(self, source: str, event_id: str) -> None:
-        await self._seen.update_one(
-            {"_id": self._key(source, event_id)}, {"$set": {"status": "published"}}
-        )
+    async def published(self, events: Iterable[tuple[str, str]]) -> None:
+        """Mark the (source, id) pairs published: a re-sent one is a duplicate from now on."""
+        keys = [self._key(source, event_id) for source, event_id in events]
+        if keys:
+            await self._seen.update_many({"_id": {"$in": keys}}, {"$set": {"status": "published"}})
 
 
 @dataclass(frozen=True)

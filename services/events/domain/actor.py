@@ -1,7 +1,7 @@
 """Who asks for a command: a member, possibly with the admin scope (operators, back-office).
 
-Function-level authorization lives in the domain (DESIGN §6): the rules in `community` and
-`session` take the actor and raise `Forbidden` with a code that names the rule.
+Function-level authorization lives in the domain (docs/events.md#who-may-do-what): the rules in
+`community` and `session` take the actor and raise `Forbidden` with a code that names the rule.
 """
 
 from dataclasses import dataclass

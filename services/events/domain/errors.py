@@ -1,5 +1,7 @@
 """Why a command is refused; the HTTP layer turns these into problem+json with their `code`."""
 
+from typing import Any
+
 
 class Refused(Exception):
     """A command the current state does not allow (HTTP 409), with a machine-readable code."""
@@ -10,6 +12,7 @@ class Refused(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+        self.details: dict[str, Any] = {}
 
 
 class NotFound(Refused):
@@ -22,3 +25,21 @@ class Forbidden(Refused):
 
     status = 403
     title = "Not allowed"
+
+
+class Invalid(Refused):
+    """Input that the current state shows to be wrong (HTTP 422), e.g. attendees who are not
+    members: names the field and the values that are wrong in it."""
+
+    status = 422
+    title = "Request is not valid"
+
+    def __init__(
+        self, code: str, message: str, *, field: str, values: list[str] | None = None
+    ) -> None:
+        super().__init__(code, message)
+        self.details = {
+            "field": field,
+            "values": values or [],
+            "errors": [{"field": field, "message": message}],
+        }

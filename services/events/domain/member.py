@@ -1,5 +1,6 @@
 """Member rules: a profile is changed only in its member's name, and its personal data
-(e-mail, chat handle, timezone) is seen only by the member themself and admins (DESIGN §6)."""
+(e-mail, chat handle, timezone) is seen only by the member themself and admins
+(docs/events.md#privacy)."""
 
 from services.events.domain.actor import Actor, require_self
 from shared.events.catalog import MemberProfileUpdated

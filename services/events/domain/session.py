@@ -2,6 +2,7 @@
 is for attendees; action items are followed up by their owner or the session's runners.
 Each command's rule decides and returns the event it produces."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -10,7 +11,8 @@ from pydantic import HttpUrl
 
 from services.events.domain.actor import Actor, require_self
 from services.events.domain.community import NOT_STEWARD, CommunityState, is_steward
-from services.events.domain.errors import Forbidden, NotFound, Refused
+from services.events.domain.errors import Forbidden, Invalid, NotFound, Refused
+from shared.events.bounds import MAX_ATTENDEES
 from shared.events.catalog import (
     ActionItemClosed,
     ActionItemOpened,
@@ -114,7 +116,7 @@ def schedule(
     actor: Actor,
 ) -> SessionScheduled:
     """Stewards schedule any session; a member of the community schedules one they facilitate
-    themselves. A session without an agenda gets the seed agenda."""
+    themselves. A session without an agenda gets the default agenda (`DEFAULT_AGENDA`)."""
     facilitates = actor.same_as(data.facilitator_id) and actor.member_id in community.members
     if not (facilitates or is_steward(community, actor)):
         raise Forbidden(
@@ -161,6 +163,12 @@ def check_in(
         require_runner(session, community, actor, f"check {member_id} in")
     if session.status is SessionStatus.CANCELLED:
         raise _refuse(session, "attended")
+    _require_may_attend(session, community, [member_id], "member_id")
+    if member_id not in session.checked_in_ids and len(session.checked_in_ids) >= MAX_ATTENDEES:
+        raise Refused(
+            "attendance_full",
+            f"{session.session_id} has {MAX_ATTENDEES} check-ins, the most a session records",
+        )
     return AttendanceRecorded(
         session_id=session.session_id,
         community_id=session.community_id,
@@ -174,6 +182,41 @@ def attendees_when_held(state: SessionState, listed: tuple[str, ...] | list[str]
     return sorted({*listed, *state.checked_in_ids})
 
 
+def may_not_attend(
+    session: SessionState,
+    community: CommunityState | None,
+    member_ids: Iterable[str],
+    facilitator_id: str | None = None,
+) -> list[str]:
+    """Those of `member_ids` who cannot be recorded as attending: attendees are members of the
+    session's community, or its hosts (the facilitator and the speakers, who may be guests)."""
+    members = community.members if community is not None else {}
+    plan = session.plan
+    hosts = {facilitator_id, *((plan.facilitator_id, *plan.speaker_ids) if plan else ())}
+    return sorted({m for m in member_ids if m not in members and m not in hosts})
+
+
+def _require_may_attend(
+    session: SessionState,
+    community: CommunityState | None,
+    member_ids: Iterable[str],
+    field: str,
+    facilitator_id: str | None = None,
+) -> None:
+    strangers = may_not_attend(session, community, member_ids, facilitator_id)
+    if strangers:
+        named = ", ".join(strangers[:10]) + (
+            f" and {len(strangers) - 10} more" if len(strangers) > 10 else ""
+        )
+        rule = f"attendees are members of {session.community_id} or the session's hosts"
+        raise Invalid(
+            "not_members",
+            f"{rule}, not {named}",
+            field=field,
+            values=strangers,
+        )
+
+
 def hold(
     session: SessionState, community: CommunityState | None, details: HoldDetails, actor: Actor
 ) -> SessionHeld:
@@ -182,6 +225,16 @@ def hold(
     plan = session.plan
     if plan is None:
         raise NotFound("session_not_found", f"the schedule of {session.session_id} is not known")
+    _require_may_attend(
+        session, community, details.attendee_ids, "attendee_ids", details.facilitator_id
+    )
+    attendees = attendees_when_held(session, details.attendee_ids)
+    if len(attendees) > MAX_ATTENDEES:
+        raise Invalid(
+            "too_many_attendees",
+            f"{len(attendees)} attendees with those who checked in; at most {MAX_ATTENDEES}",
+            field="attendee_ids",
+        )
     return SessionHeld(
         session_id=session.session_id,
         community_id=session.community_id,
@@ -191,7 +244,7 @@ def hold(
         title=plan.title,
         facilitator_id=details.facilitator_id or plan.facilitator_id,
         speaker_ids=list(plan.speaker_ids),
-        attendee_ids=attendees_when_held(session, details.attendee_ids),
+        attendee_ids=attendees,
         recording_url=details.recording_url,
     )
 
@@ -220,6 +273,25 @@ def submit_feedback(
         delta=delta,
         applied=applied,
     )
+
+
+def sees_feedback_summary(
+    actor: Actor | None,
+    *,
+    facilitator_id: str | None,
+    leader_id: str | None,
+    given: int,
+    minimum: int,
+) -> bool:
+    """A session's feedback summary (average, counts, texts without names) is shown to anyone,
+    signed in or not, once `minimum` members gave feedback, so that no one's rating or words
+    stand alone; before that only to the session's facilitator, its community's leader and
+    admins. Everyone else sees how many gave feedback."""
+    if given >= minimum:
+        return True
+    if actor is None:
+        return False
+    return actor.is_admin or actor.same_as(facilitator_id) or actor.same_as(leader_id)
 
 
 # --- action items: a session's follow-ups ---

@@ -9,10 +9,15 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Header, Query, status
+from pydantic import BaseModel, Field, HttpUrl
 
-from services.events.adapters.queries import (
+from services.events.commands.members import EventsCommands
+from services.events.domain import ids
+from services.events.domain.actor import Actor
+from services.events.domain.member import sees_personal_data
+from services.events.domain.session import HoldDetails, sees_feedback_summary
+from services.events.queries import (
     ActionItem,
     Community,
     EventsQueries,
@@ -27,33 +32,31 @@ from services.events.adapters.queries import (
     SessionDetail,
     SessionFilter,
 )
-from services.events.domain import ids
-from services.events.domain.actor import Actor
-from services.events.domain.member import sees_personal_data
-from services.events.domain.session import HoldDetails
-from services.events.handlers import EventsHandlers
 from shared.auth import Caller
 from shared.events.catalog import (
     ActionItemClosed,
-    ActionItemOpened,
-    AttendanceRecorded,
+    AttendeeIds,
     CommunityCreated,
-    CommunityLeaderChanged,
-    CommunityUpdated,
+    CommunityCreatedFields,
+    CommunityUpdatedFields,
     FeedbackSubmitted,
     Id,
     Instant,
-    MemberJoined,
     MemberProfileUpdated,
+    MemberProfileUpdatedFields,
+    Role,
     SessionCancelled,
     SessionFormat,
     SessionHeld,
-    SessionRescheduled,
     SessionScheduled,
+    SessionScheduledFields,
+    ShortText,
     Stage,
+    Text,
 )
 from shared.events.envelope import CloudEvent
-from shared.http import NotInBody, Problem, like
+from shared.http import Body, NotInBody, Problem, like
+from shared.idempotency import Once
 
 Wait = Annotated[bool, Query(description="return once the projection shows the event")]
 PageNumber = Annotated[int, Query(ge=1, le=10_000)]
@@ -68,114 +71,137 @@ class Accepted(BaseModel):
     applied: bool = Field(description="true when the projection already shows it (wait=true)")
 
 
-class CreateCommunity(CommunityCreated):
+class CreateCommunity(CommunityCreatedFields):
     """The event's data; the id may be left to the service."""
 
-    community_id: Id | None = None  # type: ignore[assignment]
+    community_id: Id | None = None
 
 
-class UpdateCommunity(CommunityUpdated):
+class UpdateCommunity(CommunityUpdatedFields):
     """At least one of name, charter and stage."""
 
-    community_id: NotInBody = None  # type: ignore[assignment]
+    community_id: NotInBody = None
 
 
-class ChangeLeader(CommunityLeaderChanged):
+class ChangeLeader(Body):
     """The new leader; the previous one is the current leader."""
 
-    community_id: NotInBody = None  # type: ignore[assignment]
-    previous_leader_id: NotInBody = None  # type: ignore[assignment]
+    community_id: NotInBody = None
+    leader_id: Id
+    previous_leader_id: NotInBody = None
 
 
-class Join(MemberJoined):
+class Join(Body):
     """Who joins, with which role."""
 
-    community_id: NotInBody = None  # type: ignore[assignment]
+    community_id: NotInBody = None
+    member_id: Id
+    role: Role = Role.MEMBER
 
 
-class Profile(MemberProfileUpdated):
+class Profile(MemberProfileUpdatedFields):
     """The member's directory profile."""
 
-    member_id: NotInBody = None  # type: ignore[assignment]
+    member_id: NotInBody = None
 
 
-class Schedule(SessionScheduled):
-    """The session; the id may be left to the service, the agenda to the seed agenda."""
+class Schedule(SessionScheduledFields):
+    """The session; the id may be left to the service, the agenda to the default one."""
 
-    session_id: Id | None = None  # type: ignore[assignment]
-    community_id: NotInBody = None  # type: ignore[assignment]
+    session_id: Id | None = None
+    community_id: NotInBody = None
     duration_minutes: Annotated[int, like(SessionScheduled, "duration_minutes")] = 60
 
 
-class Reschedule(SessionRescheduled):
+class Reschedule(Body):
     """The new start."""
 
-    session_id: NotInBody = None  # type: ignore[assignment]
-    community_id: NotInBody = None  # type: ignore[assignment]
+    session_id: NotInBody = None
+    community_id: NotInBody = None
+    starts_at: Instant
 
 
-class Cancel(SessionCancelled):
+class Cancel(Body):
     """Why the session is cancelled."""
 
-    session_id: NotInBody = None  # type: ignore[assignment]
-    community_id: NotInBody = None  # type: ignore[assignment]
+    session_id: NotInBody = None
+    community_id: NotInBody = None
+    reason: Annotated[str, like(SessionCancelled, "reason")]
 
 
-class CheckIn(AttendanceRecorded):
+class CheckIn(Body):
     """Who checks in (now)."""
 
-    session_id: NotInBody = None  # type: ignore[assignment]
-    community_id: NotInBody = None  # type: ignore[assignment]
-    checked_in_at: NotInBody = None  # type: ignore[assignment]
+    session_id: NotInBody = None
+    community_id: NotInBody = None
+    member_id: Id
+    checked_in_at: NotInBody = None
 
 
 HeldAt = Annotated[datetime, like(SessionHeld, "held_at")]
 HeldMinutes = Annotated[int, like(SessionHeld, "duration_minutes")]
 
 
-class Hold(SessionHeld):
+class Hold(Body):
     """What happened; what is left out comes from the schedule (and earlier check-ins)."""
 
-    session_id: NotInBody = None  # type: ignore[assignment]
-    community_id: NotInBody = None  # type: ignore[assignment]
-    format: NotInBody = None  # type: ignore[assignment]
-    title: NotInBody = None  # type: ignore[assignment]
-    speaker_ids: NotInBody = None  # type: ignore[assignment]
-    facilitator_id: Id | None = None  # type: ignore[assignment]
-    held_at: HeldAt | None = None  # type: ignore[assignment]
-    duration_minutes: HeldMinutes | None = None  # type: ignore[assignment]
+    session_id: NotInBody = None
+    community_id: NotInBody = None
+    held_at: HeldAt | None = None
+    duration_minutes: HeldMinutes | None = None
+    format: NotInBody = None
+    title: NotInBody = None
+    facilitator_id: Id | None = None
+    speaker_ids: NotInBody = None
+    attendee_ids: AttendeeIds = Field(default=[])  # ruff cannot tell that Body is pydantic's
+    recording_url: HttpUrl | None = None
 
 
-class GiveFeedback(FeedbackSubmitted):
+class GiveFeedback(Body):
     """A rating with what worked (plus) and what to change (delta)."""
 
-    session_id: NotInBody = None  # type: ignore[assignment]
-    community_id: NotInBody = None  # type: ignore[assignment]
-    member_id: NotInBody = None  # type: ignore[assignment]
+    session_id: NotInBody = None
+    community_id: NotInBody = None
+    member_id: NotInBody = None
+    rating: Annotated[int, like(FeedbackSubmitted, "rating")]
+    plus: Text = ""
+    delta: Text = ""
+    applied: bool = False
 
 
-class OpenActionItem(ActionItemOpened):
+class OpenActionItem(Body):
     """The follow-up; the id may be left to the service."""
 
-    action_item_id: Id | None = None  # type: ignore[assignment]
-    community_id: NotInBody = None  # type: ignore[assignment]
+    action_item_id: Id | None = None
+    community_id: NotInBody = None
     session_id: NotInBody = None
+    title: ShortText
+    owner_id: Id
+    due: Instant | None = None
 
 
-class CloseActionItem(ActionItemClosed):
+class CloseActionItem(Body):
     """What came of it."""
 
-    action_item_id: NotInBody = None  # type: ignore[assignment]
-    community_id: NotInBody = None  # type: ignore[assignment]
+    action_item_id: NotInBody = None
+    community_id: NotInBody = None
     session_id: NotInBody = None
-    title: NotInBody = None  # type: ignore[assignment]
-    owner_id: NotInBody = None  # type: ignore[assignment]
+    title: NotInBody = None
+    owner_id: NotInBody = None
+    outcome: Annotated[str, like(ActionItemClosed, "outcome")]
 
 
 def router(
-    handlers: EventsHandlers, queries: EventsQueries, auth: Callable[..., Awaitable[Caller]]
+    commands: EventsCommands,
+    queries: EventsQueries,
+    auth: Callable[..., Awaitable[Caller]],
+    idempotent: Callable[..., Awaitable[Once]],
+    *,
+    feedback_min_count: int = 3,
 ) -> APIRouter:
-    """Every command needs a member's bearer token; the domain decides who may do what."""
+    """Every command needs a member's bearer token; the domain decides who may do what.
+    Commands that create something take `Idempotency-Key`; a session's feedback summary is
+    shown from `feedback_min_count` feedbacks on (to its runners always)."""
     api = APIRouter(
         responses={
             401: {"description": "no valid bearer token"},
@@ -187,6 +213,15 @@ def router(
         return Actor(caller.member_id, is_admin=caller.is_admin)
 
     ActorDep = Annotated[Actor, Depends(acting)]
+    OnceDep = Annotated[Once, Depends(idempotent)]
+
+    async def viewing(authorization: Annotated[str | None, Header()] = None) -> Actor | None:
+        """Who reads, for a query open to anyone: None without a token."""
+        if not (authorization or "").strip():
+            return None
+        return await acting(await auth(authorization=authorization))
+
+    ViewerDep = Annotated[Actor | None, Depends(viewing)]
     accepted: dict[str, Any] = {
         "status_code": status.HTTP_202_ACCEPTED,
         "responses": {
@@ -196,8 +231,11 @@ def router(
     }
 
     async def answer(event: CloudEvent, wait: bool) -> Accepted:
-        applied = await handlers.wait_applied(event.id) if wait else False
+        applied = await commands.wait_applied(event.id) if wait else False
         return Accepted(event_id=event.id, type=event.type, subject=event.subject, applied=applied)
+
+    async def answer_to(command: Awaitable[CloudEvent], wait: bool) -> Accepted:
+        return await answer(await command, wait)
 
     def found(doc: T | None, what: str, key: str) -> T:
         if doc is None:
@@ -208,11 +246,11 @@ def router(
 
     @api.post("/communities", tags=["communities"], **accepted)
     async def create_community(
-        body: CreateCommunity, actor: ActorDep, wait: Wait = False
+        body: CreateCommunity, actor: ActorDep, once: OnceDep, wait: Wait = False
     ) -> Accepted:
         community_id = body.community_id or ids.new_community_id()
         data = CommunityCreated.model_validate({**body.model_dump(), "community_id": community_id})
-        return await answer(await handlers.create_community(data), wait)
+        return await once(Accepted, lambda: answer_to(commands.create_community(data), wait))
 
     @api.get("/communities", tags=["communities"])
     async def list_communities(
@@ -228,7 +266,7 @@ def router(
     async def update_community(
         community_id: Id, body: UpdateCommunity, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        event = await handlers.update_community(
+        event = await commands.update_community(
             community_id, actor, name=body.name, charter=body.charter, stage=body.stage
         )
         return await answer(event, wait)
@@ -237,18 +275,18 @@ def router(
     async def change_leader(
         community_id: Id, body: ChangeLeader, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        return await answer(await handlers.change_leader(community_id, body.leader_id, actor), wait)
+        return await answer(await commands.change_leader(community_id, body.leader_id, actor), wait)
 
     @api.post("/communities/{community_id}/members", tags=["members"], **accepted)
     async def join(community_id: Id, body: Join, actor: ActorDep, wait: Wait = False) -> Accepted:
-        event = await handlers.join(community_id, body.member_id, body.role, actor)
+        event = await commands.join(community_id, body.member_id, body.role, actor)
         return await answer(event, wait)
 
     @api.delete("/communities/{community_id}/members/{member_id}", tags=["members"], **accepted)
     async def leave(
         community_id: Id, member_id: Id, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        return await answer(await handlers.leave(community_id, member_id, actor), wait)
+        return await answer(await commands.leave(community_id, member_id, actor), wait)
 
     @api.get("/communities/{community_id}/members", tags=["members"])
     async def members(community_id: Id, page: PageNumber = 1, size: Size = 50) -> Page[Membership]:
@@ -260,7 +298,7 @@ def router(
         member_id: Id, body: Profile, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
         profile = MemberProfileUpdated.model_validate({**body.model_dump(), "member_id": member_id})
-        return await answer(await handlers.update_profile(profile, actor), wait)
+        return await answer(await commands.update_profile(profile, actor), wait)
 
     @api.get(
         "/members/{member_id}",
@@ -276,7 +314,7 @@ def router(
 
     @api.post("/communities/{community_id}/sessions", tags=["sessions"], **accepted)
     async def schedule(
-        community_id: Id, body: Schedule, actor: ActorDep, wait: Wait = False
+        community_id: Id, body: Schedule, actor: ActorDep, once: OnceDep, wait: Wait = False
     ) -> Accepted:
         data = SessionScheduled.model_validate(
             {
@@ -285,7 +323,7 @@ def router(
                 "community_id": community_id,
             }
         )
-        return await answer(await handlers.schedule(data, actor), wait)
+        return await once(Accepted, lambda: answer_to(commands.schedule(data, actor), wait))
 
     @api.get("/communities/{community_id}/sessions", tags=["sessions"])
     async def list_sessions(
@@ -300,25 +338,43 @@ def router(
         query = SessionFilter(community_id, when, format, starts_from, starts_to)
         return await queries.sessions(query, Paging(page, size))
 
-    @api.get("/sessions/{session_id}", tags=["sessions"])
-    async def get_session(session_id: Id) -> SessionDetail:
-        return found(await queries.session(session_id), "session", session_id)
+    @api.get(
+        "/sessions/{session_id}",
+        tags=["sessions"],
+        description="The session with its attendance and feedback summary. The summary "
+        f"(average, counts, texts without names) is shown to anyone from {feedback_min_count} "
+        "feedbacks on; before that only to the session's facilitator, the community's leader "
+        "and admins (a token is optional): others see the count, with `shown: false`.",
+    )
+    async def get_session(session_id: Id, viewer: ViewerDep) -> SessionDetail:
+        detail = found(await queries.session(session_id), "session", session_id)
+        few = viewer is not None and detail.feedback.count < feedback_min_count
+        community = await queries.community(detail.community_id) if few else None
+        if sees_feedback_summary(
+            viewer,
+            facilitator_id=detail.facilitator_id,
+            leader_id=community.leader_id if community else None,
+            given=detail.feedback.count,
+            minimum=feedback_min_count,
+        ):
+            return detail
+        return detail.feedback_withheld()
 
     @api.post("/sessions/{session_id}/reschedule", tags=["sessions"], **accepted)
     async def reschedule(
         session_id: Id, body: Reschedule, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        return await answer(await handlers.reschedule(session_id, body.starts_at, actor), wait)
+        return await answer(await commands.reschedule(session_id, body.starts_at, actor), wait)
 
     @api.post("/sessions/{session_id}/cancel", tags=["sessions"], **accepted)
     async def cancel(session_id: Id, body: Cancel, actor: ActorDep, wait: Wait = False) -> Accepted:
-        return await answer(await handlers.cancel(session_id, body.reason, actor), wait)
+        return await answer(await commands.cancel(session_id, body.reason, actor), wait)
 
     @api.post("/sessions/{session_id}/check-ins", tags=["sessions"], **accepted)
     async def check_in(
         session_id: Id, body: CheckIn, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        return await answer(await handlers.check_in(session_id, body.member_id, actor), wait)
+        return await answer(await commands.check_in(session_id, body.member_id, actor), wait)
 
     @api.post("/sessions/{session_id}/hold", tags=["sessions"], **accepted)
     async def hold(session_id: Id, body: Hold, actor: ActorDep, wait: Wait = False) -> Accepted:
@@ -329,13 +385,13 @@ def router(
             duration_minutes=body.duration_minutes,
             recording_url=body.recording_url,
         )
-        return await answer(await handlers.hold(session_id, details, actor), wait)
+        return await answer(await commands.hold(session_id, details, actor), wait)
 
     @api.put("/sessions/{session_id}/feedback/{member_id}", tags=["feedback"], **accepted)
     async def feedback(
         session_id: Id, member_id: Id, body: GiveFeedback, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        event = await handlers.submit_feedback(
+        event = await commands.submit_feedback(
             session_id,
             member_id,
             actor,
@@ -349,8 +405,8 @@ def router(
     @api.get(
         "/sessions/{session_id}/feedback/{member_id}",
         tags=["feedback"],
-        description="One member's feedback, to the member themself and admins; everyone else "
-        "sees the session's feedback summary on `GET /sessions/{id}`.",
+        description="One member's feedback, to the member themself and admins; the session's "
+        "feedback summary without names is on `GET /sessions/{id}`.",
         responses={403: {"description": "someone else's feedback"}},
     )
     async def get_feedback(session_id: Id, member_id: Id, actor: ActorDep) -> Feedback:
@@ -374,23 +430,27 @@ def router(
 
     @api.post("/sessions/{session_id}/action-items", tags=["action items"], **accepted)
     async def open_action_item(
-        session_id: Id, body: OpenActionItem, actor: ActorDep, wait: Wait = False
+        session_id: Id, body: OpenActionItem, actor: ActorDep, once: OnceDep, wait: Wait = False
     ) -> Accepted:
-        event = await handlers.open_action_item(
-            session_id,
-            body.action_item_id or ids.new_action_item_id(),
-            actor,
-            title=body.title,
-            owner_id=body.owner_id,
-            due=body.due,
-        )
-        return await answer(event, wait)
+
+        async def open_it() -> Accepted:
+            event = await commands.open_action_item(
+                session_id,
+                body.action_item_id or ids.new_action_item_id(),
+                actor,
+                title=body.title,
+                owner_id=body.owner_id,
+                due=body.due,
+            )
+            return await answer(event, wait)
+
+        return await once(Accepted, open_it)
 
     @api.post("/action-items/{action_item_id}/close", tags=["action items"], **accepted)
     async def close_action_item(
         action_item_id: Id, body: CloseActionItem, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        event = await handlers.close_action_item(action_item_id, body.outcome, actor)
+        event = await commands.close_action_item(action_item_id, body.outcome, actor)
         return await answer(event, wait)
 
     @api.get("/communities/{community_id}/action-items", tags=["action items"])

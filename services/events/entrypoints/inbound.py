@@ -7,7 +7,7 @@ policy handles the rest (outages rewind, other failures are retried, then dead-l
 
 from collections.abc import Awaitable, Callable
 
-from services.events.gateway import Gateway
+from services.events.commands.ingest import Gateway
 from shared.consumer import ConsumedRecord
 
 InboundHandler = Callable[[list[ConsumedRecord]], Awaitable[None]]

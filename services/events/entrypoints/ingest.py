@@ -7,8 +7,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from services.events.adapters.sources import RateLimiter, Source
-from services.events.gateway import Gateway
-from shared.events.bindings import UnsupportedMediaType, events_from_http
+from services.events.commands.ingest import Gateway
+from shared.events.bindings import RepeatedAttribute, UnsupportedMediaType, events_from_http
 from shared.events.codec import MAX_DEPTH, FieldError, InvalidEvent
 from shared.http import PROBLEM_JSON, Problem
 
@@ -25,10 +25,13 @@ Authenticate with `Authorization: Bearer <api key>` (from `copctl sources add`).
 answers 202 (accepted), 200 (a duplicate of an event already accepted), 422 problem+json listing
 every wrong field, or 413 when it is larger than the broker accepts. A batch answers 200 with a
 result per event, in order: one bad event does not sink the batch. A body that cannot be read
-answers 400 (not JSON, nested too deeply), 413 (too large) or 415 (not a JSON event format).
+answers 400 (not JSON, nested too deeply; in binary mode, an attribute header such as `ce-id` sent
+twice), 413 (too large) or 415 (not a JSON event format).
 Rejected events are also recorded on `cop.inbound.rejected` (without payloads too large to keep).
 """
 
+PATH = "/ingest"
+"""The route's path: it enforces and reports its own body limits, not the services' common one."""
 MAX_BODY_BYTES = 10 * 1_048_576
 """Default limit of one request's body (a batch); each event must also fit in a Kafka record."""
 
@@ -70,7 +73,8 @@ def router(
             )
 
     async def refused(error: InvalidEvent, source: Source, size: int | None) -> Problem:
-        """A body that never became events: recorded as rejected, answered 400, 413 or 415.
+        """A request that never became events: recorded as rejected, answered 400 (also for
+        a binary-mode attribute header sent twice), 413 or 415.
 
         It counts as one event against the source's rate limit, so refusals cannot flood
         `cop.inbound.rejected` either."""
@@ -78,6 +82,8 @@ def router(
         await gateway.refuse(error, source=source, via="http", size=size)
         if isinstance(error, UnsupportedMediaType):
             status, title, kind = 415, "Unsupported event format", "unsupported-format"
+        elif isinstance(error, RepeatedAttribute):
+            status, title, kind = 400, "Attribute header sent twice", "repeated-header"
         elif error.oversized:
             status, title, kind = 413, "Request body too large", "too-large"
         else:
@@ -91,7 +97,7 @@ def router(
         )
 
     @api.post(
-        "/ingest",
+        PATH,
         description=INGEST_DOC,
         status_code=202,
         responses={

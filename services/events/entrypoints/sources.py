@@ -5,7 +5,8 @@ to change it, e.g. through `copctl sources`. A new system's API key is answered 
 registration or rotation: only its hash is stored. Rotating answers a new key while the old one
 keeps working for an overlap window, so the system can switch without a refused request.
 Revoking withdraws every key and keeps the record (listed as revoked) so the name cannot be
-registered again by someone else.
+registered again by someone else. Bodies are read strictly: a number must be a JSON number (not
+`true`, not `"1"`), a list a JSON array; anything else answers 422 naming the field.
 """
 
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from services.events.adapters.sources import SourceRegistry
 from shared.auth import Caller
+from shared.events.bounds import MAX_SOURCE_TYPES
 from shared.events.catalog import CATALOG
 from shared.http import Problem
 
@@ -55,14 +57,14 @@ DEFAULT_OVERLAP_S = 24 * 3600
 
 
 class RegisterSource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: SourceName
     types: Annotated[
         list[EventType],
         Field(
             min_length=1,
-            max_length=100,
+            max_length=MAX_SOURCE_TYPES,
             description="the catalog's event types the system may send",
         ),
     ]
@@ -81,7 +83,7 @@ class RegisteredSource(BaseModel):
 
 
 class RotateKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     overlap_s: int | None = Field(
         None,

@@ -14,5 +14,8 @@ class ArtifactIds:
     async def reserve(self, artifact_id: str) -> bool:
         return bool(await self._redis.set(f"{self._prefix}:{artifact_id}", "1", nx=True, ex=_TTL_S))
 
+    async def reserved(self, artifact_id: str) -> bool:
+        return bool(await self._redis.exists(f"{self._prefix}:{artifact_id}"))
+
     async def release(self, artifact_id: str) -> None:
         await self._redis.delete(f"{self._prefix}:{artifact_id}")

@@ -110,9 +110,6 @@ class KnowledgeWrites:
         self._links: dict[tuple[str, str], bool] = {}
         self.updates = MergedUpdates()
 
-    def handled(self, event_id: str, event_type: str) -> None:
-        pass
-
     async def artifact(self, artifact_id: str) -> Doc | None:
         """The artifact's document as the batch has it so far (None if unknown)."""
         if artifact_id not in self._docs:

@@ -7,7 +7,7 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
-import snowballstemmer  # type: ignore[import-untyped]
+import snowballstemmer
 
 _APOSTROPHE = "\u2019"
 _WORD = re.compile(rf"[a-z0-9]+(?:['{_APOSTROPHE}][a-z]+)?")

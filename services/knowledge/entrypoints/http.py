@@ -11,35 +11,40 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, HttpUrl
 
+from services.knowledge.commands import KnowledgeCommands
 from services.knowledge.domain.artifacts import Actor, minutes_id
 from services.knowledge.domain.render import to_html
-from services.knowledge.handlers import KnowledgeHandlers
 from services.knowledge.queries import Filters, KnowledgeQueries
 from shared.auth import Caller
 from shared.events.catalog import (
     ArtifactKind,
     ArtifactPublished,
+    ArtifactPublishedFields,
+    AuthorIds,
     CaseStudy,
     DecisionRecord,
     Id,
     Markdown,
+    RelatedArtifactIds,
     ShortText,
     Tag,
+    Tags,
 )
 from shared.http import NotInBody
+from shared.idempotency import Once
 from shared.keys import field_key
 
 Doc = dict[str, Any]
 Note = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class PublishRequest(ArtifactPublished):
+class PublishRequest(ArtifactPublishedFields):
     """A new artifact. Its id is made by the service unless given (an import names its own);
     the authors default to the token's member."""
 
-    artifact_id: Id | None = None  # type: ignore[assignment]
-    author_ids: list[Id] | None = None  # type: ignore[assignment]
-    version: NotInBody = None  # type: ignore[assignment]
+    artifact_id: Id | None = None
+    author_ids: AuthorIds | None = None
+    version: NotInBody = None
 
 
 class RevisionRequest(BaseModel):
@@ -52,8 +57,8 @@ class RevisionRequest(BaseModel):
     summary: Annotated[str, Field(max_length=1000)] | None = None
     body_markdown: Markdown | None = None
     url: HttpUrl | None = None
-    tags: list[Tag] | None = None
-    related_artifact_ids: list[Id] | None = None
+    tags: Tags | None = None
+    related_artifact_ids: RelatedArtifactIds | None = None
     decision: DecisionRecord | None = None
     case_study: CaseStudy | None = None
 
@@ -78,6 +83,14 @@ class Accepted(BaseModel):
     artifact_id: str
     version: int | None = None
     applied: bool = Field(description="true when the projection already shows it (wait=true)")
+
+
+class Checked(BaseModel):
+    """A dry run's answer: the command would be accepted as sent. Nothing was published."""
+
+    dry_run: Literal[True] = True
+    artifact_id: str
+    version: int = Field(description="the version the command would make")
 
 
 class Version(BaseModel):
@@ -124,6 +137,27 @@ def _actor(caller: Caller) -> Actor:
     return Actor(caller.member_id, caller.is_admin)
 
 
+def _published(body: PublishRequest, caller: Caller) -> ArtifactPublished:
+    """The event a publish request stands for: a new id unless given, the caller as author."""
+    return ArtifactPublished.model_validate(
+        {
+            **body.model_dump(exclude={"version"}),
+            "artifact_id": body.artifact_id or str(uuid.uuid4()),
+            "author_ids": body.author_ids or [caller.member_id],
+            "version": 1,
+        }
+    )
+
+
+def _changes(body: RevisionRequest) -> dict[str, Any]:
+    """The fields a revision request changes (sections as their models)."""
+    changes = body.model_dump(exclude={"change_note"}, exclude_none=True)
+    for section in ("decision", "case_study"):
+        if getattr(body, section) is not None:
+            changes[section] = getattr(body, section)
+    return changes
+
+
 def _page(doc: Doc) -> str:
     title = html.escape(str(doc.get("title") or ""))
     body = to_html(doc.get("body_markdown") or "")
@@ -140,21 +174,39 @@ def _page(doc: Doc) -> str:
 
 
 def router(
-    handlers: KnowledgeHandlers,
+    commands: KnowledgeCommands,
     queries: KnowledgeQueries,
     auth: Callable[..., Awaitable[Caller]],
+    idempotent: Callable[..., Awaitable[Once]],
     wait_timeout_s: float = 10.0,
 ) -> APIRouter:
     api = APIRouter(tags=["artifacts"])
     CallerDep = Annotated[Caller, Depends(auth)]
+    OnceDep = Annotated[Once, Depends(idempotent)]
     Wait = Annotated[bool, Query(description="return once the projection shows it")]
-    commands = {
+    DryRun = Annotated[
+        bool,
+        Query(
+            description="check everything the command checks (the body, the caller's right to "
+            "it, the artifact's state) and publish nothing: 200 `Checked`, or the refusal the "
+            "command would get"
+        ),
+    ]
+    command_route: dict[str, Any] = {
         "status_code": status.HTTP_202_ACCEPTED,
         "responses": {
             401: {"description": "no valid bearer token"},
             403: {"description": "not allowed for this member (problem+json with a `code`)"},
             404: {"description": "no such artifact"},
             409: {"description": "the artifact's state does not allow it (`code`)"},
+        },
+    }
+
+    checkable: dict[str, Any] = {
+        **command_route,
+        "responses": {
+            **command_route["responses"],
+            200: {"model": Checked, "description": "dry_run=true: the command would be accepted"},
         },
     }
 
@@ -165,59 +217,85 @@ def router(
             event_id=event.id, artifact_id=artifact_id, version=version, applied=applied
         )
 
-    @api.post("/artifacts", **commands)  # type: ignore[arg-type]
-    async def publish(body: PublishRequest, caller: CallerDep, wait: Wait = False) -> Accepted:
+    @api.post("/artifacts", **checkable)
+    async def publish(
+        body: PublishRequest,
+        caller: CallerDep,
+        once: OnceDep,
+        response: Response,
+        wait: Wait = False,
+        dry_run: DryRun = False,
+    ) -> Accepted | Checked:
         """Publish an artifact: a Markdown body or an external URL, authors, tags, community."""
-        data = ArtifactPublished.model_validate(
-            {
-                **body.model_dump(exclude={"version"}),
-                "artifact_id": body.artifact_id or str(uuid.uuid4()),
-                "author_ids": body.author_ids or [caller.member_id],
-                "version": 1,
-            }
-        )
-        event = await handlers.publish(data, _actor(caller))
-        applied = wait and await handlers.wait_for(
+        if dry_run:
+            response.status_code = status.HTTP_200_OK
+            checked = await commands.check_publish(_published(body, caller), _actor(caller))
+            return Checked(artifact_id=checked.artifact_id, version=checked.version)
+        return await once(Accepted, lambda: publish_it(body, caller, wait))
+
+    async def publish_it(body: PublishRequest, caller: Caller, wait: bool) -> Accepted:
+        data = _published(body, caller)
+        event = await commands.publish(data, _actor(caller))
+        applied = wait and await commands.wait_for(
             data.artifact_id, lambda d: d.get("status") in ("published", "retired"), wait_timeout_s
         )
         return await accepted(event, data.artifact_id, 1, applied)
 
-    @api.post("/artifacts/{artifact_id}/revisions", **commands)  # type: ignore[arg-type]
+    @api.post("/artifacts/{artifact_id}/revisions", **checkable)
     async def revise(
-        artifact_id: Id, body: RevisionRequest, caller: CallerDep, wait: Wait = False
-    ) -> Accepted:
+        artifact_id: Id,
+        body: RevisionRequest,
+        caller: CallerDep,
+        once: OnceDep,
+        response: Response,
+        wait: Wait = False,
+        dry_run: DryRun = False,
+    ) -> Accepted | Checked:
         """A new version: every version is kept, with who changed it, when and why."""
-        changes = body.model_dump(exclude={"change_note"}, exclude_none=True)
-        for section in ("decision", "case_study"):
-            if getattr(body, section) is not None:
-                changes[section] = getattr(body, section)
-        event = await handlers.revise(artifact_id, changes, body.change_note, _actor(caller))
+        if dry_run:
+            response.status_code = status.HTTP_200_OK
+            checked = await commands.check_revise(
+                artifact_id, _changes(body), body.change_note, _actor(caller)
+            )
+            return Checked(artifact_id=artifact_id, version=checked.version)
+        return await once(Accepted, lambda: revise_it(artifact_id, body, caller, wait))
+
+    async def revise_it(
+        artifact_id: str, body: RevisionRequest, caller: Caller, wait: bool
+    ) -> Accepted:
+        changes = _changes(body)
+        event = await commands.revise(artifact_id, changes, body.change_note, _actor(caller))
         version = int(event.data.get("version", 1))
-        applied = wait and await handlers.wait_for(
+        applied = wait and await commands.wait_for(
             artifact_id, lambda d: int(d.get("version", 0)) >= version, wait_timeout_s
         )
         return await accepted(event, artifact_id, version, applied)
 
-    @api.post("/artifacts/{artifact_id}/retire", **commands)  # type: ignore[arg-type]
+    @api.post("/artifacts/{artifact_id}/retire", **command_route)
     async def retire(
         artifact_id: Id, body: RetireRequest, caller: CallerDep, wait: Wait = False
     ) -> Accepted:
         """Retire it, with a reason and optionally the artifact that supersedes it."""
-        event = await handlers.retire(artifact_id, body.reason, body.superseded_by, _actor(caller))
-        applied = wait and await handlers.wait_for(
+        event = await commands.retire(artifact_id, body.reason, body.superseded_by, _actor(caller))
+        applied = wait and await commands.wait_for(
             artifact_id, lambda d: d.get("status") == "retired", wait_timeout_s
         )
         return await accepted(event, artifact_id, None, applied)
 
-    @api.post("/artifacts/{artifact_id}/reuses", **commands)  # type: ignore[arg-type]
+    @api.post("/artifacts/{artifact_id}/reuses", **command_route)
     async def reuse(
-        artifact_id: Id, body: ReuseRequest, caller: CallerDep, wait: Wait = False
+        artifact_id: Id, body: ReuseRequest, caller: CallerDep, once: OnceDep, wait: Wait = False
     ) -> Accepted:
         """Record that a team adopted the artifact, and in what context."""
+        return await once(Accepted, lambda: reuse_it(artifact_id, body, caller, wait))
+
+    async def reuse_it(
+        artifact_id: str, body: ReuseRequest, caller: Caller, wait: bool
+    ) -> Accepted:
         member = body.member_id or caller.member_id
-        event = await handlers.reuse(artifact_id, member, body.team, body.context, _actor(caller))
+        event = await commands.reuse(artifact_id, member, body.team, body.context, _actor(caller))
         key = field_key(event.id)
-        applied = wait and await handlers.wait_for(
+        applied = wait and await commands.wait_for(
             artifact_id, lambda d: key in (d.get("reuses") or {}), wait_timeout_s
         )
         return await accepted(event, artifact_id, None, applied)

@@ -51,7 +51,6 @@ INTERRUPTED = (
 )
 FINAL = frozenset({"delivered", "failed", "cancelled", "unknown"})
 SETTLED = FINAL | {"awaiting_address"}  # what a bucket no longer waits for
-WAITING = frozenset({"queued", "held", "retry_wait"})
 ATTEMPTED = frozenset({"delivered", "failed", "retry_wait", "unknown"})  # logged as attempts
 INDEXED_PER_KEY = 500
 SETTLE_MARGIN = timedelta(minutes=2)  # buckets this recent are always read again

@@ -19,7 +19,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.domain.preferences import Preferences
-from shared.mongo import latest_change
+from shared.mongo import MergedUpdates, latest_change
 
 Doc = dict[str, Any]
 PROJECTION = ("profiles", "rosters", "sessions", "artifact_tags", "leaders")
@@ -102,19 +102,26 @@ class Directory:
         return {d["_id"]: Preferences.model_validate(d["prefs"]) for d in docs}
 
     async def save_prefs(self, member_id: str, prefs: Preferences) -> None:
-        """Store the preferences and keep the audience indexes in step with them."""
+        """Store the preferences and keep the audience indexes in step with them.
+
+        The member joins every index the preferences name (again: that mends one a save cut
+        short left out), then the preferences are stored, then the member leaves the indexes
+        they no longer name. A save cut short leaves the member in an index too many, which
+        routing ignores (it goes by the preferences), never in one too few. Each step's writes
+        go out together, in bulk writes of one statement per index.
+        """
         before = (await self.prefs([member_id])).get(member_id, Preferences())
+        old, new = _audience_keys(before), _audience_keys(prefs)
+        joins, leaves = MergedUpdates(), MergedUpdates()  # $addToSet and $pull apart
+        for key in new:
+            joins.add_to_set(self.audiences, key, "members", member_id)
+        for key in old - new:
+            leaves.pull(self.audiences, key, "members", member_id)
+        await joins.flush()
         await self.preferences.update_one(
             {"_id": member_id}, {"$set": {"prefs": prefs.model_dump(mode="json")}}, upsert=True
         )
-        old = {f"watchers:{c}" for c in before.communities} | {f"tag:{t}" for t in before.tags}
-        new = {f"watchers:{c}" for c in prefs.communities} | {f"tag:{t}" for t in prefs.tags}
-        for key in new:
-            await self.audiences.update_one(
-                {"_id": key}, {"$addToSet": {"members": member_id}}, upsert=True
-            )
-        for key in old - new:
-            await self.audiences.update_one({"_id": key}, {"$pull": {"members": member_id}})
+        await leaves.flush()
 
     async def audience(self, key: str) -> list[str]:
         doc = await self.audiences.find_one({"_id": key})
@@ -140,3 +147,8 @@ class Directory:
         await self.channels.update_one(
             {"_id": community_id}, {"$set": {"channels": channels}}, upsert=True
         )
+
+
+def _audience_keys(prefs: Preferences) -> set[str]:
+    """The audience indexes a member's preferences put them in."""
+    return {f"watchers:{c}" for c in prefs.communities} | {f"tag:{t}" for t in prefs.tags}

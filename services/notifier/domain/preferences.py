@@ -12,9 +12,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.events.bounds import MAX_FOLLOWED_TAGS, MAX_PREFERENCE_COMMUNITIES
 from shared.events.catalog import Id, Tag
 
 DIGEST_HOUR = time(8, 0)  # digests go out at 08:00 in the member's timezone
+UNSUBSCRIBE = "unsubscribe"
+"""The `purpose` claim of an unsubscribe link's token (one click mutes the community)."""
 
 
 class Level(StrEnum):
@@ -37,11 +40,20 @@ class Preferences(BaseModel):
     communities: dict[Id, Level] = Field(
         default_factory=dict, description="per community; unset: watching if joined, else muted"
     )
-    tags: Annotated[list[Tag], Field(max_length=100)] = Field(
+    tags: Annotated[list[Tag], Field(max_length=MAX_FOLLOWED_TAGS)] = Field(
         default_factory=list, description="artifacts with one of these tags, from any community"
     )
     digest: Literal["daily", "weekly"] = "daily"
     quiet_hours: QuietHours | None = None
+
+
+class PreferencesUpdate(Preferences):
+    """Preferences as a member sets them, with at most `MAX_PREFERENCE_COMMUNITIES` communities.
+    (The bound is on what comes in: preferences stored before it still read as they were.)"""
+
+    communities: Annotated[dict[Id, Level], Field(max_length=MAX_PREFERENCE_COMMUNITIES)] = Field(
+        default_factory=dict, description="per community; unset: watching if joined, else muted"
+    )
 
 
 def level(prefs: Preferences, community_id: str, joined: bool) -> Level:

@@ -14,56 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from services.notifier.adapters.deliveries import DeliveryLog
 from services.notifier.adapters.directory import Directory
 from services.notifier.adapters.webhook_targets import TargetPolicy, TargetRefused
-from services.notifier.dispatch import UNSUBSCRIBE
-from services.notifier.domain.preferences import Level, Preferences
+from services.notifier.domain.preferences import (
+    UNSUBSCRIBE,
+    Level,
+    Preferences,
+    PreferencesUpdate,
+)
+from services.notifier.queries import ChannelView, ContactProfile, Deliveries, NotifierQueries
 from shared.auth import Caller
-from shared.events.catalog import Id, MemberProfileUpdated
+from shared.events.bounds import MAX_CHANNELS
+from shared.events.catalog import Id
 from shared.http import Problem
-
-
-class Attempt(BaseModel):
-    attempt: int
-    at: datetime
-    outcome: str
-    error: str | None = None
-
-
-class Delivery(BaseModel):
-    """One notification to one recipient (a member or a channel) on one channel kind."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    delivery_id: str = Field(description="(cause event, recipient, channel)")
-    kind: str | None = None
-    member_id: str | None = None
-    channel: str | None = None
-    channel_kind: str
-    cause_event_id: str
-    cause_type: str | None = None
-    community_id: str | None = None
-    state: str = Field(
-        description="queued, held, sending, retry_wait, awaiting_address, delivered, failed, "
-        "cancelled or unknown"
-    )
-    due_at: datetime
-    attempt: int
-    attempts: list[Attempt] = []
-    error: str | None = None
-    created_at: datetime
-    updated_at: datetime
-
-
-class Deliveries(BaseModel):
-    items: list[Delivery]
-    limit: int
-
-
-class ContactProfile(MemberProfileUpdated):
-    """What the notifier knows of a member, from `cop.member.profile_updated.v1`."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    updated_at: datetime
 
 
 class Channel(BaseModel):
@@ -80,20 +41,14 @@ class Channel(BaseModel):
 class ChannelsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channels: Annotated[list[Channel], Field(max_length=10)]
-
-
-class ChannelView(BaseModel):
-    id: str
-    kind: str
-    host: str
-    secret: str | None = Field(None, description="shown once, when it was generated")
+    channels: Annotated[list[Channel], Field(max_length=MAX_CHANNELS)]
 
 
 def router(
     *,
     directory: Directory,
     deliveries: DeliveryLog,
+    queries: NotifierQueries,
     auth: Callable[..., Awaitable[Caller]],
     webhook_targets: TargetPolicy,
     signing_secret: str,
@@ -105,10 +60,12 @@ def router(
     async def get_preferences(member_id: Id, caller: CallerDep) -> Preferences:
         """Your notification preferences (the defaults until you set any)."""
         caller.require_self(member_id, "read the preferences")
-        return (await directory.prefs([member_id])).get(member_id, Preferences())
+        return await queries.preferences(member_id)
 
     @api.put("/members/{member_id}/preferences", tags=["preferences"])
-    async def put_preferences(member_id: Id, body: Preferences, caller: CallerDep) -> Preferences:
+    async def put_preferences(
+        member_id: Id, body: PreferencesUpdate, caller: CallerDep
+    ) -> Preferences:
         """Channels, a level per community, followed tags, digest frequency, quiet hours."""
         caller.require_self(member_id, "change the preferences")
         await directory.save_prefs(member_id, body)
@@ -174,10 +131,7 @@ def router(
     @api.get("/communities/{community_id}/channels", tags=["channels"])
     async def get_channels(community_id: Id, caller: CallerDep) -> list[ChannelView]:
         """The channels, without their URLs or secrets (chat webhook URLs carry a secret)."""
-        return [
-            ChannelView(id=c["id"], kind=c["kind"], host=HttpUrl(c["url"]).host or "")
-            for c in await directory.community_channels(community_id)
-        ]
+        return await queries.channels(community_id)
 
     def _unsubscribe_claims(token: str) -> dict[str, Any]:
         try:
@@ -222,11 +176,9 @@ def router(
         """The delivery log, newest first, with every attempt: yours, or anyone's for admins."""
         if not caller.is_admin:
             caller.require_self(member_id or "", "read the deliveries")
-        docs = await deliveries.listed(
+        return await queries.deliveries(
             member_id=member_id, cause_event_id=cause_event_id, limit=limit
         )
-        items = [Delivery.model_validate({"delivery_id": d.pop("_id"), **d}) for d in docs]
-        return Deliveries(items=items, limit=limit)
 
     @api.post("/deliveries/{delivery_id}/retry", tags=["deliveries"])
     async def retry(
@@ -239,10 +191,9 @@ def router(
     @api.get("/profiles/{member_id}", tags=["deliveries"], responses={404: {"description": "none"}})
     async def profile(member_id: Id, caller: CallerDep) -> ContactProfile:
         caller.require_self(member_id, "read the profile")
-        found = (await directory.people([member_id])).get(member_id)
+        found = await queries.profile(member_id)
         if found is None:
             raise Problem(404, "Profile not found", f"no profile for member {member_id}")
-        found["member_id"] = found.pop("_id")
-        return ContactProfile.model_validate(found)
+        return found
 
     return api

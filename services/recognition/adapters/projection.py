@@ -162,9 +162,6 @@ class RecognitionWrites:
         self.kudos_updates = MergedUpdates()
         self.touched = Touched()
 
-    def handled(self, event_id: str, event_type: str) -> None:
-        pass  # each fact shows by its own keyed items
-
     # --- facts ----------------------------------------------------------------------------
 
     def ledger(self, entries: Iterable[LedgerEntry]) -> None:

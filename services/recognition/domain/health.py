@@ -1,7 +1,8 @@
 """Community health over a period P = [start, end), from the facts the projection keeps.
 
 Pure functions: the adapter gathers a `History` (the period's facts, the roster, teams as they
-changed over time) and `metrics` turns it into numbers. Ratios are rounded to 4 decimals.
+changed over time) and `metrics` turns it into the period's `HealthMetrics`. Ratios are rounded
+to 4 decimals.
 """
 
 import math
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 from services.recognition.domain.periods import Period
+from shared.community_health import HealthMetrics
 
 INACTIVE_AFTER = timedelta(days=90)
 LAST_SESSIONS = 6
@@ -154,7 +156,7 @@ def _cross_team_reuse(reuse: Reuse, history: History) -> bool:
     return all(history.teams.at(author, reuse.at) != team for author in authors)
 
 
-def metrics(period: Period, history: History) -> dict[str, int | float]:
+def metrics(period: Period, history: History) -> HealthMetrics:
     end = period.end
     members = members_at(history.membership, end)
     joined = {
@@ -179,28 +181,28 @@ def metrics(period: Period, history: History) -> dict[str, int | float]:
     reuses = [r for r in history.reuses if period.contains(r.at)]
     opened = [a for a in history.opened_actions if period.contains(a.at)]
     closed = [a for a in opened if a.closed_at is not None and a.closed_at < end]
-    return {
-        "members": len(members),
-        "new_members": len(joined),
-        "active_members": len(active),
-        "participation_rate": ratio(len(active), len(members)),
-        "inactive_members": len(members - recently_active),
-        "sessions_held": len(sessions),
-        "avg_attendance": ratio(sum(len(set(s.attendee_ids)) for s in sessions), len(sessions)),
-        "attendance_consistency": ratio(len(consistent), len(members)) if sessions else 0.0,
-        "artifacts_published": sum(1 for at in history.published if period.contains(at)),
-        "reuses": len(reuses),
-        "cross_team_reuses": sum(1 for r in reuses if _cross_team_reuse(r, history)),
-        "cross_team_sessions": sum(1 for s in sessions if _cross_team(s, history.teams)),
-        "absence_factor": absence_factor(points),
-        "top20_share": top20_share(points),
-        "facilitators_last6": len({s.facilitator_id for s in last6}),
-        "sessions_last6": len(last6),
-        "avg_rating": ratio(sum(f.rating for f in feedback), len(feedback)),
-        "applied_share": ratio(sum(1 for f in feedback if f.applied), len(feedback)),
-        "action_closure_rate": ratio(len(closed), len(opened)),
-        "contributors_with_give": len(points),
-    }
+    return HealthMetrics(
+        members=len(members),
+        new_members=len(joined),
+        active_members=len(active),
+        participation_rate=ratio(len(active), len(members)),
+        inactive_members=len(members - recently_active),
+        sessions_held=len(sessions),
+        avg_attendance=ratio(sum(len(set(s.attendee_ids)) for s in sessions), len(sessions)),
+        attendance_consistency=ratio(len(consistent), len(members)) if sessions else 0.0,
+        artifacts_published=sum(1 for at in history.published if period.contains(at)),
+        reuses=len(reuses),
+        cross_team_reuses=sum(1 for r in reuses if _cross_team_reuse(r, history)),
+        cross_team_sessions=sum(1 for s in sessions if _cross_team(s, history.teams)),
+        absence_factor=absence_factor(points),
+        top20_share=top20_share(points),
+        facilitators_last6=len({s.facilitator_id for s in last6}),
+        sessions_last6=len(last6),
+        avg_rating=ratio(sum(f.rating for f in feedback), len(feedback)),
+        applied_share=ratio(sum(1 for f in feedback if f.applied), len(feedback)),
+        action_closure_rate=ratio(len(closed), len(opened)),
+        contributors_with_give=len(points),
+    )
 
 
 # --- alerts, evaluated on a month's numbers --------------------------------------------------
@@ -213,7 +215,7 @@ ALERTS = ("stagnation", "dominance", "single_facilitator")
 
 
 def alerts(
-    numbers: dict[str, int | float], attendance_trend: Sequence[float]
+    numbers: HealthMetrics, attendance_trend: Sequence[float]
 ) -> dict[str, dict[str, object]]:
     """The alerts a month raises, each with the numbers behind it. `attendance_trend` is the
     average attendance of the four months ending with this one, oldest first."""
@@ -221,12 +223,12 @@ def alerts(
     trend = list(attendance_trend)
     if len(trend) == STAGNATION_MONTHS and all(a > b for a, b in pairwise(trend)):
         raised["stagnation"] = {"avg_attendance": trend}
-    contributors = numbers["contributors_with_give"]
-    if numbers["top20_share"] > DOMINANCE_SHARE and contributors >= DOMINANCE_MIN_CONTRIBUTORS:
-        raised["dominance"] = {"top20_share": numbers["top20_share"], "contributors": contributors}
+    contributors = numbers.contributors_with_give
+    if numbers.top20_share > DOMINANCE_SHARE and contributors >= DOMINANCE_MIN_CONTRIBUTORS:
+        raised["dominance"] = {"top20_share": numbers.top20_share, "contributors": contributors}
     if (
-        numbers["facilitators_last6"] == 1
-        and numbers["sessions_last6"] >= SINGLE_FACILITATOR_MIN_SESSIONS
+        numbers.facilitators_last6 == 1
+        and numbers.sessions_last6 >= SINGLE_FACILITATOR_MIN_SESSIONS
     ):
-        raised["single_facilitator"] = {"sessions_last6": numbers["sessions_last6"]}
+        raised["single_facilitator"] = {"sessions_last6": numbers.sessions_last6}
     return raised

@@ -2,11 +2,16 @@
 all time.
 
 A period is the half-open interval [start, end). Keys sort in time order within one kind.
+A period asked for by key lies in the years an event's time may fall in, so the periods before
+and after it exist too; past the ends of Python's calendar (years 1 to 9999) there is none, an
+`InvalidPeriod` rather than an `OverflowError` or a `ValueError`.
 """
 
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+
+from shared.events.times import FIRST_YEAR, LAST_YEAR
 
 ALL_TIME = "all"
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -38,7 +43,11 @@ class Period:
     def previous(self) -> "Period":
         if self.kind == "all":
             return self
-        return period_of(self.kind, self.start - timedelta(microseconds=1))
+        try:
+            last_moment = self.start - timedelta(microseconds=1)
+        except OverflowError:
+            raise InvalidPeriod(f"no period comes before {self.key}") from None
+        return period_of(self.kind, last_moment)
 
     def following(self) -> "Period":
         return period_of(self.kind, self.end) if self.kind != "all" else self
@@ -73,6 +82,15 @@ def week_key(at: datetime) -> str:
 
 def parse(key: str) -> Period:
     """`2026-11`, `2026-Q4`, `2026-W47` or `all`; anything else is an `InvalidPeriod`."""
+    try:
+        return _parse(key)
+    except InvalidPeriod:
+        raise
+    except (ValueError, OverflowError):  # year 0, or an end past 9999-12-31
+        raise InvalidPeriod(f"{key} does not lie within the calendar") from None
+
+
+def _parse(key: str) -> Period:
     if key == ALL_TIME:
         return Period(_EPOCH, _FOREVER, ALL_TIME)
     if m := _MONTH.match(key):
@@ -105,9 +123,15 @@ def period_of(kind: str, at: datetime) -> Period:
 
 
 def resolve(name: str, now: datetime) -> Period:
-    """A period by name (`month` = the current month) or by key (`2026-11`)."""
+    """A period by name (`month` = the current month) or by key (`2026-11`), whose year is
+    one an event's time may fall in."""
     if name in ("month", "quarter", "week", "all"):
         return period_of(name, now)
+    year = next((int(m[1]) for r in (_MONTH, _QUARTER, _WEEK) if (m := r.match(name))), None)
+    if year is not None and not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidPeriod(
+            f"{name} is out of range: a period's year runs from {FIRST_YEAR:04d} to {LAST_YEAR}"
+        )
     return parse(name)
 
 

@@ -1,4 +1,5 @@
-"""A member's standing: give and take points, counted kudos, and their style (seed 003).
+"""A member's standing: give and take points, counted kudos, and their style
+(docs/recognition.md#profiles-and-styles).
 
 Style over give g and take t: g + t < 3 → `newcomer`; else r = g / (g + t): r ≥ 0.6 → `giver`,
 r ≤ 0.25 → `taker`, otherwise `matcher`. The thresholds are compared as exact fractions.

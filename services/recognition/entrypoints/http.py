@@ -7,26 +7,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
+from services.recognition.commands import GiveKudos, RecognitionCommands
 from services.recognition.domain.kudos import PolicyViolation
 from services.recognition.domain.periods import InvalidPeriod, Period, month_key, resolve
-from services.recognition.handlers import GiveKudos, RecognitionHandlers
 from services.recognition.queries import RecognitionQueries
 from shared.auth import Caller
-from shared.events.catalog import Id, KudosGiven, RecipientVerdict
+from shared.community_health import HealthMetrics
+from shared.events.catalog import Id, Instant, KudosGiven, KudosGivenFields, RecipientVerdict
 from shared.events.envelope import utc_now
-from shared.events.times import to_utc
 from shared.http import NotInBody, Problem
+from shared.idempotency import Once
 from shared.waiting import wait_until
 
 PERIOD_HELP = "week, month, quarter, all, or a key: YYYY-MM, YYYY-Qn, YYYY-Www"
-Metrics = dict[str, int | float]
 
 
-class KudosRequest(KudosGiven):
+class KudosRequest(KudosGivenFields):
     """The kudos; its id is made by the service, the giver defaults to the token's member."""
 
-    kudos_id: NotInBody = None  # type: ignore[assignment]
-    from_id: Id | None = Field(None, description="the giver; defaults to the token's member")  # type: ignore[assignment]
+    kudos_id: NotInBody = None
+    from_id: Id | None = Field(None, description="the giver; defaults to the token's member")
 
 
 class Accepted(BaseModel):
@@ -99,7 +99,7 @@ class Window(BaseModel):
     period: str
     start: datetime
     end: datetime
-    metrics: Metrics
+    metrics: HealthMetrics
 
 
 class Health(Window):
@@ -140,25 +140,32 @@ class Feed(BaseModel):
     next_before: datetime | None = Field(description="pass as `before` for the next page")
 
 
-def _period(value: str, *, allowed: tuple[str, ...] | None = None) -> Period:
+def _invalid(field: str, title: str, detail: str) -> Problem:
+    """A 422 naming the query parameter, as a request validation error does."""
+    errors = [{"field": f"query.{field}", "message": detail}]
+    return Problem(422, title, detail, extra={"field": field, "errors": errors})
+
+
+def _period(value: str, *, allowed: tuple[str, ...] | None = None, field: str = "period") -> Period:
     try:
         period = resolve(value, utc_now())
     except InvalidPeriod as e:
-        raise Problem(422, "Invalid period", str(e), extra={"field": "period"}) from e
+        raise _invalid(field, "Invalid period", str(e)) from e
     if allowed is not None and period.kind not in allowed:
-        detail = f"use one of: {', '.join(allowed)}"
-        raise Problem(422, "Invalid period", detail, extra={"field": "period"})
+        raise _invalid(field, "Invalid period", f"use one of: {', '.join(allowed)}")
     return period
 
 
 def router(
-    handlers: RecognitionHandlers,
+    commands: RecognitionCommands,
     queries: RecognitionQueries,
     auth: Callable[..., Awaitable[Caller]],
+    idempotent: Callable[..., Awaitable[Once]],
     wait_timeout_s: float = 10.0,
 ) -> APIRouter:
     api = APIRouter()
     CallerDep = Annotated[Caller, Depends(auth)]
+    OnceDep = Annotated[Once, Depends(idempotent)]
     PeriodQuery = Annotated[str, Query(description=PERIOD_HELP, max_length=16)]
 
     @api.post(
@@ -175,12 +182,16 @@ def router(
     async def give_kudos(
         body: KudosRequest,
         caller: CallerDep,
+        once: OnceDep,
         wait: Annotated[bool, Query(description="return once the judgement shows")] = False,
     ) -> Accepted:
+        return await once(Accepted, lambda: give(body, caller, wait))
+
+    async def give(body: KudosRequest, caller: Caller, wait: bool) -> Accepted:
         giver = body.from_id or caller.member_id
         caller.require_self(giver, "give kudos")
         try:
-            event = await handlers.give_kudos(GiveKudos(**{**body.model_dump(), "from_id": giver}))
+            event = await commands.give_kudos(GiveKudos(**{**body.model_dump(), "from_id": giver}))
         except PolicyViolation as e:
             code = 429 if e.code == "allowance_exhausted" else 409
             raise Problem(
@@ -209,15 +220,11 @@ def router(
     @api.get("/communities/{community_id}/kudos", tags=["kudos"])
     async def kudos_feed(
         community_id: Id,
-        before: Annotated[
-            datetime | None, Query(description="only kudos given before this")
-        ] = None,
+        before: Annotated[Instant | None, Query(description="only kudos given before this")] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> Feed:
         """The community's recent counted kudos, newest first."""
-        return Feed.model_validate(
-            await queries.feed(community_id, to_utc(before) if before else utc_now(), limit)
-        )
+        return Feed.model_validate(await queries.feed(community_id, before or utc_now(), limit))
 
     @api.get("/members/{member_id}/kudos", tags=["kudos"])
     async def member_kudos(member_id: Id) -> MemberKudos:
@@ -267,9 +274,10 @@ def router(
         to: Annotated[str, Query(description="YYYY-MM", max_length=7)],
     ) -> Trend:
         """The health numbers month by month, for a dashboard to draw."""
-        first, last = _period(from_, allowed=("month",)), _period(to, allowed=("month",))
+        first = _period(from_, allowed=("month",), field="from")
+        last = _period(to, allowed=("month",), field="to")
         if last.start < first.start or (last.start.year - first.start.year) * 12 > 120:
-            raise Problem(422, "Invalid range", "`to` must follow `from`, at most 10 years apart")
+            raise _invalid("to", "Invalid range", "`to` must follow `from`, at most 10 years apart")
         return Trend.model_validate(await queries.trend(community_id, first.key, last.key))
 
     @api.get("/communities/{community_id}/alerts", tags=["health"])

@@ -1,5 +1,6 @@
 """The events service running in the test process against the real infrastructure."""
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -10,8 +11,11 @@ import pytest
 
 from services.events.bootstrap import bootstrap
 from services.events.settings import EventsSettings
+from shared.events.topics import Topic
 from tests.infra import Infrastructure
-from tests.integration.apps import drop_database, serving, settings_for
+from tests.integration.apps import serving_anew, settings_for
+from tests.integration.kafka_io import produce_raw
+from tests.integration.polling import eventually
 
 
 @dataclass
@@ -25,7 +29,7 @@ class EventsApp:
         """Send a command, wait until the projection shows its event, return the answer."""
         response = await self.client.request(method, url, json=json, params={"wait": "true"})
         assert response.status_code == expect, response.text
-        body = response.json()
+        body: dict[str, Any] = response.json()
         if expect == 202:
             assert body["applied"] is True
         return body
@@ -56,10 +60,34 @@ class EventsApp:
         )
         return community_id
 
+    async def join(self, community_id: str, *members: str) -> None:
+        for member in members:
+            await self.command(
+                "POST", f"/communities/{community_id}/members", {"member_id": member}
+            )
+
+    async def wait_member(self, member_id: str, *, what: str) -> None:
+        """Wait until the projection knows the member (from a profile event)."""
+
+        async def known() -> bool:
+            return (await self.client.get(f"/members/{member_id}")).status_code == 200
+
+        await eventually(known, what=what)
+
+    async def send_inbound(self, event: dict[str, Any]) -> None:
+        """Produce an event as JSON straight to `cop.inbound`, without a key, as a source
+        system on the bus does."""
+        await produce_raw(
+            self.settings.kafka_bootstrap_servers,
+            self.settings.kafka_topic_prefix + str(Topic.INBOUND),
+            json.dumps(event).encode(),
+            key=None,
+            headers={},
+        )
+
 
 @pytest.fixture
 async def events(infra: Infrastructure, unique: str) -> AsyncIterator[EventsApp]:
     settings = settings_for(EventsSettings, infra, f"evt{unique}")
-    async with serving(bootstrap(settings), "events") as client:
+    async with serving_anew(infra, settings, bootstrap) as client:
         yield EventsApp(client, settings)
-    await drop_database(infra, settings.mongodb_database)

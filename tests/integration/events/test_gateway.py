@@ -1,60 +1,30 @@
 """The inbound gateway: HTTP and `cop.inbound`, on the real broker, MongoDB protocol and Redis."""
 
-import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from services.events.gateway import platform_id
+from services.events.commands.ingest import platform_id
 from shared.events.topics import Topic
 from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp
-from tests.integration.kafka_io import body, headers, produce_raw, read_all
-from tests.integration.polling import eventually
+from tests.integration.events.inbound import FEEDBACK, PROFILE, auth, profile_event, register, topic
+from tests.integration.kafka_io import body, headers, read_all
 
 pytestmark = pytest.mark.integration
 
-PROFILE = "cop.member.profile_updated.v1"
-FEEDBACK = "cop.feedback.submitted.v1"
 
-
-async def register(
-    infra: Infrastructure, events: EventsApp, name: str, types: list[str], limit: int = 6000
-) -> str:
-    """Register a source system through the events service's admin API; returns its key."""
-    response = await events.client.post(
-        "/sources", json={"name": name, "types": types, "rate_limit_per_minute": limit}
+async def assert_routed_once(
+    infra: Infrastructure, events: EventsApp, key: str, original_id: str
+) -> None:
+    """The event of `original_id` reached its domain topic once: behind it, only a marker."""
+    marker = profile_event("directory")
+    await events.client.post("/ingest", json=marker, headers=auth(key))
+    records = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.COMMUNITIES), expect=3, timeout_s=3
     )
-    assert response.status_code == 201, response.text
-    return str(response.json()["api_key"])
-
-
-def profile_event(source: str, member: str | None = None, **data: Any) -> dict[str, Any]:
-    member = member or f"m-{uuid.uuid4().hex[:8]}"
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": source,
-        "type": PROFILE,
-        "time": datetime.now(UTC).isoformat(),
-        "partitionkey": member,
-        "data": {
-            "member_id": member,
-            "name": "Dir Ectory",
-            "email": f"{member}@example.com",
-            **data,
-        },
-    }
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def topic(events: EventsApp, name: Topic) -> str:
-    return events.settings.kafka_topic_prefix + str(name)
+    assert sorted(body(r)["originalid"] for r in records) == sorted([original_id, marker["id"]])
 
 
 async def test_a_valid_event_is_routed_to_its_domain_topic_with_its_key(
@@ -89,12 +59,7 @@ async def test_a_resent_event_is_a_duplicate_and_not_published_twice(
     assert first.status_code == 202
     assert again.status_code == 200
     assert again.json()["status"] == "duplicate"
-    marker = profile_event("directory")
-    await events.client.post("/ingest", json=marker, headers=auth(key))
-    records = await read_all(
-        infra.kafka_bootstrap_servers, topic(events, Topic.COMMUNITIES), expect=3, timeout_s=3
-    )
-    assert sorted(body(r)["originalid"] for r in records) == sorted([event["id"], marker["id"]])
+    await assert_routed_once(infra, events, key, event["id"])
 
 
 async def test_the_same_id_from_two_sources_is_two_events_with_distinct_platform_ids(
@@ -235,12 +200,7 @@ async def test_an_id_twice_in_one_batch_is_published_once(
     again = {**profile_event("directory"), "id": first["id"]}  # another key, the same id
     response = await events.client.post("/ingest", json=[first, again], headers=auth(key))
     assert [r["status"] for r in response.json()["results"]] == ["accepted", "duplicate"]
-    marker = profile_event("directory")
-    await events.client.post("/ingest", json=marker, headers=auth(key))
-    records = await read_all(
-        infra.kafka_bootstrap_servers, topic(events, Topic.COMMUNITIES), expect=3, timeout_s=3
-    )
-    assert sorted(body(r)["originalid"] for r in records) == sorted([first["id"], marker["id"]])
+    await assert_routed_once(infra, events, key, first["id"])
 
 
 async def test_the_rate_limit_per_source_answers_429_with_retry_after(
@@ -269,14 +229,9 @@ async def test_an_event_produced_straight_to_cop_inbound_reaches_its_domain_topi
 ) -> None:
     await register(infra, events, "calendar", [PROFILE])
     event = profile_event("calendar")
-    inbound = topic(events, Topic.INBOUND)
-    await produce_raw(
-        infra.kafka_bootstrap_servers, inbound, json.dumps(event).encode(), key=None, headers={}
-    )
+    await events.send_inbound(event)
     stranger = profile_event("not-registered")
-    await produce_raw(
-        infra.kafka_bootstrap_servers, inbound, json.dumps(stranger).encode(), key=None, headers={}
-    )
+    await events.send_inbound(stranger)
     (routed,) = await read_all(
         infra.kafka_bootstrap_servers, topic(events, Topic.COMMUNITIES), expect=1
     )
@@ -288,8 +243,6 @@ async def test_an_event_produced_straight_to_cop_inbound_reaches_its_domain_topi
     assert body(rejected)["reason"] == "unregistered source"
     assert headers(rejected)["cop_via"] == "kafka"
 
-    async def in_projection() -> bool:
-        member = await events.client.get(f"/members/{event['data']['member_id']}")
-        return member.status_code == 200
-
-    await eventually(in_projection, what="the inbound profile in the events projection")
+    await events.wait_member(
+        event["data"]["member_id"], what="the inbound profile in the events projection"
+    )

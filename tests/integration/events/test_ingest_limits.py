@@ -3,25 +3,29 @@ or a 503: bodies nested too deeply, times with no UTC equivalent, events larger 
 accepts (recorded as rejected without their payload), and every wrong field named at once."""
 
 import asyncio
-import json
 import uuid
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
+from services.events.bootstrap import bootstrap
+from services.events.settings import EventsSettings
 from shared.events.topics import Topic
 from tests.infra import Infrastructure
+from tests.integration.apps import serving_anew, settings_for
 from tests.integration.events.conftest import EventsApp
-from tests.integration.events.test_gateway import (
+from tests.integration.events.inbound import (
     FEEDBACK,
     PROFILE,
     auth,
     profile_event,
     register,
+    structured_event,
     topic,
 )
-from tests.integration.kafka_io import body, headers, produce_raw, read_all
+from tests.integration.kafka_io import assert_nothing_on, body, headers, read_all
 
 pytestmark = pytest.mark.integration
 
@@ -29,21 +33,19 @@ SCHEDULED = "cop.session.scheduled.v1"
 ACTION_ITEM = "cop.action_item.opened.v1"
 PUBLISHED = "cop.artifact.published.v1"
 DEEPLY_NESTED = b"[" * 5000 + b"]" * 5000
-EDGES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"]
-BROKER_LIMIT = 1_048_576  # the producer's max_request_size; the broker takes 1,048,588
+EDGES = [
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-12:00",
+    # a UTC equivalent, but in the calendar's first or last year, where a consumer's arithmetic
+    # (a reminder a day before, the month before or after) would leave the calendar
+    "0001-01-01T00:00:00Z",
+    "9999-01-01T00:00:00Z",
+]
+BROKER_LIMIT = 100_000  # `KAFKA_MAX_RECORD_BYTES` of the `small_broker` events service
 
 
 def event(source: str, event_type: str, data: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": source,
-        "type": event_type,
-        "time": datetime.now(UTC).isoformat(),
-        "partitionkey": data["community_id"],
-        "data": data,
-        **changes,
-    }
+    return structured_event(source, event_type, data["community_id"], data, **changes)
 
 
 def scheduled(source: str, **data: Any) -> dict[str, Any]:
@@ -78,8 +80,7 @@ def action_item(source: str, **data: Any) -> dict[str, Any]:
 
 
 def artifact(source: str, size: int) -> dict[str, Any]:
-    """An artifact whose JSON is about `size` bytes (on cop.knowledge: no projection here)."""
-    ids = [f"a{i:07d}" + "x" * 112 for i in range(size // 123)]  # 120 chars + `"",`
+    """An artifact whose JSON is about `size` bytes, most of it its Markdown body."""
     return event(
         source,
         PUBLISHED,
@@ -88,11 +89,30 @@ def artifact(source: str, size: int) -> dict[str, Any]:
             "community_id": "c1",
             "kind": "pattern",
             "title": "Strangler fig",
-            "url": "https://wiki.example.com/strangler-fig",
+            "body_markdown": "x" * (size - 300),
             "author_ids": ["ada"],
-            "related_artifact_ids": ids,
         },
     )
+
+
+async def ingest_artifact(
+    infra: Infrastructure, events: EventsApp, size: int
+) -> tuple[dict[str, Any], httpx.Response]:
+    """`POST /ingest` an artifact of about `size` bytes from a source registered for it."""
+    key = await register(infra, events, "wiki", [PUBLISHED])
+    sent = artifact("wiki", size)
+    return sent, await events.client.post("/ingest", json=sent, headers=auth(key))
+
+
+@pytest.fixture
+async def small_broker(infra: Infrastructure, unique: str) -> AsyncIterator[EventsApp]:
+    """The events service in front of a broker that takes records of at most `BROKER_LIMIT`
+    bytes (the default 1 MiB is more than any valid event of the catalog needs)."""
+    settings = settings_for(
+        EventsSettings, infra, f"evs{unique}", kafka_max_record_bytes=BROKER_LIMIT
+    )
+    async with serving_anew(infra, settings, bootstrap) as client:
+        yield EventsApp(client, settings)
 
 
 async def rejections(infra: Infrastructure, events: EventsApp, expect: int = 1) -> list[Any]:
@@ -187,36 +207,42 @@ async def test_a_time_at_the_end_of_the_calendar_on_cop_inbound_is_rejected(
     sent = scheduled("calendar", starts_at=EDGES[1])
     sent["time"] = EDGES[0]
 
-    await produce_raw(
-        infra.kafka_bootstrap_servers,
-        topic(events, Topic.INBOUND),
-        json.dumps(sent).encode(),
-        key=None,
-        headers={},
-    )
+    await events.send_inbound(sent)
 
     (rejected,) = await rejections(infra, events)
     assert body(rejected)["reason"] == "invalid CloudEvents envelope"
     assert fields(body(rejected)) == {"time", "data.starts_at"}
 
 
+async def test_a_session_in_the_calendars_first_year_on_cop_inbound_is_rejected_naming_it(
+    infra: Infrastructure, events: EventsApp
+) -> None:
+    await register(infra, events, "calendar", [SCHEDULED])
+    sent = scheduled("calendar", starts_at="0001-01-01T00:00:00Z")
+
+    await events.send_inbound(sent)
+
+    (rejected,) = await rejections(infra, events)
+    assert body(rejected)["reason"] == f"invalid data for {SCHEDULED}"
+    assert fields(body(rejected)) == {"data.starts_at"}
+    assert headers(rejected)["cop_reason"] == f"invalid data for {SCHEDULED}"
+    assert "0002-01-01T00:00:00Z" in body(rejected)["errors"][0]["message"]
+
+
 # --- events larger than the broker accepts ---
 
 
 async def test_an_event_larger_than_the_broker_accepts_gets_413_and_is_recorded_without_payload(
-    infra: Infrastructure, events: EventsApp
+    infra: Infrastructure, small_broker: EventsApp
 ) -> None:
-    key = await register(infra, events, "wiki", [PUBLISHED])
-    big = artifact("wiki", 1_200_000)
-
-    response = await events.client.post("/ingest", json=big, headers=auth(key))
+    big, response = await ingest_artifact(infra, small_broker, 150_000)
 
     assert response.status_code == 413, response.text
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["detail"] == "event too large"
     assert fields(problem) == {"event"}
-    (rejected,) = await rejections(infra, events)
+    (rejected,) = await rejections(infra, small_broker)
     assert len(rejected.value) < 5_000  # the payload is not kept
     record = body(rejected)
     assert record["reason"] == "event too large"
@@ -226,42 +252,36 @@ async def test_an_event_larger_than_the_broker_accepts_gets_413_and_is_recorded_
     }  # fmt: skip
     assert record["event"]["payload"] == "omitted"
     assert record["event"]["size"] > BROKER_LIMIT
-    routed = await read_all(
-        infra.kafka_bootstrap_servers, topic(events, Topic.KNOWLEDGE), expect=1, timeout_s=2
-    )
-    assert routed == []
+    await assert_nothing_on(infra.kafka_bootstrap_servers, topic(small_broker, Topic.KNOWLEDGE))
 
 
 async def test_an_event_just_under_the_broker_limit_is_accepted_and_routed(
-    infra: Infrastructure, events: EventsApp
+    infra: Infrastructure, small_broker: EventsApp
 ) -> None:
-    key = await register(infra, events, "wiki", [PUBLISHED])
-    sent = artifact("wiki", 1_000_000)
-
-    response = await events.client.post("/ingest", json=sent, headers=auth(key))
+    sent, response = await ingest_artifact(infra, small_broker, 95_000)
 
     assert response.status_code == 202, response.text
     (routed,) = await read_all(
-        infra.kafka_bootstrap_servers, topic(events, Topic.KNOWLEDGE), expect=1
+        infra.kafka_bootstrap_servers, topic(small_broker, Topic.KNOWLEDGE), expect=1
     )
-    assert len(routed.value) > 990_000
+    assert len(routed.value) > 94_000
     assert body(routed)["originalid"] == sent["id"]
 
 
 async def test_an_oversized_event_in_a_batch_is_rejected_alone(
-    infra: Infrastructure, events: EventsApp
+    infra: Infrastructure, small_broker: EventsApp
 ) -> None:
-    key = await register(infra, events, "wiki", [PUBLISHED])
-    small, big = artifact("wiki", 1_000), artifact("wiki", 1_200_000)
+    key = await register(infra, small_broker, "wiki", [PUBLISHED])
+    small, big = artifact("wiki", 1_000), artifact("wiki", 150_000)
 
-    response = await events.client.post("/ingest", json=[big, small], headers=auth(key))
+    response = await small_broker.client.post("/ingest", json=[big, small], headers=auth(key))
 
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert [(r["status"], r.get("reason")) for r in results] == [
         ("rejected", "event too large"), ("accepted", None),
     ]  # fmt: skip
-    (rejected,) = await rejections(infra, events)
+    (rejected,) = await rejections(infra, small_broker)
     assert body(rejected)["event"]["id"] == big["id"]
     assert len(rejected.value) < 5_000
 

@@ -24,13 +24,12 @@ from cloudevents.v1 import conversion as v1_conversion
 from cloudevents.v1 import kafka as v1_kafka
 from cloudevents.v1.http import CloudEvent as V1Event
 
-from services.events.gateway import platform_id
+from services.events.commands.ingest import platform_id
 from shared.events.topics import Topic
 from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp
-from tests.integration.events.test_gateway import PROFILE, auth, register, topic
+from tests.integration.events.inbound import PROFILE, auth, register, topic
 from tests.integration.kafka_io import body, headers, read_all
-from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -267,11 +266,9 @@ async def test_a_binary_mode_record_on_cop_inbound_is_routed(
     (record,) = await routed_profiles(infra, events, expect=1)
     assert_routed(record, event, "calendar")
 
-    async def applied() -> bool:
-        member = await events.client.get(f"/members/{member_of(event)}")
-        return member.status_code == 200
-
-    await eventually(applied, what="the binary-mode profile in the events projection")
+    await events.wait_member(
+        member_of(event), what="the binary-mode profile in the events projection"
+    )
 
 
 async def test_a_v1_sdk_binary_record_keyed_by_its_partitionkey_on_cop_inbound_is_routed(

@@ -8,9 +8,8 @@ import pytest
 from shared.events.topics import Topic, dlq_topic
 from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp
-from tests.integration.events.test_gateway import PROFILE, profile_event, register, topic
+from tests.integration.events.inbound import PROFILE, profile_event, register, topic
 from tests.integration.kafka_io import body, headers, produce_raw, read_all
-from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -38,11 +37,9 @@ async def test_deeply_nested_json_on_cop_inbound_is_rejected_and_the_events_behi
     assert headers(rejected)["cop_via"] == "kafka"
     assert "nest" in body(rejected)["reason"].lower()
 
-    async def profile_applied() -> bool:
-        member = await events.client.get(f"/members/{valid['data']['member_id']}")
-        return member.status_code == 200
-
-    await eventually(profile_applied, what="the valid event behind the poison applied")
+    await events.wait_member(
+        valid["data"]["member_id"], what="the valid event behind the poison applied"
+    )
 
 
 async def test_an_undecodable_record_on_a_domain_topic_is_dead_lettered_once_with_its_reason(

@@ -29,6 +29,23 @@ async def snapshot(infra: Infrastructure, database: str) -> dict[str, list[dict[
         await client.close()
 
 
+async def rebuilt_by(
+    infra: Infrastructure, settings: EventsSettings, applied: int, what: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Run the events service on `settings` until its projection has applied `applied` events;
+    the projection once it stopped (its database is dropped then)."""
+    async with serving(bootstrap(settings), "events"):
+
+        async def caught_up() -> bool:
+            now = await snapshot(infra, settings.mongodb_database)
+            return len(now["applied_events"]) == applied
+
+        await eventually(caught_up, what=what)
+    found = await snapshot(infra, settings.mongodb_database)
+    await drop_database(infra, settings.mongodb_database)
+    return found
+
+
 async def test_projection_rebuilt_by_replaying_the_topics_equals_the_live_one(
     infra: Infrastructure, events: EventsApp, unique: str
 ) -> None:
@@ -62,15 +79,9 @@ async def test_projection_rebuilt_by_replaying_the_topics_equals_the_live_one(
         mongodb_database=f"evt{unique}_replayed",
         kafka_consumer_group=f"replay-{unique}",
     )
-    async with serving(bootstrap(replay), "replayed"):
-
-        async def caught_up() -> bool:
-            rebuilt = await snapshot(infra, replay.mongodb_database)
-            return len(rebuilt["applied_events"]) == len(live["applied_events"])
-
-        await eventually(caught_up, what="the replayed projection to catch up")
-    rebuilt = await snapshot(infra, replay.mongodb_database)
-    await drop_database(infra, replay.mongodb_database)
+    rebuilt = await rebuilt_by(
+        infra, replay, len(live["applied_events"]), "the replayed projection to catch up"
+    )
     assert len(live["applied_events"]) == 18
     for name in live:
         assert rebuilt[name] == live[name], f"{name} differs after replay"
@@ -99,13 +110,7 @@ async def test_copctl_replay_rebuilds_the_projection_of_the_stopped_service_in_p
     emptied = await snapshot(infra, settings.mongodb_database)
     assert all(docs == [] for docs in emptied.values())
 
-    async with serving(bootstrap(settings), "events"):
-
-        async def rebuilt() -> bool:
-            now = await snapshot(infra, settings.mongodb_database)
-            return len(now["applied_events"]) == len(before["applied_events"])
-
-        await eventually(rebuilt, what="the projection rebuilt from the topics")
-    after = await snapshot(infra, settings.mongodb_database)
-    await drop_database(infra, settings.mongodb_database)
+    after = await rebuilt_by(
+        infra, settings, len(before["applied_events"]), "the projection rebuilt from the topics"
+    )
     assert after == before

@@ -34,7 +34,7 @@ async def schedule(events: EventsApp, community_id: str, days: float = 7, **extr
     return str(answer["subject"]).removeprefix("session/")
 
 
-async def test_scheduled_session_gets_the_seed_agenda_by_default(events: EventsApp) -> None:
+async def test_scheduled_session_gets_the_default_agenda(events: EventsApp) -> None:
     community_id = await events.new_community()
     session_id = await schedule(events, community_id)
     session = await events.get(f"/sessions/{session_id}")
@@ -91,6 +91,7 @@ async def test_invalid_transitions_are_refused_with_409_problem(
 
 async def test_check_ins_before_held_count_as_attendance(events: EventsApp) -> None:
     community_id = await events.new_community()
+    await events.join(community_id, "bob", "cy")
     session_id = await schedule(events, community_id)
     for member in ("ann", "bob"):
         await events.command("POST", f"/sessions/{session_id}/check-ins", {"member_id": member})
@@ -117,6 +118,7 @@ async def test_feedback_only_from_attendees_and_a_second_replaces_the_first(
     community_id = await events.new_community()
     session_id = await schedule(events, community_id)
     url = f"/sessions/{session_id}/feedback"
+    await events.join(community_id, "bob")
     early = await events.client.put(f"{url}/ann", json={"rating": 5})
     assert early.json()["code"] == "session_not_held"
     await events.command("POST", f"/sessions/{session_id}/hold", {"attendee_ids": ["ann", "bob"]})
@@ -135,7 +137,7 @@ async def test_feedback_only_from_attendees_and_a_second_replaces_the_first(
     own = await events.client.get(f"{url}/ann", headers=bearer("ann"))
     assert own.json()["rating"] == 4
     others = await events.client.get(f"{url}/ann", headers=bearer("bob"))
-    assert others.status_code == 403  # one member's feedback is theirs; the summary is public
+    assert others.status_code == 403  # one member's feedback is theirs; the summary has no names
     anonymous = await events.client.get(f"{url}/ann", headers={"Authorization": ""})
     assert anonymous.status_code == 401
     summary = (await events.get(f"/sessions/{session_id}"))["feedback"]
@@ -214,6 +216,7 @@ async def test_facilitator_rotation_lists_who_facilitated_the_last_sessions(
     events: EventsApp,
 ) -> None:
     community_id = await events.new_community()
+    await events.join(community_id, "x")
     for days, facilitator in ((-30, "ann"), (-20, "bob"), (-10, "ann"), (-5, "cy")):
         session_id = await schedule(events, community_id, days=days, facilitator_id=facilitator)
         await events.command("POST", f"/sessions/{session_id}/hold", {"attendee_ids": ["x"]})
@@ -286,6 +289,53 @@ async def test_times_beyond_the_ends_of_the_calendar_in_bodies_are_a_422_naming_
     )
     assert due.status_code == 422
     assert [e["field"] for e in due.json()["errors"]] == ["due"]
+
+
+# A reminder a day before, the month or week before: a consumer's arithmetic must stay inside
+# the calendar, so its first and last years are refused at the door.
+FIRST_AND_LAST_YEARS = ["0001-01-01T00:00:00Z", "0001-12-31T23:59:59.999999Z", "9999-01-01T00:00Z"]
+
+
+@pytest.mark.parametrize("edge", FIRST_AND_LAST_YEARS)
+async def test_a_time_in_the_calendars_first_or_last_year_is_a_422_naming_the_field(
+    events: EventsApp, edge: str
+) -> None:
+    community_id = await events.new_community()
+    body = {"title": "x", "format": "other", "facilitator_id": "lea", "starts_at": edge}
+    scheduled = await events.client.post(f"/communities/{community_id}/sessions", json=body)
+    assert scheduled.status_code == 422, scheduled.text
+    assert scheduled.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in scheduled.json()["errors"]] == ["starts_at"]
+    assert (
+        "0002-01-01T00:00:00Z and 9998-12-31T23:59:59Z" in scheduled.json()["errors"][0]["message"]
+    )
+    session_id = await schedule(events, community_id)
+    refused = {
+        "starts_at": await events.client.post(
+            f"/sessions/{session_id}/reschedule", json={"starts_at": edge}
+        ),
+        "held_at": await events.client.post(f"/sessions/{session_id}/hold", json={"held_at": edge}),
+        "due": await events.client.post(
+            f"/sessions/{session_id}/action-items",
+            json={"title": "x", "owner_id": "ann", "due": edge},
+        ),
+        "query.from": await events.client.get(
+            f"/communities/{community_id}/sessions", params={"from": edge}
+        ),
+    }
+    for field, response in refused.items():
+        assert response.status_code == 422, (field, response.text)
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize("edge", ["0002-01-01T00:00:00Z", "9998-12-31T23:59:59.999Z"])
+async def test_a_session_at_either_end_of_the_accepted_range_is_scheduled(
+    events: EventsApp, edge: str
+) -> None:
+    community_id = await events.new_community()
+    session_id = await schedule(events, community_id, starts_at=edge)
+    session = await events.get(f"/sessions/{session_id}")
+    assert datetime.fromisoformat(session["starts_at"]) == datetime.fromisoformat(edge)
 
 
 async def test_a_body_may_not_carry_what_the_path_supplies(events: EventsApp) -> None:

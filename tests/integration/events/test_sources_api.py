@@ -2,42 +2,21 @@
 over real HTTP, on the real broker, MongoDB protocol and Redis."""
 
 import asyncio
-import contextlib
-import os
 import subprocess
-import sys
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from services.events.bootstrap import bootstrap
 from services.events.settings import EventsSettings
+from tests.copctl_process import run_copctl
 from tests.infra import Infrastructure
-from tests.integration.apps import bearer, drop_database, settings_for
+from tests.integration.apps import bearer, drop_database, listening, settings_for
 from tests.integration.events.conftest import EventsApp
+from tests.integration.events.inbound import FEEDBACK, PROFILE, auth, profile_event
 
 pytestmark = pytest.mark.integration
-
-PROFILE = "cop.member.profile_updated.v1"
-FEEDBACK = "cop.feedback.submitted.v1"
-
-
-def profile_event(source: str) -> dict[str, Any]:
-    member = f"m-{uuid.uuid4().hex[:8]}"
-    return {
-        "specversion": "1.0", "id": str(uuid.uuid4()), "source": source, "type": PROFILE,
-        "partitionkey": member,
-        "data": {"member_id": member, "name": "Dir Ectory", "email": f"{member}@example.com"},
-    }  # fmt: skip
-
-
-def api_key(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 async def test_an_admin_registers_a_source_and_its_key_is_answered_once(events: EventsApp) -> None:
@@ -53,7 +32,7 @@ async def test_an_admin_registers_a_source_and_its_key_is_answered_once(events: 
         "types": sorted([FEEDBACK, PROFILE]),
         "rate_limit_per_minute": events.settings.ingest_default_rate_limit_per_minute,
     }
-    ingested = await events.client.post("/ingest", json=profile_event("wiki"), headers=api_key(key))
+    ingested = await events.client.post("/ingest", json=profile_event("wiki"), headers=auth(key))
     assert ingested.status_code == 202, ingested.text
 
     listed = await events.client.get("/sources")
@@ -134,7 +113,7 @@ async def test_a_revoked_source_gets_401_and_is_listed_as_revoked(events: Events
     key = created.json()["api_key"]
     revoked = await events.client.post("/sources/wiki/revoke")
     assert (revoked.status_code, revoked.content) == (204, b"")
-    refused = await events.client.post("/ingest", json=profile_event("wiki"), headers=api_key(key))
+    refused = await events.client.post("/ingest", json=profile_event("wiki"), headers=auth(key))
     assert refused.status_code == 401
     (wiki,) = (await events.client.get("/sources")).json()
     assert wiki["active"] is False
@@ -144,36 +123,9 @@ async def test_a_revoked_source_gets_401_and_is_listed_as_revoked(events: Events
     assert unknown.json()["detail"] == "no source nobody"
 
 
-@contextlib.asynccontextmanager
-async def listening(app: FastAPI) -> AsyncIterator[str]:
-    """Serve the app over real HTTP on a free local port, in this event loop; yield its URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("the server stopped before it started")
-            await asyncio.sleep(0.05)
-        (socket, *_) = server.servers[0].sockets
-        yield f"http://127.0.0.1:{socket.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def copctl(events_url: str, secret: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EVENTS_URL": events_url, "AUTH_TOKEN_SECRET": secret}
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "copctl", "sources", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    env = {"EVENTS_URL": events_url, "AUTH_TOKEN_SECRET": secret}
+    return await asyncio.to_thread(run_copctl, "sources", *args, env=env)
 
 
 async def test_copctl_sources_registers_lists_and_revokes_through_the_events_service(
@@ -191,7 +143,7 @@ async def test_copctl_sources_registers_lists_and_revokes_through_the_events_ser
             assert key_line.startswith(prefix + "cop_")
             key = key_line.removeprefix(prefix)
             async with httpx.AsyncClient(base_url=url) as http:
-                sent = await http.post("/ingest", json=profile_event("wiki"), headers=api_key(key))
+                sent = await http.post("/ingest", json=profile_event("wiki"), headers=auth(key))
                 assert sent.status_code == 202, sent.text
 
                 listed = await copctl(url, secret, "list")
@@ -213,9 +165,7 @@ async def test_copctl_sources_registers_lists_and_revokes_through_the_events_ser
 
                 revoked = await copctl(url, secret, "revoke", "wiki")
                 assert (revoked.returncode, revoked.stdout) == (0, "revoked wiki\n")
-                refused = await http.post(
-                    "/ingest", json=profile_event("wiki"), headers=api_key(key)
-                )
+                refused = await http.post("/ingest", json=profile_event("wiki"), headers=auth(key))
                 assert refused.status_code == 401
                 assert "revoked" in (await copctl(url, secret, "list")).stdout
                 no_such = await copctl(url, secret, "revoke", "nobody")

@@ -12,6 +12,7 @@ import pytest
 
 from services.knowledge.bootstrap import bootstrap
 from services.knowledge.settings import KnowledgeSettings
+from shared.events.bounds import MAX_AUTHORS, MAX_RELATED_ARTIFACTS, MAX_TAGS
 from shared.events.catalog import (
     CommunityCreated,
     MemberProfileUpdated,
@@ -20,7 +21,7 @@ from shared.events.catalog import (
 )
 from shared.events.envelope import new_event
 from tests.infra import Infrastructure
-from tests.integration.apps import bearer, drop_database, serving, settings_for
+from tests.integration.apps import bearer, serving_anew, settings_for
 from tests.integration.kafka_io import produce_events
 from tests.integration.polling import eventually
 
@@ -47,18 +48,21 @@ class Knowledge:
         assert response.json()["applied"] is True
         return str(response.json()["artifact_id"])
 
+    async def post_as(self, member: str, url: str, body: Any) -> httpx.Response:
+        return await self.client.post(url, json=body, headers=bearer(member))
+
     async def get(self, artifact_id: str, **params: str) -> dict[str, Any]:
         response = await self.client.get(f"/artifacts/{artifact_id}", params=params)
         assert response.status_code == 200, response.text
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
 
 
 @pytest.fixture
 async def knowledge(infra: Infrastructure, unique: str) -> AsyncIterator[Knowledge]:
     settings = settings_for(KnowledgeSettings, infra, f"kn{unique}")
-    async with serving(bootstrap(settings), "knowledge") as client:
+    async with serving_anew(infra, settings, bootstrap) as client:
         yield Knowledge(client, settings, infra, f"guild-{unique}")
-    await drop_database(infra, settings.mongodb_database)
 
 
 def member() -> str:
@@ -71,10 +75,10 @@ async def test_revisions_keep_every_version_and_diff_them(knowledge: Knowledge) 
     for i, body in enumerate(
         ["Merge small changes daily.", "Merge small changes daily.\n\nUse flags."]
     ):
-        response = await knowledge.client.post(
+        response = await knowledge.post_as(
+            author,
             f"/artifacts/{artifact}/revisions?wait=true",
-            json={"change_note": f"edit {i}", "body_markdown": body},
-            headers=bearer(author),
+            {"change_note": f"edit {i}", "body_markdown": body},
         )
         assert response.status_code == 202, response.text
         assert response.json()["version"] == i + 2
@@ -95,13 +99,13 @@ async def test_revisions_keep_every_version_and_diff_them(knowledge: Knowledge) 
         "Trunk-based development",
         ["ci"],
     )
-    unchanged = await knowledge.client.post(
+    unchanged = await knowledge.post_as(
+        author,
         f"/artifacts/{artifact}/revisions",
-        json={
+        {
             "change_note": "nothing",
             "body_markdown": "Merge small changes daily.\n\nUse flags.",
         },
-        headers=bearer(author),
     )
     assert unchanged.status_code == 409
     assert unchanged.json()["code"] == "unchanged"
@@ -129,29 +133,27 @@ async def test_only_an_author_the_leader_or_an_admin_may_revise_or_retire(
     )
     artifact = await knowledge.publish(author)
     change = {"change_note": "fix", "summary": "Grow the new around the old"}
-    refused = await knowledge.client.post(
-        f"/artifacts/{artifact}/revisions", json=change, headers=bearer(stranger)
-    )
+    refused = await knowledge.post_as(stranger, f"/artifacts/{artifact}/revisions", change)
     assert refused.status_code == 403
     assert refused.json()["code"] == "not_author_leader_or_admin"
 
     async def leader_may() -> bool:
-        response = await knowledge.client.post(
-            f"/artifacts/{artifact}/revisions?wait=true", json=change, headers=bearer(leader)
+        response = await knowledge.post_as(
+            leader, f"/artifacts/{artifact}/revisions?wait=true", change
         )
         return response.status_code == 202
 
     await eventually(leader_may, what="the leader's revision once the community is known")
-    in_someone_elses_name = await knowledge.client.post(
+    in_someone_elses_name = await knowledge.post_as(
+        stranger,
         "/artifacts",
-        json={
+        {
             "community_id": knowledge.community,
             "kind": "guide",
             "title": "x",
             "url": "https://example.com/x",
             "author_ids": [author],
         },
-        headers=bearer(stranger),
     )
     assert in_someone_elses_name.status_code == 403
     assert in_someone_elses_name.json()["code"] == "not_author"
@@ -167,10 +169,10 @@ async def test_retired_artifact_points_to_its_successor_and_leaves_search(
     new = await knowledge.publish(
         author, title="Trunk-based branching", body_markdown="Short-lived branches."
     )
-    retire = await knowledge.client.post(
+    retire = await knowledge.post_as(
+        author,
         f"/artifacts/{old}/retire?wait=true",
-        json={"reason": "we merge daily now", "superseded_by": new},
-        headers=bearer(author),
+        {"reason": "we merge daily now", "superseded_by": new},
     )
     assert retire.status_code == 202, retire.text
     retired = await knowledge.get(old)
@@ -189,14 +191,10 @@ async def test_retired_artifact_points_to_its_successor_and_leaves_search(
         "/search", params={"q": "branching", "community": knowledge.community, "status": "all"}
     )
     assert {i["artifact_id"] for i in everything.json()["items"]} == {old, new}
-    again = await knowledge.client.post(
-        f"/artifacts/{old}/retire", json={"reason": "twice"}, headers=bearer(author)
-    )
+    again = await knowledge.post_as(author, f"/artifacts/{old}/retire", {"reason": "twice"})
     assert again.json()["code"] == "retired"
-    to_itself = await knowledge.client.post(
-        f"/artifacts/{new}/retire",
-        json={"reason": "x", "superseded_by": new},
-        headers=bearer(author),
+    to_itself = await knowledge.post_as(
+        author, f"/artifacts/{new}/retire", {"reason": "x", "superseded_by": new}
     )
     assert to_itself.json()["code"] == "successor_is_itself"
 
@@ -210,10 +208,10 @@ async def test_links_show_from_both_sides_and_follow_revisions(knowledge: Knowle
     )
     assert (await knowledge.get(target))["linked_from"] == [source]
     assert (await knowledge.get(source))["related_artifact_ids"] == [target]
-    await knowledge.client.post(
+    await knowledge.post_as(
+        author,
         f"/artifacts/{source}/revisions?wait=true",
-        json={"change_note": "relink", "related_artifact_ids": [other]},
-        headers=bearer(author),
+        {"change_note": "relink", "related_artifact_ids": [other]},
     )
     assert (await knowledge.get(target))["linked_from"] == []
     assert (await knowledge.get(other))["linked_from"] == [source]
@@ -251,16 +249,16 @@ async def test_a_held_session_gets_a_minutes_stub_its_facilitator_fills(
     )
     assert minutes["title"] == "Minutes: Q4 retrospective"
     assert minutes["session_id"] == session
-    not_yours = await knowledge.client.post(
+    not_yours = await knowledge.post_as(
+        colleague,
         f"/artifacts/{minutes['artifact_id']}/revisions",
-        json={"change_note": "fill", "body_markdown": "x"},
-        headers=bearer(colleague),
+        {"change_note": "fill", "body_markdown": "x"},
     )
     assert not_yours.status_code == 403
-    filled = await knowledge.client.post(
+    filled = await knowledge.post_as(
+        facilitator,
         f"/artifacts/{minutes['artifact_id']}/revisions?wait=true",
-        json={"change_note": "filled in", "body_markdown": "## Notes\n\nWe keep the WIP limit."},
-        headers=bearer(facilitator),
+        {"change_note": "filled in", "body_markdown": "## Notes\n\nWe keep the WIP limit."},
     )
     assert filled.status_code == 202, filled.text
     published = (await knowledge.client.get(f"/sessions/{session}/minutes")).json()
@@ -287,10 +285,10 @@ async def test_reuses_count_distinct_teams_and_those_beyond_the_authors(
     artifact = await knowledge.publish(author)
     for team in ("payments", "platform", "search", "payments"):
         user = member()
-        response = await knowledge.client.post(
+        response = await knowledge.post_as(
+            user,
             f"/artifacts/{artifact}/reuses?wait=true",
-            json={"team": team, "context": "adopted for the checkout rewrite"},
-            headers=bearer(user),
+            {"team": team, "context": "adopted for the checkout rewrite"},
         )
         assert response.status_code == 202, response.text
         assert response.json()["applied"] is True
@@ -328,25 +326,21 @@ async def test_markdown_renders_as_inert_html(knowledge: Knowledge) -> None:
 
 async def test_bad_input_is_a_problem_naming_the_field(knowledge: Knowledge) -> None:
     author = member()
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"kind": "poem", "title": "x", "body_markdown": "x"}, "kind"),
         ({"kind": "pattern", "title": "x" * 201, "body_markdown": "x"}, "title"),
         ({"kind": "pattern", "title": "x", "body_markdown": "x", "tags": ["Not A Tag"]}, "tags"),
         ({"kind": "pattern", "title": "x", "body_markdown": "x" * 200_001}, "body_markdown"),
     ]
     for fields, field in cases:
-        response = await knowledge.client.post(
-            "/artifacts",
-            json={"community_id": knowledge.community, **fields},
-            headers=bearer(author),
+        response = await knowledge.post_as(
+            author, "/artifacts", {"community_id": knowledge.community, **fields}
         )
         assert response.status_code == 422, (field, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert any(e["field"].startswith(field) for e in response.json()["errors"]), response.json()
-    neither = await knowledge.client.post(
-        "/artifacts",
-        json={"community_id": knowledge.community, "kind": "guide", "title": "x"},
-        headers=bearer(author),
+    neither = await knowledge.post_as(
+        author, "/artifacts", {"community_id": knowledge.community, "kind": "guide", "title": "x"}
     )
     assert neither.status_code == 422
     missing = await knowledge.client.get("/artifacts/no-such-thing")
@@ -377,26 +371,45 @@ async def test_one_id_is_published_once_even_before_the_projection_shows_it(
         "url": "https://example.com/runbook",
     }
     answers = [
-        await knowledge.client.post(
-            "/artifacts", json={**body, "author_ids": [who]}, headers=bearer(who)
-        )
+        await knowledge.post_as(who, "/artifacts", {**body, "author_ids": [who]})
         for who in (first, second)
     ]
     assert [a.status_code for a in answers] == [202, 409]
     assert answers[1].json()["code"] == "artifact_exists"
-    reserved = await knowledge.client.post(
-        "/artifacts", json={**body, "artifact_id": "minutes-s1"}, headers=bearer(first)
-    )
+    reserved = await knowledge.post_as(first, "/artifacts", {**body, "artifact_id": "minutes-s1"})
     assert reserved.json()["code"] == "reserved_id"
 
 
 async def test_a_revision_with_a_bad_url_is_a_problem_naming_it(knowledge: Knowledge) -> None:
     author = member()
     artifact = await knowledge.publish(author)
-    response = await knowledge.client.post(
-        f"/artifacts/{artifact}/revisions",
-        json={"change_note": "move", "url": "not a url"},
-        headers=bearer(author),
+    response = await knowledge.post_as(
+        author, f"/artifacts/{artifact}/revisions", {"change_note": "move", "url": "not a url"}
     )
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["url"]
+
+
+async def test_over_long_lists_of_an_artifact_are_a_422_naming_the_field(
+    knowledge: Knowledge,
+) -> None:
+    author = member()
+    artifact = await knowledge.publish(author)
+    over = {
+        "tags": [f"t{i}" for i in range(MAX_TAGS + 1)],
+        "related_artifact_ids": [f"a{i}" for i in range(MAX_RELATED_ARTIFACTS + 1)],
+    }
+    url = "https://example.com/x"
+    body = {"community_id": knowledge.community, "kind": "pattern", "title": "x", "url": url}
+    for field, items in {**over, "author_ids": [author] * (MAX_AUTHORS + 1)}.items():
+        published = await knowledge.post_as(author, "/artifacts", {**body, field: items})
+        assert published.status_code == 422, (field, published.text)
+        assert [e["field"] for e in published.json()["errors"]] == [field]
+    for field, items in over.items():
+        revised = await knowledge.post_as(
+            author, f"/artifacts/{artifact}/revisions", {"change_note": "more", field: items}
+        )
+        assert revised.status_code == 422, (field, revised.text)
+        assert [e["field"] for e in revised.json()["errors"]] == [field]
+    at_the_bound = {field: items[:-1] for field, items in over.items()}
+    await knowledge.publish(author, **at_the_bound)

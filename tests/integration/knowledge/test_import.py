@@ -14,7 +14,7 @@ from copctl.knowledge import Report, artifact_id_for, import_tree
 from services.knowledge.bootstrap import bootstrap
 from services.knowledge.settings import KnowledgeSettings
 from tests.infra import Infrastructure
-from tests.integration.apps import bearer, drop_database, serving, settings_for
+from tests.integration.apps import bearer, serving_anew, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,8 @@ class Knowledge:
     async def get(self, artifact_id: str) -> dict[str, Any]:
         response = await self.client.get(f"/artifacts/{artifact_id}")
         assert response.status_code == 200, response.text
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
 
     async def run(self, root: Path, member: str, *, admin: bool = False) -> Report:
         """The import as `copctl knowledge import ROOT --as MEMBER [--admin]` runs it."""
@@ -41,9 +42,8 @@ class Knowledge:
 @pytest.fixture
 async def knowledge(infra: Infrastructure, unique: str) -> AsyncIterator[Knowledge]:
     settings = settings_for(KnowledgeSettings, infra, f"kni{unique}")
-    async with serving(bootstrap(settings), "knowledge") as client:
+    async with serving_anew(infra, settings, bootstrap) as client:
         yield Knowledge(client, f"guild-{unique}")
-    await drop_database(infra, settings.mongodb_database)
 
 
 def member() -> str:
@@ -54,6 +54,15 @@ def write(root: Path, relative_path: str, text: str) -> None:
     path = root / relative_path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def mine_and_theirs(root: Path) -> tuple[str, str]:
+    """Two guides: `mine.md` without authors, `theirs.md` naming someone else as its author;
+    gives the importer and that someone."""
+    importer, someone = member(), member()
+    write(root, "theirs.md", f"---\nauthors: [{someone}]\n---\n# Their guide\n")
+    write(root, "mine.md", "# My guide\n\nFirst.\n")
+    return importer, someone
 
 
 def results(report: Report) -> dict[str, str]:
@@ -181,9 +190,7 @@ async def test_import_publishes_then_revises_only_what_changed(
 async def test_files_in_other_names_need_admin_and_retired_artifacts_are_left_alone(
     knowledge: Knowledge, tmp_path: Path
 ) -> None:
-    importer, someone = member(), member()
-    write(tmp_path, "theirs.md", f"---\nauthors: [{someone}]\n---\n# Their guide\n")
-    write(tmp_path, "mine.md", "# My guide\n\nFirst.\n")
+    importer, someone = mine_and_theirs(tmp_path)
 
     as_member = await knowledge.run(tmp_path, importer)
     assert results(as_member) == {"mine.md": "published", "theirs.md": "failed"}

@@ -38,7 +38,7 @@ async def build_history(client: Any, community: str, infra: Infrastructure, pref
         prefix,
         [new_event(held, source="test"), new_event(profile, source="test")],
     )
-    ids = []
+    ids: list[str] = []
     for i in range(6):
         response = await client.post(
             "/artifacts?wait=true",
@@ -79,7 +79,7 @@ async def build_history(client: Any, community: str, infra: Infrastructure, pref
         assert reused.status_code == 202
 
     async def stub() -> bool:
-        return (await client.get(f"/sessions/s-{community}/minutes")).status_code == 200
+        return bool((await client.get(f"/sessions/s-{community}/minutes")).status_code == 200)
 
     await eventually(stub, what="the minutes stub")
     filled = await client.post(

@@ -73,7 +73,8 @@ class Corpus:
     async def search(self, **params: Any) -> dict[str, Any]:
         response = await self.client.get("/search", params={"community": self.community, **params})
         assert response.status_code == 200, response.text
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
 
     async def winners(self, q: str, **params: Any) -> list[str]:
         names = {v: k for k, v in self.ids.items()}

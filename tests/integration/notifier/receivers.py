@@ -33,7 +33,8 @@ class Arrival:
         return json.loads(self.raw)
 
     def verify_signature(self, secret: str, *, max_skew_s: float = 300.0) -> bool:
-        """The check the README documents for a receiver of signed (`webhook`) posts."""
+        """The check a receiver of signed (`webhook`) posts makes, as
+        docs/notifier.md#chat-channels-and-signed-webhooks documents it."""
         timestamp = self.headers.get("x-cop-timestamp", "")
         signature = self.headers.get("x-cop-signature", "")
         if not timestamp.isdigit() or abs(self.wall - int(timestamp)) > max_skew_s:

@@ -3,7 +3,7 @@
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,15 +19,9 @@ from tests.infra import Infrastructure
 from tests.integration.apps import bearer, drop_database, serving, settings_for
 from tests.integration.kafka_io import body, produce_event, read_all
 from tests.integration.polling import eventually
-from tests.sinks import Sinks, running_sinks
+from tests.sinks import Sinks
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
-    with running_sinks(tmp_path_factory.mktemp("notifier-sinks")) as running:
-        yield running
 
 
 @dataclass
@@ -41,7 +35,8 @@ class Notifier:
     async def deliveries(self, cause_event_id: str) -> list[dict[str, Any]]:
         response = await self.client.get("/deliveries", params={"cause_event_id": cause_event_id})
         assert response.status_code == 200
-        return response.json()["items"]
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
 
 
 @contextlib.asynccontextmanager

@@ -1,4 +1,4 @@
-"""The notifier's delivery guarantees against the real infrastructure (issue 9, "Delivery"):
+"""The notifier's delivery guarantees against the real infrastructure (see docs/notifier.md):
 signed webhook posts, the host allowlist, retries with backoff then the DLQ and an operator's
 retry, a burst held to a webhook's rate, nothing sent twice on redelivery or replay, and the
 state machine at its crash points.
@@ -27,7 +27,7 @@ from copctl.replay import replay
 from services.notifier import rebuild
 from services.notifier.adapters.deliveries import minute_key, minute_of
 from services.notifier.bootstrap import bootstrap
-from services.notifier.dispatch import Dispatcher
+from services.notifier.jobs import Dispatcher
 from services.notifier.settings import LOCAL_CHAT_WEBHOOK_SECRET, NotifierSettings
 from shared.events.catalog import (
     KudosJudged,
@@ -43,7 +43,7 @@ from tests.integration.apps import bearer, drop_database, serving, settings_for
 from tests.integration.kafka_io import body, headers, produce_events, read_all
 from tests.integration.notifier.receivers import Receiver, running_receiver
 from tests.integration.polling import eventually
-from tests.sinks import Sinks, running_sinks
+from tests.sinks import Sinks
 
 pytestmark = pytest.mark.integration
 
@@ -53,12 +53,6 @@ IDLE_LOOP = {"dispatch_interval_s": 600.0}  # the background loop sleeps: the te
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
-    with running_sinks(tmp_path_factory.mktemp("notifier-guarantees")) as running:
-        yield running
 
 
 @pytest.fixture
@@ -139,6 +133,15 @@ class Notifier:
     def topic(self, name: str) -> str:
         return self.settings.kafka_topic_prefix + name
 
+    async def put_channel(
+        self, community: str, channel_id: str, kind: str, url: str
+    ) -> httpx.Response:
+        """Give a community one chat channel (in place of those it had)."""
+        return await self.client.put(
+            f"/communities/{community}/channels",
+            json={"channels": [{"id": channel_id, "kind": kind, "url": url}]},
+        )
+
     @property
     def dispatcher(self) -> Dispatcher:
         dispatcher: Dispatcher = self.app.state.dispatcher
@@ -161,6 +164,24 @@ async def database(
         yield mongo[settings.mongodb_database]
     finally:
         await mongo.close()
+
+
+async def cursor_stands_at(db: AsyncDatabase[Doc], minute: str, *, naming: str) -> None:
+    """The bucket of `minute` names the delivery `naming`; the dispatch cursor stands there."""
+    await db["delivery_due"].update_one(
+        {"_id": minute}, {"$addToSet": {"ids": naming}}, upsert=True
+    )
+    await db["dispatch_cursor"].update_one(
+        {"_id": "cursor"}, {"$set": {"minute": minute}}, upsert=True
+    )
+
+
+async def cursor_after_a_round(notifier: Notifier, db: AsyncDatabase[Doc], minute: str) -> str:
+    """Where the dispatch cursor stands after a round run three minutes after `minute`."""
+    await notifier.dispatcher.run_once(now=minute_of(minute) + timedelta(minutes=3))
+    cursor = await db["dispatch_cursor"].find_one({"_id": "cursor"})
+    assert cursor is not None
+    return str(cursor["minute"])
 
 
 def member() -> str:
@@ -230,13 +251,8 @@ async def test_a_webhook_channel_post_is_signed_with_its_generated_secret(
 ) -> None:
     community = f"c-{uuid.uuid4().hex[:8]}"
     async with running(infra, make_settings()) as notifier:
-        put = await notifier.client.put(
-            f"/communities/{community}/channels",
-            json={
-                "channels": [
-                    {"id": "ops-hook", "kind": "webhook", "url": receiver.url_for("/hooks/signed")}
-                ]
-            },
+        put = await notifier.put_channel(
+            community, "ops-hook", "webhook", receiver.url_for("/hooks/signed")
         )
         assert put.status_code == 200, put.text
         (view,) = put.json()
@@ -288,10 +304,7 @@ async def test_a_channel_outside_the_allowlist_is_refused_with_a_problem(
 ) -> None:
     community = f"c-{uuid.uuid4().hex[:8]}"
     async with running(infra, make_settings()) as notifier:
-        put = await notifier.client.put(
-            f"/communities/{community}/channels",
-            json={"channels": [{"id": "outside", "kind": "slack", "url": url}]},
-        )
+        put = await notifier.put_channel(community, "outside", "slack", url)
         assert put.status_code == 422, put.text
         assert put.headers["content-type"].startswith("application/problem+json")
         problem = put.json()
@@ -409,10 +422,7 @@ async def test_a_burst_to_one_slack_webhook_drains_at_its_rate_and_nothing_fails
     community = f"c-{uuid.uuid4().hex[:8]}"
     path = "/hooks/slack/T000/B000"
     async with running(infra, make_settings(chat_rate="1/second", **FAST_RETRIES)) as notifier:
-        put = await notifier.client.put(
-            f"/communities/{community}/channels",
-            json={"channels": [{"id": "slack", "kind": "slack", "url": receiver.url_for(path)}]},
-        )
+        put = await notifier.put_channel(community, "slack", "slack", receiver.url_for(path))
         assert put.status_code == 200, put.text
         assert put.json()[0]["secret"] is None  # only generic webhooks are signed
         burst = [kudos(community, member(), member(), message=f"burst {i}") for i in range(6)]
@@ -509,13 +519,8 @@ async def test_a_replay_rebuilds_the_projection_and_sends_nothing_again(
                 await notifier.wait_state(chat_id(event), event.id, "delivered")
             # A channel added after those events: a replay that planned them again would post
             # them there (their records for it do not exist yet).
-            put = await notifier.client.put(
-                f"/communities/{community}/channels",
-                json={
-                    "channels": [
-                        {"id": "later", "kind": "webhook", "url": receiver.url_for(later_path)}
-                    ]
-                },
+            put = await notifier.put_channel(
+                community, "later", "webhook", receiver.url_for(later_path)
             )
             assert put.status_code == 200, put.text
             await lag.start()
@@ -723,17 +728,10 @@ async def test_a_bucket_naming_a_record_never_written_is_skipped_and_the_cursor_
         database(infra, settings) as db,
         Redis.from_url(settings.redis_url) as redis,
     ):
-        await db["delivery_due"].update_one(
-            {"_id": minute}, {"$addToSet": {"ids": phantom}}, upsert=True
-        )
-        await db["dispatch_cursor"].update_one(
-            {"_id": "cursor"}, {"$set": {"minute": minute}}, upsert=True
-        )
-        await notifier.dispatcher.run_once(now=minute_of(minute) + timedelta(minutes=3))
+        await cursor_stands_at(db, minute, naming=phantom)
+        cursor = await cursor_after_a_round(notifier, db, minute)
 
-        cursor = await db["dispatch_cursor"].find_one({"_id": "cursor"})
-        assert cursor is not None
-        assert cursor["minute"] > minute, "the cursor moved past the bucket of the missing record"
+        assert cursor > minute, "the cursor moved past the bucket of the missing record"
         assert await db["delivery_due"].find_one({"_id": minute}) is None
         assert await db["deliveries"].find_one({"_id": phantom}) is None, "nothing invented"
         lease = f"{settings.mongodb_database}:delivery-lease:{phantom}"
@@ -764,17 +762,10 @@ async def test_a_parked_email_waiting_for_an_address_does_not_hold_the_cursor(
         await db["deliveries"].update_one(
             {"_id": parked_id}, {"$set": {"due_at": minute_of(minute)}}
         )
-        await db["delivery_due"].update_one(
-            {"_id": minute}, {"$addToSet": {"ids": parked_id}}, upsert=True
-        )
-        await db["dispatch_cursor"].update_one(
-            {"_id": "cursor"}, {"$set": {"minute": minute}}, upsert=True
-        )
-        await notifier.dispatcher.run_once(now=minute_of(minute) + timedelta(minutes=3))
+        await cursor_stands_at(db, minute, naming=parked_id)
+        cursor = await cursor_after_a_round(notifier, db, minute)
 
-        cursor = await db["dispatch_cursor"].find_one({"_id": "cursor"})
-        assert cursor is not None
-        assert cursor["minute"] > minute, (
+        assert cursor > minute, (
             "the cursor is held at the minute of an e-mail waiting for an address"
         )
         still = await notifier.delivery(parked_id, event.id)

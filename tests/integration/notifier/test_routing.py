@@ -8,7 +8,7 @@ reminders, digests and quiet hours are tested without waiting for the clock.
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
@@ -44,7 +44,7 @@ from tests.infra import Infrastructure
 from tests.integration.apps import bearer, drop_database, serving, settings_for
 from tests.integration.kafka_io import produce_events
 from tests.integration.polling import eventually
-from tests.sinks import Sinks, running_sinks
+from tests.sinks import Sinks
 
 pytestmark = pytest.mark.integration
 
@@ -54,12 +54,6 @@ SOURCE = "test/routing"
 
 
 # --- the notifier under test ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sinks]:
-    with running_sinks(tmp_path_factory.mktemp("notifier-routing-sinks")) as running:
-        yield running
 
 
 @dataclass
@@ -430,13 +424,8 @@ async def test_watching_gets_it_now_digest_gets_it_at_the_next_8am_local_and_mut
     await notifier.knows(profiles=everyone, community=community, members=everyone)
 
     title = "Mutation testing clinic"
-    event = scheduled(
-        new_id("s"),
-        community,
-        minute(datetime.now(UTC)) + timedelta(days=4),
-        facilitator=host,
-        title=title,
-    )
+    starts = minute(datetime.now(UTC)) + timedelta(days=4)
+    event = scheduled(new_id("s"), community, starts, facilitator=host, title=title)
     await notifier.send(event)
     await one_mail(sinks, watcher, f"New session: {title}")
 
@@ -521,13 +510,8 @@ async def test_quiet_hours_hold_an_invitation_until_they_end_then_send_it(
     await notifier.knows(profiles=[sleeper], community=community, members=[sleeper])
 
     title = "Contract tests"
-    event = scheduled(
-        new_id("s"),
-        community,
-        minute(datetime.now(UTC)) + timedelta(days=5),
-        facilitator=host,
-        title=title,
-    )
+    starts = minute(datetime.now(UTC)) + timedelta(days=5)
+    event = scheduled(new_id("s"), community, starts, facilitator=host, title=title)
     await notifier.send(event)
 
     async def held() -> Doc | None:
@@ -649,13 +633,13 @@ async def test_a_reminder_goes_out_once_24_hours_before_to_watchers_and_the_faci
         assert late["state"] == "held", "the 1 h reminder went out a day early"
 
 
-async def test_a_reminder_due_while_the_notifier_was_stopped_is_sent_once_after_restart(
-    infra: Infrastructure, settings: NotifierSettings, sinks: Sinks
-) -> None:
+async def plan_a_reminder_then_stop(
+    infra: Infrastructure, settings: NotifierSettings, title: str
+) -> tuple[CloudEvent, str, datetime]:
+    """A notifier plans a watcher's 24 h reminder of a new session and stops before it is due;
+    gives the session's event, the watcher and when the reminder is due."""
     community, watcher, host = new_id("c"), new_id("m"), new_id("m")
-    title = "Fuzzing the parser"
     starts = minute(datetime.now(UTC)) + timedelta(hours=25)
-    due = starts - timedelta(hours=24)
     event = scheduled(new_id("s"), community, starts, facilitator=host, title=title)
     async with running(infra, settings) as before:
         await before.send(profile(watcher, "Wat"), joined(community, watcher))
@@ -666,7 +650,14 @@ async def test_a_reminder_due_while_the_notifier_was_stopped_is_sent_once_after_
             return reminder_of(await before.deliveries(cause_event_id=event.id), watcher, 24)
 
         assert (await until(planned, "the 24 h reminder planned"))["state"] == "held"
+    return event, watcher, starts - timedelta(hours=24)
 
+
+async def test_a_reminder_due_while_the_notifier_was_stopped_is_sent_once_after_restart(
+    infra: Infrastructure, settings: NotifierSettings, sinks: Sinks
+) -> None:
+    title = "Fuzzing the parser"
+    event, watcher, due = await plan_a_reminder_then_stop(infra, settings, title)
     async with running(infra, settings) as after:
 
         async def reminded() -> bool:
@@ -698,21 +689,8 @@ async def test_a_reminder_missed_while_the_notifier_was_down_is_sent_as_soon_as_
 async def reminder_missed_while_down(
     infra: Infrastructure, settings: NotifierSettings, sinks: Sinks
 ) -> None:
-    community, watcher, host = new_id("c"), new_id("m"), new_id("m")
     title = "Benchmarks that lie"
-    starts = minute(datetime.now(UTC)) + timedelta(hours=25)
-    due = starts - timedelta(hours=24)
-    event = scheduled(new_id("s"), community, starts, facilitator=host, title=title)
-    async with running(infra, settings) as before:
-        await before.send(profile(watcher, "Wat"), joined(community, watcher))
-        await before.knows(profiles=[watcher], community=community, members=[watcher])
-        await before.send(event)
-
-        async def planned() -> Doc | None:
-            return reminder_of(await before.deliveries(cause_event_id=event.id), watcher, 24)
-
-        assert (await until(planned, "the 24 h reminder planned"))["state"] == "held"
-
+    event, watcher, due = await plan_a_reminder_then_stop(infra, settings, title)
     # Back ten minutes after the reminder was due: the first round must find it and send it.
     back = due + timedelta(minutes=10)
     async with running(infra, settings) as after:

@@ -1,10 +1,10 @@
 """`copctl trace EVENT_ID --files DIR`: an event's trace from the span files, as a tree."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from tests.copctl_process import run_copctl
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 
@@ -55,12 +55,8 @@ def test_copctl_trace_prints_the_events_trace_as_an_indented_tree(tmp_path: Path
             {**json.loads(span("e" * 16, None, "cop-x", "other", 0)), "trace_id": "1" * 32}
         )
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "copctl", "trace", "ev-1", "--files", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = run_copctl("trace", "ev-1", "--files", str(tmp_path))
+    assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         f"trace {TRACE} (4 spans)",
         "cop-recognition: POST /kudos (5.0 ms)",
@@ -72,11 +68,6 @@ def test_copctl_trace_prints_the_events_trace_as_an_indented_tree(tmp_path: Path
 
 def test_copctl_trace_says_when_no_span_carries_the_event(tmp_path: Path) -> None:
     (tmp_path / "events.jsonl").write_text("")
-    result = subprocess.run(
-        [sys.executable, "-m", "copctl", "trace", "missing", "--files", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_copctl("trace", "missing", "--files", str(tmp_path))
     assert result.returncode == 1
     assert "missing" in result.stderr

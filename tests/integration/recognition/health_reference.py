@@ -1,9 +1,11 @@
-"""Community health computed again, from issue 7's definitions alone.
+"""Community health computed again, from the definitions of docs/recognition.md alone.
 
 A reference for the tests: the expected numbers come from here, never from the recognition
 service's code (nothing in this module imports it). It works on a plain list of facts — the
 CloudEvent type, the CloudEvent `time` and the event's data as JSON — and recomputes everything
-from scratch for each question, which is slow and obviously right rather than fast.
+from scratch for each question, which is slow and obviously right rather than fast. The tests
+compare its numbers with the service's answers over the contract's metric names
+(`shared.community_health.METRICS`).
 
 The definitions, as read here:
 
@@ -43,28 +45,6 @@ ARTIFACT_REVISED = "cop.artifact.revised.v1"
 ARTIFACT_REUSED = "cop.artifact.reused.v1"
 KUDOS_GIVEN = "cop.kudos.given.v1"
 
-METRICS: tuple[str, ...] = (
-    "members",
-    "new_members",
-    "active_members",
-    "participation_rate",
-    "inactive_members",
-    "sessions_held",
-    "avg_attendance",
-    "attendance_consistency",
-    "artifacts_published",
-    "reuses",
-    "cross_team_reuses",
-    "cross_team_sessions",
-    "absence_factor",
-    "top20_share",
-    "facilitators_last6",
-    "sessions_last6",
-    "avg_rating",
-    "applied_share",
-    "action_closure_rate",
-    "contributors_with_give",
-)
 
 INACTIVITY_WINDOW = timedelta(days=90)
 KUDOS_ALLOWANCE_PER_MONTH = 20

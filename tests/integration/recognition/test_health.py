@@ -2,7 +2,7 @@
 
 Each test builds a history once — CloudEvents with chosen times — feeds it to the service (straight
 to Kafka, or through the events service's `POST /ingest`) and to `health_reference`, which
-computes the expected numbers from issue 7's definitions without the service's code.
+computes the expected numbers from docs/recognition.md's definitions without the service's code.
 """
 
 import asyncio
@@ -20,6 +20,7 @@ from services.events.bootstrap import bootstrap as events_bootstrap
 from services.events.settings import EventsSettings
 from services.recognition.bootstrap import bootstrap
 from services.recognition.settings import RecognitionSettings
+from shared.community_health import METRICS
 from shared.events.catalog import (
     ActionItemClosed,
     ActionItemOpened,
@@ -398,7 +399,7 @@ async def produce_all(bootstrap_servers: str, prefix: str, events: Iterable[Clou
 def differences(where: str, expected: reference.Metrics, got: dict[str, Any]) -> list[str]:
     return [
         f"{where} {name}: expected {expected[name]!r}, got {got.get(name, 'nothing')!r}"
-        for name in reference.METRICS
+        for name in METRICS
         if name not in got or got[name] != expected[name]
     ]
 
@@ -509,7 +510,7 @@ async def test_every_health_metric_of_every_month_and_quarter_follows_the_defini
 def test_the_six_month_history_exercises_every_metric() -> None:
     """Guards the history itself: each metric moves (not all zero, not all alike)."""
     history = six_months("x")
-    series = {name: [history.health(k)[name] for k in MONTHS] for name in reference.METRICS}
+    series = {name: [history.health(k)[name] for k in MONTHS] for name in METRICS}
     flat = [name for name, values in series.items() if len(set(values)) < 2]
     assert flat == []
     assert (
@@ -518,6 +519,10 @@ def test_the_six_month_history_exercises_every_metric() -> None:
     )
     # s3, held in January but recorded in February, counts in February.
     assert [history.health(k)["sessions_held"] for k in ("2026-01", "2026-02")] == [2, 3]
+
+
+def test_the_reference_computes_exactly_the_contracts_metrics() -> None:
+    assert list(six_months("x").health("2026-03")) == list(METRICS)
 
 
 # --- the same history through the gateway ---

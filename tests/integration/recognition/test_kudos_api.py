@@ -11,9 +11,9 @@ import pytest
 from services.recognition.bootstrap import bootstrap
 from services.recognition.settings import RecognitionSettings
 from shared.events.catalog import KudosGiven
-from shared.events.envelope import new_event
+from shared.events.envelope import CloudEvent, new_event
 from tests.infra import Infrastructure
-from tests.integration.apps import bearer, drop_database, serving, settings_for
+from tests.integration.apps import bearer, drop_database, serving, serving_anew, settings_for
 from tests.integration.kafka_io import produce_event
 from tests.integration.polling import eventually
 
@@ -29,9 +29,8 @@ class Recognition:
 @pytest.fixture
 async def recognition(infra: Infrastructure, unique: str) -> AsyncIterator[Recognition]:
     settings = settings_for(RecognitionSettings, infra, f"rec{unique}", kudos_allowance=4)
-    async with serving(bootstrap(settings), "recognition") as client:
+    async with serving_anew(infra, settings, bootstrap) as client:
         yield Recognition(client, settings)
-    await drop_database(infra, settings.mongodb_database)
 
 
 def kudos_body(giver: str, *receivers: str, **extra: Any) -> dict[str, Any]:
@@ -52,7 +51,8 @@ def member() -> str:
 async def counts(client: httpx.AsyncClient, member_id: str) -> dict[str, Any]:
     response = await client.get(f"/members/{member_id}/kudos")
     assert response.status_code == 200
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 async def test_given_kudos_is_published_projected_and_counted(recognition: Recognition) -> None:
@@ -72,27 +72,16 @@ async def test_redelivered_event_is_counted_once(
     infra: Infrastructure, recognition: Recognition
 ) -> None:
     giver, receiver = member(), member()
-    first = new_event(
-        KudosGiven(
-            kudos_id=f"k-{uuid.uuid4().hex[:8]}", from_id=giver, to_ids=[receiver],
-            community_id="platform-guild", message="great demo", value_tag="quality",
-        ),
-        source="test/redelivery",
-    )  # fmt: skip
-    second = new_event(
-        KudosGiven(
-            kudos_id=f"k-{uuid.uuid4().hex[:8]}", from_id=giver, to_ids=[receiver],
-            community_id="platform-guild", message="and the write-up", value_tag="quality",
-        ),
-        source="test/redelivery",
-    )  # fmt: skip
-    marker = new_event(
-        KudosGiven(
-            kudos_id=f"k-{uuid.uuid4().hex[:8]}", from_id=f"{giver}-marker", to_ids=[receiver],
-            community_id="platform-guild", message="marker", value_tag="quality",
-        ),
-        source="test/redelivery",
-    )  # fmt: skip
+
+    def given(from_id: str, message: str) -> CloudEvent:
+        kudos = KudosGiven(
+            kudos_id=f"k-{uuid.uuid4().hex[:8]}", from_id=from_id, to_ids=[receiver],
+            community_id="platform-guild", message=message, value_tag="quality",
+        )  # fmt: skip
+        return new_event(kudos, source="test/redelivery")
+
+    first, second = given(giver, "great demo"), given(giver, "and the write-up")
+    marker = given(f"{giver}-marker", "marker")
     prefix = recognition.settings.kafka_topic_prefix
     for event in (first, first, second, first, marker):
         await produce_event(infra.kafka_bootstrap_servers, prefix, event)
@@ -195,7 +184,7 @@ async def test_projection_rebuilt_by_replay_equals_the_live_one(
     async with serving(bootstrap(replay), "replayed") as replayed:
 
         async def caught_up() -> bool:
-            return (await counts(replayed, giver))["given"] == live[giver]["given"]
+            return bool((await counts(replayed, giver))["given"] == live[giver]["given"])
 
         await eventually(caught_up, what="the replayed projection to catch up")
         rebuilt = {m: await counts(replayed, m) for m in (giver, a, b)}

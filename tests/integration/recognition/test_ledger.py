@@ -54,7 +54,8 @@ class Recognition:
     async def profile(self, member: str, **params: str) -> dict[str, Any]:
         response = await self.client.get(f"/members/{member}/profile", params=params)
         assert response.status_code == 200, response.text
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
 
     async def profile_when(self, member: str, **expected: Any) -> dict[str, Any]:
         async def shows() -> dict[str, Any] | None:

@@ -66,7 +66,7 @@ def history(community: str, seed: int = 7) -> tuple[list[CloudEvent], list[str],
                 START - timedelta(days=1),
             )
         )
-    kudos_ids = []
+    kudos_ids: list[str] = []
     for week in range(12):
         at = START + timedelta(days=7 * week)
         attendees = rng.sample(members[2:], rng.randint(3, 9))

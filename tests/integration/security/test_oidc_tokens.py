@@ -6,12 +6,10 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Annotated, Any
 
 import httpx
@@ -22,6 +20,7 @@ from fastapi import Depends, FastAPI
 from shared.auth import Caller, OidcVerifier, auth_from_settings, bearer_auth
 from shared.http import install_problem_handlers
 from shared.settings import ServiceSettings
+from tests.http_stubs import JsonHandler, serving_in_thread
 
 # PyJWT's RSA needs `cryptography`, which the project's dependencies do not bring yet.
 rsa = pytest.importorskip(
@@ -68,11 +67,12 @@ class Issuer:
 def issuer() -> Iterator[Issuer]:
     state = Issuer(keys={"k1": new_key()})
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if not state.up:
                 self.send_error(503)
                 return
+            body: dict[str, Any]
             if self.path == "/.well-known/openid-configuration":
                 body = {"issuer": state.url, "jwks_uri": f"{state.url}/jwks"}
             elif self.path == "/jwks":
@@ -81,25 +81,11 @@ def issuer() -> Iterator[Issuer]:
             else:
                 self.send_error(404)
                 return
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.answer(200, body, "application/json")
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(Handler) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def app_for(settings: ServiceSettings) -> FastAPI:
@@ -195,7 +181,7 @@ async def test_algorithm_confusion_and_unsigned_tokens_are_refused(issuer: Issue
     mac = hmac.new(public_pem, head.encode(), hashlib.sha256).digest()
     forged = head + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
     assert_401(await ask(app, forged), "the token is not valid")
-    unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": "k1"})
+    unsigned = jwt.encode(claims, "", algorithm="none", headers={"kid": "k1"})
     assert_401(await ask(app, unsigned), "the token is not valid")
 
 

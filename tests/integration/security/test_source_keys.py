@@ -2,7 +2,6 @@
 types, revocable, and rotatable with an overlap window in which both keys work."""
 
 import asyncio
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -12,26 +11,11 @@ from pymongo import AsyncMongoClient
 from services.events.adapters.sources import hash_key
 from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp, events
+from tests.integration.events.inbound import FEEDBACK, PROFILE, auth, profile_event
 from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
 __all__ = ["events"]
-
-PROFILE = "cop.member.profile_updated.v1"
-FEEDBACK = "cop.feedback.submitted.v1"
-
-
-def profile_event(source: str) -> dict[str, Any]:
-    member = f"m-{uuid.uuid4().hex[:8]}"
-    return {
-        "specversion": "1.0", "id": str(uuid.uuid4()), "source": source, "type": PROFILE,
-        "partitionkey": member,
-        "data": {"member_id": member, "name": "Dir Ectory", "email": f"{member}@example.com"},
-    }  # fmt: skip
-
-
-def key_header(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 async def register(
@@ -44,9 +28,7 @@ async def register(
 
 
 async def ingest(events: EventsApp, key: str, source: str = "wiki") -> int:
-    response = await events.client.post(
-        "/ingest", json=profile_event(source), headers=key_header(key)
-    )
+    response = await events.client.post("/ingest", json=profile_event(source), headers=auth(key))
     return response.status_code
 
 
@@ -63,9 +45,7 @@ async def test_only_the_keys_hash_is_stored(events: EventsApp, infra: Infrastruc
 
 async def test_a_key_sends_only_the_types_it_is_scoped_to(events: EventsApp) -> None:
     key = await register(events, types=(FEEDBACK,))
-    response = await events.client.post(
-        "/ingest", json=profile_event("wiki"), headers=key_header(key)
-    )
+    response = await events.client.post("/ingest", json=profile_event("wiki"), headers=auth(key))
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert any(e["field"] == "type" for e in response.json()["errors"])

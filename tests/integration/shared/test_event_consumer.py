@@ -9,56 +9,23 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.errors import ConnectionFailure
 
-from shared.consumer import ConsumedEvent, EventConsumer
-from shared.events.catalog import BadgeAwarded
+from shared.consumer import ConsumedEvent
 from shared.events.envelope import new_event
 from shared.events.topics import Topic, dlq_topic
 from shared.kafka import EventBus, make_broker
 from tests.infra import Infrastructure
-from tests.integration.kafka_io import body, headers, produce_event, produce_raw, read_all
+from tests.integration.kafka_io import (
+    assert_nothing_on,
+    body,
+    headers,
+    produce_event,
+    produce_raw,
+    read_all,
+)
 from tests.integration.polling import eventually
+from tests.integration.shared.recording import Recorder, badge, consuming
 
 pytestmark = pytest.mark.integration
-
-
-def badge(member: str) -> BadgeAwarded:
-    return BadgeAwarded(
-        member_id=member, badge="first-talk", community_id="c1", reason="gave a talk"
-    )
-
-
-class Recorder:
-    """A handler that fails for one member and records what it applied."""
-
-    def __init__(self, poison_member: str | None = None) -> None:
-        self.applied: list[str] = []
-        self.calls = 0
-        self._poison = poison_member
-
-    async def __call__(self, batch: list[ConsumedEvent]) -> None:
-        self.calls += 1
-        for consumed in batch:
-            assert isinstance(consumed.event.data, BadgeAwarded)
-            if consumed.event.data.member_id == self._poison:
-                raise ValueError(f"cannot apply {consumed.event.id}")
-        self.applied.extend(c.event.id for c in batch)
-
-
-async def run_consumer(
-    infra: Infrastructure, prefix: str, handler: Recorder, group: str, until: asyncio.Event
-) -> None:
-    broker = make_broker(infra.kafka_bootstrap_servers, client_id=f"test-{group}")
-    consumer = EventConsumer(
-        EventBus(broker, topic_prefix=prefix),
-        service="recognition",
-        handler=handler,
-        max_retries=2,
-        backoff_s=0.01,
-    )
-    consumer.subscribe(str(Topic.RECOGNITION), group_id=group)
-    async with broker:
-        await broker.start()
-        await until.wait()
 
 
 async def test_poison_and_invalid_messages_go_to_the_dlq_and_the_rest_is_applied(
@@ -83,19 +50,11 @@ async def test_poison_and_invalid_messages_go_to_the_dlq_and_the_rest_is_applied
     await produce_event(infra.kafka_bootstrap_servers, namespace, good_2)
 
     handler = Recorder(poison_member="mallory")
-    done = asyncio.Event()
-    group = f"g-{unique}"
-    task = asyncio.create_task(run_consumer(infra, namespace, handler, group, done))
-
-    async def all_good_applied() -> bool:
-        return {good_1.id, good_2.id} <= set(handler.applied)
-
-    await eventually(all_good_applied, what="the two valid events applied")
-    dead = await read_all(
-        infra.kafka_bootstrap_servers, namespace + dlq_topic("recognition"), expect=2
-    )
-    done.set()
-    await task
+    async with consuming(infra, namespace, handler, f"g-{unique}"):
+        await handler.wait_for(good_1.id, good_2.id, what="the two valid events applied")
+        dead = await read_all(
+            infra.kafka_bootstrap_servers, namespace + dlq_topic("recognition"), expect=2
+        )
 
     assert poison.id not in handler.applied
     assert len(dead) == 2
@@ -119,28 +78,14 @@ async def test_offsets_are_committed_after_the_effect_so_a_restart_sees_nothing_
     group = f"g-{unique}"
 
     first = Recorder()
-    done = asyncio.Event()
-    task = asyncio.create_task(run_consumer(infra, namespace, first, group, done))
-
-    async def all_applied() -> bool:
-        return len(first.applied) == 5
-
-    await eventually(all_applied, what="five events applied")
-    done.set()
-    await task
+    async with consuming(infra, namespace, first, group):
+        await first.wait_for(*(e.id for e in events), what="five events applied")
 
     marker = new_event(badge("after-restart"), source="test")
     await produce_event(infra.kafka_bootstrap_servers, namespace, marker)
     second = Recorder()
-    done = asyncio.Event()
-    task = asyncio.create_task(run_consumer(infra, namespace, second, group, done))
-
-    async def marker_applied() -> bool:
-        return marker.id in second.applied
-
-    await eventually(marker_applied, what="the event produced after the restart")
-    done.set()
-    await task
+    async with consuming(infra, namespace, second, group):
+        await second.wait_for(marker.id, what="the event produced after the restart")
     assert second.applied == [marker.id]
     assert [e.id for e in events] == first.applied
 
@@ -151,13 +96,10 @@ async def test_a_failing_batch_is_retried_before_giving_up(
     poison = new_event(badge("mallory"), source="test")
     await produce_event(infra.kafka_bootstrap_servers, namespace, poison)
     handler = Recorder(poison_member="mallory")
-    done = asyncio.Event()
-    task = asyncio.create_task(run_consumer(infra, namespace, handler, f"g-{unique}", done))
-    dead = await read_all(
-        infra.kafka_bootstrap_servers, namespace + dlq_topic("recognition"), expect=1
-    )
-    done.set()
-    await task
+    async with consuming(infra, namespace, handler, f"g-{unique}"):
+        dead = await read_all(
+            infra.kafka_bootstrap_servers, namespace + dlq_topic("recognition"), expect=1
+        )
     assert len(dead) == 1
     assert handler.calls == 3  # the first attempt and max_retries=2 retries
 
@@ -208,26 +150,12 @@ async def test_an_outage_is_not_poison_the_batch_is_redelivered_not_dead_lettere
     event = new_event(badge("ada"), source="test")
     marker = new_event(badge("grace"), source="test")
     handler = FlakyDatabase()
-    done = asyncio.Event()
     await produce_event(infra.kafka_bootstrap_servers, namespace, event)
-    task = asyncio.create_task(run_consumer(infra, namespace, handler, f"g-{unique}", done))
-
-    async def applied() -> bool:
-        return event.id in handler.applied
-
-    await eventually(applied, what="the event applied after the outage")
-    await produce_event(infra.kafka_bootstrap_servers, namespace, marker)
-
-    async def marker_applied() -> bool:
-        return marker.id in handler.applied
-
-    await eventually(marker_applied, what="a later event applied too")
-    done.set()
-    await task
-    dead = await read_all(
-        infra.kafka_bootstrap_servers, namespace + dlq_topic("recognition"), expect=1, timeout_s=2
-    )
-    assert dead == []
+    async with consuming(infra, namespace, handler, f"g-{unique}"):
+        await handler.wait_for(event.id, what="the event applied after the outage")
+        await produce_event(infra.kafka_bootstrap_servers, namespace, marker)
+        await handler.wait_for(marker.id, what="a later event applied too")
+    await assert_nothing_on(infra.kafka_bootstrap_servers, namespace + dlq_topic("recognition"))
     assert handler.applied == [event.id, marker.id]
 
 
@@ -264,16 +192,14 @@ async def test_the_offset_is_committed_only_once_the_effect_is_done(
     await produce_event(infra.kafka_bootstrap_servers, namespace, event)
     group = f"g-{unique}"
     handler = Gate()
-    done = asyncio.Event()
-    task = asyncio.create_task(run_consumer(infra, namespace, handler, group, done))
-    await asyncio.wait_for(handler.entered.wait(), timeout=30)
-    assert await committed_offset(infra, group, topic) == -1  # effect pending: nothing committed
-    handler.release.set()
+    async with consuming(infra, namespace, handler, group):
+        await asyncio.wait_for(handler.entered.wait(), timeout=30)
+        # effect pending: nothing committed
+        assert await committed_offset(infra, group, topic) == -1
+        handler.release.set()
 
-    async def committed() -> bool:
-        return await committed_offset(infra, group, topic) == 1
+        async def committed() -> bool:
+            return await committed_offset(infra, group, topic) == 1
 
-    await eventually(committed, what="the offset committed after the effect")
-    done.set()
-    await task
+        await eventually(committed, what="the offset committed after the effect")
     assert handler.applied == [event.id]

@@ -1,4 +1,5 @@
-"""Who may do what (DESIGN §6), decided in the domain: a refusal is Forbidden, with a code."""
+"""Who may do what (docs/events.md#who-may-do-what), decided in the domain: a refusal is
+Forbidden, with a code."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime

@@ -7,7 +7,7 @@ import pytest
 from services.events.domain import community, session
 from services.events.domain.actor import Actor
 from services.events.domain.community import STAGE_TRANSITIONS, CommunityState
-from services.events.domain.errors import NotFound, Refused
+from services.events.domain.errors import Invalid, NotFound, Refused
 from services.events.domain.session import (
     DEFAULT_AGENDA,
     ActionItemState,
@@ -16,6 +16,7 @@ from services.events.domain.session import (
     SessionState,
     SessionStatus,
 )
+from shared.events.bounds import MAX_ATTENDEES
 from shared.events.catalog import (
     ActionItemClosed,
     Charter,
@@ -36,7 +37,9 @@ START = datetime(2026, 12, 3, 12, tzinfo=UTC)
 
 
 def guild(stage: Stage = Stage.POTENTIAL) -> CommunityState:
-    return CommunityState("c1", "lea", stage, {"lea": Role.CORE, "ann": Role.MEMBER})
+    return CommunityState(
+        "c1", "lea", stage, {"lea": Role.CORE, "ann": Role.MEMBER, "cy": Role.MEMBER}
+    )
 
 
 def meeting(status: SessionStatus, attendees: frozenset[str] = frozenset()) -> SessionState:
@@ -132,7 +135,7 @@ def test_a_missing_community_session_or_action_item_is_not_found() -> None:
         session.require_action_item(ActionItemState("ai-9", "c1", open=False), "ai-9")
 
 
-def test_a_scheduled_session_without_an_agenda_gets_the_seed_agenda() -> None:
+def test_a_scheduled_session_without_an_agenda_gets_the_default_agenda() -> None:
     data = SessionScheduled(
         session_id="s2", community_id="c1", title="PBT", format="brown_bag", starts_at=START,
         duration_minutes=60, facilitator_id="lea",
@@ -184,6 +187,46 @@ def test_holding_fills_what_is_not_reported_from_the_schedule_and_merges_check_i
     )
     held = session.hold(meeting(SessionStatus.SCHEDULED), guild(), reported, ADMIN)
     assert (held.facilitator_id, held.held_at.hour, held.duration_minutes) == ("max", 13, 90)
+
+
+def test_attendees_are_members_of_the_community_or_the_sessions_hosts() -> None:
+    scheduled = meeting(SessionStatus.SCHEDULED)  # fay facilitates, ann speaks
+    strangers = HoldDetails(("ann", "zed", "cy", "yan"))
+    with pytest.raises(Invalid) as refused:
+        session.hold(scheduled, guild(), strangers, Actor("fay"))
+    assert refused.value.status == 422
+    assert refused.value.code == "not_members"
+    assert refused.value.details["field"] == "attendee_ids"
+    assert refused.value.details["values"] == ["yan", "zed"]
+    hosts = HoldDetails(("fay", "max", "cy"), facilitator_id="max")  # a guest facilitator
+    held = session.hold(scheduled, guild(), hosts, Actor("fay"))
+    assert held.attendee_ids == ["bob", "cy", "fay", "max"]
+    with pytest.raises(Invalid) as stranger:
+        session.check_in(scheduled, guild(), "zed", Actor("zed"), START)
+    assert (stranger.value.details["field"], stranger.value.details["values"]) == (
+        "member_id",
+        ["zed"],
+    )
+    assert session.check_in(scheduled, guild(), "fay", Actor("fay"), START).member_id == "fay"
+
+
+def test_a_session_records_at_most_max_attendees() -> None:
+    members = [f"m{i}" for i in range(MAX_ATTENDEES + 1)]
+    crowd = CommunityState("c1", "lea", Stage.POTENTIAL, dict.fromkeys(members, Role.MEMBER))
+    plan = SessionPlan("PBT", SessionFormat.BROWN_BAG, START, 45, "fay")
+    full = SessionState(
+        "s1", "c1", SessionStatus.SCHEDULED, checked_in_ids=frozenset(members[:-1]), plan=plan
+    )
+    with pytest.raises(Refused) as refused:
+        session.check_in(full, crowd, members[-1], ADMIN, START)
+    assert refused.value.code == "attendance_full"
+    assert session.check_in(full, crowd, members[0], ADMIN, START).member_id == members[0]
+    with pytest.raises(Invalid) as too_many:
+        session.hold(full, crowd, HoldDetails((members[-1],)), ADMIN)
+    assert (too_many.value.code, too_many.value.details["field"]) == (
+        "too_many_attendees",
+        "attendee_ids",
+    )
 
 
 def test_a_session_whose_schedule_is_not_loaded_cannot_be_held() -> None:

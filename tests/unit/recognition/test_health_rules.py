@@ -16,6 +16,7 @@ from services.recognition.domain.health import (
     members_at,
     top20_share,
 )
+from shared.community_health import METRICS, HealthMetrics
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -62,13 +63,13 @@ def test_last_sessions_are_the_six_latest_before_the_end() -> None:
     assert [s.session_id for s in last_sessions(sessions, at(8))] == [f"s{i}" for i in range(2, 8)]
 
 
+def numbers(**given: float) -> HealthMetrics:
+    """A month's numbers: those given, 0 for the others."""
+    return HealthMetrics.model_validate(dict.fromkeys(METRICS, 0) | given)
+
+
 def test_stagnation_needs_strictly_falling_attendance_over_four_months() -> None:
-    calm = {
-        "top20_share": 0.0,
-        "contributors_with_give": 0,
-        "facilitators_last6": 2,
-        "sessions_last6": 6,
-    }
+    calm = numbers(facilitators_last6=2, sessions_last6=6)
     assert "stagnation" in alerts(calm, [9.0, 7.0, 5.0, 4.0])
     assert "stagnation" not in alerts(calm, [9.0, 7.0, 7.0, 4.0])
     assert "stagnation" not in alerts(calm, [7.0, 5.0, 4.0])
@@ -76,12 +77,13 @@ def test_stagnation_needs_strictly_falling_attendance_over_four_months() -> None
 
 def test_dominance_and_single_facilitator_thresholds() -> None:
     base = {"facilitators_last6": 2, "sessions_last6": 6}
-    assert "dominance" in alerts({**base, "top20_share": 0.8001, "contributors_with_give": 5}, [])
-    assert "dominance" not in alerts({**base, "top20_share": 0.8, "contributors_with_give": 5}, [])
-    assert "dominance" not in alerts({**base, "top20_share": 0.95, "contributors_with_give": 4}, [])
-    one = {"top20_share": 0.0, "contributors_with_give": 0, "facilitators_last6": 1}
-    assert "single_facilitator" in alerts({**one, "sessions_last6": 4}, [])
-    assert "single_facilitator" not in alerts({**one, "sessions_last6": 3}, [])
+    assert "dominance" in alerts(numbers(**base, top20_share=0.8001, contributors_with_give=5), [])
+    assert "dominance" not in alerts(numbers(**base, top20_share=0.8, contributors_with_give=5), [])
+    assert "dominance" not in alerts(
+        numbers(**base, top20_share=0.95, contributors_with_give=4), []
+    )
+    assert "single_facilitator" in alerts(numbers(facilitators_last6=1, sessions_last6=4), [])
+    assert "single_facilitator" not in alerts(numbers(facilitators_last6=1, sessions_last6=3), [])
 
 
 def test_consistent_attendees_attended_80_percent_of_at_least_five_sessions() -> None:

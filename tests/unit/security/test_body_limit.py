@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
+from starlette.types import Message
 
 from shared.body_limit import PROBLEM_TYPE, BodySizeLimit
 from shared.http import install_problem_handlers
@@ -103,13 +104,13 @@ async def test_a_lying_content_length_does_not_get_more_than_the_limit_through()
     """An ASGI server passes on what arrives; the count, not the header, decides."""
     read: list[int] = []
     app = app_with_limit(read)
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
     body = b"x" * (LIMIT * 2)
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     scope = {

@@ -1,6 +1,7 @@
 """TLS, SASL, credentials and write concern for Kafka, MongoDB and Redis pass from the environment
 into the clients."""
 
+import functools
 import ssl
 from pathlib import Path
 
@@ -71,7 +72,9 @@ def test_the_broker_takes_the_security(monkeypatch: pytest.MonkeyPatch) -> None:
     security = kafka_security(settings)
     assert isinstance(security, SASLPlaintext)
     broker = make_broker("127.0.0.1:9092", client_id="t", security=security)
-    connection = broker.config.broker_config.builder.keywords  # what aiokafka is given
+    builder = broker.config.broker_config.builder
+    assert isinstance(builder, functools.partial)
+    connection = builder.keywords  # what aiokafka is given
     assert connection["security_protocol"] == "SASL_PLAINTEXT"
     assert connection["sasl_mechanism"] == "PLAIN"
     assert connection["sasl_plain_username"] == "u"
@@ -104,20 +107,18 @@ def test_mongodb_credentials_tls_and_majority_journaled_writes(
         MONGODB_JOURNAL="true",
         MONGODB_WRITE_TIMEOUT_MS="5000",
     )
+    # never connected (nothing to close): the client only holds the options
     client = make_client(settings.mongodb_uri, app_name="t", **mongo_options(settings))
-    try:
-        assert client.write_concern == WriteConcern(w="majority", j=True, wtimeout=5000)
-        assert client[settings.mongodb_database]["x"].write_concern.document == {
-            "w": "majority",
-            "j": True,
-            "wtimeout": 5000,
-        }
-        credentials = client.options.pool_options._credentials
-        assert credentials is not None
-        assert (credentials.username, credentials.source) == ("cop", "admin")
-        assert client.options.pool_options._ssl_context is not None
-    finally:
-        client._close_on_gc = False  # never connected
+    assert client.write_concern == WriteConcern(w="majority", j=True, wtimeout=5000)
+    assert client[settings.mongodb_database]["x"].write_concern.document == {
+        "w": "majority",
+        "j": True,
+        "wtimeout": 5000,
+    }
+    credentials = client.options.pool_options._credentials
+    assert credentials is not None
+    assert (credentials.username, credentials.source) == ("cop", "admin")
+    assert client.options.pool_options._ssl_context is not None
 
 
 def test_a_numeric_write_concern(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,7 +42,7 @@ def test_the_issuer_is_checked_and_required() -> None:
 
 def test_an_unsigned_token_is_refused() -> None:
     now = int(time.time())
-    token = jwt.encode({"sub": "ann", "iss": ISSUER, "iat": now, "exp": now + 60}, None, "none")
+    token = jwt.encode({"sub": "ann", "iss": ISSUER, "iat": now, "exp": now + 60}, "", "none")
     assert refused(token) == "the token is not valid"
 
 

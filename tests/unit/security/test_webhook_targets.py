@@ -4,7 +4,8 @@ rebinding DNS answer cannot slip through."""
 
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -149,10 +150,10 @@ async def test_urls_that_cannot_be_a_webhook_are_refused(url: str, code: str) ->
     ],
 )
 def test_loopback_is_allowed_only_in_local_use_unless_the_settings_say(
-    settings: dict[str, object], loopback_allowed: bool, monkeypatch: pytest.MonkeyPatch
+    settings: dict[str, Any], loopback_allowed: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AUTH_TOKEN_SECRET", "a-secret-for-a-shared-environment-0123456789")
-    policy = TargetPolicy.from_settings(NotifierSettings(**settings))  # type: ignore[arg-type]
+    policy = TargetPolicy.from_settings(NotifierSettings(**settings))
     assert policy.address_allowed("127.0.0.1") is loopback_allowed
 
 
@@ -234,10 +235,22 @@ async def test_the_peer_address_is_checked_after_connecting() -> None:
     from services.notifier.adapters.webhook_targets import GuardedNetworkBackend
 
     class Elsewhere(httpcore.AnyIOBackend):
+        """Connects to its own port on loopback, whatever it is asked for."""
+
+        def __init__(self, port: int) -> None:
+            self.port = port
+
         async def connect_tcp(
-            self, host: str, port: int, **kw: object
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,  # noqa: ASYNC109 (httpcore's backend interface)
+            local_address: str | None = None,
+            socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
         ) -> httpcore.AsyncNetworkStream:
-            return await super().connect_tcp("127.0.0.1", self.port, **kw)  # type: ignore[arg-type]
+            return await super().connect_tcp(
+                "127.0.0.1", self.port, timeout, local_address, socket_options
+            )
 
     import asyncio
 
@@ -246,8 +259,7 @@ async def test_the_peer_address_is_checked_after_connecting() -> None:
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     async with server:
-        inner = Elsewhere()
-        inner.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        inner = Elsewhere(server.sockets[0].getsockname()[1])
         policy = TargetPolicy(
             allowed_hosts=("hooks.example.com",), resolve=Rebinding(["93.184.215.14"])
         )

@@ -633,7 +633,7 @@ def test_a_data_time_with_no_utc_equivalent_names_its_field(
 
     assert caught.value.reason == f"invalid data for {event_type}"
     assert _fields(caught.value) == {f"data.{field}"}
-    assert "0001-01-01T00:00:00Z and 9998-12-31T23:59:59Z" in caught.value.errors[0].message
+    assert "0002-01-01T00:00:00Z and 9998-12-31T23:59:59Z" in caught.value.errors[0].message
 
 
 def test_times_at_the_ends_of_the_calendar_in_utc_are_fine() -> None:
@@ -641,19 +641,28 @@ def test_times_at_the_ends_of_the_calendar_in_utc_are_fine() -> None:
         {"action_item_id": "a", "community_id": "c", "title": "t", "owner_id": "m",
          "due": "9998-12-31T23:59:59+00:00"}
     )  # fmt: skip
-    first = parse_envelope(_envelope(FEEDBACK, _feedback_data(), time="0001-01-01T10:00:00+10:00"))
+    first = parse_envelope(_envelope(FEEDBACK, _feedback_data(), time="0002-01-01T10:00:00+10:00"))
 
     assert item.due == datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC)
-    assert first.time == datetime(1, 1, 1, tzinfo=UTC)
+    assert first.time == datetime(2, 1, 1, tzinfo=UTC)
 
 
-def test_the_calendars_last_year_is_refused_so_the_periods_after_an_instant_exist() -> None:
-    """A month, quarter or week that follows an instant in 9999 would lie past the calendar:
+@pytest.mark.parametrize(
+    "edge", ["9999-12-01T00:00:00Z", "0001-01-01T00:00:00Z", "0001-12-31T23:59:59.999999Z"]
+)
+def test_the_calendars_first_and_last_years_are_refused_so_a_consumers_arithmetic_fits(
+    edge: str,
+) -> None:
+    """A month, quarter or week that follows an instant in 9999 would lie past the calendar, a
+    reminder a day before an instant in year 1 or the month before it before the calendar:
     refused at the gateway with the field named, never a failure in a consumer."""
     with pytest.raises(InvalidEvent) as caught:
-        decode(_envelope(FEEDBACK, _feedback_data(), time="9999-12-01T00:00:00Z"))
-
+        decode(_envelope(FEEDBACK, _feedback_data(), time=edge))
     assert _fields(caught.value) == {"time"}
+
+    with pytest.raises(InvalidEvent) as caught:
+        decode(_envelope(SCHEDULED, {**_scheduled_data(), "starts_at": edge}))
+    assert _fields(caught.value) == {"data.starts_at"}
 
 
 # --- every wrong field at once ---

@@ -1,5 +1,6 @@
 """The typed handler registry: each event to its handler, in order, in one unit of work."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -34,11 +35,8 @@ def kudos(to: str) -> KudosGiven:
 class Work:
     def __init__(self) -> None:
         self.seen: list[str] = []
-        self.handled_ids: list[str] = []
+        self.prepared_ids: list[str] = []
         self.commits = 0
-
-    def handled(self, event_id: str, event_type: str) -> None:
-        self.handled_ids.append(event_id)
 
     async def commit(self) -> None:
         self.commits += 1
@@ -57,7 +55,15 @@ async def test_each_event_reaches_its_handler_in_order_and_the_batch_commits_onc
     async def on_kudos(fact: Fact[KudosGiven], uow: Work) -> None:
         uow.seen.append(f"kudos:{fact.data.to_ids[0]}")
 
-    registry = EventHandlers("test", new_work).on(BadgeAwarded, on_badge).on(KudosGiven, on_kudos)
+    async def prepare(facts: Sequence[Fact[Any]], uow: Work) -> None:
+        assert uow.seen == []  # before the first handler
+        uow.prepared_ids += [fact.event_id for fact in facts]
+
+    registry = (
+        EventHandlers("test", new_work, prepare=prepare)
+        .on(BadgeAwarded, on_badge)
+        .on(KudosGiven, on_kudos)
+    )
     unhandled = consumed(
         MemberProfileUpdated(member_id="bob", name="Bob", email="bob@example.com"), 2
     )
@@ -66,7 +72,7 @@ async def test_each_event_reaches_its_handler_in_order_and_the_batch_commits_onc
 
     (work,) = works
     assert work.seen == ["badge:ann", "kudos:bob"]
-    assert work.handled_ids == [batch[0].event.id, batch[1].event.id]  # not the unhandled one
+    assert work.prepared_ids == [batch[0].event.id, batch[1].event.id]  # not the unhandled one
     assert work.commits == 1
     assert registry.event_types == ["cop.badge.awarded.v1", "cop.kudos.given.v1"]
 

@@ -5,7 +5,7 @@ import asyncio
 import httpx
 from fastapi import FastAPI
 
-from shared.http import health_router, install_problem_handlers
+from shared.http import ReadinessCheck, health_router, install_problem_handlers
 
 
 async def answers() -> bool:
@@ -17,10 +17,10 @@ async def hangs() -> bool:
     return True
 
 
-def app_with(**checks: object) -> FastAPI:
+def app_with(**checks: ReadinessCheck) -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
-    app.include_router(health_router(checks, timeout_s=0.2))  # type: ignore[arg-type]
+    app.include_router(health_router(checks, timeout_s=0.2))
     return app
 
 

@@ -9,7 +9,7 @@ from services.knowledge.adapters.projection import KnowledgeProjection
 from services.knowledge.domain import artifacts
 from services.knowledge.domain.artifacts import Actor
 from services.knowledge.domain.errors import Refused
-from shared.events.catalog import ArtifactPublished, EventData
+from shared.events.catalog import ArtifactPublished, ArtifactRevised, EventData
 from shared.events.envelope import CloudEvent, new_event
 from shared.kafka import EventBus
 from shared.waiting import wait_until
@@ -18,7 +18,7 @@ SOURCE = "cop/knowledge"
 Doc = dict[str, Any]
 
 
-class KnowledgeHandlers:
+class KnowledgeCommands:
     def __init__(self, bus: EventBus, projection: KnowledgeProjection, ids: ArtifactIds) -> None:
         self._bus = bus
         self.projection = projection
@@ -35,20 +35,35 @@ class KnowledgeHandlers:
         # The projection may not show an artifact published a moment ago: the id is also
         # reserved in Redis, so two requests for one id cannot both publish.
         if not await self._ids.reserve(data.artifact_id):
-            raise Refused("artifact_exists", f"artifact {data.artifact_id} is being published")
+            raise _being_published(data.artifact_id)
         try:
             return await self._publish(decided)
         except BaseException:
             await self._ids.release(data.artifact_id)
             raise
 
+    async def check_publish(self, data: ArtifactPublished, actor: Actor) -> ArtifactPublished:
+        """What `publish` would decide, publishing and reserving nothing (a dry run): the
+        event, or the refusal `publish` would raise."""
+        decided = artifacts.publish(await self.projection.state(data.artifact_id), data, actor)
+        if await self._ids.reserved(data.artifact_id):
+            raise _being_published(data.artifact_id)
+        return decided
+
     async def revise(
         self, artifact_id: str, changes: dict[str, Any], change_note: str, actor: Actor
     ) -> CloudEvent:
+        return await self._publish(
+            await self.check_revise(artifact_id, changes, change_note, actor)
+        )
+
+    async def check_revise(
+        self, artifact_id: str, changes: dict[str, Any], change_note: str, actor: Actor
+    ) -> ArtifactPublished | ArtifactRevised:
+        """What `revise` would publish (a dry run publishes nothing), or its refusal."""
         state = await self.projection.state(artifact_id)
         leader = await self.projection.leader(state.community_id) if state else None
-        decided = artifacts.revise(state, artifact_id, changes, change_note, actor, leader)
-        return await self._publish(decided)
+        return artifacts.revise(state, artifact_id, changes, change_note, actor, leader)
 
     async def retire(
         self, artifact_id: str, reason: str, superseded_by: str | None, actor: Actor
@@ -79,3 +94,7 @@ class KnowledgeHandlers:
             return doc is not None and shows(doc)
 
         return await wait_until(check, timeout_s=timeout_s)
+
+
+def _being_published(artifact_id: str) -> Refused:
+    return Refused("artifact_exists", f"artifact {artifact_id} is being published")

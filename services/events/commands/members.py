@@ -1,8 +1,9 @@
-"""The events service's use cases: each command loads what it decides on from the projection,
+"""What members ask for over HTTP: each command loads what it decides on from the projection,
 lets the domain decide (rules and authorization) and publishes the event the domain returns.
 
-The projection is updated only by consuming the topics (DESIGN §1, "listen to yourself"), so a
-command returns the event it published; callers may wait until the projection shows it.
+The projection is updated only by consuming the topics, the service's own included ("listen to
+yourself", docs/architecture.md#how-events-flow), so a command returns the event it published;
+callers may wait until the projection shows it.
 """
 
 from datetime import datetime
@@ -30,7 +31,7 @@ SOURCE = "cop/events"
 Doc = dict[str, Any]
 
 
-class EventsHandlers:
+class EventsCommands:
     def __init__(self, bus: EventBus, projection: EventsProjection) -> None:
         self._bus = bus
         self.projection = projection

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ASCENDING
 
 from services.events.adapters.projection import (
@@ -119,9 +119,15 @@ class Attendance(ReadModel):
 
 
 class FeedbackSummary(ReadModel):
+    """The session's feedback without names; the texts in alphabetical order, so that their
+    order does not tell who wrote them."""
+
     count: int
+    shown: bool = Field(
+        True, description="false while too few gave feedback to show more than the count"
+    )
     average_rating: float | None
-    applied_count: int
+    applied_count: int | None
     plus: list[str]
     delta: list[str]
 
@@ -129,6 +135,18 @@ class FeedbackSummary(ReadModel):
 class SessionDetail(Session):
     attendance: Attendance
     feedback: FeedbackSummary
+
+    def feedback_withheld(self) -> "SessionDetail":
+        """The session with only the number of feedbacks."""
+        withheld = FeedbackSummary(
+            count=self.feedback.count,
+            shown=False,
+            average_rating=None,
+            applied_count=None,
+            plus=[],
+            delta=[],
+        )
+        return self.model_copy(update={"feedback": withheld})
 
 
 class Feedback(ReadModel):
@@ -287,8 +305,8 @@ class EventsQueries:
             count=len(feedback),
             average_rating=round(sum(ratings) / len(ratings), 2) if ratings else None,
             applied_count=sum(1 for f in feedback if f.get("applied")),
-            plus=[f["plus"] for f in feedback if f.get("plus")],
-            delta=[f["delta"] for f in feedback if f.get("delta")],
+            plus=sorted(f["plus"] for f in feedback if f.get("plus")),
+            delta=sorted(f["delta"] for f in feedback if f.get("delta")),
         )
         return SessionDetail.model_validate(
             {**_public(doc, "session_id"), "attendance": attendance, "feedback": summary}

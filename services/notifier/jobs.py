@@ -1,4 +1,5 @@
-"""The dispatcher: sends what is due, in batches, and records every attempt.
+"""The notifier's background job, the dispatcher: sends what is due, in batches, and records
+every attempt.
 
 Each replica runs one (a loop started by the composition root). Deliveries are claimed in
 batches (a lease in Redis for each) and each is checked (a reminder of a moved, cancelled or
@@ -26,7 +27,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
-from tenacity import RetryCallState, wait_random_exponential
+from tenacity import RetryCallState, Retrying, wait_random_exponential
 
 from services.notifier.adapters.chat import WebhookNotAllowed, WebhookPoster
 from services.notifier.adapters.deliveries import DeliveryLog, Outcome, dead_letter_value
@@ -37,15 +38,15 @@ from services.notifier.adapters.templates import email_content
 from services.notifier.domain.audience import EMAIL
 from services.notifier.domain.content import Message, message
 from services.notifier.domain.messages import chat_payload
-from services.notifier.domain.preferences import Preferences, quiet_until
+from services.notifier.domain.preferences import UNSUBSCRIBE, Preferences, quiet_until
 from shared.events.catalog import ChannelKind, NotificationDelivered, NotificationFailed
 from shared.events.envelope import new_event
+from shared.events.topics import dlq_topic
 from shared.kafka import EventBus
 from shared.metrics import count_notification
 from shared.telemetry import untraced
 
 SOURCE = "cop/notifier"
-UNSUBSCRIBE = "unsubscribe"
 PARKED = "awaiting_address"
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
@@ -454,7 +455,7 @@ class Dispatcher:
     ) -> Done:
         reason = f"{type(error).__name__}: {error}"[:2000]
         if not last and record["attempt"] < self._limits.max_attempts:
-            state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+            state = RetryCallState(Retrying(), None, (), {})  # the wait reads the attempt alone
             state.attempt_number = record["attempt"]
             later = now + timedelta(seconds=self._backoff(state))
             return Done(Outcome(record, "retry_wait", error=reason, due_at=later), context=context)
@@ -474,7 +475,7 @@ class Dispatcher:
             if done.dead_letter:
                 await self._bus.broker.publish(
                     dead_letter_value(record),
-                    self._bus.topic("cop.dlq.notifier"),
+                    self._bus.topic(dlq_topic("notifier")),
                     key=record["_id"].encode(),
                     headers={
                         "cop_error": reason,

@@ -18,6 +18,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,9 +32,14 @@ from aiokafka.errors import (
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import Link
+from opentelemetry.trace import Link, Span
 
-from services.events.adapters.sources import InboundLedger, Source, SourceRegistry
+from services.events.adapters.sources import (
+    InboundLedger,
+    Source,
+    SourceRegistry,
+    source_path_problem,
+)
 from shared.consumer import ConsumedRecord
 from shared.events.bindings import Headers, envelope_from_kafka
 from shared.events.codec import (
@@ -49,15 +55,20 @@ from shared.events.codec import (
 from shared.events.topics import Topic
 from shared.kafka import EventBus
 from shared.metrics import count_ingest
+from shared.together import await_all
 
 EVENT_TOO_LARGE = "event too large"
 NOT_AN_OBJECT = "an event must be a JSON object"
+ENVELOPE = "invalid CloudEvents envelope"
+SPECVERSION = "required: the CloudEvents version the event follows, `1.0`"
 
 PUBLISH_TIMEOUT_S = 10.0
-"""How long a publish may wait for the broker before the caller is told to retry (HTTP 503 with
-`Retry-After`; a `cop.inbound` batch is rewound): never an acknowledgement of an unwritten event."""
+"""How long the publishes of a lane's run (see `_in_lanes`) may wait for the broker before the
+caller is told to retry (HTTP 503 with `Retry-After`; a `cop.inbound` batch is rewound): never an
+acknowledgement of an unwritten event."""
 MAX_LANES_IN_FLIGHT = 64
 """Partition keys of one batch judged at once (each key's events in order)."""
+_SIZE_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
 
 MAX_RECORD_BYTES = 1_048_576
 """The producer's `max_request_size` default: the largest record it sends (key, value, headers)."""
@@ -102,63 +113,23 @@ class Gateway:
         self._ledger = ledger
         self.max_record_bytes = max_record_bytes
 
-    async def accept(
-        self,
-        raw: Any,
-        *,
-        source: Source | None,
-        via: str,
-        headers: Headers | None = None,
-        key: bytes | str | None = None,
-    ) -> Outcome:
-        """Judge one event. `source` is the authenticated caller (HTTP), or None (Kafka).
-
-        `raw` is parsed JSON (HTTP: a structured-mode event, or one rebuilt from a binary-mode
-        request by `shared.events.bindings.events_from_http`) or a Kafka record's value (bytes
-        or None) with its `headers` and `key`, in structured or binary content mode. Invalid
-        events are rejected and recorded, never raised; a dependency outage raises.
-        """
-        payload: Any = raw
-        try:
-            if raw is None or isinstance(raw, (bytes, bytearray, memoryview)):
-                payload = _read_record(raw, headers, key)
-            with _sender_trace(payload, via, headers):
-                outcome = await self._route(payload, source)
-        except InvalidEvent as e:
-            recorded = payload
-            if payload is raw and (raw is None or isinstance(raw, (bytes, bytearray, memoryview))):
-                # The record could not be read: its text, with the attributes known from its
-                # headers (binary mode), stands for the event.
-                text = None if raw is None else bytes(raw).decode(errors="replace")
-                recorded = {**e.attributes, "data": text} if e.attributes else text
-            outcome = _rejected(e, recorded if isinstance(recorded, dict) else e.attributes)
-            await self._reject(recorded, outcome, source, via, summarize=e.oversized)
-        _count(outcome, source, payload, via)
-        return outcome
-
     async def accept_all(
         self, events: Sequence[Any], *, source: Source | None, via: str
     ) -> list[Outcome]:
-        """Judge a batch sent over HTTP, outcomes in its order (see `_in_lanes`)."""
-        outcomes: dict[int, Outcome] = {}
-
-        async def judge(i: int) -> None:
-            outcomes[i] = await self.accept(events[i], source=source, via=via)
-
-        await _in_lanes(_lanes(events), judge)
-        return [outcomes[i] for i in range(len(events))]
+        """Judge a batch sent over HTTP (parsed JSON: structured-mode events, or one rebuilt
+        from a binary-mode request by `shared.events.bindings.events_from_http`), outcomes in
+        its order. `source` is the authenticated caller. See `_in_lanes`."""
+        items = [_Item(event) for event in events]
+        return await self._judge_all(items, _lanes(events), source=source, via=via)
 
     async def accept_records(self, records: Sequence[ConsumedRecord]) -> None:
-        """Judge a batch of `cop.inbound` records (see `_in_lanes`), lanes by record key."""
+        """Judge a batch of `cop.inbound` records (structured or binary content mode; the
+        `source` attribute names the system), lanes by record key. See `_in_lanes`."""
         lanes: dict[Any, list[int]] = {}
         for i, record in enumerate(records):
             lanes.setdefault(record.key if record.key is not None else ("#", i), []).append(i)
-
-        async def judge(i: int) -> None:
-            r = records[i]
-            await self.accept(r.value, source=None, via="kafka", headers=r.headers, key=r.key)
-
-        await _in_lanes(list(lanes.values()), judge)
+        items = [_Item(r.value, r.header_list or r.headers, r.key) for r in records]
+        await self._judge_all(items, list(lanes.values()), source=None, via="kafka")
 
     async def refuse(
         self, error: InvalidEvent, *, source: Source | None, via: str, size: int | None = None
@@ -175,7 +146,74 @@ class Gateway:
         _count(outcome, source, None, via)
         return outcome
 
-    async def _route(self, payload: Any, source: Source | None) -> Outcome:
+    async def _judge_all(
+        self, items: Sequence["_Item"], lanes: list[list[int]], *, source: Source | None, via: str
+    ) -> list[Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        systems: dict[str, Source | None] = {}  # registered systems looked up for this batch
+
+        async def lane(indexes: list[int], stopped: Callable[[], bool]) -> None:
+            judged: list[_Judged] = []
+            try:
+                for i in indexes:
+                    judged.append(await self._judge(items[i], source, via, systems))
+                await await_all(
+                    self._reject(j.recorded, j.outcome, source, via, summarize=j.summarize)
+                    for j in judged
+                    if j.routed is None
+                )
+                for run in _runs(judged):
+                    if stopped():
+                        return
+                    too_large = await self._publish_run(run)
+                    await await_all(
+                        self._reject(j.recorded, j.outcome, source, via, summarize=True)
+                        for j in too_large
+                    )
+            finally:
+                for j in judged:
+                    if j.span is not None:
+                        j.span.end()
+            for i, j in zip(indexes, judged, strict=True):
+                outcomes[i] = j.outcome
+                _count(j.outcome, source, j.payload, via)
+
+        await _in_lanes(lanes, lane)
+        return [outcomes[i] for i in range(len(items))]
+
+    async def _judge(
+        self, item: "_Item", source: Source | None, via: str, systems: dict[str, Source | None]
+    ) -> "_Judged":
+        """Check one event: routed (to be published) or rejected, never raised; a dependency
+        outage raises. `item.raw` is parsed JSON (HTTP) or a Kafka record's value (bytes or
+        None) with its headers and key, in structured or binary content mode."""
+        raw = item.raw
+        payload: Any = raw
+        span: Span | None = None
+        try:
+            if raw is None or isinstance(raw, (bytes, bytearray, memoryview)):
+                payload = _read_record(raw, item.headers, item.key)
+            span = _sender_span(payload, via, item.headers)
+            with trace.use_span(span, end_on_exit=False):
+                outcome, routed = await self._route(payload, source, systems)
+            return _Judged(payload, outcome, routed, span)
+        except InvalidEvent as e:
+            recorded = payload
+            if payload is raw and (raw is None or isinstance(raw, (bytes, bytearray, memoryview))):
+                # The record could not be read: its text, with the attributes known from its
+                # headers (binary mode), stands for the event.
+                text = None if raw is None else bytes(raw).decode(errors="replace")
+                recorded = {**e.attributes, "data": text} if e.attributes else text
+            outcome = _rejected(e, recorded if isinstance(recorded, dict) else e.attributes)
+            return _Judged(payload, outcome, None, span, recorded, summarize=e.oversized)
+        except BaseException:
+            if span is not None:
+                span.end()
+            raise
+
+    async def _route(
+        self, payload: Any, source: Source | None, systems: dict[str, Source | None]
+    ) -> tuple[Outcome, "_Routed"]:
         if not isinstance(payload, dict):
             raise InvalidEvent(NOT_AN_OBJECT)
         ensure_depth(payload, MAX_DEPTH)
@@ -184,12 +222,18 @@ class Gateway:
         except Exception as e:  # a bug must not turn bad input into a retry loop
             raise undecodable(e) from e
         failures = [inspection.envelope_error] if inspection.envelope_error else []
+        if "specversion" not in payload:  # the envelope model defaults it for our own events
+            failures.insert(0, InvalidEvent(ENVELOPE, [FieldError("specversion", SPECVERSION)]))
         wrong = {e.field for f in failures for e in f.errors}
         envelope = inspection.envelope
         ce_source = envelope.source if envelope else _text(payload, "source")
         ce_type = envelope.type if envelope else _text(payload, "type")
+        bad_path = source_path_problem(ce_source) if ce_source and "source" not in wrong else None
+        if bad_path:
+            failures.append(InvalidEvent("invalid source", [FieldError("source", bad_path)]))
+            ce_source = None
         if source is None and ce_source is not None and "source" not in wrong:
-            source = await self.sources.by_name(ce_source.split("/", 1)[0])
+            source = await self._system(ce_source.split("/", 1)[0], systems)
             if source is None:
                 failures.append(
                     InvalidEvent(
@@ -235,20 +279,66 @@ class Gateway:
         outcome = Outcome(
             "accepted", id=envelope.id, event_id=routed.id, type=envelope.type, topic=record.topic
         )
-        if not await self._ledger.claim(envelope.source, envelope.id, envelope.type):
-            outcome.status = "duplicate"
-            return outcome
-        try:
-            await asyncio.wait_for(self._bus.publish_record(record), self.publish_timeout_s)
-        except (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError) as e:
-            raise _too_large(f"the broker refused it: {e}") from e
-        except TimeoutError as e:
-            # Still pending in the ledger: a retry publishes it (again, if it got through).
-            raise KafkaTimeoutError(
-                f"no answer from the broker in {self.publish_timeout_s}s"
-            ) from e
-        await self._ledger.published(envelope.source, envelope.id)
-        return outcome
+        return outcome, _Routed(envelope.source, envelope.id, envelope.type, record)
+
+    async def _system(self, name: str, systems: dict[str, Source | None]) -> Source | None:
+        if name not in systems:
+            systems[name] = await self.sources.by_name(name)
+        return systems[name]
+
+    async def _publish_run(self, run: list["_Judged"]) -> list["_Judged"]:
+        """Publish a run of routed events (no (source, id) twice), in order: one ledger round
+        trip to claim them (the ones published before are duplicates), every record handed to
+        the producer one after the other, their acknowledgements awaited together (at most
+        `publish_timeout_s` for all), one ledger write for the acknowledged ones. Returns the
+        events the broker refused for their size, now rejected. An event claimed but not
+        acknowledged stays pending in the ledger: a retry publishes it (again, if it got
+        through after all: consumers deduplicate by event id)."""
+        routed = [(j, j.routed) for j in run if j.routed is not None]
+        fresh = await self._ledger.claim([(r.source, r.id, r.type) for _, r in routed])
+        deadline = asyncio.get_running_loop().time() + self.publish_timeout_s
+        sent: list[tuple[_Judged, _Routed, asyncio.Future[Any]]] = []
+        too_large: list[_Judged] = []
+        failure: BaseException | None = None
+        for j, r in routed:
+            if (r.source, r.id) not in fresh:
+                j.outcome.status = "duplicate"
+                continue
+            try:
+                with trace.use_span(j.span, end_on_exit=False) if j.span else nullcontext():
+                    remaining = deadline - asyncio.get_running_loop().time()
+                    future = await asyncio.wait_for(self._bus.send_record(r.record), remaining)
+            except _SIZE_ERRORS as e:
+                too_large.append(j.refused(_too_large(f"the broker refused it: {e}")))
+                continue
+            except TimeoutError:
+                failure = self._timed_out()
+                break
+            except Exception as e:
+                failure = e
+                break
+            future.add_done_callback(_retrieve)
+            sent.append((j, r, future))
+        if sent:
+            remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+            await asyncio.wait([f for _, _, f in sent], timeout=remaining)
+        acknowledged: list[tuple[str, str]] = []
+        for j, r, future in sent:
+            if not future.done() or future.cancelled():
+                failure = failure or self._timed_out()
+            elif isinstance(error := future.exception(), _SIZE_ERRORS):
+                too_large.append(j.refused(_too_large(f"the broker refused it: {error}")))
+            elif error is not None:
+                failure = failure or error
+            else:
+                acknowledged.append((r.source, r.id))
+        await self._ledger.published(acknowledged)
+        if failure is not None:
+            raise failure
+        return too_large
+
+    def _timed_out(self) -> KafkaTimeoutError:
+        return KafkaTimeoutError(f"no answer from the broker in {self.publish_timeout_s}s")
 
     def _check_size(self, record: KafkaRecord) -> None:
         size = record_size(record.key, record.value, record.headers)
@@ -346,29 +436,93 @@ def _text(event: Any, name: str) -> str | None:
 _tracer = trace.get_tracer("cop.events.gateway")
 
 
-async def _in_lanes(lanes: list[list[int]], judge: Callable[[int], Awaitable[None]]) -> None:
-    """Judge a batch lane by lane: the lanes at once (their ledger writes and publishes
-    overlap, so the producer sends them in shared batches), each lane's events one after the
-    other (a partition key's events must stay in order on their partition).
+@dataclass
+class _Item:
+    """One event to judge as it came: parsed JSON (HTTP), or a Kafka record's value, headers
+    and key."""
+
+    raw: Any
+    headers: Headers | None = None
+    key: bytes | str | None = None
+
+
+@dataclass(frozen=True)
+class _Routed:
+    """An event that passed every check: its ledger key (`source`, `id`) and its record."""
+
+    source: str
+    id: str
+    type: str
+    record: KafkaRecord
+
+
+@dataclass
+class _Judged:
+    """One event judged: routed (to publish) or rejected (`recorded` on cop.inbound.rejected,
+    its payload left out when `summarize`)."""
+
+    payload: Any
+    outcome: Outcome
+    routed: _Routed | None
+    span: Span | None
+    recorded: Any = None
+    summarize: bool = False
+
+    def refused(self, error: InvalidEvent) -> "_Judged":
+        """Rejected after all (the broker refused the record)."""
+        self.outcome = _rejected(error, self.payload)
+        self.routed, self.recorded, self.summarize = None, self.payload, error.oversized
+        return self
+
+
+def _runs(judged: list[_Judged]) -> list[list[_Judged]]:
+    """A lane's routed events in runs that never hold one (source, id) twice: a repeat starts
+    the next run, so it is judged a duplicate once the first is published."""
+    runs: list[list[_Judged]] = [[]]
+    keys: set[tuple[str, str]] = set()
+    for j in judged:
+        if j.routed is None:
+            continue
+        key = (j.routed.source, j.routed.id)
+        if key in keys:
+            runs.append([])
+            keys.clear()
+        keys.add(key)
+        runs[-1].append(j)
+    return [run for run in runs if run]
+
+
+def _retrieve(future: "asyncio.Future[Any]") -> None:
+    """Mark a send's failure as seen (it is reported through the lane, or not waited for)."""
+    if not future.cancelled():
+        future.exception()
+
+
+async def _in_lanes(
+    lanes: list[list[int]], judge: Callable[[list[int], Callable[[], bool]], Awaitable[None]]
+) -> None:
+    """Judge a batch lane by lane, the lanes at once (their ledger writes and publishes
+    overlap, so the producer sends them in shared batches). A lane is a partition key's events,
+    which must stay in order on their partition: `judge` checks them all, then claims them in
+    the ledger, hands them to the producer in order and awaits their acknowledgements together
+    (see `Gateway._publish_run`).
 
     After a failure (an outage: HTTP answers 503, a Kafka batch is rewound) no lane starts
-    another event, and the first failure is raised once every lane has stopped. Lanes are not
-    cancelled: PyMongo's async client can be left in a broken state by a cancellation in the
-    middle of an operation ("Lock is not acquired"). What a lane had not published stays
-    pending in the ledger, so a retry publishes it."""
+    another run (`judge`'s second argument says so), and the first failure is raised once every
+    lane has stopped. Lanes are not cancelled: PyMongo's async client can be left in a broken
+    state by a cancellation in the middle of an operation ("Lock is not acquired"). What a lane
+    had not published stays pending in the ledger, so a retry publishes it."""
     in_flight = asyncio.Semaphore(MAX_LANES_IN_FLIGHT)
     failures: list[BaseException] = []
 
     async def lane(indexes: list[int]) -> None:
         async with in_flight:
-            for i in indexes:
-                if failures:
-                    return
-                try:
-                    await judge(i)
-                except BaseException as e:
-                    failures.append(e)
-                    return
+            if failures:
+                return
+            try:
+                await judge(indexes, lambda: bool(failures))
+            except BaseException as e:
+                failures.append(e)
 
     await asyncio.gather(*(lane(indexes) for indexes in lanes))
     if failures:
@@ -388,18 +542,22 @@ def _lanes(events: Sequence[Any]) -> list[list[int]]:
     return list(lanes.values())
 
 
-def _sender_trace(payload: Any, via: str, headers: Headers | None) -> Any:
-    """A span per judged event in the sender's trace: the CloudEvents distributed-tracing
-    extension (`traceparent`, `tracestate` attributes) when the event has one, else the Kafka
-    record's `traceparent` header, else the current span (the HTTP request, which continues
-    the caller's `traceparent` header). Linked to the span it runs in when that differs."""
+def _sender_span(payload: Any, via: str, headers: Headers | None) -> Span:
+    """A span per judged event in the sender's trace, until its publish is acknowledged: the
+    CloudEvents distributed-tracing extension (`traceparent`, `tracestate` attributes) when the
+    event has one, else the Kafka record's `traceparent` header, else the current span (the
+    HTTP request, which continues the caller's `traceparent` header). Linked to the span it
+    runs in when that differs."""
     parent: otel_context.Context | None = None
     ce_traceparent = _text(payload, "traceparent")
     if ce_traceparent:
         carrier = {"traceparent": ce_traceparent, "tracestate": _text(payload, "tracestate") or ""}
         parent = propagate.extract(carrier)
     elif via == "kafka" and headers:
-        parent = propagate.extract(dict(headers))
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        parent = propagate.extract(
+            {k: v.decode(errors="replace") if isinstance(v, bytes) else v or "" for k, v in pairs}
+        )
     if parent is not None and not trace.get_current_span(parent).get_span_context().is_valid:
         parent = None
     current = trace.get_current_span().get_span_context()
@@ -407,7 +565,7 @@ def _sender_trace(payload: Any, via: str, headers: Headers | None) -> Any:
     for name, attribute in (("id", "cloudevents.event_id"), ("type", "cloudevents.event_type")):
         if value := _text(payload, name):
             attributes[attribute] = value
-    return _tracer.start_as_current_span(
+    return _tracer.start_span(
         f"ingest {_text(payload, 'type') or 'event'}",
         context=parent,
         links=[Link(current)] if parent is not None and current.is_valid else None,

@@ -1,0 +1,58 @@
+"""What a source system does at the inbound gateway: register, show its key, send events."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.events.topics import Topic
+from tests.infra import Infrastructure
+from tests.integration.events.conftest import EventsApp
+
+PROFILE = "cop.member.profile_updated.v1"
+FEEDBACK = "cop.feedback.submitted.v1"
+
+
+async def register(
+    infra: Infrastructure, events: EventsApp, name: str, types: list[str], limit: int = 6000
+) -> str:
+    """Register a source system through the events service's admin API; returns its key."""
+    response = await events.client.post(
+        "/sources", json={"name": name, "types": types, "rate_limit_per_minute": limit}
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["api_key"])
+
+
+def structured_event(
+    source: str, event_type: str, partitionkey: str, data: dict[str, Any], **changes: Any
+) -> dict[str, Any]:
+    """A CloudEvent in structured mode, as a source system sends it, with a new id; `changes`
+    replace or add attributes."""
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": source,
+        "type": event_type,
+        "time": datetime.now(UTC).isoformat(),
+        "partitionkey": partitionkey,
+        "data": data,
+        **changes,
+    }
+
+
+def profile_event(source: str, member: str | None = None, **data: Any) -> dict[str, Any]:
+    member = member or f"m-{uuid.uuid4().hex[:8]}"
+    return structured_event(
+        source,
+        PROFILE,
+        member,
+        {"member_id": member, "name": "Dir Ectory", "email": f"{member}@example.com", **data},
+    )
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def topic(events: EventsApp, name: Topic) -> str:
+    return events.settings.kafka_topic_prefix + str(name)
