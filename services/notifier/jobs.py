@@ -242,8 +242,9 @@ class Dispatcher:
 
     async def _release_addressed(self, member_ids: set[str]) -> None:
         """Deliveries just parked for want of an address whose member's profile arrived in the
-        meantime (between this batch's read and the parking, the profile's handler found
-        nothing parked to release): released now, else they would wait for the next profile."""
+        meantime: its handler released what was parked then, and kept these listed while they
+        were still being decided. Read after the parking, the profile is seen here, or its
+        handler runs after the parking and releases them itself."""
         for member_id, profile in (await self._directory.people(member_ids)).items():
             if profile.get("email"):
                 await self._log.release_awaiting(member_id, datetime.now(UTC))

@@ -51,6 +51,7 @@ INTERRUPTED = (
 )
 FINAL = frozenset({"delivered", "failed", "cancelled", "unknown"})
 SETTLED = FINAL | {"awaiting_address"}  # what a bucket no longer waits for
+OPEN = frozenset({"queued", "held", "retry_wait", "sending"})  # still to be decided
 ATTEMPTED = frozenset({"delivered", "failed", "retry_wait", "unknown"})  # logged as attempts
 INDEXED_PER_KEY = 500
 SETTLE_MARGIN = timedelta(minutes=2)  # buckets this recent are always read again
@@ -348,6 +349,11 @@ class DeliveryLog:
             await self.park(refused, now)
         leaving: dict[str, list[str]] = {}
         for o in outcomes:
+            if o.state == "awaiting_address":
+                # Left in its bucket (settled, so no round claims it): a release that runs
+                # meanwhile files it again in this same minute's bucket, which a pull here
+                # would undo.
+                continue
             bucket = minute_key(o.record["due_at"])
             if o.due_at is None or minute_key(o.due_at) != bucket:
                 leaving.setdefault(bucket, []).append(o.record["_id"])
@@ -374,19 +380,33 @@ class DeliveryLog:
         return True
 
     async def release_awaiting(self, member_id: str, now: datetime) -> int:
-        """The member's address is known: their parked deliveries are due now."""
-        parked = await self._waiting.find_one_and_delete({"_id": member_id})
+        """The member's address is known: their parked deliveries are due now. Ids of records
+        not parked yet (a dispatcher is deciding them: it files them here before it marks them
+        parked) stay listed, for the release that follows; the others leave the list."""
+        parked = await self._waiting.find_one({"_id": member_id})
         ids = list((parked or {}).get("ids", []))
         if not ids:
             return 0
-        await self._schedule((i, now) for i in ids)
-        for record in await self.records.find({"_id": {"$in": ids}}, {"state": 1}).to_list(None):
-            if record["state"] == "awaiting_address":
-                await self.records.update_one(
-                    {"_id": record["_id"]},
-                    {"$set": {"state": "queued", "due_at": now, "updated_at": now}},
-                )
-        return len(ids)
+        states = {
+            r["_id"]: r["state"]
+            for r in await self.records.find({"_id": {"$in": ids}}, {"state": 1}).to_list(None)
+        }
+        released = [i for i in ids if states.get(i) == "awaiting_address"]
+        deciding = {i for i in ids if states.get(i) in OPEN}
+        if released:
+            await self._schedule((i, now) for i in released)
+            await self.records.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": i}, {"$set": {"state": "queued", "due_at": now, "updated_at": now}}
+                    )
+                    for i in released
+                ],
+                ordered=False,
+            )
+        if done := [i for i in ids if i not in deciding]:
+            await self._waiting.update_one({"_id": member_id}, {"$pull": {"ids": {"$in": done}}})
+        return len(released)
 
     async def add_digest_item(self, digest_id: str, key: str, item: Doc) -> None:
         await self._digests.update_one(

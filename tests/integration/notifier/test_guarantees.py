@@ -849,3 +849,45 @@ async def test_records_the_database_cannot_return_together_or_that_cannot_be_sen
         assert [str(x["Subject"]) for x in sinks.mails_to(f"{m}@example.com")][-1].startswith(
             "Reminder:"
         )
+
+
+async def test_a_profile_arriving_while_its_delivery_is_being_parked_releases_it(
+    infra: Infrastructure, make_settings: Callable[..., NotifierSettings]
+) -> None:
+    """The interleaving a dispatcher and a profile's handler can fall into: the dispatcher has
+    listed the delivery as waiting for the address but not yet marked it parked when the
+    profile's handler releases what waits; the dispatcher then marks it parked and checks the
+    profile again. The delivery is released, not left parked for ever."""
+    settings = make_settings(**IDLE_LOOP)
+    who = member()
+    async with running(infra, settings) as notifier, database(infra, settings) as db:
+        log = notifier.dispatcher._log
+        now = datetime.now(UTC)
+        delivery_id = f"{uuid.uuid4()}:{who}:email"
+        record: Doc = {
+            "_id": delivery_id,
+            "cause_event_id": delivery_id,
+            "cause_type": "cop.kudos.judged.v1",
+            "kind": "kudos",
+            "community_id": "c1",
+            "member_id": who,
+            "channel": None,
+            "channel_kind": "email",
+            "context": {},
+        }
+        await log.plan([record], now)
+        await db["waiting_for_address"].update_one(
+            {"_id": who}, {"$addToSet": {"ids": delivery_id}}, upsert=True
+        )
+        assert await log.release_awaiting(who, now) == 0, "nothing is parked yet"
+        await db["deliveries"].update_one(
+            {"_id": delivery_id}, {"$set": {"state": "awaiting_address"}}
+        )
+        assert await log.release_awaiting(who, now) == 1, "the dispatcher's check releases it"
+        released = await db["deliveries"].find_one({"_id": delivery_id})
+        assert released is not None
+        assert released["state"] == "queued"
+        bucket = await db["delivery_due"].find_one({"_id": minute_key(now)})
+        assert bucket is not None
+        assert delivery_id in bucket["ids"]
+        assert (await db["waiting_for_address"].find_one({"_id": who}) or {}).get("ids") == []
