@@ -63,11 +63,15 @@ def install() -> Path:
 
 
 def _cluster_id(instance: Instance) -> str:
-    """A Kafka cluster id (base64url of a UUID), chosen once per data directory."""
+    """A Kafka cluster id (base64url of a UUID), chosen once per data directory. Never one that
+    starts with `-` (as Kafka's own `random-uuid` ensures): the storage tool would read it as an
+    option and refuse to format (one id in 64)."""
     path = _home(instance) / "cluster.id"
-    if not path.exists():
+    if not path.exists() or path.read_text().startswith("-"):
         path.parent.mkdir(parents=True, exist_ok=True)
-        raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        raw = "-"
+        while raw.startswith("-"):
+            raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         path.write_text(raw)
     return path.read_text().strip()
 
