@@ -25,14 +25,15 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM ${PYTHON_IMAGE}
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    SEARCH_INDEX_DIR=/data/search-index
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home app \
-    && mkdir -p /data/chat \
+    && mkdir -p /data/chat /data/search-index \
     && chown -R app:app /data
 COPY --from=build /app/.venv /app/.venv
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8081 8082 8083 8084
+EXPOSE 8080 8081 8082 8083 8084
 # Defaults to the events service; pass cop-knowledge, cop-recognition or cop-notifier for the others.
 CMD ["cop-events"]

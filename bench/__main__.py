@@ -3,7 +3,8 @@
     python -m bench [--quick] [--events N] [--repeats N] [--replay-repeats N]
                     [--services events,knowledge,recognition,notifier] [--scale-out recognition]
                     [--skip-limit] [--skip-ingest] [--skip-projections] [--skip-naive]
-                    [--skip-e2e] [--skip-notifier] [--health] [--search] [--scaling]
+                    [--skip-e2e] [--skip-notifier] [--skip-consumer]
+                    [--health] [--search] [--scaling]
 
 In one run, so that the ratios hold on a noisy machine: (1) the limit, raw aiokafka produce and
 consume of CloudEvent-sized records (`bench.limit`); (2) `POST /ingest`, single events,
@@ -13,10 +14,11 @@ service's projection live and in replay of the mixed history (`bench.mixed_event
 service's resident size idle and after its replay and (8) the replay with two replicas;
 (4) the consumer a typical FastStream user writes on the same events (`bench.naive`); (5) the
 end-to-end latency of a kudos (`bench.e2e_latency`) and (6) the notifier's fan-out
-(`bench.notifier_delivery`). `--health` and `--search` add recognition's health and knowledge's
-search benchmarks (`bench.recognition_health`, `bench.knowledge_search`, smaller in QUICK mode;
-each runs alone too), `--scaling` adds `bench.recognition_scaling` (long). Every figure with a
-range is the median of repeats.
+(`bench.notifier_delivery`); (9) the CPU the shared consumer itself costs an event, in process
+with handlers that do nothing (`bench.consumer_overhead`). `--health` and `--search` add
+recognition's health and knowledge's search benchmarks (`bench.recognition_health`,
+`bench.knowledge_search`, smaller in QUICK mode; each runs alone too), `--scaling` adds
+`bench.recognition_scaling` (long). Every figure with a range is the median of repeats.
 
 QUICK (`--quick` or `QUICK=1`): 1,000 events, one run of the expensive parts, three of the cheap
 ones. Results: `bench-results/results.json` and `results.md`.
@@ -37,6 +39,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from bench.consumer_overhead import bench_consumer_overhead
 from bench.harness import BenchInfra, delete_groups, delete_topics, mongo_server, provide_infra
 from bench.ingest import bench_ingest
 from bench.knowledge_search import SearchSizes, bench_search
@@ -77,7 +80,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         default="recognition",
         help="services replayed on all the events; the others on --live events (full mode)",
     )
-    for part in ("limit", "ingest", "projections", "naive", "e2e", "notifier", "health", "search"):
+    parts = ("limit", "ingest", "projections", "naive", "e2e", "notifier", "health", "search")
+    for part in (*parts, "consumer"):
         parser.add_argument(f"--skip-{part}", action="store_true")
     parser.add_argument("--scaling", action="store_true", help="bench.recognition_scaling too")
     parser.add_argument("--health", action="store_true", help="recognition health benchmark too")
@@ -325,8 +329,24 @@ async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
             lambda: bench_scaling(infra, [10_000, 200_000]),
         )
         await _section(sections, notes, "POST /kudos", lambda: bench_give_kudos(infra))
+    await _consumer_section(sections, notes, args)
     sections.append(_codec_section())
     return {"sections": sections, "notes": notes}
+
+
+async def _consumer_section(
+    sections: list[dict[str, Any]], notes: list[str], args: argparse.Namespace
+) -> None:
+    """In process and on CPU only; in a thread, since it runs its own event loops."""
+    if args.skip_consumer:
+        return
+    n = 5_000 if args.quick else 20_000
+    await _section(
+        sections,
+        notes,
+        "9. The shared consumer's own cost per event (in process, no-op handlers)",
+        lambda: asyncio.to_thread(bench_consumer_overhead, n, args.repeats),
+    )
 
 
 def _codec_section() -> dict[str, Any]:

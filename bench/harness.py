@@ -6,9 +6,9 @@ what is missing). Every benchmark app works in its own topic prefix, consumer gr
 so it never joins the live stack's consumer groups nor reads or writes its data, and all of them
 are removed at the end.
 
-Also what several benchmarks share: their sizes read from the environment, events produced to a
-benchmark's topics, timed requests to an app and the checks of its answers, and running one
-benchmark on its own (`python -m bench.<name>`).
+Also what several benchmarks share: their sizes read from the environment or the command line,
+events and records produced to a benchmark's topics, timed requests to an app and the checks of
+its answers, and running one benchmark on its own (`python -m bench.<name>`).
 """
 
 import argparse
@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -35,7 +36,7 @@ from pymongo import AsyncMongoClient, MongoClient
 
 from bench.report import write_section, write_table
 from shared.auth import issue_token
-from shared.events.codec import encode
+from shared.events.codec import KafkaRecord, encode
 from shared.events.envelope import CloudEvent, new_event
 from shared.kafka import ensure_topics
 from shared.settings import ServiceSettings
@@ -249,32 +250,48 @@ async def produce_events(
 ) -> Counter[str]:
     """Every event to its topic under `prefix`, keyed as the catalog says; counts per topic."""
     await ensure_topics(infra.kafka_bootstrap_servers, topic_prefix=prefix)
+    records = [encode(event) for event in events]
+    await send_records(
+        infra.kafka_bootstrap_servers,
+        records,
+        lambda record: prefix + record.topic,
+        max_batch_size=256 * 1024,
+    )
+    return Counter(record.topic for record in records)
+
+
+async def send_records(
+    bootstrap: str,
+    records: Iterable[KafkaRecord],
+    topic: Callable[[KafkaRecord], str],
+    *,
+    max_batch_size: int,
+    max_request_size: int = 1024 * 1024,
+) -> float:
+    """Every record to `topic(record)` with its key and headers, from a producer as the services
+    have (acks=all, idempotent) that sends without awaiting each (linger 5 ms); returns the
+    seconds from the first send until the broker has acknowledged them all."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=infra.kafka_bootstrap_servers,
+        bootstrap_servers=bootstrap,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
-        max_batch_size=256 * 1024,
+        max_batch_size=max_batch_size,
+        max_request_size=max_request_size,
     )
     await producer.start()
-    per_topic: Counter[str] = Counter()
     try:
-        deliveries = []
-        for event in events:
-            record = encode(event)
-            deliveries.append(
-                await producer.send(
-                    prefix + record.topic,
-                    record.value,
-                    key=record.key,
-                    headers=[(k, v.encode()) for k, v in record.headers.items()],
-                )
+        began = time.perf_counter()
+        pending = []
+        for record in records:
+            headers = [(k, v.encode()) for k, v in record.headers.items()]
+            pending.append(
+                await producer.send(topic(record), record.value, key=record.key, headers=headers)
             )
-            per_topic[record.topic] += 1
-        await asyncio.gather(*deliveries)
+        await asyncio.gather(*pending)
+        return time.perf_counter() - began
     finally:
         await producer.stop()
-    return per_topic
 
 
 @dataclass
@@ -339,6 +356,33 @@ class Checks:
 # --- one benchmark on its own: python -m bench.<name> ---
 
 
+def _command_line(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """The parser of `python -m bench.<name>`, described by the first line of `doc`."""
+    description = (doc or name).splitlines()[0]
+    return argparse.ArgumentParser(prog=f"python -m bench.{name}", description=description)
+
+
+def sizes_parser(
+    bench: ModuleType, defaults: "DataclassInstance", **helps: str
+) -> argparse.ArgumentParser:
+    """The command line of `python -m bench.<name>` (the package `bench`, described by its
+    docstring) with an option for each field of `defaults` (a dataclass of sizes): `--budget-s`
+    for the field `budget_s`, the field's value its default and `helps[field]` its help.
+    `sizes_of` reads the sizes back from the parsed arguments."""
+    parser = _command_line(bench.__name__.removeprefix("bench."), bench.__doc__)
+    for f in dataclasses.fields(defaults):
+        value = getattr(defaults, f.name)
+        option = "--" + f.name.replace("_", "-")
+        parser.add_argument(option, type=type(value), default=value, help=helps.get(f.name))
+    return parser
+
+
+def sizes_of(args: argparse.Namespace, defaults: Sizes) -> Sizes:
+    """`defaults` with each field as given on the command line of `sizes_parser`."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(defaults)}
+    return dataclasses.replace(defaults, **given)
+
+
 def run_alone(
     name: str, title: str, run: Callable[[BenchInfra], Awaitable[dict[str, Any]]]
 ) -> None:
@@ -364,8 +408,7 @@ def run_services_alone(
 ) -> None:
     """The command line of a benchmark of service processes run on its own
     (`[--quick] [--repeats 3] [--profile DIR]`); writes `bench-results/<name>.json` and `.md`."""
-    description = (doc or title).splitlines()[0]
-    parser = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=description)
+    parser = _command_line(name, doc or title)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", type=Path, default=None, help="pyinstrument sessions here")

@@ -7,16 +7,15 @@ without a group reads them back from the beginning in batches, doing nothing wit
 produces a fresh copy and reads it; the figures are medians of the runs.
 """
 
-import asyncio
 import statistics
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.harness import BenchInfra
+from bench.harness import BenchInfra, send_records
 from bench.report import figure, row
 from shared.events.codec import KafkaRecord
 
@@ -33,26 +32,7 @@ async def _create(bootstrap: str, topic: str) -> None:
 
 
 async def produce_raw(bootstrap: str, topic: str, records: Sequence[KafkaRecord]) -> float:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        max_batch_size=512 * 1024,
-    )
-    await producer.start()
-    try:
-        began = time.perf_counter()
-        pending = []
-        for record in records:
-            headers = [(k, v.encode()) for k, v in record.headers.items()]
-            pending.append(
-                await producer.send(topic, record.value, key=record.key, headers=headers)
-            )
-        await asyncio.gather(*pending)
-        return time.perf_counter() - began
-    finally:
-        await producer.stop()
+    return await send_records(bootstrap, records, lambda _: topic, max_batch_size=512 * 1024)
 
 
 async def consume_raw(bootstrap: str, topic: str, n: int) -> float:

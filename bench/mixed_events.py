@@ -10,7 +10,6 @@ makes them. Communities are added until the history has `n` events; the events a
 time and the first `n` kept, so nothing refers to an event that was cut.
 """
 
-import asyncio
 import random
 import uuid
 from collections.abc import Sequence
@@ -18,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
+from bench.harness import send_records
 from shared.events.catalog import (
     ActionItemClosed,
     ActionItemOpened,
@@ -470,30 +469,13 @@ def encode_all(events: Sequence[Any]) -> list[KafkaRecord]:
 async def produce(bootstrap: str, prefix: str, records: Sequence[KafkaRecord]) -> float:
     """Every record to `<prefix><topic>` with its key and headers, as fast as the broker takes
     them (acks=all, idempotent); returns the seconds it took."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
+    return await send_records(
+        bootstrap,
+        records,
+        lambda record: prefix + record.topic,
         max_batch_size=512 * 1024,
         max_request_size=4 * 1024 * 1024,
     )
-    await producer.start()
-    loop = asyncio.get_running_loop()
-    began = loop.time()
-    try:
-        pending = []
-        for record in records:
-            headers = [(k, v.encode()) for k, v in record.headers.items()]
-            pending.append(
-                await producer.send(
-                    prefix + record.topic, record.value, key=record.key, headers=headers
-                )
-            )
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-    return loop.time() - began
 
 
 def type_counts(events: Sequence[Any]) -> dict[str, int]:

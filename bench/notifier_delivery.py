@@ -22,22 +22,11 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench.harness import BenchInfra, produce_events, run_services_alone
-from bench.service_processes import (
-    CpuMeter,
-    drop_namespace,
-    free_port,
-    involved_pids,
-    notifier_env,
-    profile_summary,
-    recipient_profiles,
-    running_services,
-    wait_for_profiles,
-)
-from bench.sink_server import Sink, running_sink
+from bench.harness import BenchInfra, run_services_alone
+from bench.service_processes import CpuMeter, involved_pids, notifier_env, staged
+from bench.sink_server import Sink
 from copctl.devstack.stack import ServiceSpec
 from services.notifier.settings import NotifierSettings
-from shared.auth import issue_token
 from shared.events.catalog import KudosJudged
 from shared.events.codec import encode
 from shared.events.envelope import new_event
@@ -105,53 +94,45 @@ async def bench_notifier(
     namespace = infra.namespace()
     settings = infra.settings(NotifierSettings, namespace)
     members = [f"nb{i}-{uuid.uuid4().hex[:4]}" for i in range(MEMBERS)]
-    admin = issue_token(settings.auth_token_secret, "bench-ops", scopes=("admin",))
     posts_per_s: list[float] = []
     mails_per_s: list[float] = []
     cpu: list[dict[str, float]] = []
-    try:
-        async with (
-            running_sink(free_port(), free_port()) as sink,
-            httpx.AsyncClient(headers={"Authorization": f"Bearer {admin}"}, timeout=30) as client,
-        ):
 
-            def env_for(spec: ServiceSpec) -> dict[str, str]:
-                return notifier_env(settings, sink, "cop")
+    def env_for(spec: ServiceSpec, sink: Sink) -> dict[str, str]:
+        return notifier_env(settings, sink, "cop")
 
-            specs = (ServiceSpec("notifier", NOTIFIER_PORT),)
-            async with running_services(infra, specs, env_for, profile_dir=profile_dir) as services:
-                rss_idle = services.rss_mb()
-                await produce_events(
-                    infra, settings.kafka_topic_prefix, recipient_profiles(members)
-                )
-                await wait_for_profiles(client, services.urls["notifier"], members)
-                feed = JudgedFeed(infra, settings.kafka_topic_prefix, members)
-                stop = asyncio.Event()
-                feeding = asyncio.create_task(feed.run(sink, client, stop))
-                meter = CpuMeter(involved_pids(services, sink))
-                try:
-                    await _warm_up(sink, client, quick)
-                    services.start_profiling()
-                    for _ in range(repeats):
-                        meter.start()
-                        posts0, mails0 = await sink.counts(client)
-                        t0 = time.monotonic()
-                        await asyncio.sleep(window_s)
-                        posts1, mails1 = await sink.counts(client)
-                        elapsed = time.monotonic() - t0
-                        cpu.append(meter.read())
-                        posts_per_s.append((posts1 - posts0) / elapsed)
-                        mails_per_s.append((mails1 - mails0) / elapsed)
-                        # Keep a few seconds of work queued at the pace just seen.
-                        feed.ahead = max(2_000, int(4 * (posts_per_s[-1] + mails_per_s[-1])))
-                    await services.save_profiles()
-                finally:
-                    stop.set()
-                    await feeding
-                rss_after = services.rss_mb()
-            profiles = {s: profile_summary(p) for s, p in services.profiles.items()}
-    finally:
-        await drop_namespace(infra, namespace, [settings.mongodb_database])
+    specs = (ServiceSpec("notifier", NOTIFIER_PORT),)
+    async with staged(
+        infra, namespace, specs, env_for, (settings,), profile_dir=profile_dir
+    ) as stage:
+        services, sink, client = stage.services, stage.sink, stage.client
+        rss_idle = services.rss_mb()
+        await stage.add_recipients(infra, settings.kafka_topic_prefix, members)
+        feed = JudgedFeed(infra, settings.kafka_topic_prefix, members)
+        stop = asyncio.Event()
+        feeding = asyncio.create_task(feed.run(sink, client, stop))
+        meter = CpuMeter(involved_pids(services, sink))
+        try:
+            await _warm_up(sink, client, quick)
+            services.start_profiling()
+            for _ in range(repeats):
+                meter.start()
+                posts0, mails0 = await sink.counts(client)
+                t0 = time.monotonic()
+                await asyncio.sleep(window_s)
+                posts1, mails1 = await sink.counts(client)
+                elapsed = time.monotonic() - t0
+                cpu.append(meter.read())
+                posts_per_s.append((posts1 - posts0) / elapsed)
+                mails_per_s.append((mails1 - mails0) / elapsed)
+                # Keep a few seconds of work queued at the pace just seen.
+                feed.ahead = max(2_000, int(4 * (posts_per_s[-1] + mails_per_s[-1])))
+            await services.save_profiles()
+        finally:
+            stop.set()
+            await feeding
+        rss_after = services.rss_mb()
+    profiles = services.profile_summaries()
     return _report(window_s, posts_per_s, mails_per_s, cpu, rss_idle, rss_after, profiles, began)
 
 

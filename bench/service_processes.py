@@ -1,7 +1,8 @@
 """Services of the stack run as processes for a benchmark (`bench.e2e_latency`,
 `bench.notifier_delivery`): each in the benchmark's own namespace, optionally under pyinstrument;
-their memory and CPU, where their time went, and what they leave behind removed. Also the
-notifier's recipients, which both benchmarks need.
+their memory and CPU, where their time went, and what they leave behind removed. `staged` sets up
+what both benchmarks run in (the sink, the services, an operator's client), and `Stage` gives the
+notifier the recipients both need.
 """
 
 import asyncio
@@ -23,12 +24,13 @@ import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
 from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
-from bench.harness import BenchInfra
-from bench.sink_server import Sink
+from bench.harness import BenchInfra, produce_events
+from bench.sink_server import Sink, running_sink
 from copctl.devstack.paths import REPO_ROOT
 from copctl.devstack.processes import running, start, stop, wait_until
 from copctl.devstack.stack import Infra as StackInfra
 from copctl.devstack.stack import ServiceSpec, start_services
+from shared.auth import issue_token
 from shared.events.catalog import MemberProfileUpdated
 from shared.events.envelope import CloudEvent, new_event
 from shared.settings import ServiceSettings
@@ -65,6 +67,9 @@ class Services:
             if all(p.exists() for p in self.profiles.values()):
                 return
             await asyncio.sleep(0.2)
+
+    def profile_summaries(self) -> dict[str, dict[str, Any]]:
+        return {service: profile_summary(path) for service, path in self.profiles.items()}
 
     def rss_mb(self) -> dict[str, float]:
         found = {}
@@ -183,6 +188,47 @@ async def running_services(
         await asyncio.gather(
             *(asyncio.to_thread(stop, name, timeout_s) for name in services.names.values())
         )
+
+
+@dataclass
+class Stage:
+    """One run's sink, its services as processes, and a client that acts as their operator."""
+
+    sink: Sink
+    services: Services
+    client: httpx.AsyncClient
+
+    async def add_recipients(self, infra: BenchInfra, prefix: str, members: Sequence[str]) -> None:
+        """The members' profiles produced under `prefix`; returns once the notifier knows them."""
+        await produce_events(infra, prefix, recipient_profiles(members))
+        await wait_for_profiles(self.client, self.services.urls["notifier"], members)
+
+
+@contextlib.asynccontextmanager
+async def staged(
+    infra: BenchInfra,
+    namespace: str,
+    specs: Sequence[ServiceSpec],
+    env_for: Callable[[ServiceSpec, Sink], dict[str, str]],
+    settings: Sequence[ServiceSettings],
+    *,
+    profile_dir: Path | None = None,
+) -> AsyncIterator[Stage]:
+    """A sink, the services with the environment `env_for` gives them beside it, and an operator's
+    client (admin scope, signed with the secret the services share); on the way out all stopped
+    and the namespace removed with the services' databases (`settings`)."""
+    admin = issue_token(settings[0].auth_token_secret, "bench-ops", scopes=("admin",))
+    try:
+        async with (
+            running_sink(free_port(), free_port()) as sink,
+            httpx.AsyncClient(headers={"Authorization": f"Bearer {admin}"}, timeout=30) as client,
+            running_services(
+                infra, specs, lambda spec: env_for(spec, sink), profile_dir=profile_dir
+            ) as services,
+        ):
+            yield Stage(sink, services, client)
+    finally:
+        await drop_namespace(infra, namespace, [s.mongodb_database for s in settings])
 
 
 class CpuMeter:

@@ -80,7 +80,9 @@ def dev_up(
     typer.echo("  SMTP sink    127.0.0.1:1025 -> " + str(local_dir() / "mail"))
     typer.echo("  Chat sink    http://127.0.0.1:8090 -> " + str(local_dir() / "chat"))
     for name, url in urls.items():
-        typer.echo(f"  {name:<12} {url}  (docs: {url}/docs)")
+        # The web service is the pages themselves; the others document their API at /docs.
+        about = "  (open this first)" if name == "web" else f"  (docs: {url}/docs)"
+        typer.echo(f"  {name:<12} {url}{about}")
     typer.echo(f"  Logs         {local_dir() / 'logs'}")
     if traces:
         typer.echo("  Traces       http://127.0.0.1:16686 (Jaeger API; `copctl trace EVENT_ID`)")
@@ -271,16 +273,26 @@ def topics(
     typer.echo("created: " + (", ".join(created) if created else "none (all exist)"))
 
 
-def _sources_call(events_url: str, secret: str, action: Callable[[Any], Any]) -> Any:
-    """Run `action` with a client of the events service's `/sources` API; exit on its errors."""
-    from copctl.sources import SourcesClient, SourcesError
+def _operator_call(
+    client_type: Callable[[str, str], Any], url: str, secret: str, action: Callable[[Any], Any]
+) -> Any:
+    """Run `action` with a client (an `OperatorClient`) of a service's admin API; exit on its
+    errors."""
+    from copctl.operator_http import ServiceError
 
     try:
-        with SourcesClient(events_url, secret) as client:
+        with client_type(url, secret) as client:
             return action(client)
-    except SourcesError as e:
+    except ServiceError as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(e.exit_code) from e
+
+
+def _sources_call(events_url: str, secret: str, action: Callable[[Any], Any]) -> Any:
+    """Run `action` with a client of the events service's `/sources` API; exit on its errors."""
+    from copctl.sources import SourcesClient
+
+    return _operator_call(SourcesClient, events_url, secret, action)
 
 
 @sources.command("add")
@@ -386,14 +398,9 @@ def health(
     """A community's health for a month or quarter, beside the previous period's and the change."""
     from rich.console import Console
 
-    from copctl.health import HealthClient, HealthError, table
+    from copctl.health import HealthClient, table
 
-    try:
-        with HealthClient(url, secret) as client:
-            report = client.health(community, period)
-    except HealthError as e:
-        typer.secho(str(e), fg="red", err=True)
-        raise typer.Exit(e.exit_code) from e
+    report = _operator_call(HealthClient, url, secret, lambda c: c.health(community, period))
     Console().print(table(report))
 
 

@@ -4,11 +4,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from faststream.security import BaseSecurity
 from pydantic_core import from_json, to_json
 
-from copctl.topics import partitions_of
+from copctl.topics import read_from_start
 from shared.events.topics import dlq_topic
 from shared.kafka import kafka_client_options
 
@@ -78,33 +78,18 @@ async def read_dead_letters(
     bootstrap: str, service: str, prefix: str = "", *, security: BaseSecurity | None = None
 ) -> list[DeadLetter]:
     """Everything on the service's DLQ, read from the start without joining a consumer group."""
-    topics = [f"{prefix}{dlq_topic(service)}"]
-    partitions = await partitions_of(bootstrap, topics, security=security)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, **kafka_client_options(security)
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        letters: list[DeadLetter] = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                letters.extend(
-                    DeadLetter(
-                        r.offset,
-                        r.partition,
-                        r.key,
-                        r.value,
-                        {k: (v or b"").decode(errors="replace") for k, v in r.headers},
-                    )
-                    for r in records
-                )
-        return sorted(letters, key=lambda d: (d.partition, d.offset))
-    finally:
-        await consumer.stop()
+    records = await read_from_start(bootstrap, [f"{prefix}{dlq_topic(service)}"], security=security)
+    letters = [
+        DeadLetter(
+            r.offset,
+            r.partition,
+            r.key,
+            r.value,
+            {k: (v or b"").decode(errors="replace") for k, v in r.headers},
+        )
+        for r in records
+    ]
+    return sorted(letters, key=lambda d: (d.partition, d.offset))
 
 
 async def redrive(

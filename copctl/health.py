@@ -11,12 +11,8 @@ from urllib.parse import quote
 import httpx
 from rich.table import Table
 
-from copctl.operator_http import OperatorClient, ServiceError
+from copctl.operator_http import OperatorClient, ServiceError, field_errors
 from shared.community_health import METRICS
-
-OPERATOR = "copctl"
-"""The member id copctl's admin token speaks for."""
-
 
 MISSING = "-"
 
@@ -26,25 +22,17 @@ class HealthError(ServiceError):
 
 
 class HealthClient(OperatorClient):
+    service = "recognition service"
+    url_option = "--url or RECOGNITION_URL"
+    error = HealthError
+
     def health(self, community_id: str, period: str | None = None) -> dict[str, Any]:
         """The health report of a community; the current month when no period is given."""
         params = {"period": period} if period else {}
         path = f"/communities/{quote(community_id, safe='')}/health"
-        try:
-            response = self._http.get(path, params=params)
-        except httpx.TimeoutException as e:
-            raise HealthError(
-                f"the recognition service at {self.url} did not answer within "
-                f"{self._timeout_s:g}s ({type(e).__name__})"
-            ) from e
-        except httpx.TransportError as e:
-            reason = str(e) or type(e).__name__
-            raise HealthError(
-                f"cannot reach the recognition service at {self.url} ({reason}); is it "
-                "running (`copctl dev status`)? Point --url or RECOGNITION_URL at it."
-            ) from e
+        response = self._request("GET", path, params=params)
         if response.status_code != 200:
-            raise _refusal(response, self.url)
+            raise self._refusal(response)
         try:
             report = response.json()
         except ValueError:
@@ -56,39 +44,22 @@ class HealthClient(OperatorClient):
             )
         return report
 
-
-def _refusal(response: httpx.Response, base_url: str) -> HealthError:
-    """The service's problem+json answer as one readable message."""
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = None
-    if not isinstance(problem, dict) or "status" not in problem:
+    def _refused(self, response: httpx.Response, problem: dict[str, Any]) -> HealthError:
+        title = str(problem.get("title") or response.reason_phrase)
+        detail = str(problem.get("detail") or "")
+        if response.status_code in (400, 422):
+            head = f"{title}: {detail}" if detail else title
+            return HealthError("\n".join([head, *field_errors(problem)]), 2)
+        if response.status_code == 404 and not detail:
+            # Health answers every community (with zeros when it knows none): no such route.
+            return HealthError(
+                f"GET {response.request.url.path} answered 404 {title}: is {self.url} the "
+                "recognition service, and one that serves /communities/{id}/health?"
+            )
         return HealthError(
-            f"{response.request.method} {response.request.url} answered "
-            f"{response.status_code} {response.reason_phrase}: is that the recognition service?"
+            f"the recognition service answered {response.status_code} {title}"
+            + (f": {detail}" if detail else "")
         )
-    title = str(problem.get("title") or response.reason_phrase)
-    detail = str(problem.get("detail") or "")
-    if response.status_code == 401:
-        return HealthError(
-            f"the recognition service refused copctl's admin token ({detail or title}): "
-            "is AUTH_TOKEN_SECRET the one the service uses?"
-        )
-    if response.status_code in (400, 422):
-        errors = problem.get("errors") or []
-        lines = [f"{e.get('field')}: {e.get('message')}" for e in errors if isinstance(e, dict)]
-        return HealthError("\n".join([f"{title}: {detail}" if detail else title, *lines]), 2)
-    if response.status_code == 404 and not detail:
-        # Health answers every community (with zeros when it knows none): no such route.
-        return HealthError(
-            f"GET {response.request.url.path} answered 404 {title}: is {base_url} the "
-            "recognition service, and one that serves /communities/{id}/health?"
-        )
-    return HealthError(
-        f"the recognition service answered {response.status_code} {title}"
-        + (f": {detail}" if detail else "")
-    )
 
 
 def format_value(value: Any) -> str:

@@ -31,6 +31,7 @@ import frontmatter
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
+from copctl.operator_http import ServiceError, transport_failure
 from shared.events.catalog import ArtifactKind, ArtifactPublished, Id
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -48,15 +49,8 @@ Result = Literal["published", "revised", "unchanged", "skipped", "failed"]
 RESULTS: tuple[Result, ...] = ("published", "revised", "unchanged", "skipped", "failed")
 
 
-class ImportAborted(Exception):
-    """The import cannot go on at all (service unreachable, token refused, bad arguments).
-
-    `exit_code` is 2 when the arguments themselves are wrong.
-    """
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class ImportAborted(ServiceError):
+    """The import cannot go on at all (service unreachable, token refused, bad arguments)."""
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -242,35 +236,23 @@ def desired_artifact(
     except ValueError as e:
         return Invalid(relative_path, str(e))
     tags, warnings = normalise_tags(meta.get("tags"))
-    body = _without_title_heading(content, title)
-    artifact_id = artifact_id_for(community_id, relative_path)
-    try:
-        ArtifactPublished.model_validate(
-            {
-                "artifact_id": artifact_id,
-                "community_id": community_id,
-                "kind": kind,
-                "title": title,
-                "summary": summary,
-                "body_markdown": body,
-                "author_ids": authors,
-                "tags": list(tags),
-            }
-        )
-    except ValidationError as e:
-        return Invalid(relative_path, _validation_reason(e))
-    return Desired(
+    desired = Desired(
         path=relative_path,
-        artifact_id=artifact_id,
+        artifact_id=artifact_id_for(community_id, relative_path),
         community_id=community_id,
         kind=kind,
         title=title,
         summary=summary,
-        body_markdown=body,
+        body_markdown=_without_title_heading(content, title),
         tags=tags,
         author_ids=tuple(authors),
         warnings=tuple(warnings),
     )
+    try:
+        ArtifactPublished.model_validate(desired.publish_body())
+    except ValidationError as e:
+        return Invalid(relative_path, _validation_reason(e))
+    return desired
 
 
 def _one_line(error: Exception) -> str:
@@ -405,16 +387,14 @@ class _Service:
     async def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
             response = await self._client.request(method, path, headers=self._headers, **kw)
-        except httpx.TimeoutException as e:
-            raise ImportAborted(
-                f"the knowledge service at {self._client.base_url} did not answer in time "
-                f"({type(e).__name__})"
-            ) from e
         except httpx.TransportError as e:
             raise ImportAborted(
-                f"cannot reach the knowledge service at {self._client.base_url} "
-                f"({str(e) or type(e).__name__}); is it running (`copctl dev status`)? Point "
-                "--url or KNOWLEDGE_URL at it."
+                transport_failure(
+                    "knowledge service",
+                    self._client.base_url,
+                    e,
+                    url_option="--url or KNOWLEDGE_URL",
+                )
             ) from e
         if response.status_code == 401:
             raise ImportAborted(

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
-from copctl.operator_http import OperatorClient, ServiceError
+from copctl.operator_http import OperatorClient, ServiceError, field_errors, problem_detail
 
 
 class SourcesError(ServiceError):
@@ -17,6 +17,10 @@ class SourcesError(ServiceError):
 
 
 class SourcesClient(OperatorClient):
+    service = "events service"
+    url_option = "--events-url or EVENTS_URL"
+    error = SourcesError
+
     def add(self, name: str, types: list[str], rate_limit_per_minute: int | None) -> Any:
         """Register a system; the answer carries its API key (the only time it is shown)."""
         body: dict[str, Any] = {"name": name, "types": types}
@@ -37,45 +41,15 @@ class SourcesClient(OperatorClient):
         self._call("POST", f"/sources/{quote(name, safe='')}/revoke", 204)
 
     def _call(self, method: str, path: str, expect: int, **kw: Any) -> httpx.Response:
-        try:
-            response = self._http.request(method, path, **kw)
-        except httpx.TimeoutException as e:
-            raise SourcesError(
-                f"the events service at {self.url} did not answer within "
-                f"{self._timeout_s:g}s ({type(e).__name__})"
-            ) from e
-        except httpx.TransportError as e:
-            reason = str(e) or type(e).__name__
-            raise SourcesError(
-                f"cannot reach the events service at {self.url} ({reason}); is it "
-                "running (`copctl dev status`)? Point --events-url or EVENTS_URL at it."
-            ) from e
+        response = self._request(method, path, **kw)
         if response.status_code == expect:
             return response
-        raise _refusal(response)
+        raise self._refusal(response)
 
-
-def _refusal(response: httpx.Response) -> SourcesError:
-    """The service's problem+json answer as one readable message."""
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = None
-    if not isinstance(problem, dict) or "status" not in problem:
-        return SourcesError(
-            f"{response.request.method} {response.request.url} answered "
-            f"{response.status_code} {response.reason_phrase}: is that the events service?"
-        )
-    detail = str(problem.get("detail") or problem.get("title") or response.reason_phrase)
-    if response.status_code == 401:
-        return SourcesError(
-            f"the events service refused copctl's admin token ({detail}): "
-            "is AUTH_TOKEN_SECRET the one the service uses?"
-        )
-    if response.status_code == 422:
-        errors = problem.get("errors") or []
-        lines = [f"{e.get('field')}: {e.get('message')}" for e in errors if isinstance(e, dict)]
-        return SourcesError("\n".join(lines) or detail, exit_code=2)
-    if response.status_code in (404, 409):
-        return SourcesError(detail)
-    return SourcesError(f"the events service answered {response.status_code}: {detail}")
+    def _refused(self, response: httpx.Response, problem: dict[str, Any]) -> ServiceError:
+        detail = problem_detail(response, problem)
+        if response.status_code == 422:
+            return SourcesError("\n".join(field_errors(problem)) or detail, exit_code=2)
+        if response.status_code in (404, 409):
+            return SourcesError(detail)
+        return super()._refused(response, problem)

@@ -18,11 +18,13 @@ safely on the DLQ).
 
 import asyncio
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRecord
@@ -31,7 +33,16 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.trace import (
+    INVALID_SPAN_CONTEXT,
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+)
+from opentelemetry.trace.span import TraceFlags, TraceState
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -95,9 +106,25 @@ class ConsumedRecord:
             header_list=tuple(record.headers or ()),
         )
 
+    @cached_property
+    def producer(self) -> SpanContext:
+        """The producer span's context the record carries; invalid when it carries none."""
+        return producer_context(self.headers)
+
     @property
+    def sampled(self) -> bool:
+        """Whether the record's trace is sampled: a record without a trace is not."""
+        return self.producer.is_valid and self.producer.trace_flags.sampled
+
+    @cached_property
     def trace_context(self) -> otel_context.Context:
-        return propagate.extract(self.headers)
+        """The context the record carries (its producer's span as the current one, and its
+        baggage), for work in its trace."""
+        if "baggage" in self.headers or not _reads_w3c():
+            return propagate.extract(self.headers)
+        if not self.producer.is_valid:
+            return otel_context.Context()
+        return trace.set_span_in_context(NonRecordingSpan(self.producer), otel_context.Context())
 
     @contextmanager
     def span(
@@ -162,6 +189,56 @@ def record_headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
     return {k: (v or b"").decode(errors="replace") for k, v in (record.headers or ())}
 
 
+# W3C Trace Context, as the SDK's TraceContextTextMapPropagator reads it.
+_TRACEPARENT = re.compile(
+    r"^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?[ \t]*$"
+)
+_W3C_FIELDS = frozenset({"traceparent", "tracestate", "baggage"})
+_MAX_TRACESTATE = 512
+_propagator_checked: tuple[TextMapPropagator | None, bool] = (None, False)
+
+
+def _reads_w3c() -> bool:
+    """Whether the configured propagators read W3C trace context (and baggage) only."""
+    global _propagator_checked
+    textmap = propagate.get_global_textmap()
+    checked, w3c = _propagator_checked
+    if checked is not textmap:
+        w3c = "traceparent" in textmap.fields and textmap.fields <= _W3C_FIELDS
+        _propagator_checked = (textmap, w3c)
+    return w3c
+
+
+def producer_context(headers: Mapping[str, str]) -> SpanContext:
+    """The span context a record's headers carry, as the configured propagator reads it.
+
+    With the default propagators (W3C trace context and baggage) the `traceparent` header is
+    read directly: `propagate.extract` costs more than the rest of a record's consumption, and
+    a batch needs the context of each of its records (its links, which records are sampled).
+    """
+    if not _reads_w3c():
+        return trace.get_current_span(propagate.extract(headers)).get_span_context()
+    header = headers.get("traceparent")
+    match = _TRACEPARENT.search(header) if header else None
+    if match is None:
+        return INVALID_SPAN_CONTEXT
+    version, trace_id, span_id, flags, rest = match.groups()
+    if trace_id == "0" * 32 or span_id == "0" * 16 or version == "ff":
+        return INVALID_SPAN_CONTEXT
+    if version == "00" and rest:
+        return INVALID_SPAN_CONTEXT
+    state = headers.get("tracestate")
+    return SpanContext(
+        trace_id=int(trace_id, 16),
+        span_id=int(span_id, 16),
+        is_remote=True,
+        trace_flags=TraceFlags(int(flags, 16)),
+        trace_state=TraceState.from_header([state])
+        if state is not None and len(state) <= _MAX_TRACESTATE
+        else None,
+    )
+
+
 def message_attributes(record: ConsumedRecord) -> dict[str, str | int]:
     """The messaging semantic conventions' attributes of one consumed Kafka record."""
     attributes: dict[str, str | int] = {
@@ -203,14 +280,15 @@ def _event_type(item: "ConsumedEvent | ConsumedRecord") -> str:
     return item.headers.get("ce_type") or "unknown"
 
 
-def _batch_parent(contexts: Sequence[otel_context.Context]) -> otel_context.Context:
+def _batch_parent(records: Sequence[ConsumedRecord]) -> otel_context.Context:
     """The trace a batch span belongs to: its records' trace when they all share one (a single
     request's events: its MongoDB writes stay in that trace), else a trace of its own that
     links to each record's."""
-    span_contexts = [trace.get_current_span(c).get_span_context() for c in contexts]
-    traces = {c.trace_id for c in span_contexts if c.is_valid}
-    if len(traces) == 1 and all(c.is_valid for c in span_contexts):
-        return contexts[0]
+    first = records[0].producer
+    if first.is_valid and all(
+        r.producer.is_valid and r.producer.trace_id == first.trace_id for r in records
+    ):
+        return records[0].trace_context
     return otel_context.Context()
 
 
@@ -238,12 +316,6 @@ async def _leave_undecoded(message: Any) -> None:
 
 def _record_of(item: ConsumedEvent | ConsumedRecord) -> ConsumedRecord:
     return item.record if isinstance(item, ConsumedEvent) else item
-
-
-def _message_id(item: ConsumedEvent | ConsumedRecord) -> str | None:
-    if isinstance(item, ConsumedEvent):
-        return item.event.id
-    return item.headers.get("ce_id")
 
 
 class EventConsumer(Generic[T]):
@@ -305,17 +377,12 @@ class EventConsumer(Generic[T]):
 
     async def _apply(self, batch: list[T]) -> None:
         records = [_record_of(item) for item in batch]
-        contexts = [r.trace_context for r in records]
-        links = [
-            Link(ctx, {"messaging.message.id": mid} if (mid := _message_id(item)) else None)
-            for item, c in zip(batch, contexts, strict=True)
-            if (ctx := trace.get_current_span(c).get_span_context()).is_valid
-        ]
+        links = [Link(r.producer) for r in records if r.producer.is_valid]
         began = time.perf_counter()
         outcome = "applied"
         with self._tracer.start_as_current_span(
             f"process {','.join(sorted({r.topic for r in records}))}",
-            context=_batch_parent(contexts),
+            context=_batch_parent(records),
             kind=SpanKind.CONSUMER,
             links=links,
             attributes=_batch_attributes(records, self.group),

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.metrics import PROMETHEUS_CONTENT_TYPE, prometheus_text
+from shared.refusals import Refused
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -57,26 +58,19 @@ class Problem(Exception):
         self.headers = dict(headers or {})
 
 
-def problem_response(
-    request: Request,
-    status: int,
-    title: str,
-    detail: str = "",
-    *,
-    type_: str = "about:blank",
-    extra: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
+def problem_response(request: Request, problem: Problem) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": type_,
-        "title": title,
-        "status": status,
+        "type": problem.type,
+        "title": problem.title,
+        "status": problem.status,
         "instance": request.url.path,
     }
-    if detail:
-        body["detail"] = detail
-    body.update(extra or {})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    if problem.detail:
+        body["detail"] = problem.detail
+    body.update(problem.extra)
+    return JSONResponse(
+        body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers or None
+    )
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
@@ -87,27 +81,34 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return errors
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(
-            request,
+def install_problem_handlers(app: FastAPI, service: str = "cop") -> None:
+    """problem+json for every error; a domain's `Refused` is typed `urn:cop:problem:{service}:…`."""
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> JSONResponse:
+        problem = Problem(
             exc.status,
             exc.title,
-            exc.detail,
-            type_=exc.type,
-            extra=exc.extra,
-            headers=exc.headers,
+            str(exc),
+            type_=f"urn:cop:problem:{service}:{exc.code}",
+            extra={"code": exc.code, **exc.details},
         )
+        return problem_response(request, problem)
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return problem_response(
             request,
-            422,
-            "Request is not valid",
-            "one or more fields are wrong; see errors",
-            extra={"errors": _validation_errors(exc)},
+            Problem(
+                422,
+                "Request is not valid",
+                "one or more fields are wrong; see errors",
+                extra={"errors": _validation_errors(exc)},
+            ),
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -116,20 +117,24 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = [{"field": "body", "message": str(exc.detail)}] if exc.status_code == 400 else None
         return problem_response(
             request,
-            exc.status_code,
-            str(exc.detail),
-            extra={"errors": errors} if errors else None,
-            headers=getattr(exc, "headers", None),
+            Problem(
+                exc.status_code,
+                str(exc.detail),
+                extra={"errors": errors} if errors else None,
+                headers=getattr(exc, "headers", None),
+            ),
         )
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
         return problem_response(
             request,
-            503,
-            "Service unavailable",
-            "a dependency (Kafka, MongoDB or Redis) is not reachable; retry later",
-            headers={"Retry-After": "5"},
+            Problem(
+                503,
+                "Service unavailable",
+                "a dependency (Kafka, MongoDB or Redis) is not reachable; retry later",
+                headers={"Retry-After": "5"},
+            ),
         )
 
     for error in DEPENDENCY_ERRORS:
@@ -138,7 +143,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(request, 500, "Internal error")
+        return problem_response(request, Problem(500, "Internal error"))
 
 
 # Request bodies take their fields from the catalog's event models. A body that gives most of
@@ -192,9 +197,10 @@ def health_router(checks: Mapping[str, ReadinessCheck], timeout_s: float = 2.0) 
         results = dict(await asyncio.gather(*(run(n, c) for n, c in checks.items())))
         if all(v == "ok" for v in results.values()):
             return JSONResponse({"status": "ready", "checks": results})
-        return problem_response(
-            request, 503, "Not ready", "a dependency is not reachable", extra={"checks": results}
+        problem = Problem(
+            503, "Not ready", "a dependency is not reachable", extra={"checks": results}
         )
+        return problem_response(request, problem)
 
     return router
 

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -13,9 +13,10 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry.trace import TracerProvider
+from pydantic import BaseModel
 
 from shared.events.codec import KafkaRecord, encode
-from shared.events.envelope import CloudEvent
+from shared.events.envelope import CloudEvent, new_event
 from shared.events.topics import all_topics
 from shared.settings import ServiceSettings
 from shared.together import await_all
@@ -77,6 +78,13 @@ def make_broker(
     )
 
 
+class Emitter(Protocol):
+    """What a command needs of the bus: publish a new event of some data. `EventBus` is the
+    real one; a unit test may hand a command an in-memory one."""
+
+    async def emit(self, data: BaseModel, *, source: str) -> CloudEvent: ...
+
+
 class EventBus:
     """Publishing to the contract's topics, optionally inside a namespace.
 
@@ -112,6 +120,12 @@ class EventBus:
         """Publish one event to its catalog topic, keyed by its partition key; returns its id."""
         await self.publish_record(encode(event))
         return event.id
+
+    async def emit(self, data: BaseModel, *, source: str) -> CloudEvent:
+        """A new event of `data` from `source`, published; returns the event."""
+        event = new_event(data, source=source)
+        await self.publish(event)
+        return event
 
     async def publish_all(self, publishing: Iterable[Awaitable[object]]) -> None:
         """Await several publishes at once, so that the producer sends them in shared batches

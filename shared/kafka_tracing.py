@@ -3,8 +3,8 @@
 A FastStream broker middleware: each publish becomes a `send <topic>` PRODUCER span, child of
 whatever is current (an HTTP request, the handling of a consumed event), whose context travels
 in the record's W3C `traceparent` / `tracestate` headers. The consumer side lives in
-`shared.consumer` (a batch span linking every record's producer, a span per record continuing
-its producer's trace).
+`shared.consumer` and `shared.messagebus` (a batch span linking every record's producer, and
+a span continuing its producer's trace for each record whose trace is sampled).
 """
 
 import asyncio

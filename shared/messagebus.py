@@ -6,6 +6,11 @@ registry gives each event to its handler as a typed `Fact`, inside a unit of wor
 service defines (staged writes for a projection, a delivery pipeline for the notifier) and
 commits once per batch. Types nobody registered are skipped: consumers ignore what they do not
 handle, never crash on it.
+
+A handler runs in its event's trace: inside a span of its own (`<service> handle <type>`, child
+of the producer's span) when that trace is sampled; under the producer's context, without a
+span, when it is not (what it publishes stays in that unsampled trace); in the batch's span when
+the record carries no trace. Its time is measured per batch and type (`cop.handler.duration`).
 """
 
 import time
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from shared import metrics
@@ -44,8 +50,10 @@ class Fact(Generic[D]):
 
     @classmethod
     def of(cls, consumed: ConsumedEvent) -> "Fact[Any]":
-        envelope = consumed.event.envelope
-        return Fact(consumed.event.data, envelope.id, envelope.time, envelope.source, consumed)
+        attributes = consumed.event.attributes
+        return Fact(
+            consumed.event.data, attributes.id, attributes.time, attributes.source, consumed
+        )
 
 
 Handler = Callable[[Fact[D], U], Awaitable[None]]
@@ -94,16 +102,28 @@ class EventHandlers(Generic[U]):
         ]
         if self._prepare is not None and handled:
             await self._prepare([fact for _, fact in handled], uow)
+        spent: dict[str, float] = {}
         for handler, fact in handled:
             consumed = fact.consumed
+            record = consumed.record
             began = time.perf_counter()
-            with consumed.span(self._tracer, f"{self._service} handle {consumed.event.type}"):
+            if record.sampled:
+                with consumed.span(self._tracer, f"{self._service} handle {consumed.event.type}"):
+                    await handler(fact, uow)
+            elif record.producer.is_valid:
+                token = otel_context.attach(record.trace_context)
+                try:
+                    await handler(fact, uow)
+                finally:
+                    otel_context.detach(token)
+            else:
                 await handler(fact, uow)
-            metrics.handler_duration.record(
-                time.perf_counter() - began,
-                {
-                    metrics.GROUP: consumed.record.group,
-                    metrics.EVENT_TYPE: consumed.event.type,
-                },
-            )
+            event_type = consumed.event.type
+            spent[event_type] = spent.get(event_type, 0.0) + time.perf_counter() - began
+        if spent:
+            group = handled[0][1].consumed.record.group
+            for event_type, seconds in spent.items():
+                metrics.handler_duration.record(
+                    seconds, {metrics.GROUP: group, metrics.EVENT_TYPE: event_type}
+                )
         await uow.commit()

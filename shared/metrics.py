@@ -8,7 +8,7 @@ dots become underscores and counters end in `_total`, e.g. `cop_events_consumed_
 |---|---|---|
 | `cop.events.consumed` | counter | `messaging.consumer.group.name`, `messaging.destination.name`, `cloudevents.event_type` |
 | `cop.events.failed` | counter | the same, `error.type` and `cop.failure` (`undecodable`, `dead_lettered`) |
-| `cop.handler.duration` | histogram (s) | `messaging.consumer.group.name`, `cloudevents.event_type` |
+| `cop.handler.duration` | histogram (s) | `messaging.consumer.group.name`, `cloudevents.event_type`: one batch's handlers of one type |
 | `cop.batch.duration` | histogram (s) | `messaging.consumer.group.name`, `cop.outcome` |
 | `cop.consumer.lag` | gauge | `messaging.consumer.group.name`, `messaging.destination.name`, `messaging.destination.partition.id` |
 | `cop.dlq.size` | gauge | `messaging.destination.name` |
@@ -50,7 +50,7 @@ events_failed = _meter.create_counter(
 handler_duration = _meter.create_histogram(
     "cop.handler.duration",
     unit="s",
-    description="Time one event's handler took, per type",
+    description="Time the handlers of one batch took on its events of one type",
 )
 batch_duration = _meter.create_histogram(
     "cop.batch.duration",
@@ -111,8 +111,8 @@ def count_notification(channel_kind: str, outcome: str) -> None:
     notifications.add(1, {CHANNEL_KIND: channel_kind, OUTCOME: outcome})
 
 
-def count_ingest(source: str | None, outcome: str, via: str) -> None:
-    ingest_events.add(1, {"cop.source": source or "unknown", OUTCOME: outcome, "cop.via": via})
+def count_ingest(source: str | None, outcome: str, via: str, n: int = 1) -> None:
+    ingest_events.add(n, {"cop.source": source or "unknown", OUTCOME: outcome, "cop.via": via})
 
 
 def prometheus_text() -> bytes:

@@ -46,20 +46,17 @@ def _failed(span: Span, error: BaseException) -> None:
 
 
 @contextmanager
-def smtp_span(
-    tracer: trace.Tracer, *, host: str, port: int, notification_id: str | None = None
+def _client_span(
+    tracer: trace.Tracer,
+    name: str,
+    attributes: dict[str, str | int],
+    notification_id: str | None,
 ) -> Iterator[Span]:
-    """One message handed to an SMTP server; an exception marks it failed and is re-raised."""
-    attributes: dict[str, str | int] = {
-        "server.address": host,
-        "server.port": port,
-        "network.protocol.name": "smtp",
-        "channel.kind": "email",
-    }
+    """A client span whose exception marks it failed (type only) and is re-raised."""
     if notification_id:
         attributes["cop.notification_id"] = notification_id
     with tracer.start_as_current_span(
-        SMTP_SPAN,
+        name,
         kind=SpanKind.CLIENT,
         attributes=attributes,
         record_exception=False,
@@ -70,6 +67,21 @@ def smtp_span(
         except BaseException as e:
             _failed(span, e)
             raise
+
+
+@contextmanager
+def smtp_span(
+    tracer: trace.Tracer, *, host: str, port: int, notification_id: str | None = None
+) -> Iterator[Span]:
+    """One message handed to an SMTP server; an exception marks it failed and is re-raised."""
+    attributes: dict[str, str | int] = {
+        "server.address": host,
+        "server.port": port,
+        "network.protocol.name": "smtp",
+        "channel.kind": "email",
+    }
+    with _client_span(tracer, SMTP_SPAN, attributes, notification_id) as span:
+        yield span
         span.set_attribute(OUTCOME, DELIVERED)
 
 
@@ -103,20 +115,8 @@ def webhook_span(
     }
     if parts.port:
         attributes["server.port"] = parts.port
-    if notification_id:
-        attributes["cop.notification_id"] = notification_id
-    with tracer.start_as_current_span(
-        WEBHOOK_SPAN,
-        kind=SpanKind.CLIENT,
-        attributes=attributes,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            yield WebhookCall(span)
-        except BaseException as e:
-            _failed(span, e)
-            raise
+    with _client_span(tracer, WEBHOOK_SPAN, attributes, notification_id) as span:
+        yield WebhookCall(span)
 
 
 __all__ = [

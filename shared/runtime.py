@@ -190,7 +190,7 @@ def create_app(
         lifespan=lifespan,
         static_url="/docs/static",
     )
-    install_problem_handlers(app)
+    install_problem_handlers(app, settings.service_name)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.http_max_body_bytes, path_limits=body_limits
     )

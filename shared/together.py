@@ -1,6 +1,7 @@
 """Awaiting several operations at once without cancelling any of them."""
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Iterable
 from typing import TypeVar
 
@@ -19,3 +20,11 @@ async def await_all(operations: Iterable[Awaitable[T]]) -> list[T]:
             raise result
         done.append(result)
     return done
+
+
+async def cancel_all(tasks: Iterable["asyncio.Task[object]"]) -> None:
+    """Cancel background tasks and wait until each has stopped."""
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

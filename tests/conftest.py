@@ -1,14 +1,46 @@
 """Shared fixtures: real infrastructure for integration and end-to-end tests."""
 
+import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.infra import Infrastructure, describe_sync, provide_infra
+from tests.infra import INFRA_VARIABLES, Infrastructure, describe_sync, provide_infra
 from tests.namespaces import delete_tracked_topics
 
 _described: dict[str, str] = {}
+_shared = pytest.StashKey[contextlib.ExitStack]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With several workers (`-n`), the controller starts the infrastructure once and hands it
+    to every worker through the environment; each test keeps to its own ids and topics."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    stack = contextlib.ExitStack()
+    config.stash[_shared] = stack
+    found = stack.enter_context(provide_infra())
+    _described.update({"origin": found.origin, **describe_sync(found)})
+    for name, value in zip(INFRA_VARIABLES, found.urls(), strict=True):
+        os.environ[name] = value
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With workers (`-n … --dist loadgroup`), a module's tests stay together on one worker, so
+    its module-wide fixtures (a running platform, sinks) start once; the fault suite runs on one
+    worker, one test after another, since it kills and restarts infrastructure of its own."""
+    if not getattr(config.option, "numprocesses", None):
+        return
+    for item in items:
+        group = "faults" if item.get_closest_marker("faults") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if (stack := config.stash.get(_shared, None)) is not None:
+        stack.close()
 
 
 @pytest.fixture(scope="session")

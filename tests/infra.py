@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 MONGO_IMAGE = "mongo:8.0"
 REDIS_IMAGE = "redis:8"
+INFRA_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "REDIS_URL")
 
 
 @dataclass
@@ -41,6 +42,10 @@ class Infrastructure:
 
     def env(self) -> dict[str, str]:
         return self.stack().env()
+
+    def urls(self) -> tuple[str, str, str]:
+        """Kafka's bootstrap servers, the MongoDB URI and the Redis URL (`INFRA_VARIABLES`)."""
+        return (self.kafka_bootstrap_servers, self.mongodb_uri, self.redis_url)
 
 
 def _docker_answers() -> bool:
@@ -97,8 +102,7 @@ def _from_local_processes() -> Iterator[Infrastructure]:
 
 @contextlib.contextmanager
 def provide_infra() -> Iterator[Infrastructure]:
-    names = ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "REDIS_URL")
-    if all(os.environ.get(n) for n in names):
+    if all(os.environ.get(n) for n in INFRA_VARIABLES):
         yield Infrastructure(
             kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
             mongodb_uri=os.environ["MONGODB_URI"],

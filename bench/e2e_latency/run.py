@@ -12,26 +12,14 @@ from bench.e2e_latency.load import COMMUNITIES, KudosLoad
 from bench.e2e_latency.rates import Measurement, Plan
 from bench.e2e_latency.results import report
 from bench.e2e_latency.window import Watch, run_window
-from bench.harness import BenchInfra, produce_events
-from bench.service_processes import (
-    CpuMeter,
-    drop_namespace,
-    free_port,
-    involved_pids,
-    notifier_env,
-    profile_summary,
-    recipient_profiles,
-    running_services,
-    service_env,
-    wait_for_profiles,
-)
-from bench.sink_server import Sink, running_sink
+from bench.harness import BenchInfra
+from bench.service_processes import CpuMeter, involved_pids, notifier_env, service_env, staged
+from bench.sink_server import Sink
 from copctl.devstack.stack import ServiceSpec
 from services.notifier import rebuild as notifier_topics
 from services.notifier.settings import NotifierSettings
 from services.recognition import rebuild as recognition_topics
 from services.recognition.settings import RecognitionSettings
-from shared.auth import issue_token
 from shared.lag import GroupLag
 
 RECOGNITION_PORT, NOTIFIER_PORT = 18181, 18182
@@ -48,46 +36,38 @@ async def bench_e2e(
     notif = infra.settings(NotifierSettings, namespace)
     began = time.monotonic()
     specs = (ServiceSpec("recognition", RECOGNITION_PORT), ServiceSpec("notifier", NOTIFIER_PORT))
-    admin = issue_token(notif.auth_token_secret, "bench-ops", scopes=("admin",))
-    try:
-        async with (
-            running_sink(free_port(), free_port()) as sink,
-            httpx.AsyncClient(headers={"Authorization": f"Bearer {admin}"}, timeout=30) as client,
-        ):
 
-            def env_for(spec: ServiceSpec) -> dict[str, str]:
-                if spec.name == "recognition":
-                    return service_env(rec)
-                return notifier_env(notif, sink, "default")
+    def env_for(spec: ServiceSpec, sink: Sink) -> dict[str, str]:
+        if spec.name == "recognition":
+            return service_env(rec)
+        return notifier_env(notif, sink, "default")
 
-            async with running_services(infra, specs, env_for, profile_dir=profile_dir) as services:
-                rss_idle = services.rss_mb()
-                started_s = time.monotonic() - began
-                load = KudosLoad(rec, RECOGNITION_PORT)
-                await webhook_channels(client, services.urls["notifier"], sink, namespace)
-                await produce_events(
-                    infra, notif.kafka_topic_prefix, recipient_profiles(load.recipients)
-                )
-                await wait_for_profiles(client, services.urls["notifier"], load.recipients)
-                lags = consumer_lags(infra, namespace, rec, notif)
-                for lag in lags.values():
-                    await lag.start()
-                try:
-                    watch = Watch(sink, lags, CpuMeter(involved_pids(services, sink)), client)
-                    await run_window(load, watch, 20, 3, 5.0)  # warm-up, not reported
-                    measured = Measurement(load, watch, plan)
-                    services.start_profiling()
-                    await measured.run()
-                    await services.save_profiles()
-                finally:
-                    for lag in lags.values():
-                        await lag.stop()
-                    await load.close()
-                await asyncio.sleep(1)
-                rss_after = services.rss_mb()
-            profiles = {s: profile_summary(p) for s, p in services.profiles.items()}
-    finally:
-        await drop_namespace(infra, namespace, [rec.mongodb_database, notif.mongodb_database])
+    async with staged(
+        infra, namespace, specs, env_for, (rec, notif), profile_dir=profile_dir
+    ) as stage:
+        services, sink, client = stage.services, stage.sink, stage.client
+        rss_idle = services.rss_mb()
+        started_s = time.monotonic() - began
+        load = KudosLoad(rec, RECOGNITION_PORT)
+        await webhook_channels(client, services.urls["notifier"], sink, namespace)
+        await stage.add_recipients(infra, notif.kafka_topic_prefix, load.recipients)
+        lags = consumer_lags(infra, namespace, rec, notif)
+        for lag in lags.values():
+            await lag.start()
+        try:
+            watch = Watch(sink, lags, CpuMeter(involved_pids(services, sink)), client)
+            await run_window(load, watch, 20, 3, 5.0)  # warm-up, not reported
+            measured = Measurement(load, watch, plan)
+            services.start_profiling()
+            await measured.run()
+            await services.save_profiles()
+        finally:
+            for lag in lags.values():
+                await lag.stop()
+            await load.close()
+        await asyncio.sleep(1)
+        rss_after = services.rss_mb()
+    profiles = services.profile_summaries()
     return report(
         plan,
         repeats,

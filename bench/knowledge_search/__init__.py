@@ -17,19 +17,21 @@
    events revise an artifact (a new body, sometimes new tags or title) and about 2 % retire one,
    half of them with a successor. Every event carries the time of its fact, over two years.
 2. All of it is produced to the bench's own knowledge topic before the service starts; then the
-   knowledge app runs in this process with its own consumer group and database. Its projection
-   is caught up when the group's lag over the topics it reads is 0; its rate is events / seconds
-   from the app's start, and also over stretches of the committed offsets (10-90 %, and early
-   and late ones, to show how it slows as the index grows).
+   knowledge app runs in this process with its own consumer group, database and search index
+   directory (a temporary one). Its projection is caught up when the group's lag over the topics
+   it reads is 0, its search index when it holds every event the topic had at the start; the
+   rate of each is events / seconds from the app's start, and also over stretches of its events
+   (10-90 %, and early and late ones, to show whether it slows as it grows).
 3. `GET /search` is timed over `queries` queries of 1-3 words (common, rare and mixed words, some
    with a kind, tag or community filter, pages 1 and 3), stopping early when `budget_s` runs out;
    then `GET /artifacts/{id}?format=html` and `GET /artifacts/{id}/related` over `requests`
    artifacts each, each stopping after `related_budget_s`. The answers are checked on the way:
    filters hold, pages do not overlap, an artifact's exact title finds it in the top 3 (the hit
    rate), retired artifacts leave the default search, and a revision's new words find it while
-   its old ones do not. The index size comes from `collstats` (counted where it is missing).
-4. Last, a few single revisions are produced one at a time, and a search is timed as soon as the
-   projection shows each (the first read after a write, when any cache of the index is stale).
+   its old ones do not. The index size is its files on disk.
+4. Last, a few single revisions are produced one at a time: how long until the search index
+   holds each, and a search timed as soon as the projection shows it too (the first read after
+   a write).
    The time the process spends in Python's garbage collector meanwhile is reported too.
 
 The modules, one job each: `vocabulary` holds the words a library is written in, `library`

@@ -4,15 +4,20 @@ catching up timed, then its answers checked and timed (`measure`)."""
 import asyncio
 import gc
 import logging
+import shutil
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bench.harness import BenchInfra, produce_events, serving
 from bench.knowledge_search.library import Library, SearchSizes
 from bench.knowledge_search.measure import after_writes, index_size, measure, profiled
+from services.knowledge.entrypoints.search_feed import SearchFeed
 from services.knowledge.settings import KnowledgeSettings
+from shared.events.topics import Topic
 from shared.lag import GroupLag
 
 
@@ -45,7 +50,11 @@ async def bench_search(
     gc.collect()
     gc.freeze()
     try:
-        row.update(await serve_and_measure(infra, namespace, library, count, sizes, profile))
+        row.update(
+            await serve_and_measure(
+                infra, namespace, library, (count, per_topic[Topic.KNOWLEDGE]), sizes, profile
+            )
+        )
     finally:
         gc.unfreeze()
     return row
@@ -55,38 +64,57 @@ async def serve_and_measure(
     infra: BenchInfra,
     namespace: str,
     library: Library,
-    count: int,
+    counts: tuple[int, int],
     sizes: SearchSizes,
     profile: bool,
 ) -> dict[str, Any]:
-    """Start the app on the produced topics, wait until it caught up, then ask it."""
+    """Start the app on the produced topics, wait until its projection and its search index
+    have caught up, then ask it."""
     from services.knowledge.bootstrap import bootstrap
     from services.knowledge.rebuild import TOPICS as READ
 
     prefix = f"{namespace}."
-    settings = infra.settings(KnowledgeSettings, namespace)
+    directory = tempfile.mkdtemp(prefix="bench-knowledge-search-")
+    settings = infra.settings(KnowledgeSettings, namespace, search_index_dir=directory)
     app = bootstrap(settings)
+    feed: SearchFeed = app.state.search_feed
     started = time.perf_counter()
     group = settings.kafka_consumer_group
     lag = GroupLag(infra.kafka_bootstrap_servers, group, [prefix + t for t in READ])
+    count, indexed = counts
+    timeout_s = max(300.0, count / 20)
     row: dict[str, Any] = {}
-    async with serving(app, settings) as client:
-        await lag.start()
-        try:
-            catch = await caught_up(lag, count, started, timeout_s=max(300.0, count / 20))
-            row.update(catchup_rows(catch))
-            row.update(await index_size(infra.mongodb_uri, settings.mongodb_database, library))
-            with GcClock() as collector:
-                row.update(await measure(client, library, sizes))
-                row.update(await after_writes(client, infra, prefix, lag, library))
-            row["Python GC during the timed requests (app and bench, one process)"] = (
-                collector.row()
-            )
-        finally:
-            await lag.stop()
-        if profile:
-            await profiled(client, library)
+    try:
+        async with serving(app, settings) as client:
+            await lag.start()
+            try:
+                # Both read the topic at once: the projection (its consumer group) and this
+                # replica's search index (its own reading of every partition).
+                catch, index_catch = await asyncio.gather(
+                    caught_up(lag.records_behind, count, started, timeout_s),
+                    caught_up(lambda: _behind(feed, indexed), indexed, started, timeout_s),
+                )
+                row.update(catchup_rows(catch, "projection"))
+                row.update(catchup_rows(index_catch, "search index"))
+                row.update(index_size(feed))
+                with GcClock() as collector:
+                    row.update(await measure(client, library, sizes))
+                    row.update(await after_writes(client, infra, prefix, lag, feed, library))
+                row["Python GC during the timed requests (app and bench, one process)"] = (
+                    collector.row()
+                )
+            finally:
+                await lag.stop()
+            if profile:
+                await profiled(client, library)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
     return row
+
+
+async def _behind(feed: SearchFeed, total: int) -> int:
+    """Events of the knowledge topic the search index has not read yet."""
+    return 0 if feed.caught_up.is_set() else max(1, total - feed.applied)
 
 
 @dataclass
@@ -99,12 +127,14 @@ class CatchUp:
     first_commit_s: float
 
 
-async def caught_up(lag: GroupLag, total: int, began: float, timeout_s: float) -> CatchUp:
-    """Polls the group's lag four times a second until it is 0."""
+async def caught_up(
+    records_behind: Callable[[], Awaitable[int]], total: int, began: float, timeout_s: float
+) -> CatchUp:
+    """Polls how far behind a reader is four times a second until it is 0."""
     samples: list[tuple[float, int]] = []
     first_commit = 0.0
     while True:
-        behind = await lag.records_behind()
+        behind = await records_behind()
         now = time.perf_counter()
         samples.append((now, total - behind))
         if behind < total and not first_commit:
@@ -131,14 +161,14 @@ async def caught_up(lag: GroupLag, total: int, began: float, timeout_s: float) -
     )
 
 
-def catchup_rows(catch: CatchUp) -> dict[str, Any]:
+def catchup_rows(catch: CatchUp, reader: str) -> dict[str, Any]:
     return {
-        "caught up in s (from app start; first commit at)": (
+        f"{reader} caught up in s (from app start; first commit at)": (
             f"{catch.seconds:.1f} ({catch.first_commit_s:.1f})"
         ),
-        "projection events/s (events / catch-up time)": round(catch.overall),
-        "projection events/s (10-90 % of committed offsets)": round(catch.steady),
-        "projection events/s at 10-30 % / 70-90 % (as the index grows)": " / ".join(
+        f"{reader} events/s (events / catch-up time)": round(catch.overall),
+        f"{reader} events/s (10-90 % of its events)": round(catch.steady),
+        f"{reader} events/s at 10-30 % / 70-90 % (as it grows)": " / ".join(
             f"{r:.0f}" if r else "n/a (one batch)" for r in (catch.early, catch.late)
         ),
     }

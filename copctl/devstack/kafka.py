@@ -1,21 +1,18 @@
 """Apache Kafka, single-node KRaft, from Maven Central jars started with `java`."""
 
 import base64
-import re
-import shutil
 import uuid
 from pathlib import Path
 
+from copctl.devstack.maven import pinned_version, runtime_jars
 from copctl.devstack.paths import DEPLOY_LOCAL, local_dir
 from copctl.devstack.processes import (
     DEFAULT,
     Instance,
     Running,
     StackError,
-    port_open,
     run_checked,
-    start,
-    wait_until,
+    start_listening,
 )
 
 NAME = "kafka"
@@ -25,11 +22,10 @@ KAFKA_DIR = DEPLOY_LOCAL / "kafka"
 
 def version() -> str:
     """The broker version pinned in `deploy/local/kafka/pom.xml`."""
-    pom = (KAFKA_DIR / "pom.xml").read_text()
-    found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom)
+    found = pinned_version(KAFKA_DIR / "pom.xml", "kafka.version")
     if not found:
         raise StackError("kafka.version missing from deploy/local/kafka/pom.xml")
-    return found.group(1)
+    return found
 
 
 def _home(instance: Instance = DEFAULT) -> Path:
@@ -43,23 +39,7 @@ def libs_dir() -> Path:
 
 def install() -> Path:
     """Fetch the broker's runtime classpath with Maven (cached in ~/.m2 after the first run)."""
-    libs = libs_dir()
-    marker = libs / ".complete"
-    if marker.exists():
-        return libs
-    if shutil.which("mvn") is None or shutil.which("java") is None:
-        raise StackError("Kafka needs `java` (17+) and `mvn` on PATH")
-    shutil.rmtree(libs, ignore_errors=True)
-    run_checked(
-        [
-            "mvn", "-q", "-B", "-f", str(KAFKA_DIR / "pom.xml"),
-            "dependency:copy-dependencies", "-DincludeScope=runtime",
-            f"-DoutputDirectory={libs}",
-        ],
-        what="fetching Kafka jars with Maven",
-    )  # fmt: skip
-    marker.touch()
-    return libs
+    return runtime_jars(KAFKA_DIR / "pom.xml", libs_dir(), component="Kafka")
 
 
 def _cluster_id(instance: Instance) -> str:
@@ -104,8 +84,7 @@ def start_broker(instance: Instance = DEFAULT) -> Running:
     libs = install()
     config = _configure(libs, instance)
     logs = _home(instance) / "logs"
-    port = instance.port(PORT)
-    proc = start(
+    return start_listening(
         instance.name(NAME),
         [
             "java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
@@ -113,9 +92,11 @@ def start_broker(instance: Instance = DEFAULT) -> Running:
             f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
             "-cp", f"{libs}/*", "kafka.Kafka", str(config),
         ],
+        host=HOST,
+        port=instance.port(PORT),
+        timeout_s=90,
+        what="Kafka",
     )  # fmt: skip
-    wait_until(lambda: port_open(HOST, port), timeout_s=90, what=f"Kafka on :{port}", process=proc)
-    return proc
 
 
 def bootstrap_servers(instance: Instance = DEFAULT) -> str:

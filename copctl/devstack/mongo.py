@@ -11,21 +11,12 @@ launcher runs as a single-file Java program).
 """
 
 import hashlib
-import re
 import shutil
 from pathlib import Path
 
+from copctl.devstack.maven import pinned_version, runtime_jars
 from copctl.devstack.paths import DEPLOY_LOCAL, local_dir
-from copctl.devstack.processes import (
-    DEFAULT,
-    Instance,
-    Running,
-    StackError,
-    port_open,
-    run_checked,
-    start,
-    wait_until,
-)
+from copctl.devstack.processes import DEFAULT, Instance, Running, start_listening
 
 NAME = "mongodb"
 HOST, PORT = "127.0.0.1", 27017
@@ -39,8 +30,7 @@ CACHE_MB = 512
 
 def java_server_version() -> str:
     """The mongo-java-server version `deploy/local/mongo-java-server/pom.xml` pins."""
-    found = re.search(r"<mongo-java-server.version>([^<]+)<", POM.read_text())
-    return found.group(1).strip() if found else "unknown"
+    return pinned_version(POM, "mongo-java-server.version") or "unknown"
 
 
 def _home(instance: Instance = DEFAULT) -> Path:
@@ -53,20 +43,7 @@ def java_server_libs() -> Path:
     libs = _home() / f"libs-{java_server_version()}-{digest}"  # shared by every instance
     if (libs / ".complete").exists():
         return libs
-    for tool in ("mvn", "java"):
-        if shutil.which(tool) is None:
-            raise StackError(f"`{tool}` is not on PATH: mongo-java-server needs Java 17+ and Maven")
-    if libs.exists():
-        shutil.rmtree(libs)  # an interrupted fetch
-    run_checked(
-        [
-            "mvn", "-q", "-B", "-f", str(POM),
-            "dependency:copy-dependencies", "-DincludeScope=runtime",
-            f"-DoutputDirectory={libs}",
-        ],
-        what="fetching mongo-java-server jars with Maven",
-    )  # fmt: skip
-    (libs / ".complete").touch()
+    runtime_jars(POM, libs, component="mongo-java-server")
     for old in _home().glob("libs*"):
         if old != libs and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
@@ -97,15 +74,15 @@ def start_mongo(instance: Instance = DEFAULT) -> Running:
     h2_file = _home(instance) / "data.mv"
     h2_file.parent.mkdir(parents=True, exist_ok=True)
     port = instance.port(PORT)
-    proc = start(instance.name(NAME), server_command(libs, host=HOST, port=port, h2_file=h2_file))
     _flavour_file(instance).write_text(f"mongo-java-server {java_server_version()}, H2 file\n")
-    wait_until(
-        lambda: port_open(HOST, port),
+    return start_listening(
+        instance.name(NAME),
+        server_command(libs, host=HOST, port=port, h2_file=h2_file),
+        host=HOST,
+        port=port,
         timeout_s=60,
-        what=f"mongo-java-server on :{port}",
-        process=proc,
+        what="mongo-java-server",
     )
-    return proc
 
 
 def uri(instance: Instance = DEFAULT) -> str:

@@ -171,19 +171,24 @@ def _state(pid: int) -> str:
         return "X"
 
 
+def _signal_group(pid: int, sig: signal.Signals, *, wait_s: float, poll_s: float) -> bool:
+    """Send `sig` to the process group led by `pid` and wait up to `wait_s` for the leader to
+    exit. True if it did."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+    deadline = time.monotonic() + wait_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(poll_s)
+    return not _alive(pid)
+
+
 def stop(name: str, timeout_s: float = 20.0) -> bool:
     """SIGTERM the process group we started, SIGKILL after the timeout. True if it was running."""
     proc = running(name)
     if proc is None:
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _alive(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _alive(proc.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+    if not _signal_group(proc.pid, signal.SIGTERM, wait_s=timeout_s, poll_s=0.1):
+        _signal_group(proc.pid, signal.SIGKILL, wait_s=0, poll_s=0)
     _pidfile(name).unlink(missing_ok=True)
     return True
 
@@ -194,11 +199,7 @@ def kill(name: str, timeout_s: float = 10.0) -> bool:
     proc = running(name)
     if proc is None:
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout_s
-    while _alive(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _signal_group(proc.pid, signal.SIGKILL, wait_s=timeout_s, poll_s=0.05)
     _pidfile(name).unlink(missing_ok=True)
     return True
 
@@ -227,6 +228,24 @@ def wait_until(
         time.sleep(interval_s)
     hint = f"; see {process.log}" if process else ""
     raise StackError(f"timed out after {timeout_s:.0f}s waiting for {what}{hint}")
+
+
+def start_listening(
+    name: str,
+    argv: Sequence[str],
+    *,
+    host: str,
+    port: int,
+    timeout_s: float,
+    what: str,
+    cwd: Path | None = None,
+) -> Running:
+    """Start a server (as `start` does) and wait until it accepts connections on `host:port`."""
+    proc = start(name, argv, cwd=cwd)
+    wait_until(
+        lambda: port_open(host, port), timeout_s=timeout_s, what=f"{what} on :{port}", process=proc
+    )
+    return proc
 
 
 def run_with_progress(

@@ -8,10 +8,8 @@ from copctl.devstack.processes import (
     Instance,
     Running,
     StackError,
-    port_open,
     run_checked,
-    start,
-    wait_until,
+    start_listening,
 )
 
 NAME = "redis"
@@ -40,15 +38,17 @@ def start_redis(instance: Instance = DEFAULT) -> Running:
     data = instance.home("redis")
     data.mkdir(parents=True, exist_ok=True)
     port = instance.port(PORT)
-    proc = start(
+    return start_listening(
         instance.name(NAME),
         [
             binary, "--bind", HOST, "--port", str(port), "--dir", str(data),
             "--daemonize", "no", "--appendonly", "yes", "--save", "",
         ],
+        host=HOST,
+        port=port,
+        timeout_s=20,
+        what="Redis",
     )  # fmt: skip
-    wait_until(lambda: port_open(HOST, port), timeout_s=20, what=f"Redis on :{port}", process=proc)
-    return proc
 
 
 def url(instance: Instance = DEFAULT) -> str:

@@ -25,6 +25,7 @@ from copctl.devstack.processes import (
     restart_same,
     running,
     start,
+    start_listening,
     stop,
     wait_until,
 )
@@ -46,6 +47,7 @@ SERVICES = (
     ServiceSpec("knowledge", 8082),
     ServiceSpec("recognition", 8083),
     ServiceSpec("notifier", 8084),
+    ServiceSpec("web", 8080),  # the pages: reads the four above over HTTP
 )
 SMTP_PORT, CHAT_PORT = 1025, 8090
 SINKS = ("smtp-sink", "chat-sink")
@@ -154,18 +156,16 @@ def start_sinks(
         (f"{prefix}smtp-sink", "smtp", smtp_port, mail),
         (f"{prefix}chat-sink", "chat", chat_port, chat),
     ):
-        proc = start(
+        start_listening(
             name,
             [sys.executable, "-m", "copctl.devstack.sinks", kind, "--port", str(port),
              "--out", str(out)],
+            host="127.0.0.1",
+            port=port,
+            timeout_s=20,
+            what=name,
             cwd=REPO_ROOT,
         )  # fmt: skip
-        wait_until(
-            functools.partial(port_open, "127.0.0.1", port),
-            timeout_s=20,
-            what=f"{name} on :{port}",
-            process=proc,
-        )
 
 
 def _ready(url: str) -> bool:
@@ -197,9 +197,14 @@ def start_services(
     `changed_settings`): then it is stopped and started with these."""
     urls: dict[str, str] = {}
     procs: list[tuple[ServiceSpec, Running]] = []
+    # Where each service of this start answers (EVENTS_URL, ...): the web pages read them.
+    upstreams = {
+        f"{s.name.upper()}_URL": f"http://127.0.0.1:{s.port}" for s in specs if s.name != "web"
+    }
     for spec in specs:
         env = {
             **infra.env(),
+            **(upstreams if spec.name == "web" else {}),
             "HTTP_PORT": str(spec.port),
             "COP_TRACE_FILE": str(local_dir() / "traces" / f"{spec.name}.jsonl"),
             **(env_for(spec) if env_for else {}),

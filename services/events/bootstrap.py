@@ -1,14 +1,12 @@
 """The events service's composition root."""
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from services.events import rebuild
 from services.events.adapters.projection import EventsProjection
 from services.events.adapters.sources import InboundLedger, RateLimiter, SourceRegistry
 from services.events.commands.ingest import Gateway
 from services.events.commands.members import EventsCommands
-from services.events.domain.errors import Refused
 from services.events.entrypoints import http, ingest
 from services.events.entrypoints import sources as source_systems
 from services.events.entrypoints.inbound import inbound_handler
@@ -17,7 +15,6 @@ from services.events.queries import EventsQueries
 from services.events.settings import EventsSettings
 from shared.auth import auth_from_settings
 from shared.events.topics import Topic
-from shared.http import problem_response
 from shared.idempotency import IdempotencyStore, idempotency
 from shared.runtime import build_runtime, create_app
 
@@ -69,16 +66,5 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
         on_startup=[sources.ensure_indexes],
         body_limits={ingest.PATH: None},
     )
-
-    @app.exception_handler(Refused)
-    async def refused(request: Request, exc: Refused) -> JSONResponse:
-        return problem_response(
-            request,
-            exc.status,
-            exc.title,
-            str(exc),
-            type_=f"urn:cop:problem:events:{exc.code}",
-            extra={"code": exc.code, **exc.details},
-        )
 
     return app

@@ -6,12 +6,13 @@ from typing import Any
 
 from services.knowledge.adapters.ids import ArtifactIds
 from services.knowledge.adapters.projection import KnowledgeProjection
+from services.knowledge.adapters.search_index import SearchIndex
 from services.knowledge.domain import artifacts
 from services.knowledge.domain.artifacts import Actor
-from services.knowledge.domain.errors import Refused
 from shared.events.catalog import ArtifactPublished, ArtifactRevised, EventData
-from shared.events.envelope import CloudEvent, new_event
+from shared.events.envelope import CloudEvent
 from shared.kafka import EventBus
+from shared.refusals import Refused
 from shared.waiting import wait_until
 
 SOURCE = "cop/knowledge"
@@ -19,15 +20,20 @@ Doc = dict[str, Any]
 
 
 class KnowledgeCommands:
-    def __init__(self, bus: EventBus, projection: KnowledgeProjection, ids: ArtifactIds) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        projection: KnowledgeProjection,
+        ids: ArtifactIds,
+        index: SearchIndex,
+    ) -> None:
         self._bus = bus
         self.projection = projection
         self._ids = ids
+        self._index = index
 
     async def _publish(self, data: EventData) -> CloudEvent:
-        event = new_event(data, source=SOURCE)
-        await self._bus.publish(event)
-        return event
+        return await self._bus.emit(data, source=SOURCE)
 
     async def publish(self, data: ArtifactPublished, actor: Actor) -> CloudEvent:
         existing = await self.projection.state(data.artifact_id)
@@ -87,11 +93,16 @@ class KnowledgeCommands:
     async def wait_for(
         self, artifact_id: str, shows: Callable[[Doc], bool], timeout_s: float = 10.0
     ) -> bool:
-        """Until the projection's artifact satisfies `shows` (e.g. has reached a version)."""
+        """Until the projection's artifact satisfies `shows` (e.g. has reached a version) and
+        this replica's search index holds the artifact as the projection does."""
 
         async def check() -> bool:
             doc = await self.projection.artifact(artifact_id)
-            return doc is not None and shows(doc)
+            return (
+                doc is not None
+                and shows(doc)
+                and self._index.shows(artifact_id, int(doc.get("version", 0)), doc["status"])
+            )
 
         return await wait_until(check, timeout_s=timeout_s)
 

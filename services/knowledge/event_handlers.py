@@ -1,8 +1,9 @@
 """How the knowledge service applies the events it consumes: one handler per event type."""
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Protocol
 
-from services.knowledge.adapters.projection import KnowledgeProjection, KnowledgeWrites
 from services.knowledge.domain.artifacts import CONTENT, minutes_stub
 from shared.events.catalog import (
     ArtifactPublished,
@@ -18,7 +19,30 @@ from shared.keys import field_key
 from shared.messagebus import EventHandlers, Fact
 from shared.mongo import bson_time
 
-W = KnowledgeWrites
+Doc = dict[str, Any]
+
+
+class ArtifactWrites(Protocol):
+    """What the handlers write through: the projection's batch (`adapters/projection.py`), or
+    the search index's (`adapters/search_index.py`), which keeps only the artifacts."""
+
+    async def artifact(self, artifact_id: str) -> Doc | None:
+        """The artifact as the batch has it so far (None if unknown)."""
+
+    def put(self, doc: Doc) -> None: ...
+
+    def version(self, doc: Doc) -> None: ...
+
+    def link(self, source: str, targets: Iterable[str], *, removed: Iterable[str] = ()) -> None: ...
+
+    def team(self, member_id: str, key: str, at: datetime, team: str) -> None: ...
+
+    def leader(self, community_id: str, key: str, at: datetime, leader_id: str) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+W = ArtifactWrites
 
 
 def _version_doc(doc: dict[str, Any], fact: Fact[Any], editor: str, note: str) -> dict[str, Any]:
@@ -128,9 +152,10 @@ async def leader_changed(fact: Fact[CommunityLeaderChanged], uow: W) -> None:
     uow.leader(c.community_id, field_key(fact.event_id), bson_time(fact.time), c.leader_id)
 
 
-def event_handlers(projection: KnowledgeProjection) -> EventHandlers[KnowledgeWrites]:
+def event_handlers(unit_of_work: Callable[[], W]) -> EventHandlers[W]:
+    """The registry, for a unit of work: the projection's, or the search index's."""
     return (
-        EventHandlers("knowledge", projection.unit_of_work)
+        EventHandlers("knowledge", unit_of_work)
         .on(ArtifactPublished, artifact_published)
         .on(ArtifactRevised, artifact_revised)
         .on(ArtifactRetired, artifact_retired)

@@ -1,16 +1,17 @@
 """The knowledge service's reads: an artifact with its links, reuses and successor; its versions
-and their diff; search; related artifacts. Every read is by `_id`."""
+and their diff (by `_id`, from the projection); search and related artifacts (from this
+replica's search index)."""
 
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from services.knowledge.adapters.projection import KnowledgeProjection
-from services.knowledge.adapters.search_index import Entry
-from services.knowledge.domain import diff, ranking
-from services.knowledge.domain.errors import NotFound
+from services.knowledge.adapters.search_index import Hit, SearchIndex
+from services.knowledge.domain import diff
 from services.knowledge.domain.snippets import snippet
 from services.knowledge.domain.text import terms
+from shared.refusals import NotFound
 
 Doc = dict[str, Any]
 RELATED_TAG_WEIGHT = 2.0
@@ -23,19 +24,18 @@ class Filters:
     tag: str | None = None
     community: str | None = None
     author: str | None = None
-    status: str = "published"  # published, retired or all
+    status: str = "published"  # published, retired or all (a stub is never searched)
 
-    def admit(self, e: Entry) -> bool:
-        if e.status == "stub":
-            return False
-        if self.status != "all" and e.status != self.status:
-            return False
-        return (
-            (self.kind is None or e.kind == self.kind)
-            and (self.tag is None or self.tag in e.tags)
-            and (self.community is None or e.community_id == self.community)
-            and (self.author is None or self.author in e.author_ids)
-        )
+    def where(self) -> dict[str, str]:
+        """The index's filter fields and the value each must have."""
+        asked = {
+            "kind": self.kind,
+            "tag": self.tag,
+            "community": self.community,
+            "author": self.author,
+            "status": None if self.status == "all" else self.status,
+        }
+        return {field: value for field, value in asked.items() if value is not None}
 
 
 def _text(version: Doc) -> str:
@@ -45,8 +45,9 @@ def _text(version: Doc) -> str:
 
 
 class KnowledgeQueries:
-    def __init__(self, projection: KnowledgeProjection) -> None:
+    def __init__(self, projection: KnowledgeProjection, index: SearchIndex) -> None:
         self._p = projection
+        self._index = index
 
     async def artifact(self, artifact_id: str) -> Doc:
         doc = await self._p.artifact(artifact_id)
@@ -94,71 +95,17 @@ class KnowledgeQueries:
 
     async def search(self, q: str, filters: Filters, page: int, size: int) -> Doc:
         query_terms = list(dict.fromkeys(terms(q)))
-        ranked = await self._rank(query_terms, filters) if query_terms else []
-        start = (page - 1) * size
-        window = ranked[start : start + size]
-        docs = await self._p.many(
-            [a for a, _ in window],
-            {
-                "title": 1,
-                "summary": 1,
-                "body_markdown": 1,
-                "kind": 1,
-                "community_id": 1,
-                "status": 1,
-                "tags": 1,
-                "author_ids": 1,
-                "retired": 1,
-                "updated_at": 1,
-            },
-        )
+        found = self._index.search(query_terms, filters.where(), (page - 1) * size, size)
         wanted = set(query_terms)
-        items = []
-        for artifact_id, score in window:
-            doc = docs.get(artifact_id)
-            if doc is None:
-                continue
-            text = " ".join(filter(None, [doc.get("summary"), doc.get("body_markdown")]))
-            items.append(
-                {
-                    "artifact_id": artifact_id,
-                    "title": doc.get("title"),
-                    "kind": doc.get("kind"),
-                    "community_id": doc.get("community_id"),
-                    "status": doc.get("status"),
-                    "tags": doc.get("tags") or [],
-                    "author_ids": doc.get("author_ids") or [],
-                    "superseded_by": (doc.get("retired") or {}).get("superseded_by"),
-                    "score": round(score, 4),
-                    "title_highlighted": snippet(doc.get("title") or "", wanted, width=200),
-                    "snippet": snippet(text, wanted),
-                }
-            )
         return {
             "query": q,
             "terms": query_terms,
-            "total": len(ranked),
+            "total": found.total,
             "page": page,
             "size": size,
-            "pages": math.ceil(len(ranked) / size),
-            "items": items,
+            "pages": math.ceil(found.total / size),
+            "items": [_item(hit, wanted) for hit in found.hits],
         }
-
-    async def _rank(
-        self, query_terms: list[str], filters: Filters, *, boost: dict[str, float] | None = None
-    ) -> list[tuple[str, float]]:
-        entries = await self._p.index.entries()
-        corpus = ranking.Corpus(
-            documents=len(entries),
-            average_length=sum(e.length for e in entries.values()) / max(len(entries), 1),
-        )
-        postings = await self._p.index.postings(query_terms)
-        lengths = {a: e.length for a, e in entries.items()}
-        scored = ranking.scores(postings, lengths, corpus)
-        for artifact_id, extra in (boost or {}).items():
-            scored[artifact_id] = scored.get(artifact_id, 0.0) + extra
-        admitted = [(a, s) for a, s in scored.items() if a in entries and filters.admit(entries[a])]
-        return sorted(admitted, key=lambda r: (-r[1], r[0]))
 
     async def related(self, artifact_id: str, limit: int) -> list[Doc]:
         """Artifacts that share tags or words of the title and tags, best first."""
@@ -167,26 +114,34 @@ class KnowledgeQueries:
             raise NotFound("unknown_artifact", f"no artifact {artifact_id}")
         text = " ".join([doc.get("title") or "", *(doc.get("tags") or [])])
         tags = set(doc.get("tags") or [])
-        entries = await self._p.index.entries()
-        boost = {
-            a: RELATED_TAG_WEIGHT * len(tags & set(e.tags))
-            for a, e in entries.items()
-            if tags & set(e.tags)
-        }
         query = list(dict.fromkeys(terms(text)))[:RELATED_TERMS]
-        ranked = [
-            (a, s) for a, s in await self._rank(query, Filters(), boost=boost) if a != artifact_id
-        ]
-        top = ranked[:limit]
-        docs = await self._p.many([a for a, _ in top], {"title": 1, "kind": 1, "tags": 1})
+        hits = self._index.related(query, tags, RELATED_TAG_WEIGHT, artifact_id, limit)
         return [
             {
-                "artifact_id": a,
-                "title": docs[a].get("title"),
-                "kind": docs[a].get("kind"),
-                "shared_tags": sorted(tags & set(docs[a].get("tags") or [])),
-                "score": round(s, 4),
+                "artifact_id": hit.artifact_id,
+                "title": hit.doc.get("title"),
+                "kind": hit.doc.get("kind"),
+                "shared_tags": sorted(tags & set(hit.doc.get("tags") or [])),
+                "score": round(hit.score, 4),
             }
-            for a, s in top
-            if a in docs
+            for hit in hits
         ]
+
+
+def _item(hit: Hit, wanted: set[str]) -> Doc:
+    """A search hit: the artifact as the index holds it, its score and highlighted excerpts."""
+    doc = hit.doc
+    text = " ".join(filter(None, [doc.get("summary"), doc.get("body_markdown")]))
+    return {
+        "artifact_id": hit.artifact_id,
+        "title": doc.get("title"),
+        "kind": doc.get("kind"),
+        "community_id": doc.get("community_id"),
+        "status": doc.get("status"),
+        "tags": doc.get("tags") or [],
+        "author_ids": doc.get("author_ids") or [],
+        "superseded_by": (doc.get("retired") or {}).get("superseded_by"),
+        "score": round(hit.score, 4),
+        "title_highlighted": snippet(doc.get("title") or "", wanted, width=200),
+        "snippet": snippet(text, wanted),
+    }

@@ -1,7 +1,6 @@
 """The notifier's composition root: the one place its dependencies are wired."""
 
 import asyncio
-import contextlib
 import logging
 
 from fastapi import FastAPI
@@ -17,11 +16,12 @@ from services.notifier.adapters.replay_marks import ReplayMarks
 from services.notifier.adapters.webhook_targets import TargetPolicy
 from services.notifier.entrypoints.http import router
 from services.notifier.event_handlers import Planner, event_handlers
-from services.notifier.jobs import Dispatcher, Limits, Links
+from services.notifier.jobs import Dispatcher, Limits, Links, Mailing, Senders, Stores
 from services.notifier.queries import NotifierQueries
 from services.notifier.settings import NotifierSettings
 from shared.auth import auth_from_settings
 from shared.runtime import build_runtime, create_app
+from shared.together import cancel_all
 
 log = logging.getLogger(__name__)
 DEFAULT_CHANNEL = "default"
@@ -51,40 +51,17 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         if settings.chat_webhook_url
         else None
     )
-    storage = rate_limit_storage(settings)
-    email = SmtpSender(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        mail_from=settings.mail_from,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        starttls=settings.smtp_starttls,
-        timeout_s=settings.smtp_timeout_s,
-        tracer=runtime.tracer,
-    )
+    email = SmtpSender.from_settings(settings, runtime.tracer)
     dispatcher = Dispatcher(
-        deliveries=deliveries,
-        directory=directory,
+        stores=Stores(deliveries, directory),
+        senders=Senders(email, chat, default_chat),
+        mailing=Mailing(
+            Links.from_settings(settings), settings.mail_from, settings.auth_token_secret
+        ),
+        limits=Limits.from_settings(
+            settings, MovingWindowRateLimiter(rate_limit_storage(settings))
+        ),
         bus=runtime.bus,
-        email=email,
-        chat=chat,
-        limiter=MovingWindowRateLimiter(storage),
-        links=Links(
-            notifier=settings.notifier_url.rstrip("/"),
-            events=settings.events_url.rstrip("/"),
-            knowledge=settings.knowledge_url.rstrip("/"),
-            recognition=settings.recognition_url.rstrip("/"),
-        ),
-        limits=Limits(
-            max_attempts=settings.delivery_max_attempts,
-            retry_base_s=settings.delivery_retry_base_s,
-            retry_max_s=settings.delivery_retry_max_s,
-            chat_rate=settings.chat_rate,
-            email_rate=settings.email_rate,
-        ),
-        organizer=settings.mail_from,
-        signing_secret=settings.auth_token_secret,
-        default_chat=default_chat,
         tracer=runtime.tracer,
     )
     planner = Planner(
@@ -104,10 +81,7 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
 
     async def stop_dispatching() -> None:
         dispatcher.stop()
-        for task in loop:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(loop)
         await chat.close()
         await email.close()
 

@@ -9,6 +9,7 @@ what the notifier knows (rosters, sessions, profiles) and plan nothing.
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,6 +49,22 @@ NOT_NOTIFIED = {
     KudosVerdict.DUPLICATE_RECIPIENT,
     KudosVerdict.UNKNOWN_VALUE_TAG,
 }
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notice of an event to plan: what it says (`kind`, and the `context` its message is
+    rendered from), in which community, to whom, and when."""
+
+    kind: str
+    community_id: str
+    recipients: list[audience.Recipient]
+    context: Doc
+    urgent: bool = False  # sent during quiet hours too
+    due: datetime | None = None  # when it is sent; None: now
+    key: str = ""  # tells apart the notices of one cause (a session's reminders)
+    cause: str | None = None  # what its delivery ids are named after, if not the event
+    chat: bool = True  # also posted to the community's chat channels
 
 
 class PlanningWork:
@@ -143,25 +160,18 @@ class Planner:
             # come between saving the profile and releasing what waited for it.
             await self.deliveries.release_awaiting(p.member_id, datetime.now(UTC))
 
-    async def member_joined(self, fact: Fact[MemberJoined], _: UnitOfWork) -> None:
-        m = fact.data
+    async def membership_changed(
+        self, fact: Fact[MemberJoined] | Fact[MemberLeft], _: UnitOfWork
+    ) -> None:
+        m, joined = fact.data, isinstance(fact.data, MemberJoined)
         await self.directory.membership(
-            m.community_id, m.member_id, field_key(fact.event_id), fact.time, True
+            m.community_id, m.member_id, field_key(fact.event_id), fact.time, joined
         )
 
-    async def member_left(self, fact: Fact[MemberLeft], _: UnitOfWork) -> None:
-        m = fact.data
-        await self.directory.membership(
-            m.community_id, m.member_id, field_key(fact.event_id), fact.time, False
-        )
-
-    async def community_created(self, fact: Fact[CommunityCreated], _: UnitOfWork) -> None:
-        c = fact.data
-        await self.directory.save_leader(
-            c.community_id, field_key(fact.event_id), fact.time, c.leader_id
-        )
-
-    async def leader_changed(self, fact: Fact[CommunityLeaderChanged], _: UnitOfWork) -> None:
+    async def leader_named(
+        self, fact: Fact[CommunityCreated] | Fact[CommunityLeaderChanged], _: UnitOfWork
+    ) -> None:
+        """A community's leader: the one it was created with, or the one it changed to."""
         c = fact.data
         await self.directory.save_leader(
             c.community_id, field_key(fact.event_id), fact.time, c.leader_id
@@ -180,31 +190,31 @@ class Planner:
 
     async def session_rescheduled(self, fact: Fact[SessionRescheduled], uow: PlanningWork) -> None:
         s = fact.data
-        session = await self.directory.session(s.session_id)
-        if session is None:
-            return
-        sequence = int(session.get("sequence", 0)) + 1
-        changes = {"starts_at": s.starts_at.isoformat(), "sequence": sequence}
-        session.update(changes)
-        await self.directory.save_session(s.session_id, changes)
-        if await self._replaying(fact):
+        session = await self._session_changed(s.session_id, {"starts_at": s.starts_at.isoformat()})
+        if session is None or await self._replaying(fact):
             return
         await self._session_notice(uow, fact, "session_rescheduled", session)
         await self._reminders(uow, fact, session)
 
     async def session_cancelled(self, fact: Fact[SessionCancelled], uow: PlanningWork) -> None:
         s = fact.data
-        session = await self.directory.session(s.session_id)
-        if session is None:
-            return
-        changes = {"status": "cancelled", "sequence": int(session.get("sequence", 0)) + 1}
-        session.update(changes)
-        await self.directory.save_session(s.session_id, changes)
-        if await self._replaying(fact):
+        session = await self._session_changed(s.session_id, {"status": "cancelled"})
+        if session is None or await self._replaying(fact):
             return
         await self._session_notice(
             uow, fact, "session_cancelled", session, reason=s.reason, urgent=True
         )
+
+    async def _session_changed(self, session_id: str, changes: Doc) -> Doc | None:
+        """The session as `changes` leave it, saved with its next sequence (what an updated
+        invitation carries); None for a session the notifier never heard of."""
+        session = await self.directory.session(session_id)
+        if session is None:
+            return None
+        changes = {**changes, "sequence": int(session.get("sequence", 0)) + 1}
+        session.update(changes)
+        await self.directory.save_session(session_id, changes)
+        return session
 
     async def _session_notice(
         self,
@@ -220,7 +230,7 @@ class Planner:
         context = {"session": _public_session(session), "reason": reason}
         hosts = {session["facilitator_id"], *session.get("speaker_ids", [])}
         recipients = await self._audience(community, hosts=hosts)
-        await self._plan(uow, fact, kind, community, recipients, context, urgent=urgent)
+        await self._plan(uow, fact, Notice(kind, community, recipients, context, urgent=urgent))
 
     async def _reminders(self, uow: PlanningWork, fact: Fact[Any], session: Doc) -> None:
         community = session["community_id"]
@@ -240,9 +250,7 @@ class Planner:
                 "sequence": session["sequence"],
             }
             key = f"reminder-{hours}h-{session['sequence']}"
-            await self._plan(
-                uow,
-                fact,
+            notice = Notice(
                 "reminder",
                 community,
                 recipients,
@@ -252,16 +260,17 @@ class Planner:
                 cause=session["session_id"],
                 chat=False,
             )
+            await self._plan(uow, fact, notice)
 
     async def session_held(self, fact: Fact[SessionHeld], uow: PlanningWork) -> None:
         if await self._replaying(fact):
             return
         s = fact.data
         prefs = await self.directory.prefs(s.attendee_ids)
-        members = audience.personal(s.attendee_ids, prefs)
-        recipients = [audience.Recipient(m, "now") for m in members]
         context = {"session": _held_session(s)}
-        await self._plan(uow, fact, "session_held", s.community_id, recipients, context, chat=False)
+        recipients = _personally(s.attendee_ids, prefs)
+        notice = Notice("session_held", s.community_id, recipients, context, chat=False)
+        await self._plan(uow, fact, notice)
 
     # --- knowledge --------------------------------------------------------------------------
 
@@ -272,7 +281,9 @@ class Planner:
             return
         context = {"artifact": a.model_dump(mode="json", exclude={"body_markdown"})}
         recipients = await self._audience(a.community_id, tags=a.tags)
-        await self._plan(uow, fact, "artifact_published", a.community_id, recipients, context)
+        await self._plan(
+            uow, fact, Notice("artifact_published", a.community_id, recipients, context)
+        )
 
     async def artifact_revised(self, fact: Fact[ArtifactRevised], uow: PlanningWork) -> None:
         a = fact.data
@@ -283,7 +294,7 @@ class Planner:
         tags = a.tags if a.tags is not None else await self.directory.tags_of(a.artifact_id)
         context = {"artifact": a.model_dump(mode="json", exclude={"body_markdown"})}
         recipients = await self._audience(a.community_id, tags=tags)
-        await self._plan(uow, fact, "artifact_revised", a.community_id, recipients, context)
+        await self._plan(uow, fact, Notice("artifact_revised", a.community_id, recipients, context))
 
     # --- recognition ------------------------------------------------------------------------
 
@@ -299,18 +310,9 @@ class Planner:
             "giver": _name(people.get(k.from_id), k.from_id),
             "recipients": ", ".join(_name(people.get(m), m) for m in thanked),
         }
-        recipients = [audience.Recipient(m, "now") for m in audience.personal(thanked, prefs)]
-        await self._plan(
-            uow,
-            fact,
-            "kudos",
-            k.community_id,
-            recipients,
-            context,
-            chat=bool(thanked),
-            people=people,
-            prefs=prefs,
-        )
+        recipients = _personally(thanked, prefs)
+        notice = Notice("kudos", k.community_id, recipients, context, chat=bool(thanked))
+        await self._plan(uow, fact, notice)
 
     async def badge_awarded(self, fact: Fact[BadgeAwarded], uow: PlanningWork) -> None:
         if await self._replaying(fact):
@@ -322,10 +324,8 @@ class Planner:
             "badge": b.model_dump(mode="json"),
             "member": _name(people.get(b.member_id), b.member_id),
         }
-        recipients = [audience.Recipient(m, "now") for m in audience.personal([b.member_id], prefs)]
-        await self._plan(
-            uow, fact, "badge", b.community_id, recipients, context, people=people, prefs=prefs
-        )
+        recipients = _personally([b.member_id], prefs)
+        await self._plan(uow, fact, Notice("badge", b.community_id, recipients, context))
 
     async def alert_raised(self, fact: Fact[HealthAlertRaised], uow: PlanningWork) -> None:
         if await self._replaying(fact):
@@ -334,15 +334,9 @@ class Planner:
         leader = await self.directory.leader(a.community_id)
         leaders = [leader] if leader else []
         prefs = await self.directory.prefs(leaders)
-        recipients = [audience.Recipient(m, "now") for m in audience.personal(leaders, prefs)]
-        await self._plan(
-            uow,
-            fact,
-            "health_alert",
-            a.community_id,
-            recipients,
-            {"alert": a.model_dump(mode="json")},
-        )
+        context = {"alert": a.model_dump(mode="json")}
+        recipients = _personally(leaders, prefs)
+        await self._plan(uow, fact, Notice("health_alert", a.community_id, recipients, context))
 
     # --- planning ---------------------------------------------------------------------------
 
@@ -367,51 +361,33 @@ class Planner:
             found[host] = audience.Recipient(host, "now")
         return sorted(found.values(), key=lambda r: r.member_id)
 
-    async def _plan(
-        self,
-        uow: PlanningWork,
-        fact: Fact[Any],
-        kind: str,
-        community_id: str,
-        recipients: list[audience.Recipient],
-        context: Doc,
-        *,
-        urgent: bool = False,
-        due: datetime | None = None,
-        key: str = "",
-        cause: str | None = None,
-        chat: bool = True,
-        people: dict[str, Doc] | None = None,
-        prefs: dict[str, Preferences] | None = None,
-    ) -> None:
+    async def _plan(self, uow: PlanningWork, fact: Fact[Any], notice: Notice) -> None:
         """The deliveries of one notice, handed to the batch's unit of work (created when it
-        commits). `people` and `prefs`, when the caller has read them already, are not read
-        again."""
+        commits): an e-mail to each recipient (or an item of their digest), and a post to each
+        of the community's chat channels."""
         now = datetime.now(UTC)
-        cause_id = f"{cause or fact.event_id}{':' + key if key else ''}"
+        at = notice.due or now
+        cause_id = f"{notice.cause or fact.event_id}{':' + notice.key if notice.key else ''}"
         carrier: dict[str, str] = {}
         propagate.inject(carrier)  # the cause's trace, continued by the send
         base = {
             "trace": carrier,
             "cause_event_id": fact.event_id,
             "cause_type": fact.consumed.event.type,
-            "kind": kind,
-            "community_id": community_id,
-            "context": context,
-            "urgent": urgent,
+            "kind": notice.kind,
+            "community_id": notice.community_id,
+            "context": notice.context,
+            "urgent": notice.urgent,
         }
-        if people is None:
-            people = await self._people(uow, (r.member_id for r in recipients))
-        if prefs is None:
-            prefs = await self._prefs(uow, (r.member_id for r in recipients))
+        people = await self._people(uow, (r.member_id for r in notice.recipients))
+        prefs = await self._prefs(uow, (r.member_id for r in notice.recipients))
         records: list[Doc] = []
-        for r in recipients:
+        for r in notice.recipients:
             p, tz = prefs.get(r.member_id, Preferences()), _tz(people.get(r.member_id))
             if r.how == "digest":
-                records.append(await self._digest_item(fact, kind, community_id, context, r, p, tz))
+                records.append(await self._digest_item(fact, notice, r.member_id, p, tz))
                 continue
-            at = due or now
-            held = None if urgent else quiet_until(p, tz, at)
+            held = None if notice.urgent else quiet_until(p, tz, at)
             records.append(
                 {
                     **base,
@@ -419,12 +395,12 @@ class Planner:
                     "member_id": r.member_id,
                     "channel": None,
                     "channel_kind": EMAIL,
-                    "state": "held" if held or due else "queued",
+                    "state": "held" if held or notice.due else "queued",
                     "due_at": held or at,
                 }
             )
-        if chat:
-            for channel in await self._channels(uow, community_id):
+        if notice.chat:
+            for channel in await self._channels(uow, notice.community_id):
                 records.append(
                     {
                         **base,
@@ -433,24 +409,19 @@ class Planner:
                         "channel": channel["id"],
                         "channel_kind": channel["kind"],
                         "state": "queued",
-                        "due_at": due or now,
+                        "due_at": at,
                     }
                 )
         uow.plan(records)
 
     async def _digest_item(
-        self,
-        fact: Fact[Any],
-        kind: str,
-        community_id: str,
-        context: Doc,
-        r: audience.Recipient,
-        p: Preferences,
-        tz: str | None,
+        self, fact: Fact[Any], notice: Notice, member_id: str, p: Preferences, tz: str | None
     ) -> Doc:
+        """The notice as an item of the member's digest, and the digest's own delivery."""
+        community_id = notice.community_id
         period, send_at = digest_period(p, tz, fact.time)
-        digest_id = f"digest:{r.member_id}:{community_id}:{period}"
-        item = {"kind": kind, "at": fact.time, "context": context}
+        digest_id = f"digest:{member_id}:{community_id}:{period}"
+        item = {"kind": notice.kind, "at": fact.time, "context": notice.context}
         await self.deliveries.add_digest_item(digest_id, field_key(fact.event_id), item)
         return {
             "_id": f"{digest_id}:{EMAIL}",
@@ -458,7 +429,7 @@ class Planner:
             "cause_type": "digest",
             "kind": "digest",
             "community_id": community_id,
-            "member_id": r.member_id,
+            "member_id": member_id,
             "channel": None,
             "channel_kind": EMAIL,
             "state": "held",
@@ -514,6 +485,13 @@ def _held_session(held: SessionHeld) -> Doc:
     return held.model_dump(mode="json", include=set(HELD_FIELDS))
 
 
+def _personally(
+    member_ids: Iterable[str], prefs: dict[str, Preferences]
+) -> list[audience.Recipient]:
+    """The recipients of a personal notice: by e-mail, at once (not in a digest)."""
+    return [audience.Recipient(m, "now") for m in audience.personal(member_ids, prefs)]
+
+
 def _name(profile: Doc | None, fallback: str) -> str:
     return str(profile.get("name") or fallback) if profile else fallback
 
@@ -529,10 +507,10 @@ def event_handlers(planner: Planner) -> EventHandlers[PlanningWork]:
             "notifier", planner.unit_of_work, tracer=planner.tracer, prepare=planner.prepare
         )
         .on(MemberProfileUpdated, planner.profile_updated)
-        .on(MemberJoined, planner.member_joined)
-        .on(MemberLeft, planner.member_left)
-        .on(CommunityCreated, planner.community_created)
-        .on(CommunityLeaderChanged, planner.leader_changed)
+        .on(MemberJoined, planner.membership_changed)
+        .on(MemberLeft, planner.membership_changed)
+        .on(CommunityCreated, planner.leader_named)
+        .on(CommunityLeaderChanged, planner.leader_named)
         .on(SessionScheduled, planner.session_scheduled)
         .on(SessionRescheduled, planner.session_rescheduled)
         .on(SessionCancelled, planner.session_cancelled)

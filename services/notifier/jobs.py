@@ -39,6 +39,7 @@ from services.notifier.domain.audience import EMAIL
 from services.notifier.domain.content import Message, message
 from services.notifier.domain.messages import chat_payload
 from services.notifier.domain.preferences import UNSUBSCRIBE, Preferences, quiet_until
+from services.notifier.settings import NotifierSettings
 from shared.events.catalog import ChannelKind, NotificationDelivered, NotificationFailed
 from shared.events.envelope import new_event
 from shared.events.topics import dlq_topic
@@ -63,20 +64,73 @@ COUNTED = {
 
 
 @dataclass(frozen=True)
+class Stores:
+    """Where the dispatcher reads and records: the delivery log and what the notifier knows."""
+
+    deliveries: DeliveryLog
+    directory: Directory
+
+
+@dataclass(frozen=True)
+class Senders:
+    """Where deliveries leave: the SMTP relay, the chat webhooks, and the chat channel every
+    community posts to besides its own (if one is configured)."""
+
+    email: SmtpSender
+    chat: WebhookPoster
+    default_chat: Doc | None
+
+
+@dataclass(frozen=True)
 class Links:
+    """The base URLs of the services' pages a message links to."""
+
     notifier: str
     events: str
     knowledge: str
     recognition: str
 
+    @classmethod
+    def from_settings(cls, settings: NotifierSettings) -> "Links":
+        s = settings
+        urls = (s.notifier_url, s.events_url, s.knowledge_url, s.recognition_url)
+        return cls(*(url.rstrip("/") for url in urls))  # no trailing slash: paths follow
+
+
+@dataclass(frozen=True)
+class Mailing:
+    """What an e-mail carries besides its message: links to the services' pages, the
+    organizer of its calendar invitation, and the secret its unsubscribe link is signed with."""
+
+    links: Links
+    organizer: str
+    signing_secret: str
+
 
 @dataclass(frozen=True)
 class Limits:
+    """How often and how many times: attempts, backoff, and each destination's rate (counted
+    by `limiter`)."""
+
     max_attempts: int
     retry_base_s: float
     retry_max_s: float
     chat_rate: str  # e.g. "1/second" per webhook
     email_rate: str  # e.g. "20/second" for the SMTP relay
+    limiter: MovingWindowRateLimiter
+
+    @classmethod
+    def from_settings(
+        cls, settings: NotifierSettings, limiter: MovingWindowRateLimiter
+    ) -> "Limits":
+        return cls(
+            max_attempts=settings.delivery_max_attempts,
+            retry_base_s=settings.delivery_retry_base_s,
+            retry_max_s=settings.delivery_retry_max_s,
+            chat_rate=settings.chat_rate,
+            email_rate=settings.email_rate,
+            limiter=limiter,
+        )
 
 
 @dataclass(frozen=True)
@@ -114,39 +168,29 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        deliveries: DeliveryLog,
-        directory: Directory,
-        bus: EventBus,
-        email: SmtpSender,
-        chat: WebhookPoster,
-        limiter: MovingWindowRateLimiter,
-        links: Links,
+        stores: Stores,
+        senders: Senders,
+        mailing: Mailing,
         limits: Limits,
-        organizer: str,
-        signing_secret: str,
-        default_chat: Doc | None,
+        bus: EventBus,
         tracer: trace.Tracer,
         concurrency: int = 64,
         batch_size: int | None = None,
     ) -> None:
-        """`concurrency`: sends at once (a wave); `batch_size`: records claimed at once (by
-        default one wave: what a crash leaves leased but unsent waits for its lease)."""
-        self._log = deliveries
+        """`bus` announces the outcomes; `concurrency`: sends at once (a wave); `batch_size`:
+        records claimed at once (by default one wave: what a crash leaves leased but unsent
+        waits for its lease)."""
+        self._log = stores.deliveries
+        self._directory = stores.directory
+        self._senders = senders
+        self._mailing = mailing
+        self._limits = limits
+        self._bus = bus
+        self._tracer = tracer
         self._concurrency = concurrency
         self._batch_size = batch_size or concurrency
         self._woken = asyncio.Event()
         self._stopping = False
-        self._directory = directory
-        self._bus = bus
-        self._email = email
-        self._chat = chat
-        self._limiter = limiter
-        self._links = links
-        self._limits = limits
-        self._organizer = organizer
-        self._secret = signing_secret
-        self._default_chat = default_chat
-        self._tracer = tracer
         self._backoff = wait_random_exponential(
             multiplier=limits.retry_base_s, max=limits.retry_max_s
         )
@@ -291,8 +335,8 @@ class Dispatcher:
                 return Done(Outcome(record, PARKED, counted=False))
             return Send(record, "smtp", self._limits.email_rate, profile=profile)
         channels = known.channels.get(record["community_id"], [])
-        if self._default_chat:
-            channels = [*channels, self._default_chat]
+        if self._senders.default_chat:
+            channels = [*channels, self._senders.default_chat]
         channel = next((c for c in channels if c["id"] == record["channel"]), None)
         if channel is None:
             return Done(Outcome(record, "cancelled", error="the channel was removed"))
@@ -321,9 +365,11 @@ class Dispatcher:
         waiting: list[Done] = []
         for destination, items in by_destination.items():
             rate = parse(items[0].rate)
-            stats = await self._limiter.get_window_stats(rate, "notifier", destination)
+            stats = await self._limits.limiter.get_window_stats(rate, "notifier", destination)
             room = min(len(items), max(stats.remaining, 0))
-            if room and not await self._limiter.hit(rate, "notifier", destination, cost=room):
+            if room and not await self._limits.limiter.hit(
+                rate, "notifier", destination, cost=room
+            ):
                 room = 0
             admitted += items[:room]
             later = now + timedelta(seconds=1)
@@ -346,7 +392,7 @@ class Dispatcher:
             context = otel_context.get_current()
             try:
                 if item.profile is not None:
-                    await self._email.send(await self._mail(record, item.profile, now))
+                    await self._senders.email.send(await self._mail(record, item.profile, now))
                 else:
                     await self._post(record, item.channel or {})
             except WebhookNotAllowed as e:
@@ -370,15 +416,15 @@ class Dispatcher:
             ]
         said = message(record["kind"], context, self._urls(context))
         token = self.unsubscribe_token(member, community)
-        unsubscribe = f"{self._links.notifier}/unsubscribe?token={token}"
+        unsubscribe = f"{self._mailing.links.notifier}/unsubscribe?token={token}"
         content = email_content(
             said,
             name=str(profile.get("name") or member),
             community_id=community,
-            preferences_url=f"{self._links.notifier}/members/{member}/preferences",
+            preferences_url=f"{self._mailing.links.notifier}/members/{member}/preferences",
             unsubscribe_url=unsubscribe,
         )
-        mail = self._email.build(
+        mail = self._senders.email.build(
             to_name=str(profile.get("name") or member),
             to_email=profile["email"],
             content=content,
@@ -397,7 +443,7 @@ class Dispatcher:
                 session,
                 method=method,
                 sequence=int(session.get("sequence", 0)),
-                organizer=_address(self._organizer),
+                organizer=_address(self._mailing.organizer),
                 attendee=profile["email"],
                 stamp=now,
             )
@@ -412,17 +458,18 @@ class Dispatcher:
 
     def unsubscribe_token(self, member_id: str, community_id: str) -> str:
         claims = {"sub": member_id, "community": community_id, "purpose": UNSUBSCRIBE}
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        return jwt.encode(claims, self._mailing.signing_secret, algorithm="HS256")
 
     def _urls(self, context: Doc) -> dict[str, str]:
         session = (context.get("session") or {}).get("session_id", "")
         artifact = (context.get("artifact") or {}).get("artifact_id", "")
         community = (context.get("alert") or {}).get("community_id", "")
+        links = self._mailing.links
         return {
-            "minutes": f"{self._links.knowledge}/sessions/{session}/minutes",
-            "feedback": f"{self._links.events}/sessions/{session}#feedback",
-            "artifact": f"{self._links.knowledge}/artifacts/{artifact}",
-            "health": f"{self._links.recognition}/communities/{community}/health",
+            "minutes": f"{links.knowledge}/sessions/{session}/minutes",
+            "feedback": f"{links.events}/sessions/{session}#feedback",
+            "artifact": f"{links.knowledge}/artifacts/{artifact}",
+            "health": f"{links.recognition}/communities/{community}/health",
         }
 
     # --- chat -----------------------------------------------------------------------------
@@ -434,7 +481,7 @@ class Dispatcher:
             "type": record["cause_type"],
             "data": record["context"],
         }
-        await self._chat.post(
+        await self._senders.chat.post(
             channel["url"],
             chat_payload(channel["kind"], said.chat(), event=event),
             channel_kind=channel["kind"],

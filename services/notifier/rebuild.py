@@ -36,12 +36,10 @@ async def end_offsets(settings: NotifierSettings) -> dict[str, int]:
     partitions = [
         TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
     ]
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, **options)
-    await consumer.start()
-    try:
+    async with AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, **options
+    ) as consumer:
         ends = await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
     return {f"{tp.topic}|{tp.partition}": end for tp, end in ends.items()}
 
 

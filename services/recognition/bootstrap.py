@@ -1,7 +1,6 @@
 """Recognition's composition root: the one place its dependencies are wired."""
 
 import asyncio
-import contextlib
 
 from fastapi import FastAPI
 
@@ -23,6 +22,7 @@ from shared.idempotency import IdempotencyStore, idempotency
 from shared.kafka import kafka_security
 from shared.lag import GroupLag
 from shared.runtime import build_runtime, create_app
+from shared.together import cancel_all
 
 
 def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
@@ -71,10 +71,7 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
 
     async def stop_evaluating() -> None:
         stopping.set()
-        for task in evaluator:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(evaluator)
         await lag.stop()
 
     auth = auth_from_settings(settings)

@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -33,7 +34,8 @@ from shared.events.codec import (
     FieldError,
     InvalidEvent,
     ensure_depth,
-    inspect_event,
+    judge_event,
+    judge_json,
     load_json,
     undecodable,
 )
@@ -134,14 +136,32 @@ def decode_record(
     (unknown data fields are ignored, see `inspect_event`).
     """
     try:
+        event_type = _structured_type(headers)
+        if event_type is not None and value:
+            decoded = judge_json(value, event_type, max_bytes=max_bytes, max_depth=max_depth)
+            if decoded is not None:
+                return decoded
         payload = envelope_from_kafka(
             value, headers, key=key, max_bytes=max_bytes, max_depth=max_depth
         )
-        return inspect_event(payload, strict=strict).verdict()
+        return judge_event(payload, strict=strict)
     except InvalidEvent:
         raise
     except Exception as e:
         raise undecodable(e) from e
+
+
+def _structured_type(headers: Headers) -> str | None:
+    """The `ce_type` header of a structured-mode record as the platform sends it (lower-case
+    names, text values), for the one-pass decoding; None when it may be anything else."""
+    if type(headers) is not dict:
+        return None
+    event_type = headers.get("ce_type")
+    if not isinstance(event_type, str):
+        return None
+    if media_type(headers.get("content-type")) == STRUCTURED_JSON:
+        return event_type
+    return None
 
 
 def is_kafka_binary(content_type: str | None, attributes: Mapping[str, str]) -> bool:
@@ -150,12 +170,16 @@ def is_kafka_binary(content_type: str | None, attributes: Mapping[str, str]) -> 
     return any(name != "type" for name in attributes)
 
 
-def _kafka_headers(headers: Headers) -> tuple[dict[str, str], Counter[str]]:
+def _kafka_headers(headers: Headers) -> tuple[dict[str, str], dict[str, int]]:
     """The headers by lower-case name (of a repeated one, the last), and how many times each
     name came."""
+    if type(headers) is dict:  # text values, distinct lower-case names: nothing repeated
+        pairs = {name.lower(): text for name, text in headers.items() if type(text) is str}
+        if len(pairs) == len(headers):
+            return pairs, {}
     items = headers.items() if isinstance(headers, Mapping) else headers
-    pairs: dict[str, str] = {}
-    seen: Counter[str] = Counter()
+    pairs = {}
+    seen: dict[str, int] = {}
     for name, raw in items:
         lowered = name.lower()
         if raw is None or isinstance(raw, str):
@@ -169,11 +193,11 @@ def _kafka_headers(headers: Headers) -> tuple[dict[str, str], Counter[str]]:
                     f"header {name} is not UTF-8", [FieldError(attribute, "not valid UTF-8")]
                 ) from None
         pairs[lowered] = text
-        seen[lowered] += 1
+        seen[lowered] = seen.get(lowered, 0) + 1
     return pairs, seen
 
 
-def _refuse_repeated(counts: Counter[str], prefix: str, attributes: Mapping[str, str]) -> None:
+def _refuse_repeated(counts: Mapping[str, int], prefix: str, attributes: Mapping[str, str]) -> None:
     """RepeatedAttribute naming each attribute header (`prefix` + name) that came more than
     once: which of its values is meant cannot be known. The other attributes are kept on the
     error, to say which event it was."""
@@ -280,9 +304,7 @@ def _binary_event(
     max_depth: int,
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
-        name: text
-        for name, text in attributes.items()
-        if _ATTRIBUTE_NAME.fullmatch(name) and name not in _NOT_HEADER_ATTRIBUTES
+        name: text for name, text in attributes.items() if _is_header_attribute(name)
     }
     if partitionkey is not None and "partitionkey" not in event:
         event["partitionkey"] = partitionkey
@@ -304,6 +326,11 @@ def _binary_event(
         else:
             event["data"] = body[:1000].decode("utf-8", "replace")
     return event
+
+
+@lru_cache(maxsize=256)  # the names records carry are few, but anyone may send any
+def _is_header_attribute(name: str) -> bool:
+    return _ATTRIBUTE_NAME.fullmatch(name) is not None and name not in _NOT_HEADER_ATTRIBUTES
 
 
 def _known(event: Mapping[str, Any]) -> dict[str, str]:

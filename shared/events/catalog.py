@@ -247,14 +247,19 @@ class AttendanceRecorded(EventData):
     checked_in_at: Instant
 
 
-class FeedbackSubmitted(EventData):
-    session_id: Id
-    community_id: Id
-    member_id: Id
+class FeedbackSubmittedFields(EventData):
+    """`FeedbackSubmitted` without the session's, its community's and the member's ids."""
+
     rating: Annotated[int, Field(ge=1, le=5)]
     plus: Text = ""
     delta: Text = ""
     applied: bool = False
+
+
+class FeedbackSubmitted(FeedbackSubmittedFields):
+    session_id: Id
+    community_id: Id
+    member_id: Id
 
 
 class ActionItemOpened(EventData):
@@ -333,14 +338,9 @@ class ArtifactPublished(ArtifactPublishedFields):
     version: Annotated[int, Field(ge=1, le=MAX_VERSION)] = 1
 
 
-class ArtifactRevised(EventData):
-    """A new version. The content fields that are given replace the previous version's; those
-    left out keep it (the v1 shape, without content, still means "same content, new note")."""
+class ArtifactRevisedFields(EventData):
+    """`ArtifactRevised` without the ids and the version that the service supplies."""
 
-    artifact_id: Id
-    community_id: Id
-    version: Annotated[int, Field(ge=2, le=MAX_VERSION)]
-    editor_id: Id
     change_note: Annotated[str, Field(min_length=1, max_length=2000)]
     title: ShortText | None = None
     summary: Annotated[str, Field(max_length=1000)] | None = None
@@ -352,10 +352,20 @@ class ArtifactRevised(EventData):
     case_study: CaseStudy | None = None
 
     @model_validator(mode="after")
-    def _not_both_body_and_url(self) -> "ArtifactRevised":
+    def _not_both_body_and_url(self) -> Self:
         if self.body_markdown is not None and self.url is not None:
             raise ValueError("give body_markdown or url, not both")
         return self
+
+
+class ArtifactRevised(ArtifactRevisedFields):
+    """A new version. The content fields that are given replace the previous version's; those
+    left out keep it (the v1 shape, without content, still means "same content, new note")."""
+
+    artifact_id: Id
+    community_id: Id
+    version: Annotated[int, Field(ge=2, le=MAX_VERSION)]
+    editor_id: Id
 
 
 class ArtifactRetired(EventData):

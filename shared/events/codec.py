@@ -10,9 +10,10 @@ The protocol bindings (CloudEvents binary content mode over Kafka and HTTP, batc
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 from pydantic_core import from_json
 
 from shared.events.catalog import EventData, EventSpec, spec_for
@@ -89,19 +90,65 @@ class InvalidEvent(ValueError):
         )
 
 
-@dataclass(frozen=True)
 class DecodedEvent:
-    envelope: CloudEvent
-    spec: EventSpec
-    data: EventData
+    """A valid event of a catalog type: its envelope, its spec and its data as the model.
+
+    Decoded in one pass (`judge_event`), the attributes come from the typed envelope and the
+    plain `envelope` (with `data` as received) is made only when asked for: a consumer reads
+    the id, type, time and source, and the typed data.
+    """
+
+    __slots__ = ("_envelope", "_raw_data", "_typed", "data", "spec")
+
+    def __init__(
+        self,
+        envelope: CloudEvent | None,
+        spec: EventSpec,
+        data: EventData,
+        *,
+        typed: CloudEvent | None = None,
+        raw_data: dict[str, Any] | bytes | None = None,
+    ) -> None:
+        """`envelope`, or else `typed` (the typed envelope) and what it was made of: the
+        event's `data` object or the whole event's JSON text."""
+        self._envelope = envelope
+        self._typed = typed
+        self._raw_data = raw_data
+        self.spec = spec
+        self.data = data
+
+    @property
+    def attributes(self) -> CloudEvent:
+        """The envelope's attributes (`data` aside): the plain envelope or the typed one."""
+        return self._typed if self._typed is not None else self.envelope
+
+    @property
+    def envelope(self) -> CloudEvent:
+        if self._envelope is None:
+            assert self._typed is not None
+            assert self._raw_data is not None
+            raw = self._raw_data
+            data = from_json(raw)["data"] if isinstance(raw, bytes) else raw
+            self._envelope = _plain_envelope(self._typed, data)
+        return self._envelope
 
     @property
     def id(self) -> str:
-        return self.envelope.id
+        return self.attributes.id
 
     @property
     def type(self) -> str:
-        return self.envelope.type
+        return self.attributes.type
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DecodedEvent):
+            return NotImplemented
+        return (self.envelope, self.spec, self.data) == (other.envelope, other.spec, other.data)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, like the models it holds
+
+    def __repr__(self) -> str:
+        return f"DecodedEvent(envelope={self.envelope!r}, spec={self.spec!r}, data={self.data!r})"
 
 
 @dataclass(frozen=True)
@@ -217,7 +264,96 @@ class Inspection:
             raise InvalidEvent.combine(self.failures)
         if self.spec is None or self.envelope is None or self.data is None:
             return None
-        return DecodedEvent(envelope=self.envelope, spec=self.spec, data=self.data)
+        return DecodedEvent(self.envelope, self.spec, self.data)
+
+
+def judge_event(payload: Any, *, strict: bool = True) -> DecodedEvent | None:
+    """`inspect_event(payload, strict=strict).verdict()`, in one validation for the common case.
+
+    An event of a catalog type is validated in one pass against its typed envelope (the
+    envelope with `data` typed as the catalog's model, see `typed_envelope`). Whatever that pass
+    refuses or cannot settle (an unknown type, a wrong field, an unknown data field, a
+    partition key that is not the catalog's) is judged again stage by stage by
+    `inspect_event`: its verdict, and its error messages, are the only ones.
+    """
+    if type(payload) is dict and type(payload.get("data")) is dict:
+        event_type = payload.get("type")
+        spec = spec_for(event_type) if type(event_type) is str else None
+        if spec is not None:
+            try:
+                typed = typed_envelope(spec.type).model_validate(payload)
+            except ValidationError:
+                typed = None
+            if typed is not None and _keyed_by_catalog(spec, typed):
+                data: EventData = typed.data  # type: ignore[assignment]  # the typed `data`
+                return DecodedEvent(None, spec, data, typed=typed, raw_data=payload["data"])
+    return inspect_event(payload, strict=strict).verdict()
+
+
+def judge_json(
+    text: bytes, event_type: str, *, max_bytes: int = MAX_EVENT_BYTES, max_depth: int = MAX_DEPTH
+) -> DecodedEvent | None:
+    """A structured-mode event of `event_type` straight from its JSON text, in one pass; None
+    when this pass cannot settle it (not that type, not valid, too large, maybe too deep, NaN
+    or Infinity in it, no partition key): `load_json` and `judge_event` judge it then."""
+    spec = spec_for(event_type)
+    if (
+        spec is None
+        or len(text) > max_bytes
+        or text.count(b"[") + text.count(b"{") > max_depth
+        or b"NaN" in text
+        or b"Infinity" in text
+    ):
+        return None
+    try:
+        typed = typed_envelope(spec.type).model_validate_json(text)
+    except ValidationError:
+        return None
+    if not _keyed_by_catalog(spec, typed):
+        return None
+    data: EventData = typed.data  # type: ignore[assignment]  # the typed `data`
+    return DecodedEvent(None, spec, data, typed=typed, raw_data=text)
+
+
+@cache
+def typed_envelope(event_type: str) -> type[CloudEvent]:
+    """The envelope of one catalog type with `data` typed as its model, made from both (the
+    catalog and `CloudEvent` stay the one definition of each)."""
+    spec = spec_for(event_type)
+    if spec is None:
+        raise KeyError(event_type)
+    this_type: Any = Literal[spec.type]  # the typed envelope takes no other
+    return create_model(
+        f"{spec.model.__name__}Event",
+        __base__=CloudEvent,
+        type=(this_type, ...),
+        data=(spec.model, ...),
+    )
+
+
+def _keyed_by_catalog(spec: EventSpec, typed: CloudEvent) -> bool:
+    """The partition key is the one the catalog derives from the data (else `inspect_event`
+    judges it and names the key it expects)."""
+    for name in spec.key_fields:
+        value = getattr(typed.data, name, None)
+        if value is not None:
+            return isinstance(value, str) and typed.partitionkey == value
+    return False
+
+
+_ENVELOPE_FIELDS = tuple(name for name in CloudEvent.model_fields if name != "data")
+
+
+def _plain_envelope(typed: BaseModel, raw_data: dict[str, Any]) -> CloudEvent:
+    """The validated typed envelope as the plain `CloudEvent` `inspect_event` would give,
+    without validating it again: the same attributes, extensions and `data` as received."""
+    attributes = typed.__dict__
+    return CloudEvent.model_construct(
+        typed.model_fields_set,
+        **{name: attributes[name] for name in _ENVELOPE_FIELDS},
+        **(typed.__pydantic_extra__ or {}),
+        data=dict(raw_data),
+    )
 
 
 def inspect_event(payload: Any, *, strict: bool = True) -> Inspection:
@@ -314,7 +450,7 @@ def decode(
     """
     try:
         payload = _payload(raw, max_bytes=max_bytes, max_depth=max_depth)
-        return inspect_event(payload, strict=strict).verdict()
+        return judge_event(payload, strict=strict)
     except InvalidEvent:
         raise
     except Exception as e:

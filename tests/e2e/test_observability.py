@@ -111,6 +111,23 @@ def batch_groups(spans: list[Span], topic: str) -> set[str]:
     }
 
 
+def batch_links(spans: list[Span], topic: str, group: str, message_id: str) -> bool:
+    """Whether a batch span of `group` on `topic` links the record sent with `message_id`: the
+    batch that applied it is exported (the group's batch of an earlier record of the same
+    request may have been exported before it)."""
+    sent = {
+        f"{s['trace_id']}-{s['span_id']}"
+        for s in spans
+        if s["kind"] == "PRODUCER" and s["attributes"].get("messaging.message.id") == message_id
+    }
+    return any(
+        sent & set(s["link_spans"])
+        for s in spans
+        if s["name"] == f"process {topic}"
+        and s["attributes"].get("messaging.consumer.group.name") == group
+    )
+
+
 def assert_batch(spans: list[Span], producer: Span, group: str) -> Span:
     """The batch span of `group` that applied the producer's record: it links to it and (a
     batch of one request's records) stays in its trace, as a child of the producer span of the
@@ -203,7 +220,8 @@ async def test_one_kudos_is_one_trace_from_the_request_to_the_smtp_send_and_the_
         # wait for the batch spans asserted on below too.
         batches = batch_groups(trace, recognition_topic)
         whole = done <= names and {"cop-recognition-judge", "cop-recognition"} <= batches
-        return trace if whole else None
+        applied = batch_links(trace, recognition_topic, "cop-recognition", judged_id)
+        return trace if whole and applied else None
 
     trace = await eventually(whole_trace, what="the kudos' trace, SMTP and webhook included")
 

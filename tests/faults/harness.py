@@ -36,11 +36,10 @@ from copctl.devstack.paths import REPO_ROOT, local_dir
 from copctl.devstack.processes import Instance, kill, running, stop
 from copctl.devstack.stack import Infra, ServiceSpec, start_services
 from copctl.replay import REBUILDS, ReplayRefused, replay, rewind_group
-from copctl.topics import partitions_of
+from copctl.topics import read_from_start
 from services.events.adapters.projection import PROJECTION_COLLECTIONS
 from services.events.commands.ingest import platform_id
 from services.knowledge.adapters.projection import PROJECTION as KNOWLEDGE_PROJECTION
-from services.knowledge.adapters.search_index import COLLECTIONS as KNOWLEDGE_INDEX
 from services.notifier.adapters.directory import PROJECTION as NOTIFIER_PROJECTION
 from services.recognition.adapters.projection import PROJECTION as RECOGNITION_PROJECTION
 from shared.events.catalog import CATALOG
@@ -67,11 +66,10 @@ MAX_REPLICAS = 3
 # Fields written from the clock when an event is applied, not from the event; `dirty` is
 # recognition's queue of months to evaluate again, stamped with the clock.
 PROCESSING_TIME = frozenset({"updated_at", "applied_at", "dirty"})
-# What a replay must reproduce exactly: each service's projection (knowledge's without its
-# search index, whose postings are a function of the artifacts).
+# What a replay must reproduce exactly: each service's projection.
 PROJECTIONS: dict[str, tuple[str, ...]] = {
     "events": PROJECTION_COLLECTIONS,
-    "knowledge": tuple(c for c in KNOWLEDGE_PROJECTION if c not in KNOWLEDGE_INDEX),
+    "knowledge": KNOWLEDGE_PROJECTION,
     "recognition": RECOGNITION_PROJECTION,
     "notifier": NOTIFIER_PROJECTION,
 }
@@ -390,20 +388,7 @@ class Platform:
 
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record of a topic, from the beginning, without a consumer group."""
-    partitions = await partitions_of(bootstrap, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[Any] = []
-        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                records.extend(batch)
-        return records
-    finally:
-        await consumer.stop()
+    return await read_from_start(bootstrap, [topic])
 
 
 def body_of(record: Any) -> dict[str, Any] | None:

@@ -39,15 +39,22 @@ from tests.faults.harness import (
 pytestmark = pytest.mark.faults
 
 OUTAGE_S = 8
+EVENTS = 1200
 
 
 @dataclass(frozen=True)
 class Outage:
-    """How a dependency (a `/readyz` check name) is taken away and given back."""
+    """A dependency (its `/readyz` check name, the name of its process) taken away by `how`
+    (`kill` or `stop`) and given back by `stack.restart`."""
 
     dependency: str
-    take_away: Callable[[], object]
-    give_back: Callable[[], object]
+    how: Callable[[str], object]
+
+    def take_away(self) -> None:
+        self.how(INSTANCE.name(self.dependency))
+
+    def give_back(self) -> None:
+        stack.restart(self.dependency, instance=INSTANCE)
 
 
 @dataclass
@@ -102,7 +109,7 @@ async def hold(platform: Platform, outage: Outage, seen: Seen, began: float) -> 
 
 
 async def stream_through(
-    platforms: PlatformFactory, outage: Outage, *, events: int, seed: int, fault: str
+    platforms: PlatformFactory, outage: Outage, *, seed: int, fault: str
 ) -> None:
     platform = await platforms(outage.dependency)
     ledger = Ledger()
@@ -115,7 +122,7 @@ async def stream_through(
             await asyncio.to_thread(outage.take_away)
             holding.append(asyncio.create_task(hold(platform, outage, seen, time.monotonic())))
 
-    stream = workload(events, seed=seed, namespace=platform.namespace)
+    stream = workload(EVENTS, seed=seed, namespace=platform.namespace)
     await Sender(platform, ledger).send(stream, between=fault_at)
     await asyncio.gather(*holding)
 
@@ -138,13 +145,8 @@ async def stream_through(
 
 async def test_kafka_broker_restart_mid_stream(platforms: PlatformFactory) -> None:
     """kill -9 of the broker, restarted the same way after OUTAGE_S."""
-    outage = Outage(
-        "kafka",
-        take_away=partial(kill, INSTANCE.name("kafka")),
-        give_back=partial(stack.restart, "kafka", instance=INSTANCE),
-    )
     await stream_through(
-        platforms, outage, events=1200, seed=21, fault="Kafka broker kill -9 and restart"
+        platforms, Outage("kafka", kill), seed=21, fault="Kafka broker kill -9 and restart"
     )
 
 
@@ -160,13 +162,8 @@ async def test_mongodb_server_down_mid_stream(platforms: PlatformFactory) -> Non
     commits offsets once a write is acknowledged. Killing the stand-in would test its
     durability, not the platform's; a stop drops every connection exactly as a crash does, and
     keeps what was acknowledged."""
-    outage = Outage(
-        "mongodb",
-        take_away=partial(stop, INSTANCE.name("mongodb")),
-        give_back=partial(stack.restart, "mongodb", instance=INSTANCE),
-    )
     await stream_through(
-        platforms, outage, events=1200, seed=22, fault="MongoDB server stop and start"
+        platforms, Outage("mongodb", stop), seed=22, fault="MongoDB server stop and start"
     )
 
 
@@ -174,9 +171,6 @@ async def test_redis_kill_9_mid_stream(platforms: PlatformFactory) -> None:
     """kill -9 of Redis, restarted after OUTAGE_S (it reloads its append-only file). What it
     holds is advice or a cache (ingest rate windows, kudos reservations, leaderboards rebuilt
     from MongoDB, the notifier's delivery leases next to the delivery records in MongoDB)."""
-    outage = Outage(
-        "redis",
-        take_away=partial(kill, INSTANCE.name("redis")),
-        give_back=partial(stack.restart, "redis", instance=INSTANCE),
+    await stream_through(
+        platforms, Outage("redis", kill), seed=23, fault="Redis kill -9 and restart"
     )
-    await stream_through(platforms, outage, events=1200, seed=23, fault="Redis kill -9 and restart")

@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -16,6 +18,9 @@ from tests.infra import Infrastructure
 from tests.namespaces import track
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+TEST_INDEXES = Path(tempfile.gettempdir()) / "cop-test-search-indexes"
 
 
 def settings_for(
@@ -36,6 +41,8 @@ def settings_for(
     # Never the live stack's group (`cop-<service>`): joining it would make running services
     # rebalance and count as their members.
     values.setdefault("kafka_consumer_group", f"{namespace}-{service}")
+    if "search_index_dir" in settings_cls.model_fields:  # knowledge's index: the test's own
+        values.setdefault("search_index_dir", str(TEST_INDEXES / namespace))
     return settings_cls(**values)
 
 

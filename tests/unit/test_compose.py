@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from services.notifier.settings import NotifierSettings
+from services.web.settings import WebSettings
 from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +35,7 @@ INFRA_IMAGES: dict[str, str] = {
     "otel-collector": "otel/opentelemetry-collector-contrib",
     "jaeger": "jaegertracing/jaeger",
 }
-EXPECTED_SERVICES = {*INFRA_IMAGES, "chat-sink", *APP_SERVICES}
+EXPECTED_SERVICES = {*INFRA_IMAGES, "chat-sink", *APP_SERVICES, "web"}
 
 
 def load_compose() -> dict[str, Any]:
@@ -99,7 +100,7 @@ def test_infrastructure_uses_the_official_image(name: str, image: str) -> None:
         assert actual.split(":")[0] == image
 
 
-@pytest.mark.parametrize("name", [*APP_SERVICES, "chat-sink"])
+@pytest.mark.parametrize("name", [*APP_SERVICES, "chat-sink", "web"])
 def test_app_container_is_built_from_the_repo_dockerfile(name: str) -> None:
     build = services()[name]["build"]
     assert (ROOT / build["context"]).resolve() == ROOT
@@ -289,3 +290,27 @@ def test_named_volumes_are_declared() -> None:
         if not str(v).startswith(("./", "/"))
     }
     assert used <= declared
+
+
+def test_web_is_the_edge_on_8080_and_reads_the_services_over_the_compose_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    web = services()["web"]
+    assert command_of(web) == ["cop-web"]
+    assert "cop-web" in project_scripts()
+    env = environment(web)
+    assert published_ports(web) == [(8080, 8080)]
+    assert "127.0.0.1:8080/readyz" in " ".join(web["healthcheck"]["test"])
+    unknown = [
+        k for k in env if not k.startswith("OTEL_") and k.lower() not in WebSettings.model_fields
+    ]
+    assert unknown == []
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = WebSettings()
+    assert settings.http_port == WebSettings.model_fields["http_port"].default == 8080
+    for name, url in settings.upstream_urls().items():
+        parts = urlsplit(url)
+        assert parts.hostname == name
+        assert parts.port == int(environment(services()[name])["HTTP_PORT"])
+    assert settings.dev_sign_in  # COP_ENV=local: a try-out

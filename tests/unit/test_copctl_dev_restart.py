@@ -48,7 +48,7 @@ def test_an_unknown_name_is_refused_with_the_names_it_takes(
 ) -> None:
     result = runner.invoke(app, ["dev", "restart", "postgres"])
     assert result.exit_code == 2
-    assert "one of events, knowledge, recognition, notifier, kafka, mongodb, redis" in (
+    assert "one of events, knowledge, recognition, notifier, web, kafka, mongodb, redis" in (
         result.output
     )
     assert calls == []

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from services.notifier.settings import NotifierSettings
+from services.web.settings import WebSettings
 from shared.settings import LOCAL_AUTH_TOKEN_SECRET, ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,7 @@ APP_SERVICES: dict[str, str] = {
     "knowledge": "KnowledgeSettings",
     "recognition": "RecognitionSettings",
     "notifier": "NotifierSettings",
+    "web": "WebSettings",  # the pages: no Kafka, MongoDB or Redis of its own
 }
 
 
@@ -264,3 +266,15 @@ def test_settings_from_the_manifests_refuse_the_public_default_token_secret(
         monkeypatch.setenv(key, value)
     with pytest.raises(ValidationError, match="AUTH_TOKEN_SECRET is the public local default"):
         settings_class(name)()
+
+
+def test_web_reads_the_services_through_their_cluster_services(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in manifest_env("web").items():
+        monkeypatch.setenv(key, value)
+    settings = WebSettings()
+    assert not settings.dev_sign_in  # production: nobody signs in by picking a member id
+    for name, url in settings.upstream_urls().items():
+        (service,) = only("Service", name)
+        assert url == f"http://{name}:{service['spec']['ports'][0]['port']}"

@@ -1,15 +1,17 @@
 """Registered source systems (API keys stored as hashes), inbound dedup and rate limits."""
 
+import asyncio
 import hashlib
 import re
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import unquote
 
+from opentelemetry import context as otel_context
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -33,6 +35,9 @@ class Source:
     types: frozenset[str]
     rate_limit_per_minute: int
     active: bool = True
+    created_at: datetime | None = None
+    rotated_at: datetime | None = None
+    previous_key_valid_until: datetime | None = None
 
     def owns(self, ce_source: str) -> bool:
         """The CloudEvent `source` is the system's name, or a path under it."""
@@ -67,6 +72,9 @@ def _source(doc: dict[str, Any]) -> Source:
         types=frozenset(doc["types"]),
         rate_limit_per_minute=int(doc["rate_limit_per_minute"]),
         active=bool(doc.get("active", True)),
+        created_at=doc.get("created_at"),
+        rotated_at=doc.get("rotated_at"),
+        previous_key_valid_until=doc.get("previous_until"),
     )
 
 
@@ -146,21 +154,74 @@ class SourceRegistry:
         doc = await self._sources.find_one({"_id": name})  # by `_id` alone: never a scan
         return _source(doc) if doc and doc.get("active", True) else None
 
-    async def all(self) -> list[dict[str, Any]]:
-        return [
-            {k: v for k, v in doc.items() if k not in ("key_hash", "previous_key_hash")}
-            async for doc in self._sources.find().sort("_id", ASCENDING)
-        ]
+    async def all(self) -> list[Source]:
+        """Every registered system, by name (never a key)."""
+        return [_source(doc) async for doc in self._sources.find().sort("_id", ASCENDING)]
 
 
 DUPLICATE_KEY = 11000
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Together(Generic[T, R]):
+    """Calls that come while a round trip is under way go to the server together in the next
+    one: `run` gets every item of those calls at once, and each call gets its result. With many
+    requests at once (single events from many clients) that is a round trip per group of
+    requests, not one per request. A caller that is cancelled stops waiting, not the round
+    trip (which the PyMongo async client does not survive well cancelled). Each round trip
+    runs in the trace context of the first call it carries."""
+
+    def __init__(self, run: Callable[[list[T]], Awaitable[R]]) -> None:
+        self._run = run
+        self._waiting: list[tuple[Sequence[T], asyncio.Future[R], otel_context.Context]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def __call__(self, items: Sequence[T]) -> R:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        worker = self._worker
+        if worker is None or worker.done() or worker.get_loop() is not loop:
+            # (a worker of an event loop that has gone takes its calls with it)
+            self._waiting = [call for call in self._waiting if call[1].get_loop() is loop]
+            self._worker = loop.create_task(self._round_trips())
+        self._waiting.append((items, future, otel_context.get_current()))
+        return await future
+
+    async def _round_trips(self) -> None:
+        while self._waiting:
+            calls, self._waiting = self._waiting, []
+            token = otel_context.attach(calls[0][2])
+            try:
+                result = await self._run([item for items, _, _ in calls for item in items])
+            except Exception as e:
+                for _, future, _ in calls:
+                    if not future.done():
+                        future.set_exception(e)
+                continue
+            except BaseException:  # the worker itself is cancelled: so are its calls
+                for _, future, _ in [*calls, *self._waiting]:
+                    future.cancel()
+                raise
+            finally:
+                otel_context.detach(token)
+            for _, future, _ in calls:
+                if not future.done():
+                    future.set_result(result)
+
+
 class InboundLedger:
-    """Which (source, id) pairs arrived, so a retrying client never creates a duplicate."""
+    """Which (source, id) pairs arrived, so a retrying client never creates a duplicate.
+
+    Claims (and marks) made at the same time, by concurrent requests or batches, share their
+    round trips (see `_Together`)."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._seen = db["inbound_ledger"]
+        self._claim = _Together(self._claim_all)
+        self._published = _Together(self._mark_published)
 
     @staticmethod
     def _key(source: str, event_id: str) -> str:
@@ -169,7 +230,16 @@ class InboundLedger:
     async def claim(self, events: Sequence[tuple[str, str, str]]) -> set[tuple[str, str]]:
         """The (source, id) pairs of `events` (source, id, type; no pair twice) that still have
         to be published: new ones (now recorded as pending) and ones whose publish failed
-        before. One round trip, and one more when some arrived before."""
+        before. One round trip, and one more when some arrived before; shared with the claims
+        made at the same time."""
+        if not events:
+            return set()
+        fresh = await self._claim(events)
+        return {(source, event_id) for source, event_id, _ in events} & fresh
+
+    async def _claim_all(self, events: list[tuple[str, str, str]]) -> set[tuple[str, str]]:
+        """`claim` for the events of several claims (a pair in two of them is inserted once
+        and fresh for both, as when two claims race)."""
         now = datetime.now(UTC)
         docs = [
             {"_id": self._key(source, event_id), "status": "pending", "type": kind, "at": now}
@@ -191,10 +261,14 @@ class InboundLedger:
         return {(s, i) for s, i in pairs if self._key(s, i) not in done}
 
     async def published(self, events: Iterable[tuple[str, str]]) -> None:
-        """Mark the (source, id) pairs published: a re-sent one is a duplicate from now on."""
+        """Mark the (source, id) pairs published: a re-sent one is a duplicate from now on.
+        One round trip, shared with the marks made at the same time."""
         keys = [self._key(source, event_id) for source, event_id in events]
         if keys:
-            await self._seen.update_many({"_id": {"$in": keys}}, {"$set": {"status": "published"}})
+            await self._published(keys)
+
+    async def _mark_published(self, keys: list[str]) -> None:
+        await self._seen.update_many({"_id": {"$in": keys}}, {"$set": {"status": "published"}})
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ so is any rejection whose record would not fit on `cop.inbound.rejected` whole.
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,11 +64,9 @@ ENVELOPE = "invalid CloudEvents envelope"
 SPECVERSION = "required: the CloudEvents version the event follows, `1.0`"
 
 PUBLISH_TIMEOUT_S = 10.0
-"""How long the publishes of a lane's run (see `_in_lanes`) may wait for the broker before the
+"""How long the publishes of a run (see `Gateway._judge_all`) may wait for the broker before the
 caller is told to retry (HTTP 503 with `Retry-After`; a `cop.inbound` batch is rewound): never an
 acknowledgement of an unwritten event."""
-MAX_LANES_IN_FLIGHT = 64
-"""Partition keys of one batch judged at once (each key's events in order)."""
 _SIZE_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
 
 MAX_RECORD_BYTES = 1_048_576
@@ -118,18 +117,14 @@ class Gateway:
     ) -> list[Outcome]:
         """Judge a batch sent over HTTP (parsed JSON: structured-mode events, or one rebuilt
         from a binary-mode request by `shared.events.bindings.events_from_http`), outcomes in
-        its order. `source` is the authenticated caller. See `_in_lanes`."""
-        items = [_Item(event) for event in events]
-        return await self._judge_all(items, _lanes(events), source=source, via=via)
+        its order. `source` is the authenticated caller. See `_judge_all`."""
+        return await self._judge_all([_Item(event) for event in events], source=source, via=via)
 
     async def accept_records(self, records: Sequence[ConsumedRecord]) -> None:
         """Judge a batch of `cop.inbound` records (structured or binary content mode; the
-        `source` attribute names the system), lanes by record key. See `_in_lanes`."""
-        lanes: dict[Any, list[int]] = {}
-        for i, record in enumerate(records):
-            lanes.setdefault(record.key if record.key is not None else ("#", i), []).append(i)
+        `source` attribute names the system). See `_judge_all`."""
         items = [_Item(r.value, r.header_list or r.headers, r.key) for r in records]
-        await self._judge_all(items, list(lanes.values()), source=None, via="kafka")
+        await self._judge_all(items, source=None, via="kafka")
 
     async def refuse(
         self, error: InvalidEvent, *, source: Source | None, via: str, size: int | None = None
@@ -143,43 +138,38 @@ class Gateway:
         if size is not None:
             event["size"] = size
         await self._reject(event or None, outcome, source, via, summarize=True)
-        _count(outcome, source, None, via)
+        count_ingest(source.name if source else None, outcome.status, via)
         return outcome
 
     async def _judge_all(
-        self, items: Sequence["_Item"], lanes: list[list[int]], *, source: Source | None, via: str
+        self, items: Sequence["_Item"], *, source: Source | None, via: str
     ) -> list[Outcome]:
-        outcomes: dict[int, Outcome] = {}
+        """Judge a batch, whatever its size, in a few steps for all its events rather than
+        round trips per event or per partition key: every event is checked (CPU only, but for
+        one registry look-up per system named), the rejected ones are recorded on
+        `cop.inbound.rejected` together, then the routed ones are published in runs (see
+        `_runs`; one run unless a (source, id) comes twice), each run claimed in the ledger in
+        one round trip, handed to the producer in the batch's order (so each partition key's
+        events keep their order) and acknowledged together (see `_publish_run`).
+
+        A failure (an outage: HTTP answers 503, a `cop.inbound` batch is rewound) stops the
+        batch there: what was not acknowledged stays pending in the ledger, so a retry
+        publishes it."""
         systems: dict[str, Source | None] = {}  # registered systems looked up for this batch
-
-        async def lane(indexes: list[int], stopped: Callable[[], bool]) -> None:
-            judged: list[_Judged] = []
-            try:
-                for i in indexes:
-                    judged.append(await self._judge(items[i], source, via, systems))
-                await await_all(
-                    self._reject(j.recorded, j.outcome, source, via, summarize=j.summarize)
-                    for j in judged
-                    if j.routed is None
-                )
-                for run in _runs(judged):
-                    if stopped():
-                        return
-                    too_large = await self._publish_run(run)
-                    await await_all(
-                        self._reject(j.recorded, j.outcome, source, via, summarize=True)
-                        for j in too_large
-                    )
-            finally:
-                for j in judged:
-                    if j.span is not None:
-                        j.span.end()
-            for i, j in zip(indexes, judged, strict=True):
-                outcomes[i] = j.outcome
-                _count(j.outcome, source, j.payload, via)
-
-        await _in_lanes(lanes, lane)
-        return [outcomes[i] for i in range(len(items))]
+        judged: list[_Judged] = []
+        try:
+            for item in items:
+                judged.append(await self._judge(item, source, via, systems))
+            await self._reject_all([j for j in judged if j.routed is None], source, via)
+            for run in _runs(judged):
+                too_large = await self._publish_run(run)
+                await self._reject_all(too_large, source, via)
+        finally:
+            for j in judged:
+                if j.span is not None:
+                    j.span.end()
+        _count(judged, source, via)
+        return [j.outcome for j in judged]
 
     async def _judge(
         self, item: "_Item", source: Source | None, via: str, systems: dict[str, Source | None]
@@ -300,25 +290,24 @@ class Gateway:
         sent: list[tuple[_Judged, _Routed, asyncio.Future[Any]]] = []
         too_large: list[_Judged] = []
         failure: BaseException | None = None
-        for j, r in routed:
-            if (r.source, r.id) not in fresh:
-                j.outcome.status = "duplicate"
-                continue
-            try:
-                with trace.use_span(j.span, end_on_exit=False) if j.span else nullcontext():
-                    remaining = deadline - asyncio.get_running_loop().time()
-                    future = await asyncio.wait_for(self._bus.send_record(r.record), remaining)
-            except _SIZE_ERRORS as e:
-                too_large.append(j.refused(_too_large(f"the broker refused it: {e}")))
-                continue
-            except TimeoutError:
-                failure = self._timed_out()
-                break
-            except Exception as e:
-                failure = e
-                break
-            future.add_done_callback(_retrieve)
-            sent.append((j, r, future))
+        try:
+            async with asyncio.timeout_at(deadline):  # one timer for the run, not one per send
+                for j, r in routed:
+                    if (r.source, r.id) not in fresh:
+                        j.outcome.status = "duplicate"
+                        continue
+                    try:
+                        with trace.use_span(j.span, end_on_exit=False) if j.span else nullcontext():
+                            future = await self._bus.send_record(r.record)
+                    except _SIZE_ERRORS as e:
+                        too_large.append(j.refused(_too_large(f"the broker refused it: {e}")))
+                        continue
+                    future.add_done_callback(_retrieve)
+                    sent.append((j, r, future))
+        except TimeoutError:
+            failure = self._timed_out()
+        except Exception as e:
+            failure = e
         if sent:
             remaining = max(0.0, deadline - asyncio.get_running_loop().time())
             await asyncio.wait([f for _, _, f in sent], timeout=remaining)
@@ -347,6 +336,13 @@ class Gateway:
                 f"{size} bytes as a Kafka record, more than the broker accepts "
                 f"({self.max_record_bytes} bytes)"
             )
+
+    async def _reject_all(self, rejected: list["_Judged"], source: Source | None, via: str) -> None:
+        """Record rejected events on `cop.inbound.rejected`, their publishes awaited together."""
+        await await_all(
+            self._reject(j.recorded, j.outcome, source, via, summarize=j.summarize)
+            for j in rejected
+        )
 
     async def _reject(
         self, event: Any, outcome: Outcome, source: Source | None, via: str, *, summarize: bool
@@ -476,8 +472,9 @@ class _Judged:
 
 
 def _runs(judged: list[_Judged]) -> list[list[_Judged]]:
-    """A lane's routed events in runs that never hold one (source, id) twice: a repeat starts
-    the next run, so it is judged a duplicate once the first is published."""
+    """A batch's routed events in runs that never hold one (source, id) twice: a repeat starts
+    the next run, so it is judged a duplicate once the first is published. Runs are published
+    one after the other, so every partition key's events keep the batch's order."""
     runs: list[list[_Judged]] = [[]]
     keys: set[tuple[str, str]] = set()
     for j in judged:
@@ -493,53 +490,9 @@ def _runs(judged: list[_Judged]) -> list[list[_Judged]]:
 
 
 def _retrieve(future: "asyncio.Future[Any]") -> None:
-    """Mark a send's failure as seen (it is reported through the lane, or not waited for)."""
+    """Mark a send's failure as seen (it is reported with its run, or not waited for)."""
     if not future.cancelled():
         future.exception()
-
-
-async def _in_lanes(
-    lanes: list[list[int]], judge: Callable[[list[int], Callable[[], bool]], Awaitable[None]]
-) -> None:
-    """Judge a batch lane by lane, the lanes at once (their ledger writes and publishes
-    overlap, so the producer sends them in shared batches). A lane is a partition key's events,
-    which must stay in order on their partition: `judge` checks them all, then claims them in
-    the ledger, hands them to the producer in order and awaits their acknowledgements together
-    (see `Gateway._publish_run`).
-
-    After a failure (an outage: HTTP answers 503, a Kafka batch is rewound) no lane starts
-    another run (`judge`'s second argument says so), and the first failure is raised once every
-    lane has stopped. Lanes are not cancelled: PyMongo's async client can be left in a broken
-    state by a cancellation in the middle of an operation ("Lock is not acquired"). What a lane
-    had not published stays pending in the ledger, so a retry publishes it."""
-    in_flight = asyncio.Semaphore(MAX_LANES_IN_FLIGHT)
-    failures: list[BaseException] = []
-
-    async def lane(indexes: list[int]) -> None:
-        async with in_flight:
-            if failures:
-                return
-            try:
-                await judge(indexes, lambda: bool(failures))
-            except BaseException as e:
-                failures.append(e)
-
-    await asyncio.gather(*(lane(indexes) for indexes in lanes))
-    if failures:
-        raise failures[0]
-
-
-def _lanes(events: Sequence[Any]) -> list[list[int]]:
-    """The batch's events grouped by partition key, each group in the batch's order. An event
-    without a readable key (it will be rejected) is a group of its own; an id that comes twice
-    puts the whole batch in one group, so the second is judged a duplicate of the first."""
-    ids = [_text(e, "id") for e in events]
-    if len({i for i in ids if i is not None}) < sum(i is not None for i in ids):
-        return [list(range(len(events)))]
-    lanes: dict[Any, list[int]] = {}
-    for i, event in enumerate(events):
-        lanes.setdefault(_text(event, "partitionkey") or ("#", i), []).append(i)
-    return list(lanes.values())
 
 
 def _sender_span(payload: Any, via: str, headers: Headers | None) -> Span:
@@ -573,11 +526,16 @@ def _sender_span(payload: Any, via: str, headers: Headers | None) -> Span:
     )
 
 
-def _count(outcome: Outcome, source: Source | None, payload: Any, via: str) -> None:
-    if source is not None:
-        name: str | None = source.name
-    elif outcome.status != "rejected":  # routed, so a registered system sent it
-        name = (_text(payload, "source") or "").split("/", 1)[0] or None
-    else:
-        name = None
-    count_ingest(name, outcome.status, via)
+def _count(judged: list[_Judged], source: Source | None, via: str) -> None:
+    """The batch's outcomes by system and status, one counter update per pair."""
+    counts: Counter[tuple[str | None, str]] = Counter()
+    for j in judged:
+        if source is not None:
+            name: str | None = source.name
+        elif j.outcome.status != "rejected":  # routed, so a registered system sent it
+            name = (_text(j.payload, "source") or "").split("/", 1)[0] or None
+        else:
+            name = None
+        counts[name, j.outcome.status] += 1
+    for (name, status), n in counts.items():
+        count_ingest(name, status, via, n)

@@ -7,9 +7,8 @@ callers may wait until the projection shows it.
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from services.events.adapters.projection import EventsProjection
 from services.events.domain import community as communities
 from services.events.domain import member as members
 from services.events.domain import session as sessions
@@ -18,28 +17,37 @@ from shared.events.catalog import (
     Charter,
     CommunityCreated,
     EventData,
+    FeedbackSubmittedFields,
     MemberProfileUpdated,
     Role,
     SessionScheduled,
     Stage,
 )
-from shared.events.envelope import CloudEvent, new_event, utc_now
-from shared.kafka import EventBus
+from shared.events.envelope import CloudEvent, utc_now
+from shared.kafka import Emitter
 from shared.waiting import wait_until
 
 SOURCE = "cop/events"
 Doc = dict[str, Any]
 
 
+class CommandStates(Protocol):
+    """What commands read to decide: the projection (`EventsProjection`), or an in-memory stand-in
+    in a unit test."""
+
+    async def was_applied(self, event_id: str) -> bool: ...
+    async def community_state(self, community_id: str) -> communities.CommunityState | None: ...
+    async def session_state(self, session_id: str) -> sessions.SessionState | None: ...
+    async def action_item_state(self, action_item_id: str) -> sessions.ActionItemState | None: ...
+
+
 class EventsCommands:
-    def __init__(self, bus: EventBus, projection: EventsProjection) -> None:
+    def __init__(self, bus: Emitter, projection: CommandStates) -> None:
         self._bus = bus
         self.projection = projection
 
     async def _publish(self, data: EventData) -> CloudEvent:
-        event = new_event(data, source=SOURCE)
-        await self._bus.publish(event)
-        return event
+        return await self._bus.emit(data, source=SOURCE)
 
     async def wait_applied(self, event_id: str, timeout_s: float = 10.0) -> bool:
         return await wait_until(lambda: self.projection.was_applied(event_id), timeout_s=timeout_s)
@@ -121,19 +129,17 @@ class EventsCommands:
         return await self._publish(sessions.hold(session, community, details, actor))
 
     async def submit_feedback(
-        self,
-        session_id: str,
-        member_id: str,
-        actor: Actor,
-        *,
-        rating: int,
-        plus: str = "",
-        delta: str = "",
-        applied: bool = False,
+        self, session_id: str, member_id: str, given: FeedbackSubmittedFields, actor: Actor
     ) -> CloudEvent:
         session = sessions.require(await self._session_or_none(session_id), session_id)
         feedback = sessions.submit_feedback(
-            session, member_id, actor, rating=rating, plus=plus, delta=delta, applied=applied
+            session,
+            member_id,
+            actor,
+            rating=given.rating,
+            plus=given.plus,
+            delta=given.delta,
+            applied=given.applied,
         )
         return await self._publish(feedback)
 

@@ -6,7 +6,7 @@ Function-level authorization lives in the domain (docs/events.md#who-may-do-what
 
 from dataclasses import dataclass
 
-from services.events.domain.errors import Forbidden
+from shared.refusals import Forbidden
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ voluntary membership. Each command's rule decides and returns the event it produ
 from dataclasses import dataclass, field
 
 from services.events.domain.actor import Actor, require_self
-from services.events.domain.errors import Forbidden, NotFound, Refused
 from shared.events.catalog import (
     Charter,
     CommunityCreated,
@@ -15,6 +14,7 @@ from shared.events.catalog import (
     Role,
     Stage,
 )
+from shared.refusals import Forbidden, NotFound, Refused
 
 # Wenger's stages of a community of practice. A community moves forward one stage at a time;
 # one in stewardship may fall back to maturing to renew itself; transformation is the end.

@@ -11,7 +11,6 @@ from pydantic import HttpUrl
 
 from services.events.domain.actor import Actor, require_self
 from services.events.domain.community import NOT_STEWARD, CommunityState, is_steward
-from services.events.domain.errors import Forbidden, Invalid, NotFound, Refused
 from shared.events.bounds import MAX_ATTENDEES
 from shared.events.catalog import (
     ActionItemClosed,
@@ -24,6 +23,7 @@ from shared.events.catalog import (
     SessionRescheduled,
     SessionScheduled,
 )
+from shared.refusals import Forbidden, Invalid, NotFound, Refused
 
 
 class SessionStatus(StrEnum):

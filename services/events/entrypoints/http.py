@@ -39,7 +39,7 @@ from shared.events.catalog import (
     CommunityCreated,
     CommunityCreatedFields,
     CommunityUpdatedFields,
-    FeedbackSubmitted,
+    FeedbackSubmittedFields,
     Id,
     Instant,
     MemberProfileUpdated,
@@ -52,7 +52,6 @@ from shared.events.catalog import (
     SessionScheduledFields,
     ShortText,
     Stage,
-    Text,
 )
 from shared.events.envelope import CloudEvent
 from shared.http import Body, NotInBody, Problem, like
@@ -157,16 +156,12 @@ class Hold(Body):
     recording_url: HttpUrl | None = None
 
 
-class GiveFeedback(Body):
+class GiveFeedback(FeedbackSubmittedFields):
     """A rating with what worked (plus) and what to change (delta)."""
 
     session_id: NotInBody = None
     community_id: NotInBody = None
     member_id: NotInBody = None
-    rating: Annotated[int, like(FeedbackSubmitted, "rating")]
-    plus: Text = ""
-    delta: Text = ""
-    applied: bool = False
 
 
 class OpenActionItem(Body):
@@ -391,15 +386,7 @@ def router(
     async def feedback(
         session_id: Id, member_id: Id, body: GiveFeedback, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        event = await commands.submit_feedback(
-            session_id,
-            member_id,
-            actor,
-            rating=body.rating,
-            plus=body.plus,
-            delta=body.delta,
-            applied=body.applied,
-        )
+        event = await commands.submit_feedback(session_id, member_id, body, actor)
         return await answer(event, wait)
 
     @api.get(

@@ -11,13 +11,13 @@ registered again by someone else. Bodies are read strictly: a number must be a J
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from services.events.adapters.sources import SourceRegistry
+from services.events.adapters.sources import Source, SourceRegistry
 from shared.auth import Caller
 from shared.events.bounds import MAX_SOURCE_TYPES
 from shared.events.catalog import CATALOG
@@ -112,15 +112,15 @@ class SourceSystem(BaseModel):
     previous_key_valid_until: datetime | None = None
 
 
-def _system(doc: dict[str, Any]) -> SourceSystem:
+def _system(source: Source) -> SourceSystem:
     return SourceSystem(
-        name=doc["_id"],
-        types=list(doc["types"]),
-        rate_limit_per_minute=int(doc["rate_limit_per_minute"]),
-        active=bool(doc.get("active", True)),
-        created_at=doc.get("created_at"),
-        rotated_at=doc.get("rotated_at"),
-        previous_key_valid_until=doc.get("previous_until"),
+        name=source.name,
+        types=sorted(source.types),
+        rate_limit_per_minute=source.rate_limit_per_minute,
+        active=source.active,
+        created_at=source.created_at,
+        rotated_at=source.rotated_at,
+        previous_key_valid_until=source.previous_key_valid_until,
     )
 
 
@@ -177,7 +177,7 @@ def router(
     async def list_sources() -> list[SourceSystem]:
         """Every registered system, active or revoked, by name; when its key was rotated, until
         when the previous key still works."""
-        return [_system(doc) for doc in await registry.all()]
+        return [_system(source) for source in await registry.all()]
 
     @api.post(
         "/{name}/rotate",
@@ -192,13 +192,7 @@ def router(
         try:
             api_key, until = await registry.rotate(name, overlap_s)
         except KeyError:
-            raise Problem(
-                404,
-                "Not found",
-                f"no source {name}",
-                type_=_PROBLEM + "not-found",
-                extra={"name": name},
-            ) from None
+            raise _no_source(name) from None
         except PermissionError as e:
             raise Problem(
                 409, "Key not rotated", str(e), type_=_PROBLEM + "revoked", extra={"name": name}
@@ -214,12 +208,12 @@ def router(
     async def revoke_source(name: str) -> None:
         """Withdraw the system's key: its later requests answer 401 (revoking twice is fine)."""
         if not await registry.revoke(name):
-            raise Problem(
-                404,
-                "Not found",
-                f"no source {name}",
-                type_=_PROBLEM + "not-found",
-                extra={"name": name},
-            )
+            raise _no_source(name)
 
     return api
+
+
+def _no_source(name: str) -> Problem:
+    return Problem(
+        404, "Not found", f"no source {name}", type_=_PROBLEM + "not-found", extra={"name": name}
+    )

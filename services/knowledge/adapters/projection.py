@@ -1,13 +1,14 @@
 """The knowledge service's MongoDB projection.
 
 - `artifacts` (`<artifact id>`): the current state of each artifact (content, version, status,
-  retirement, reuses, the terms it is indexed under). An artifact's events share its community's
+  retirement, reuses). An artifact's events share its community's
   partition, so one consumer writes it, in order: a batch reads the documents it touches once,
   applies its events in memory and writes each back whole.
 - `artifact_versions` (`<artifact id>|<version>`): every version as it was published, insert-only.
 - `backlinks` (`<artifact id>`): the artifacts that link to it (added to and taken from a set).
 - `member_teams` and `community_leaders`: each change, keyed by its event, the latest wins on read.
-- the search index (`search_index.py`), written from each touched artifact's final state.
+
+The search index is not here: each replica keeps its own from the topic (`search_index.py`).
 """
 
 from collections.abc import Iterable
@@ -17,8 +18,6 @@ from typing import Any
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.knowledge.adapters.search_index import COLLECTIONS as INDEX
-from services.knowledge.adapters.search_index import SearchIndex
 from services.knowledge.domain.artifacts import CONTENT, ArtifactState
 from shared.mongo import (
     MAX_BULK_STATEMENTS,
@@ -34,7 +33,6 @@ PROJECTION = (
     "backlinks",
     "member_teams",
     "community_leaders",
-    *INDEX,
 )
 
 
@@ -61,13 +59,12 @@ class KnowledgeProjection:
         self.backlinks = db["backlinks"]
         self.teams = db["member_teams"]
         self.leaders = db["community_leaders"]
-        self.index = SearchIndex(db)
 
     def unit_of_work(self) -> "KnowledgeWrites":
         return KnowledgeWrites(self)
 
     async def artifact(self, artifact_id: str) -> Doc | None:
-        doc = await self.artifacts.find_one({"_id": artifact_id}, {"index_terms": 0})
+        doc = await self.artifacts.find_one({"_id": artifact_id})
         return doc if doc is not None and "kind" in doc else None
 
     async def state(self, artifact_id: str) -> ArtifactState | None:
@@ -105,7 +102,6 @@ class KnowledgeWrites:
     def __init__(self, projection: KnowledgeProjection) -> None:
         self.p = projection
         self._docs: dict[str, Doc] = {}
-        self._loaded_terms: dict[str, list[str]] = {}
         self._versions: list[Doc] = []
         self._links: dict[tuple[str, str], bool] = {}
         self.updates = MergedUpdates()
@@ -117,12 +113,10 @@ class KnowledgeWrites:
             if doc is None:
                 return None
             self._docs[artifact_id] = doc
-            self._loaded_terms[artifact_id] = doc.get("index_terms", [])
         return self._docs[artifact_id]
 
     def put(self, doc: Doc) -> None:
         self._docs[doc["_id"]] = doc
-        self._loaded_terms.setdefault(doc["_id"], [])
 
     def version(self, doc: Doc) -> None:
         self._versions.append(doc)
@@ -141,12 +135,7 @@ class KnowledgeWrites:
         self.updates.set_paths(self.p.leaders, community_id, {f"l.{key}": [at, leader_id]})
 
     async def commit(self) -> None:
-        writes = []
-        for artifact_id, doc in self._docs.items():
-            doc["index_terms"] = self.p.index.stage(
-                self.updates, doc, self._loaded_terms.get(artifact_id, [])
-            )
-            writes.append(ReplaceOne({"_id": artifact_id}, doc, upsert=True))
+        writes = [ReplaceOne({"_id": i}, doc, upsert=True) for i, doc in self._docs.items()]
         await insert_once(self.p.versions, self._versions)
         pulls = MergedUpdates()
         for (target, source), present in self._links.items():
@@ -156,8 +145,7 @@ class KnowledgeWrites:
                 pulls.pull(self.p.backlinks, target, "from", source)
         await self.updates.flush()
         await pulls.flush()
-        if self._docs:
-            await self.p.index.changed()
-        # The artifact last: once it shows (`?wait=true` looks for it), its index does too.
+        # The artifact last: once it shows (`?wait=true` looks for it), its versions and links
+        # do too.
         for start in range(0, len(writes), MAX_BULK_STATEMENTS):
             await self.p.artifacts.bulk_write(writes[start : start + MAX_BULK_STATEMENTS])

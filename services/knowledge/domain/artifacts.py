@@ -9,7 +9,6 @@ admin may revise or retire an artifact.
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.knowledge.domain.errors import Forbidden, NotFound, Refused
 from shared.events.catalog import (
     ArtifactKind,
     ArtifactPublished,
@@ -18,6 +17,7 @@ from shared.events.catalog import (
     ArtifactRevised,
     SessionHeld,
 )
+from shared.refusals import Forbidden, NotFound, Refused
 
 CONTENT = (
     "title",

@@ -1,6 +1,7 @@
 """A short, highlighted excerpt of an artifact around the words a search matched."""
 
 import html
+import itertools
 import re
 
 from services.knowledge.domain.text import fold, stem
@@ -13,12 +14,16 @@ def snippet(text: str, query_terms: set[str], width: int = WIDTH) -> str:
     """HTML: the text escaped, the matched words in `<mark>`, cut to about `width` characters
     around the first match (the start of the text when nothing matches)."""
     text = " ".join(text.split())
-    matches = [m for m in _WORD.finditer(text) if stem(fold(m.group())) in query_terms]
-    start = max(0, matches[0].start() - width // 4) if matches else 0
+    words = _WORD.finditer(text)
+    first = next((m for m in words if stem(fold(m.group())) in query_terms), None)
+    start = max(0, first.start() - width // 4) if first else 0
     end = min(len(text), start + width)
     parts, cursor = [], start
-    for m in matches:
-        if m.start() < start or m.end() > end:
+    # Words before the first match are not matches; words past the cut are not read.
+    for m in itertools.chain([first] if first else [], words):
+        if m.start() >= end:
+            break
+        if m.end() > end or (m is not first and stem(fold(m.group())) not in query_terms):
             continue
         parts.append(html.escape(text[cursor : m.start()]))
         parts.append(f"<mark>{html.escape(m.group())}</mark>")

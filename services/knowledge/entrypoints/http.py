@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field
 
 from services.knowledge.commands import KnowledgeCommands
 from services.knowledge.domain.artifacts import Actor, minutes_id
@@ -20,15 +20,10 @@ from shared.events.catalog import (
     ArtifactKind,
     ArtifactPublished,
     ArtifactPublishedFields,
+    ArtifactRevisedFields,
     AuthorIds,
-    CaseStudy,
-    DecisionRecord,
     Id,
-    Markdown,
-    RelatedArtifactIds,
-    ShortText,
     Tag,
-    Tags,
 )
 from shared.http import NotInBody
 from shared.idempotency import Once
@@ -47,20 +42,8 @@ class PublishRequest(ArtifactPublishedFields):
     version: NotInBody = None
 
 
-class RevisionRequest(BaseModel):
+class RevisionRequest(ArtifactRevisedFields):
     """What changes; fields left out keep their current value."""
-
-    model_config = {"extra": "forbid"}
-
-    change_note: Note
-    title: ShortText | None = None
-    summary: Annotated[str, Field(max_length=1000)] | None = None
-    body_markdown: Markdown | None = None
-    url: HttpUrl | None = None
-    tags: Tags | None = None
-    related_artifact_ids: RelatedArtifactIds | None = None
-    decision: DecisionRecord | None = None
-    case_study: CaseStudy | None = None
 
 
 class RetireRequest(BaseModel):

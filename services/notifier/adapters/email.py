@@ -8,6 +8,7 @@ Member text in headers (names, the subject) goes through `header_text`: no contr
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import time
 import unicodedata
@@ -18,6 +19,7 @@ import aiosmtplib
 from opentelemetry import trace
 
 from services.notifier.domain.messages import EmailContent, one_line
+from services.notifier.settings import NotifierSettings
 from shared.outbound import smtp_span
 
 # Invisible characters that reorder the text around them: a display name could spoof another.
@@ -63,14 +65,32 @@ class SmtpSender:
         self._host = host
         self._port = port
         self._from = mail_from
-        self._username = username
-        self._password = password
-        self._starttls = starttls
-        self._timeout_s = timeout_s
+        self._new_client = functools.partial(  # each connection to the relay is opened so
+            aiosmtplib.SMTP,
+            hostname=host,
+            port=port,
+            username=username,
+            password=password,
+            start_tls=starttls,
+            timeout=timeout_s,
+        )
         self._tracer = tracer or trace.get_tracer(__name__)
         self._slots = asyncio.Semaphore(connections)
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []  # open, with when each was last used
         self._idle_s = idle_s  # an older connection may have been dropped by the relay
+
+    @classmethod
+    def from_settings(cls, settings: NotifierSettings, tracer: trace.Tracer) -> "SmtpSender":
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            mail_from=settings.mail_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            timeout_s=settings.smtp_timeout_s,
+            tracer=tracer,
+        )
 
     def build(
         self, *, to_name: str, to_email: str, content: EmailContent, notification_id: str
@@ -108,14 +128,7 @@ class SmtpSender:
             if client.is_connected and time.monotonic() - since < self._idle_s:
                 return client
             client.close()
-        client = aiosmtplib.SMTP(
-            hostname=self._host,
-            port=self._port,
-            username=self._username,
-            password=self._password,
-            start_tls=self._starttls,
-            timeout=self._timeout_s,
-        )
+        client = self._new_client()
         await client.connect()
         return client
 

@@ -2,12 +2,16 @@
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.events.bootstrap import bootstrap
 from services.events.settings import EventsSettings
@@ -91,3 +95,14 @@ async def events(infra: Infrastructure, unique: str) -> AsyncIterator[EventsApp]
     settings = settings_for(EventsSettings, infra, f"evt{unique}")
     async with serving_anew(infra, settings, bootstrap) as client:
         yield EventsApp(client, settings)
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Every span the process finishes from now on (the app's provider is the global one)."""
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()  # the processor stays; a stopped exporter keeps nothing

@@ -4,6 +4,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.events.catalog import MemberJoined
+from shared.events.envelope import new_event
 from shared.events.topics import Topic
 from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp
@@ -50,9 +52,29 @@ def profile_event(source: str, member: str | None = None, **data: Any) -> dict[s
     )
 
 
+def feedback_event(source: str, **data: Any) -> dict[str, Any]:
+    """A rating of session s1 of community c1 by member m1; `data` replaces or adds fields."""
+    return structured_event(
+        source,
+        FEEDBACK,
+        "c1",
+        {"session_id": "s1", "community_id": "c1", "member_id": "m1", "rating": 4, **data},
+    )
+
+
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
 def topic(events: EventsApp, name: Topic) -> str:
     return events.settings.kafka_topic_prefix + str(name)
+
+
+def joined(source: str, community: str, member: str, event_id: str | None = None) -> Any:
+    """A `MemberJoined` of another system, structured mode, as JSON."""
+    event = new_event(
+        MemberJoined(community_id=community, member_id=member),
+        source=source,
+        event_id=event_id or f"j-{uuid.uuid4().hex[:12]}",
+    )
+    return event.model_dump(mode="json", exclude_none=True)

@@ -9,7 +9,15 @@ from services.events.commands.ingest import platform_id
 from shared.events.topics import Topic
 from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp
-from tests.integration.events.inbound import FEEDBACK, PROFILE, auth, profile_event, register, topic
+from tests.integration.events.inbound import (
+    FEEDBACK,
+    PROFILE,
+    auth,
+    feedback_event,
+    profile_event,
+    register,
+    topic,
+)
 from tests.integration.kafka_io import body, headers, read_all
 
 pytestmark = pytest.mark.integration
@@ -78,11 +86,7 @@ async def test_an_invalid_event_gets_problem_json_with_every_wrong_field_and_a_r
     infra: Infrastructure, events: EventsApp
 ) -> None:
     key = await register(infra, events, "survey-bot", [FEEDBACK])
-    event = {
-        "specversion": "1.0", "id": "f-1", "source": "survey-bot", "type": FEEDBACK,
-        "partitionkey": "c1",
-        "data": {"session_id": "s1", "community_id": "c1", "member_id": "", "rating": 9},
-    }  # fmt: skip
+    event = {**feedback_event("survey-bot", member_id="", rating=9), "id": "f-1"}
     response = await events.client.post("/ingest", json=event, headers=auth(key))
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"

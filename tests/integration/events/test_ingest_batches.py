@@ -4,49 +4,25 @@ and still reach their topic in the batch's order, exactly once. On the real brok
 protocol and Redis."""
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pymongo import AsyncMongoClient
 
 from services.events.commands.ingest import platform_id
-from shared.events.catalog import MemberJoined
-from shared.events.envelope import new_event
 from shared.events.topics import Topic
 from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp
-from tests.integration.events.inbound import auth, register, topic
+from tests.integration.events.inbound import auth, joined, register, topic
 from tests.integration.kafka_io import body, read_all
 
 pytestmark = pytest.mark.integration
 
 JOINED = "cop.member.joined.v1"
 BATCH_JSON = {"content-type": "application/cloudevents-batch+json"}
-
-
-def joined(source: str, community: str, member: str, event_id: str | None = None) -> Any:
-    event = new_event(
-        MemberJoined(community_id=community, member_id=member),
-        source=source,
-        event_id=event_id or f"j-{uuid.uuid4().hex[:12]}",
-    )
-    return event.model_dump(mode="json", exclude_none=True)
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    """Every span the process finishes from now on (the app's provider is the global one)."""
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.shutdown()  # the processor stays; a stopped exporter keeps nothing
 
 
 def in_trace(exporter: InMemorySpanExporter, trace_id: int) -> list[ReadableSpan]:

@@ -17,9 +17,9 @@ from tests.infra import Infrastructure
 from tests.integration.apps import serving_anew, settings_for
 from tests.integration.events.conftest import EventsApp
 from tests.integration.events.inbound import (
-    FEEDBACK,
     PROFILE,
     auth,
+    feedback_event,
     profile_event,
     register,
     structured_event,
@@ -312,10 +312,11 @@ async def test_an_invalid_event_names_every_wrong_field_across_all_checks(
 ) -> None:
     key = await register(infra, events, "directory", [PROFILE])
     sent = {
-        "specversion": "1.0", "id": "f-1", "source": "someone-else", "type": FEEDBACK,
-        "time": "2026-11-21T10:00:00", "partitionkey": "c2",
-        "data": {"session_id": "s1", "community_id": "c1", "member_id": "m1", "rating": 9},
-    }  # fmt: skip
+        **feedback_event("someone-else", rating=9),
+        "id": "f-1",
+        "time": "2026-11-21T10:00:00",
+        "partitionkey": "c2",
+    }
 
     response = await events.client.post("/ingest", json=sent, headers=auth(key))
 

@@ -123,7 +123,7 @@ async def test_replay_into_an_emptied_database_rebuilds_the_same_projection_and_
             )
             search = (await client.get("/search", params={"q": "circuit breakers caching"})).json()
         live = await dump(mongo, settings.mongodb_database)
-        assert len(live["search_terms"]) > 10
+        assert search["total"] > 0
         assert any(d["status"] == "retired" for d in live["artifacts"])
         await replay("knowledge", settings)
         assert await mongo[settings.mongodb_database]["artifacts"].count_documents({}) == 0

@@ -176,23 +176,18 @@ class History:
             ),
         )  # fmt: skip
 
-    def opened(self, when: str, item: str, owner: str) -> None:
-        self.add(
-            when,
-            ActionItemOpened(
-                action_item_id=self.id(item), community_id=self.community_id,
-                title=f"Follow up {item}", owner_id=self.id(owner),
-            ),
+    def action_item(self, item: str, owner: str) -> ActionItemOpened:
+        return ActionItemOpened(
+            action_item_id=self.id(item), community_id=self.community_id,
+            title=f"Follow up {item}", owner_id=self.id(owner),
         )  # fmt: skip
 
+    def opened(self, when: str, item: str, owner: str) -> None:
+        self.add(when, self.action_item(item, owner))
+
     def closed(self, when: str, item: str, owner: str) -> None:
-        self.add(
-            when,
-            ActionItemClosed(
-                action_item_id=self.id(item), community_id=self.community_id,
-                title=f"Follow up {item}", owner_id=self.id(owner), outcome="done",
-            ),
-        )  # fmt: skip
+        opened = self.action_item(item, owner).model_dump(exclude={"due"})
+        self.add(when, ActionItemClosed(**opened, outcome="done"))
 
     def published(self, when: str, artifact: str, *authors: str) -> None:
         self.add(
@@ -487,14 +482,20 @@ def assert_unambiguous(history: History, keys: Sequence[str]) -> None:
     assert history.ambiguities(keys) == []
 
 
+@pytest.fixture
+def history(unique: str) -> History:
+    """The six-month history of a community of its own, its numbers unambiguous."""
+    history = six_months(unique[:6])
+    assert_unambiguous(history, (*MONTHS, *QUARTERS))
+    return history
+
+
 # --- every metric, every month, two quarters ---
 
 
 async def test_every_health_metric_of_every_month_and_quarter_follows_the_definitions(
-    infra: Infrastructure, unique: str
+    infra: Infrastructure, unique: str, history: History
 ) -> None:
-    history = six_months(unique[:6])
-    assert_unambiguous(history, (*MONTHS, *QUARTERS))
     settings = settings_for(RecognitionSettings, infra, f"hl{unique}")
     try:
         async with serving(bootstrap(settings), "recognition") as client:
@@ -529,10 +530,8 @@ def test_the_reference_computes_exactly_the_contracts_metrics() -> None:
 
 
 async def test_a_history_sent_through_the_gateway_gives_the_same_health_numbers(
-    infra: Infrastructure, unique: str
+    infra: Infrastructure, unique: str, history: History
 ) -> None:
-    history = six_months(unique[:6])
-    assert_unambiguous(history, (*MONTHS, *QUARTERS))
     events_settings = settings_for(EventsSettings, infra, f"gw{unique}")
     settings = settings_for(RecognitionSettings, infra, f"gw{unique}")
     assert events_settings.kafka_topic_prefix == settings.kafka_topic_prefix

@@ -167,6 +167,9 @@ async def test_every_event_kind_becomes_its_ledger_entries(recognition: Recognit
     ]
     ids = {name: f"{name}-{uuid.uuid4().hex[:6]}" for name in names}
     m = ids.__getitem__
+    item = ActionItemOpened(
+        action_item_id=f"ai-{c}", community_id=c, title="Quarantine flaky", owner_id=m("owner")
+    )
     await r.send(
         # a speaker who also attends, and the facilitator listed as attendee: no take for them
         held(c, T0, m("fac"), [m("spk1"), m("spk2"), m("spk1")], [m("att"), m("spk1"), m("fac")]),
@@ -183,23 +186,9 @@ async def test_every_event_kind_becomes_its_ledger_entries(recognition: Recognit
         ),
         kudos(c, T0, m("giver"), m("rec1"), m("rec2")),
         event(FeedbackSubmitted(session_id="s1", community_id=c, member_id=m("fb"), rating=4), T0),
+        event(item, T0),
         event(
-            ActionItemOpened(
-                action_item_id=f"ai-{c}",
-                community_id=c,
-                title="Quarantine flaky",
-                owner_id=m("owner"),
-            ),
-            T0,
-        ),
-        event(
-            ActionItemClosed(
-                action_item_id=f"ai-{c}",
-                community_id=c,
-                title="Quarantine flaky",
-                owner_id=m("owner"),
-                outcome="done",
-            ),
+            ActionItemClosed(**item.model_dump(exclude={"due"}), outcome="done"),
             T0 + timedelta(days=1),
         ),
         reused(c, T0, f"a-{c}", m("user"), "payments"),

@@ -12,9 +12,9 @@ import pytest
 
 from services.events.bootstrap import bootstrap
 from services.events.settings import EventsSettings
-from shared.body_limit import PROBLEM_TYPE
 from tests.infra import Infrastructure
 from tests.integration.apps import drop_database, serving, settings_for
+from tests.problems import assert_body_too_large
 
 pytestmark = pytest.mark.integration
 
@@ -40,21 +40,12 @@ def community(charter_purpose: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def assert_too_large(response: httpx.Response) -> None:
-    assert response.status_code == 413, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["type"] == PROBLEM_TYPE
-    assert problem["status"] == 413
-    assert [e["field"] for e in problem["errors"]] == ["body"]
-
-
 async def test_a_declared_body_over_the_limit_gets_413(client: httpx.AsyncClient) -> None:
     body = json.dumps(community("x" * 2 * LIMIT)).encode()
     response = await client.post(
         "/communities", content=body, headers={"content-type": "application/json"}
     )
-    assert_too_large(response)
+    assert_body_too_large(response, LIMIT)
 
 
 async def test_a_chunked_body_over_the_limit_gets_413(client: httpx.AsyncClient) -> None:
@@ -68,7 +59,7 @@ async def test_a_chunked_body_over_the_limit_gets_413(client: httpx.AsyncClient)
         "/communities", content=chunks(), headers={"content-type": "application/json"}
     )
     assert "content-length" not in response.request.headers
-    assert_too_large(response)
+    assert_body_too_large(response, LIMIT)
 
 
 async def test_a_body_within_the_limit_is_served(client: httpx.AsyncClient) -> None:

@@ -2,12 +2,17 @@
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
+
+from aiokafka import ConsumerRecord
 
 from shared.consumer import ConsumedEvent, EventConsumer, decode_event
 from shared.events.catalog import BadgeAwarded
-from shared.events.topics import Topic
+from shared.events.envelope import CloudEvent, new_event
+from shared.events.topics import Topic, dlq_topic
 from shared.kafka import EventBus, make_broker
 from tests.infra import Infrastructure
+from tests.integration.kafka_io import produce_event, read_all
 from tests.integration.polling import eventually
 
 
@@ -61,3 +66,18 @@ async def consuming(
     async with broker:
         await broker.start()
         yield
+
+
+async def dead_letter_a_poison(
+    infra: Infrastructure, prefix: str, group: str
+) -> tuple[CloudEvent, Recorder, list[ConsumerRecord[Any, Any]]]:
+    """A badge the handler fails on, produced and consumed in group `group` until it is on
+    recognition's dead-letter topic: the event, the failing handler and the letters read."""
+    poison = new_event(badge("mallory"), source="test")
+    await produce_event(infra.kafka_bootstrap_servers, prefix, poison)
+    handler = Recorder(poison_member="mallory")
+    async with consuming(infra, prefix, handler, group):
+        letters = await read_all(
+            infra.kafka_bootstrap_servers, prefix + dlq_topic("recognition"), expect=1
+        )
+    return poison, handler, letters

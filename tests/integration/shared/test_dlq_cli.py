@@ -11,7 +11,7 @@ from shared.events.topics import Topic
 from tests.copctl_process import run_copctl
 from tests.infra import Infrastructure
 from tests.integration.kafka_io import produce_event, produce_raw, read_all
-from tests.integration.shared.recording import Recorder, badge, consuming
+from tests.integration.shared.recording import Recorder, badge, consuming, dead_letter_a_poison
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +23,8 @@ def copctl(infra: Infrastructure, *args: str) -> subprocess.CompletedProcess[str
 async def test_a_dead_letter_is_listed_and_redriven_to_its_topic_once_fixed(
     infra: Infrastructure, namespace: str, unique: str
 ) -> None:
-    poison = new_event(badge("mallory"), source="test")
-    await produce_event(infra.kafka_bootstrap_servers, namespace, poison)
-    broken = Recorder(poison_member="mallory")
     group = f"g-{unique}"
-    async with consuming(infra, namespace, broken, group):
-        await read_all(infra.kafka_bootstrap_servers, f"{namespace}cop.dlq.recognition", expect=1)
+    poison, _, _ = await dead_letter_a_poison(infra, namespace, group)
 
     listed = await asyncio.to_thread(
         copctl, infra, "list", "recognition", "--topic-prefix", namespace

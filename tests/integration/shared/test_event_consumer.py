@@ -23,7 +23,7 @@ from tests.integration.kafka_io import (
     read_all,
 )
 from tests.integration.polling import eventually
-from tests.integration.shared.recording import Recorder, badge, consuming
+from tests.integration.shared.recording import Recorder, badge, consuming, dead_letter_a_poison
 
 pytestmark = pytest.mark.integration
 
@@ -93,13 +93,7 @@ async def test_offsets_are_committed_after_the_effect_so_a_restart_sees_nothing_
 async def test_a_failing_batch_is_retried_before_giving_up(
     infra: Infrastructure, namespace: str, unique: str
 ) -> None:
-    poison = new_event(badge("mallory"), source="test")
-    await produce_event(infra.kafka_bootstrap_servers, namespace, poison)
-    handler = Recorder(poison_member="mallory")
-    async with consuming(infra, namespace, handler, f"g-{unique}"):
-        dead = await read_all(
-            infra.kafka_bootstrap_servers, namespace + dlq_topic("recognition"), expect=1
-        )
+    _, handler, dead = await dead_letter_a_poison(infra, namespace, f"g-{unique}")
     assert len(dead) == 1
     assert handler.calls == 3  # the first attempt and max_retries=2 retries
 

@@ -10,7 +10,6 @@ import pytest
 from services.events.domain import community, member, session
 from services.events.domain.actor import Actor
 from services.events.domain.community import CommunityState
-from services.events.domain.errors import Forbidden, Refused
 from services.events.domain.session import (
     ActionItemState,
     HoldDetails,
@@ -25,6 +24,7 @@ from shared.events.catalog import (
     SessionScheduled,
     Stage,
 )
+from shared.refusals import Forbidden, Refused
 
 START = datetime(2026, 12, 3, 12, tzinfo=UTC)
 GUILD = CommunityState(

@@ -7,7 +7,6 @@ import pytest
 from services.events.domain import community, session
 from services.events.domain.actor import Actor
 from services.events.domain.community import STAGE_TRANSITIONS, CommunityState
-from services.events.domain.errors import Invalid, NotFound, Refused
 from services.events.domain.session import (
     DEFAULT_AGENDA,
     ActionItemState,
@@ -31,6 +30,7 @@ from shared.events.catalog import (
     SessionScheduled,
     Stage,
 )
+from shared.refusals import Invalid, NotFound, Refused
 
 ADMIN = Actor("ops", is_admin=True)
 START = datetime(2026, 12, 3, 12, tzinfo=UTC)
@@ -53,7 +53,7 @@ def item(*, open_: bool = True) -> ActionItemState:
 
 @pytest.mark.parametrize(
     ("start", "end"),
-    [(s, e) for s, targets in STAGE_TRANSITIONS.items() for e in targets],
+    [(s, e) for s, targets in STAGE_TRANSITIONS.items() for e in sorted(targets)],
 )
 def test_each_allowed_stage_transition_is_an_update_event(start: Stage, end: Stage) -> None:
     updated = community.update(guild(start), ADMIN, stage=end)

@@ -4,8 +4,8 @@ import pytest
 
 from services.knowledge.domain import ranking
 from services.knowledge.domain.artifacts import Actor, ArtifactState, revise
-from services.knowledge.domain.errors import Forbidden, Refused
 from services.knowledge.domain.text import fold, terms
+from shared.refusals import Forbidden, Refused
 
 
 def test_terms_are_folded_stemmed_and_free_of_stop_words() -> None:

@@ -10,8 +10,9 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 from starlette.types import Message
 
-from shared.body_limit import PROBLEM_TYPE, BodySizeLimit
+from shared.body_limit import BodySizeLimit
 from shared.http import install_problem_handlers
+from tests.problems import assert_body_too_large
 
 LIMIT = 1024
 
@@ -49,15 +50,6 @@ def client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
-def assert_refused(response: httpx.Response) -> None:
-    assert response.status_code == 413, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["type"] == PROBLEM_TYPE
-    assert problem["status"] == 413
-    assert problem["errors"] == [{"field": "body", "message": f"more than {LIMIT} bytes"}]
-
-
 async def test_a_body_within_the_limit_reaches_the_route() -> None:
     async with client(app_with_limit([])) as http:
         response = await http.post("/notes", json={"text": "x" * (LIMIT - 20)})
@@ -71,7 +63,7 @@ async def test_a_declared_length_over_the_limit_is_refused_before_the_route_read
     read: list[int] = []
     async with client(app_with_limit(read)) as http:
         response = await http.post("/raw", content=b"x" * (LIMIT + 1))
-    assert_refused(response)
+    assert_body_too_large(response, LIMIT)
     assert read == []
 
 
@@ -79,7 +71,7 @@ async def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read() -> No
     read: list[int] = []
     async with client(app_with_limit(read)) as http:
         response = await http.post("/raw", content=chunks(LIMIT * 64))
-    assert_refused(response)
+    assert_body_too_large(response, LIMIT)
     assert "content-length" not in response.request.headers
     assert sum(read) <= LIMIT  # the route saw no more than the limit
 
@@ -89,7 +81,7 @@ async def test_a_chunked_body_over_the_limit_is_413_even_where_the_framework_par
         response = await http.post(
             "/notes", content=chunks(LIMIT * 4), headers={"content-type": "application/json"}
         )
-    assert_refused(response)
+    assert_body_too_large(response, LIMIT)
 
 
 async def test_a_chunked_body_within_the_limit_reaches_the_route() -> None:

@@ -10,7 +10,7 @@ end and then checks what every client it made was given.
 import ssl
 from dataclasses import dataclass, field
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, Self
 
 import pytest
 from aiokafka import TopicPartition
@@ -89,6 +89,14 @@ class _Response:
         return {"groups": [{"state": "Empty", "members": []}]}
 
 
+class _AsyncContext:
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
+
+
 def kafka_recorders(made: Made) -> dict[str, type]:
     """Stand-ins for aiokafka's admin, consumer and producer and FastStream's broker: an empty
     cluster where every topic has one partition."""
@@ -115,7 +123,7 @@ def kafka_recorders(made: Made) -> dict[str, type]:
         async def create_topics(self, topics: list[Any]) -> Any:
             return SimpleNamespace(topic_errors=[(t.name, 0) for t in topics])
 
-    class Consumer:
+    class Consumer(_AsyncContext):
         def __init__(self, *topics: str, **options: Any) -> None:
             made.kafka.append(("consumer", options))
 
@@ -156,15 +164,9 @@ def kafka_recorders(made: Made) -> dict[str, type]:
         async def send_and_wait(self, topic: str, value: bytes, **kw: Any) -> None:
             pass
 
-    class Broker:
+    class Broker(_AsyncContext):
         def __init__(self, *servers: str, security: Any = None, **options: Any) -> None:
             made.kafka.append(("broker", kafka_client_options(security)))
-
-        async def __aenter__(self) -> "Broker":
-            return self
-
-        async def __aexit__(self, *exc: object) -> None:
-            pass
 
         async def connect(self) -> None:
             pass
@@ -212,7 +214,7 @@ def made(monkeypatch: pytest.MonkeyPatch) -> Made:
         (copctl.topics, "AIOKafkaAdminClient", "admin"),
         (copctl.replay, "AIOKafkaAdminClient", "admin"),
         (copctl.replay, "AIOKafkaConsumer", "consumer"),
-        (copctl.dlq, "AIOKafkaConsumer", "consumer"),
+        (copctl.topics, "AIOKafkaConsumer", "consumer"),
         (copctl.dlq, "AIOKafkaProducer", "producer"),
         (services.notifier.rebuild, "AIOKafkaAdminClient", "admin"),
         (services.notifier.rebuild, "AIOKafkaConsumer", "consumer"),

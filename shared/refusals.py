@@ -1,4 +1,6 @@
-"""Why a command is refused; the HTTP layer turns these into problem+json with their `code`."""
+"""Why a command is refused. A domain raises these; every service's HTTP layer answers them as
+problem+json whose `type` is `urn:cop:problem:{service}:{code}` and whose body carries the
+`code` and any details."""
 
 from typing import Any
 

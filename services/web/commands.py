@@ -1,0 +1,69 @@
+"""What a signed-in member does from the pages, sent to the service that decides it with the
+member's own token: the web service decides nothing itself, so a page can never let anyone do
+what the API refuses."""
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.web.adapters.upstream import Down, Ok, Refused, Upstreams
+from services.web.domain.forms import KUDOS_CODE_FIELDS, field_errors
+
+KUDOS_FIELDS = ("to_ids", "community_id", "value_tag", "message")
+
+
+@dataclass(frozen=True)
+class KudosForm:
+    to: str = ""
+    community_id: str = ""
+    value_tag: str = ""
+    message: str = ""
+
+    def recipients(self) -> list[str]:
+        return [r for r in (p.strip() for p in self.to.replace(";", ",").split(",")) if r]
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "to_ids": self.recipients(),
+            "community_id": self.community_id.strip(),
+            "value_tag": self.value_tag.strip(),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The policy's answer: the kudos as judged (`kudos`), or what is wrong, by field."""
+
+    kudos: Mapping[str, Any] | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class PageCommands:
+    def __init__(self, upstreams: Upstreams) -> None:
+        self.up = upstreams
+
+    async def give_kudos(self, token: str, form: KudosForm, idempotency_key: str) -> Outcome:
+        """Sent once however often the member submits the same form (the key comes with it);
+        waits for the judgement so the page can show whether it counted."""
+        key = idempotency_key or str(uuid.uuid4())
+        reply = await self.up.post(
+            "recognition",
+            "/kudos",
+            form.body(),
+            token=token,
+            params={"wait": "true"},
+            headers={"idempotency-key": key},
+        )
+        match reply:
+            case Down():
+                return Outcome(errors={"form": reply.message})
+            case Refused(problem=problem):
+                return Outcome(errors=field_errors(problem, KUDOS_FIELDS, KUDOS_CODE_FIELDS))
+            case Ok(data=data):
+                judged = await self.up.get("recognition", f"/kudos/{data['kudos_id']}")
+                if isinstance(judged, Ok):
+                    return Outcome(kudos=judged.data)
+                return Outcome(kudos={"kudos_id": data["kudos_id"], "status": "pending"})
+        raise AssertionError(reply)

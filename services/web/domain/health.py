@@ -1,0 +1,115 @@
+"""What a health page shows, computed from recognition's answers: the months of a window, the
+trend arrow, one series per metric, and the CSV of the same numbers. Pure: no I/O."""
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from shared.community_health import METRICS, HealthMetrics
+
+Arrow = Literal["up", "down", "flat", "none"]
+ARROW_SIGNS: dict[Arrow, str] = {"up": "↑", "down": "↓", "flat": "→", "none": "\N{EN DASH}"}
+
+
+def month_key(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def months_back(last: date, count: int) -> list[str]:
+    """The `count` month keys ending with `last`'s month, oldest first."""
+    year, month = last.year, last.month
+    keys = []
+    for _ in range(count):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return keys[::-1]
+
+
+def arrow(current: float, previous: float, *, tolerance: float = 0.005) -> Arrow:
+    """Which way a number went from the previous period to this one."""
+    if current == 0 and previous == 0:
+        return "none"
+    if abs(current - previous) <= tolerance:
+        return "flat"
+    return "up" if current > previous else "down"
+
+
+def definition(metric: str) -> str:
+    """The metric's definition, as the typed health contract states it."""
+    return HealthMetrics.model_fields[metric].description or ""
+
+
+def label(metric: str) -> str:
+    return metric.replace("_", " ").replace("last6", "(last 6)").replace("top20", "top 20%")
+
+
+def is_share(metric: str) -> bool:
+    """Shares (0..1) are shown as percentages."""
+    field = HealthMetrics.model_fields[metric]
+    return any(getattr(m, "le", None) == 1 for m in field.metadata)
+
+
+def shown(metric: str, value: float) -> str:
+    if is_share(metric):
+        return f"{value * 100:.1f}%"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.2f}"
+    return str(int(value))
+
+
+@dataclass(frozen=True)
+class Series:
+    metric: str
+    label: str
+    definition: str
+    values: list[float]
+    share: bool
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    months: list[str]
+    series: list[Series]
+
+    def rows(self) -> list[tuple[str, list[float]]]:
+        """One row per month: the month and every metric's value that month."""
+        return [(m, [s.values[i] for s in self.series]) for i, m in enumerate(self.months)]
+
+    def chart_data(self) -> dict[str, Any]:
+        return {
+            "months": self.months,
+            "series": {s.metric: s.values for s in self.series},
+            "shares": [s.metric for s in self.series if s.share],
+        }
+
+
+def dashboard(months: Sequence[str], windows: Sequence[Mapping[str, Any]]) -> Dashboard:
+    """Every metric month by month from `/health/trend`'s `months`; a month the answer lacks
+    counts as zero, so the axis has no holes."""
+    by_month = {w["period"]: HealthMetrics.model_validate(w["metrics"]) for w in windows}
+    empty = dict.fromkeys(METRICS, 0)
+    series = []
+    for metric in METRICS:
+        values = [
+            float(getattr(by_month[m], metric)) if m in by_month else float(empty[metric])
+            for m in months
+        ]
+        series.append(Series(metric, label(metric), definition(metric), values, is_share(metric)))
+    return Dashboard(list(months), series)
+
+
+def to_csv(board: Dashboard) -> str:
+    """The dashboard's numbers as CSV: a row per month, a column per metric (contract names)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["month", *(s.metric for s in board.series)])
+    for month, values in board.rows():
+        writer.writerow([month, *(_csv_number(v) for v in values)])
+    return out.getvalue()
+
+
+def _csv_number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)

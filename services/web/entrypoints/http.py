@@ -1,0 +1,258 @@
+"""The pages: thin routes that read the viewer, call a page query or command and render.
+
+Every page works without JavaScript (plain links and forms); with it, htmx swaps in search
+results as the member types and a form's answer in place."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from services.web.commands import KudosForm, PageCommands
+from services.web.domain.health import ARROW_SIGNS, shown, to_csv
+from services.web.domain.text import highlights_only, safe_url
+from services.web.entrypoints.security import CSRF_FIELD, CSRF_HEADER, Sessions, Viewer
+from services.web.queries import LEADERBOARD_PERIODS, NotFound, PageQueries
+from shared.auth import is_member_id
+from shared.events.catalog import Id
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+SEARCH_KINDS = (
+    "pattern",
+    "anti_pattern",
+    "decision_log",
+    "template",
+    "playbook",
+    "tutorial",
+    "reference",
+    "recording",
+    "other",
+)
+
+
+class CsrfRefused(Exception):
+    """A state-changing request without this site's CSRF token."""
+
+
+def templates(sessions: Sessions, dev_sign_in: bool) -> Jinja2Templates:
+    pages = Jinja2Templates(directory=str(TEMPLATES))  # autoescapes .html
+    pages.env.filters["safe_url"] = safe_url
+    pages.env.filters["highlights"] = highlights_only
+    pages.env.filters["metric"] = shown
+    pages.env.filters["percent"] = lambda share: f"{float(share) * 100:.0f}%"
+    pages.env.globals["arrow_signs"] = ARROW_SIGNS
+    pages.env.globals["dev_sign_in"] = dev_sign_in
+    pages.env.globals["csrf_field"] = CSRF_FIELD
+    return pages
+
+
+def local_path(target: str | None) -> str:
+    """Where to go after signing in: a path on this site only, never another host."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    return "/" if parts.scheme or parts.netloc or "\\" in target else target
+
+
+def router(
+    queries: PageQueries, commands: PageCommands, sessions: Sessions, pages: Jinja2Templates
+) -> APIRouter:
+    api = APIRouter(default_response_class=HTMLResponse)
+
+    def render(
+        request: Request, name: str, context: dict[str, Any], status_code: int = 200
+    ) -> Response:
+        viewer = sessions.viewer(request)
+        base = {"viewer": viewer, "csrf_token": sessions.csrf_token(request)}
+        return pages.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+    async def checked_form(request: Request) -> dict[str, str]:
+        form = await request.form()
+        sent = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
+        if not sessions.csrf_ok(request, sent if isinstance(sent, str) else None):
+            raise CsrfRefused
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
+    def signed_in(request: Request) -> Viewer | Response:
+        viewer = sessions.viewer(request)
+        if viewer is None:
+            target = quote(
+                str(request.url.path) + ("?" + request.url.query if request.url.query else "")
+            )
+            return RedirectResponse(f"/sign-in?next={target}", status_code=303)
+        return viewer
+
+    @api.get("/")
+    async def home(request: Request) -> Response:
+        return render(request, "home.html", {"home": await queries.home()})
+
+    @api.get("/communities/{community_id}")
+    async def community(
+        request: Request, community_id: Id, period: Annotated[str, Query(max_length=16)] = "month"
+    ) -> Response:
+        page = await queries.community(community_id, period)
+        return render(
+            request,
+            "community.html",
+            {"page": page, "periods": LEADERBOARD_PERIODS, "kinds": SEARCH_KINDS, "q": ""},
+        )
+
+    @api.get("/communities/{community_id}/search")
+    async def search(
+        request: Request,
+        community_id: Id,
+        q: Annotated[str, Query(max_length=500)] = "",
+        kind: Annotated[str, Query(max_length=32)] = "",
+    ) -> Response:
+        kind = kind if kind in SEARCH_KINDS else ""
+        results = await queries.search(community_id, q, kind or None) if q.strip() else None
+        context = {
+            "community_id": community_id,
+            "q": q,
+            "kind": kind,
+            "kinds": SEARCH_KINDS,
+            "results": results,
+        }
+        if request.headers.get("hx-request"):
+            return render(request, "_search_results.html", context)
+        return render(request, "search.html", context)
+
+    @api.get("/communities/{community_id}/health")
+    async def health(request: Request, community_id: Id) -> Response:
+        page = await queries.health(community_id)
+        data = page.board.value.chart_data() if page.board.value else None
+        return render(request, "health.html", {"page": page, "chart_data": data})
+
+    @api.get("/communities/{community_id}/health.csv", response_class=PlainTextResponse)
+    async def health_csv(community_id: Id) -> Response:
+        page = await queries.health(community_id)
+        if page.board.value is None:
+            return PlainTextResponse(f"{page.board.missing}\n", status_code=503)
+        return Response(
+            to_csv(page.board.value),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{community_id}-health.csv"'},
+        )
+
+    @api.get("/kudos")
+    async def kudos_form(
+        request: Request,
+        to: Annotated[str, Query(max_length=200)] = "",
+        community: Annotated[str, Query(max_length=64)] = "",
+    ) -> Response:
+        viewer = signed_in(request)
+        if isinstance(viewer, Response):
+            return viewer
+        form = KudosForm(to=to, community_id=community)
+        return render(request, "kudos.html", {"form": form, "errors": {}, "key": str(uuid.uuid4())})
+
+    @api.post("/kudos")
+    async def give_kudos(request: Request) -> Response:
+        fields = await checked_form(request)
+        viewer = signed_in(request)
+        if isinstance(viewer, Response):
+            return viewer
+        form = KudosForm(
+            to=fields.get("to_ids", "")[:400],
+            community_id=fields.get("community_id", "")[:64],
+            value_tag=fields.get("value_tag", "")[:64],
+            message=fields.get("message", "")[:2000],
+        )
+        key = fields.get("idempotency_key", "")[:64]
+        outcome = await commands.give_kudos(viewer.token, form, key)
+        context = {"form": form, "errors": outcome.errors, "kudos": outcome.kudos, "key": key}
+        if outcome.errors:
+            # htmx swaps only 2xx answers; a browser without it shows the 422 page as it is.
+            status = 200 if request.headers.get("hx-request") else 422
+            return render(request, "kudos.html", context, status_code=status)
+        context["key"] = str(uuid.uuid4())  # the next kudos is another command
+        return render(request, "kudos.html", context)
+
+    @api.get("/sign-in")
+    async def sign_in_form(
+        request: Request, next: Annotated[str, Query(max_length=500)] = "/"
+    ) -> Response:
+        return render(
+            request, "sign_in.html", {"next": local_path(next), "errors": {}, "member_id": ""}
+        )
+
+    @api.post("/sign-in")
+    async def sign_in(request: Request) -> Response:
+        fields = await checked_form(request)
+        member_id = fields.get("member_id", "").strip()[:64]
+        target = local_path(fields.get("next"))
+        if not pages.env.globals["dev_sign_in"]:
+            context = {
+                "next": target,
+                "member_id": member_id,
+                "errors": {
+                    "form": "development sign-in is off here; sign in with your organisation"
+                },
+            }
+            return render(request, "sign_in.html", context, status_code=403)
+        if not is_member_id(member_id):
+            context = {
+                "next": target,
+                "member_id": member_id,
+                "errors": {
+                    "member_id": "a member id: letters, digits, '.', '_' or '-', at most 64"
+                },
+            }
+            return render(request, "sign_in.html", context, status_code=422)
+        response = RedirectResponse(target, status_code=303)
+        sessions.sign_in(response, member_id)
+        return response
+
+    @api.post("/sign-out")
+    async def sign_out(request: Request) -> Response:
+        await checked_form(request)
+        response = RedirectResponse("/", status_code=303)
+        sessions.sign_out(response)
+        return response
+
+    return api
+
+
+def error_pages(
+    pages: Jinja2Templates, sessions: Sessions
+) -> dict[type[Exception] | int, Callable[[Request, Any], Awaitable[Response]]]:
+    """HTML answers for what a route cannot show: an unknown page, a form without its CSRF
+    token, a request the routes refuse."""
+
+    def page(request: Request, status: int, title: str, detail: str) -> Response:
+        context = {
+            "viewer": sessions.viewer(request),
+            "csrf_token": sessions.csrf_token(request),
+            "title": title,
+            "detail": detail,
+        }
+        answer = pages.TemplateResponse(request, "error.html", context, status_code=status)
+        if request.headers.get("hx-request"):
+            # An htmx request meant to swap a part: the refusal replaces the whole page instead.
+            answer.headers.update(
+                {"hx-retarget": "main", "hx-reselect": "main", "hx-reswap": "outerHTML"}
+            )
+        return answer
+
+    async def not_found(request: Request, exc: Any) -> Response:
+        return page(request, 404, "Not found", "There is no such page here.")
+
+    async def csrf(request: Request, exc: Any) -> Response:
+        return page(
+            request,
+            403,
+            "This form was not sent from this site",
+            "It came without this site's form token (or an old one). Reload the page and send "
+            "it again.",
+        )
+
+    async def invalid(request: Request, exc: Any) -> Response:
+        return page(request, 422, "That address is not valid", "Check the link and try again.")
+
+    return {NotFound: not_found, 404: not_found, CsrfRefused: csrf, RequestValidationError: invalid}

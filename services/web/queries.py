@@ -1,0 +1,193 @@
+"""What each page shows, read from the services' APIs. Every part of a page is a `Part`: the
+data, or the sentence saying which service did not answer, so that one slow or stopped service
+blanks only the parts that need it. The calls of a page run concurrently."""
+
+import asyncio
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Generic, TypeVar
+
+from services.web.adapters.upstream import Down, Ok, Refused, Reply, Upstreams
+from services.web.domain.health import (
+    Arrow,
+    Dashboard,
+    arrow,
+    dashboard,
+    months_back,
+)
+
+T = TypeVar("T")
+DASHBOARD_MONTHS = 12
+LEADERBOARD_PERIODS = ("month", "quarter", "all")
+
+
+@dataclass(frozen=True)
+class Part(Generic[T]):
+    """One part of a page: its value, or why it is missing (`missing`, shown as it is)."""
+
+    value: T | None = None
+    missing: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.missing is None
+
+
+def _part(reply: Reply, pick: str | None = None) -> Part[Any]:
+    match reply:
+        case Ok(data=data):
+            return Part(data.get(pick) if pick and isinstance(data, dict) else data)
+        case Down():
+            return Part(missing=reply.message)
+        case Refused():
+            return Part(missing=reply.detail)
+    raise AssertionError(reply)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass(frozen=True)
+class Glance:
+    """A community's health at a glance: participation this month against last, open alerts."""
+
+    participation: float
+    previous: float
+    arrow: Arrow
+    alerts: int
+
+
+@dataclass(frozen=True)
+class Card:
+    community: Mapping[str, Any]
+    next_session: Part[Mapping[str, Any] | None]
+    glance: Part[Glance]
+
+
+@dataclass(frozen=True)
+class Home:
+    communities: Part[list[Card]]
+
+
+@dataclass(frozen=True)
+class CommunityPage:
+    community_id: str
+    community: Part[Mapping[str, Any]]
+    upcoming: Part[list[Mapping[str, Any]]]
+    past: Part[list[Mapping[str, Any]]]
+    members: Part[list[Mapping[str, Any]]]
+    action_items: Part[list[Mapping[str, Any]]]
+    leaderboard: Part[list[Mapping[str, Any]]]
+    period: str
+    kudos: Part[list[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class HealthPage:
+    community_id: str
+    name: Part[str]
+    board: Part[Dashboard]
+    alerts: Part[list[Mapping[str, Any]]]
+
+
+class NotFound(Exception):
+    """The page's subject does not exist (the service said 404)."""
+
+
+class PageQueries:
+    def __init__(self, upstreams: Upstreams) -> None:
+        self.up = upstreams
+
+    async def home(self) -> Home:
+        listed = await self.up.get("events", "/communities", params={"size": 100})
+        if not isinstance(listed, Ok):
+            return Home(_part(listed))
+        communities = listed.data["items"]
+        cards = await asyncio.gather(*(self._card(c) for c in communities))
+        return Home(Part(list(cards)))
+
+    async def _card(self, community: Mapping[str, Any]) -> Card:
+        cid = community["community_id"]
+        sessions, health, alerts = await asyncio.gather(
+            self.up.get(
+                "events", f"/communities/{cid}/sessions", params={"when": "upcoming", "size": 1}
+            ),
+            self.up.get("recognition", f"/communities/{cid}/health"),
+            self.up.get("recognition", f"/communities/{cid}/alerts"),
+        )
+        upcoming = _part(sessions, "items")
+        next_session = Part(upcoming.value[0] if upcoming.value else None, upcoming.missing)
+        return Card(community, next_session, self._glance(health, alerts))
+
+    @staticmethod
+    def _glance(health: Reply, alerts: Reply) -> Part[Glance]:
+        if not isinstance(health, Ok):
+            return _part(health)
+        now = float(health.data["metrics"]["participation_rate"])
+        before = float(health.data["previous"]["metrics"]["participation_rate"])
+        recent = {health.data["period"], health.data["previous"]["period"]}
+        raised = alerts.data["alerts"] if isinstance(alerts, Ok) else []
+        open_alerts = sum(1 for a in raised if a["period"] in recent)
+        return Part(Glance(now, before, arrow(now, before), open_alerts))
+
+    async def community(self, community_id: str, period: str) -> CommunityPage:
+        path = f"/communities/{community_id}"
+        period = period if period in LEADERBOARD_PERIODS else "month"
+        calls: dict[str, Awaitable[Reply]] = {
+            "community": self.up.get("events", path),
+            "upcoming": self.up.get(
+                "events", f"{path}/sessions", params={"when": "upcoming", "size": 10}
+            ),
+            "past": self.up.get("events", f"{path}/sessions", params={"when": "past", "size": 10}),
+            "members": self.up.get("events", f"{path}/members", params={"size": 100}),
+            "actions": self.up.get("events", f"{path}/action-items", params={"size": 20}),
+            "board": self.up.get(
+                "recognition", f"{path}/leaderboard", params={"period": period, "limit": 10}
+            ),
+            "kudos": self.up.get("recognition", f"{path}/kudos", params={"limit": 10}),
+        }
+        replies = dict(zip(calls, await asyncio.gather(*calls.values()), strict=True))
+        community = replies["community"]
+        if isinstance(community, Refused) and community.status == 404:
+            raise NotFound(community_id)
+        return CommunityPage(
+            community_id=community_id,
+            community=_part(community),
+            upcoming=_part(replies["upcoming"], "items"),
+            past=_part(replies["past"], "items"),
+            members=_part(replies["members"], "items"),
+            action_items=_part(replies["actions"], "items"),
+            leaderboard=_part(replies["board"], "entries"),
+            period=period,
+            kudos=_part(replies["kudos"], "items"),
+        )
+
+    async def search(
+        self, community_id: str, q: str, kind: str | None = None
+    ) -> Part[Mapping[str, Any]]:
+        params: dict[str, str | int] = {"q": q, "community": community_id, "size": 10}
+        if kind:
+            params["kind"] = kind
+        return _part(await self.up.get("knowledge", "/search", params=params))
+
+    async def health(self, community_id: str, today: date | None = None) -> HealthPage:
+        months = months_back(today or _today(), DASHBOARD_MONTHS)
+        path = f"/communities/{community_id}"
+        community, trend, alerts = await asyncio.gather(
+            self.up.get("events", path),
+            self.up.get(
+                "recognition", f"{path}/health/trend", params={"from": months[0], "to": months[-1]}
+            ),
+            self.up.get("recognition", f"{path}/alerts"),
+        )
+        if isinstance(community, Refused) and community.status == 404:
+            raise NotFound(community_id)
+        board = _part(trend, "months")
+        return HealthPage(
+            community_id,
+            _part(community, "name"),
+            Part(dashboard(months, board.value or [])) if board.ok else Part(missing=board.missing),
+            _part(alerts, "alerts"),
+        )

@@ -1,0 +1,215 @@
+"""A member's way through the pages in a real browser, and what the pages must never do."""
+
+import re
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from copctl.devstack.processes import stop
+from tests.browser.conftest import World, poll, screenshot
+from tests.e2e.platform import Platform
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+
+def wait(driver: WebDriver, timeout_s: float = 15) -> WebDriverWait[WebDriver]:
+    return WebDriverWait(driver, timeout_s)
+
+
+def sign_in(driver: WebDriver, web: str, member: str, then: str = "/") -> None:
+    driver.get(f"{web}/sign-in?next={then}")
+    field = driver.find_element(By.ID, "member_id")
+    field.clear()
+    field.send_keys(member)
+    driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    wait(driver).until(
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=viewer]"), member)
+    )
+
+
+def kudos_form(driver: WebDriver, to: str, community: str, tag: str, message: str) -> None:
+    for name, value in (("to_ids", to), ("community_id", community), ("value_tag", tag)):
+        field = driver.find_element(By.ID, name)
+        field.clear()
+        field.send_keys(value)
+    driver.find_element(By.ID, "message").send_keys(message)
+    driver.find_element(By.CSS_SELECTOR, "#kudos-area form button[type=submit]").click()
+
+
+def test_home_lists_the_community_with_its_stage_and_members(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    driver.get(platform.urls["web"] + "/")
+    row = wait(driver).until(
+        ec.presence_of_element_located(
+            (By.XPATH, f"//a[@href='/communities/{world.community}']/ancestor::tr")
+        )
+    )
+    assert "maturing" in row.text
+    assert "Platform Guild" in row.text
+    screenshot(driver, "home")
+
+
+def test_a_member_signs_in_gives_kudos_and_sees_it_on_the_leaderboard(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web = platform.urls["web"]
+    sign_in(driver, web, world.leader, then=f"/kudos?community={world.community}")
+    assert driver.find_element(By.ID, "community_id").get_attribute("value") == world.community
+    kudos_form(driver, world.member, world.community, "mentoring", "Thanks for pairing on CI!")
+    answer = wait(driver, 20).until(ec.visibility_of_element_located((By.ID, "kudos-answer")))
+    assert f"counted for {world.member}" in answer.text
+    screenshot(driver, "kudos")
+
+    def on_the_leaderboard() -> bool:
+        driver.get(f"{web}/communities/{world.community}?period=month")
+        boards = driver.find_elements(By.ID, "leaderboard")
+        return bool(boards) and world.member in boards[0].text
+
+    poll(on_the_leaderboard, what="the recipient on the leaderboard")
+    feed = driver.find_element(By.CSS_SELECTOR, "ul.kudos").text
+    assert "Thanks for pairing on CI!" in feed
+
+
+def test_search_finds_an_artifact_as_you_type(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    page = f"{platform.urls['web']}/communities/{world.community}"
+    driver.get(page)
+    box = driver.find_element(By.ID, "q")
+    for letter in "pact":
+        box.send_keys(letter)
+    wait(driver).until(ec.text_to_be_present_in_element((By.ID, "results"), world.artifact_title))
+    assert driver.current_url == page  # results swapped in, no page load
+    assert driver.find_elements(By.CSS_SELECTOR, "#results mark")
+    screenshot(driver, "community")
+
+
+def test_a_refused_kudos_shows_the_policy_detail_next_to_its_field(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web = platform.urls["web"]
+    sign_in(driver, web, world.leader, then="/kudos")
+    kudos_form(driver, world.member, world.community, "not-a-value", "Thanks!")
+    error = wait(driver).until(ec.visibility_of_element_located((By.ID, "value_tag-error")))
+    assert "mentoring" in error.text  # the policy's answer names the values it accepts
+    field = driver.find_element(By.ID, "value_tag")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert field.get_attribute("aria-describedby") == "value_tag-error"
+
+    kudos_form(driver, world.leader, world.community, "mentoring", "Me!")
+    error = wait(driver).until(ec.visibility_of_element_located((By.ID, "to_ids-error")))
+    assert error.text
+
+
+def test_user_text_renders_inert(driver: WebDriver, platform: Platform, world: World) -> None:
+    driver.get(f"{platform.urls['web']}/communities/{world.community}")
+    charter = driver.find_element(By.ID, "charter-h").find_element(By.XPATH, "..")
+    assert "<script>window.__pwned = 1</script>" in charter.text
+    assert 'onerror="window.__pwned = 2"' in charter.text
+    assert driver.execute_script("return window.__pwned") is None
+    assert not charter.find_elements(By.TAG_NAME, "img")
+    assert not charter.find_elements(By.TAG_NAME, "script")
+    assert not driver.find_elements(By.CSS_SELECTOR, "a[href^='javascript']")
+    csp = httpx.get(f"{platform.urls['web']}/").headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+
+
+def test_members_are_listed_without_their_email(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    driver.get(f"{platform.urls['web']}/communities/{world.community}")
+    members = driver.find_element(By.CSS_SELECTOR, "ul.members").text
+    assert world.member in members
+    assert "@example.com" not in driver.page_source
+
+
+def test_a_form_without_its_csrf_token_is_refused(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web = platform.urls["web"]
+    driver.get(f"{web}/sign-in")
+    driver.execute_script("document.querySelector('form.stacked input[name=csrf_token]').remove();")
+    driver.find_element(By.ID, "member_id").send_keys("mallory")
+    driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    wait(driver).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "not sent from this site")
+    )
+    assert "mallory" not in driver.find_element(By.CLASS_NAME, "who").text
+
+    # Without a browser: no cookie, no token, a forged token: refused alike.
+    with httpx.Client(base_url=web) as http:
+        assert http.post("/sign-in", data={"member_id": "mallory"}).status_code == 403
+        http.get("/sign-in")
+        forged = http.post("/sign-in", data={"member_id": "mallory", "csrf_token": "0" * 64})
+        assert forged.status_code == 403
+        assert "cop_session" not in http.cookies
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(platform: Platform) -> None:
+    with httpx.Client(base_url=platform.urls["web"]) as http:
+        page = http.get("/sign-in").text
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
+        assert token
+        signed = http.post("/sign-in", data={"member_id": "ada", "csrf_token": token[1]})
+        assert signed.status_code == 303
+        cookie = next(
+            c for c in signed.headers.get_list("set-cookie") if c.startswith("cop_session=")
+        )
+        assert "HttpOnly" in cookie
+        assert "samesite=lax" in cookie.lower()
+
+
+def test_health_dashboard_shows_every_metric_as_chart_and_table(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    driver.get(f"{platform.urls['web']}/communities/{world.community}/health")
+    wait(driver).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, ".plot[data-drawn] canvas"))
+    )
+    rows = driver.find_elements(By.CSS_SELECTOR, "#health-table tbody tr")
+    assert len(rows) == 12
+    # The table shows what recognition answers, month by month and metric by metric.
+    months = [r.find_element(By.TAG_NAME, "th").text for r in rows]
+    trend = httpx.get(
+        f"{platform.urls['recognition']}/communities/{world.community}/health/trend",
+        params={"from": months[0], "to": months[-1]},
+    ).json()
+    answered = {w["period"]: w["metrics"] for w in trend["months"]}
+    for row, month in zip(rows, months, strict=True):
+        for cell in row.find_elements(By.CSS_SELECTOR, "td[data-metric]"):
+            metric = cell.get_attribute("data-metric") or ""
+            expected = float(answered[month][metric]) if month in answered else 0.0
+            assert float(cell.get_attribute("data-value") or "nan") == expected, (month, metric)
+    assert answered[months[-1]]["members"] >= 1
+    term = driver.find_element(By.CSS_SELECTOR, "#chart-participation_rate .term")
+    driver.execute_script("arguments[0].focus()", term)
+    definition = driver.find_element(By.ID, "def-participation_rate")
+    assert definition.is_displayed()
+    assert definition.text == "active_members / members"
+    csv = httpx.get(f"{platform.urls['web']}/communities/{world.community}/health.csv")
+    assert csv.status_code == 200
+    assert csv.text.splitlines()[0].startswith("month,members,new_members,")
+    screenshot(driver, "health")
+
+
+def test_a_stopped_service_blanks_only_its_parts(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    """Last in the module: recognition stays stopped."""
+    stop(f"{platform.namespace}-recognition")
+    page = httpx.get(f"{platform.urls['web']}/communities/{world.community}", timeout=15)
+    assert page.status_code == 200
+    driver.get(f"{platform.urls['web']}/communities/{world.community}")
+    notices = [n.text for n in driver.find_elements(By.CSS_SELECTOR, ".missing")]
+    assert "recognition is not answering; try again in a minute" in notices
+    assert "Share how we build the platform." in driver.find_element(By.TAG_NAME, "main").text
+    assert world.member in driver.find_element(By.CSS_SELECTOR, "ul.members").text
+    screenshot(driver, "community-recognition-down")
+    driver.get(f"{platform.urls['web']}/communities/{world.community}/health")
+    assert "recognition is not answering" in driver.find_element(By.TAG_NAME, "main").text

@@ -1,0 +1,88 @@
+"""The web service's pure rules: health series and CSV, trend arrows, refusals by field, links."""
+
+from datetime import date
+
+import pytest
+
+from services.web.domain.forms import KUDOS_CODE_FIELDS, field_errors
+from services.web.domain.health import arrow, dashboard, definition, months_back, shown, to_csv
+from services.web.domain.text import highlights_only, safe_url
+from shared.community_health import METRICS, HealthMetrics
+
+
+def window(period: str, **values: float) -> dict[str, object]:
+    metrics = dict.fromkeys(METRICS, 0) | values
+    return {"period": period, "metrics": HealthMetrics.model_validate(metrics).model_dump()}
+
+
+def test_twelve_months_end_with_this_month_across_a_year_boundary() -> None:
+    months = months_back(date(2026, 2, 10), 12)
+    assert months[0] == "2025-03"
+    assert months[-1] == "2026-02"
+    assert len(months) == 12
+
+
+def test_dashboard_has_every_metric_in_contract_order_and_zero_for_missing_months() -> None:
+    board = dashboard(
+        ["2026-01", "2026-02", "2026-03"],
+        [window("2026-01", members=4, participation_rate=0.5), window("2026-03", members=6)],
+    )
+    assert [s.metric for s in board.series] == list(METRICS)
+    members = next(s for s in board.series if s.metric == "members")
+    assert members.values == [4.0, 0.0, 6.0]
+    rate = next(s for s in board.series if s.metric == "participation_rate")
+    assert rate.share
+    assert rate.definition == "active_members / members"
+
+
+def test_csv_has_a_row_per_month_and_a_column_per_metric() -> None:
+    board = dashboard(["2026-01"], [window("2026-01", members=4, participation_rate=0.25)])
+    header, row = to_csv(board).splitlines()
+    assert header.split(",") == ["month", *METRICS]
+    cells = dict(zip(header.split(","), row.split(","), strict=True))
+    assert cells["members"] == "4"
+    assert cells["participation_rate"] == "0.25"
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "expected"),
+    [(0.5, 0.4, "up"), (0.3, 0.4, "down"), (0.4, 0.402, "flat"), (0.0, 0.0, "none")],
+)
+def test_arrow_says_which_way_participation_went(now: float, before: float, expected: str) -> None:
+    assert arrow(now, before) == expected
+
+
+def test_shares_show_as_percentages_and_counts_as_integers() -> None:
+    assert shown("participation_rate", 0.425) == "42.5%"
+    assert shown("members", 12.0) == "12"
+    assert shown("avg_attendance", 3.25) == "3.25"
+    assert definition("absence_factor").startswith("the fewest contributors")
+
+
+def test_a_validation_error_lands_on_the_field_it_names() -> None:
+    problem = {"errors": [{"field": "body.message", "message": "too short"}]}
+    assert field_errors(problem, ("message",)) == {"message": "too short"}
+
+
+def test_a_policy_refusal_lands_on_the_field_its_code_concerns() -> None:
+    problem = {"code": "unknown_value_tag", "detail": "unknown value tag 'x'; use one of …"}
+    errors = field_errors(problem, ("value_tag",), KUDOS_CODE_FIELDS)
+    assert errors == {"value_tag": problem["detail"]}
+    used_up = {"code": "allowance_exhausted", "detail": "20 of 20 used this month"}
+    assert field_errors(used_up, ("to_ids",), KUDOS_CODE_FIELDS) == {"form": used_up["detail"]}
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "vbscript:x"]
+)
+def test_only_web_and_mail_links_reach_a_page(url: str) -> None:
+    assert safe_url(url) == "#"
+
+
+def test_web_links_are_kept() -> None:
+    assert safe_url("https://example.com/a?b=1") == "https://example.com/a?b=1"
+
+
+def test_snippets_keep_only_their_highlights() -> None:
+    cleaned = highlights_only('<mark>pact</mark> <img src=x onerror="x()"><script>y()</script>')
+    assert cleaned == "<mark>pact</mark> "
