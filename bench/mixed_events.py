@@ -239,19 +239,21 @@ class _History:
         facilitator = rng.choice(c.members[:6])
         speakers = rng.sample(c.members, 2)
         fmt = rng.choice(list(SessionFormat))
-        title = f"{fmt.value.replace('_', ' ').title()}: {self.words(4)}"
+        session: dict[str, Any] = {  # as scheduled, and as held
+            "session_id": sid,
+            "community_id": cid,
+            "title": f"{fmt.value.replace('_', ' ').title()}: {self.words(4)}",
+            "format": fmt,
+            "facilitator_id": facilitator,
+            "speaker_ids": speakers,
+        }
         self.add(
             scheduled_at,
             SessionScheduled(
-                session_id=sid,
-                community_id=cid,
-                title=title,
-                format=fmt,
+                **session,
                 starts_at=starts,
                 duration_minutes=rng.choice((30, 45, 60, 90)),
                 location="https://meet.example.com/cop",
-                facilitator_id=facilitator,
-                speaker_ids=speakers,
                 agenda=[self.words(3), self.words(3)],
                 tags=rng.sample(TAGS, 2),
             ),
@@ -283,14 +285,9 @@ class _History:
         self.add(
             held,
             SessionHeld(
-                session_id=sid,
-                community_id=cid,
+                **session,
                 held_at=held,
                 duration_minutes=60,
-                format=fmt,
-                title=title,
-                facilitator_id=facilitator,
-                speaker_ids=speakers,
                 attendee_ids=attendees,
                 recording_url=f"https://video.example.com/{sid}",
             ),

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from bench.harness import Facts, sizes_from_env
 from bench.recognition_health.periods import month_of, periods_between, week_of
@@ -217,39 +218,24 @@ class History:
         attendees = self._pick(rest, size - len(leaders) if with_leaders else size)
         listed = [*leaders, *attendees] if with_leaders else attendees
         fmt = rng.choice(list(SessionFormat))
-        title = f"Session {n}: {fmt.value.replace('_', ' ')}"
-        if held_at - timedelta(days=7) > self.start:
-            self.facts.add(
-                held_at - timedelta(days=7),
-                SessionScheduled(
-                    session_id=session_id,
-                    community_id=self.community,
-                    title=title,
-                    format=fmt,
-                    starts_at=held_at,
-                    duration_minutes=duration,
-                    facilitator_id=facilitator.id,
-                    speaker_ids=[s.id for s in speakers],
-                ),
-            )
+        session: dict[str, Any] = {  # as announced a week ahead, and as held
+            "session_id": session_id,
+            "community_id": self.community,
+            "title": f"Session {n}: {fmt.value.replace('_', ' ')}",
+            "format": fmt,
+            "duration_minutes": duration,
+            "facilitator_id": facilitator.id,
+            "speaker_ids": [s.id for s in speakers],
+        }
+        announced = held_at - timedelta(days=7)
+        if announced > self.start:
+            self.facts.add(announced, SessionScheduled(**session, starts_at=held_at))
         if at >= self.end:
             return
-        self.facts.add(
-            at,
-            SessionHeld(
-                session_id=session_id,
-                community_id=self.community,
-                held_at=held_at,
-                duration_minutes=duration,
-                format=fmt,
-                title=title,
-                facilitator_id=facilitator.id,
-                speaker_ids=[s.id for s in speakers],
-                attendee_ids=[a.id for a in listed],
-            ),
-        )
+        attendee_ids = [a.id for a in listed]
+        self.facts.add(at, SessionHeld(**session, held_at=held_at, attendee_ids=attendee_ids))
         self.held.append(
-            Held(at, facilitator.id, tuple(s.id for s in speakers), tuple(a.id for a in listed))
+            Held(at, facilitator.id, tuple(s.id for s in speakers), tuple(attendee_ids))
         )
         for leader in leaders:
             self.ledger.append(Entry(at, leader.id, 3, 0))
@@ -279,31 +265,19 @@ class History:
             self._action_item(f"a{n:04d}.{i}-{self.run}", session_id, at, rng.choice(listed))
 
     def _action_item(self, item_id: str, session_id: str, at: datetime, owner: Member) -> None:
-        opened, title = at + timedelta(minutes=5), f"Follow up on {session_id}"
-        self.facts.add(
-            opened,
-            ActionItemOpened(
-                action_item_id=item_id,
-                community_id=self.community,
-                session_id=session_id,
-                title=title,
-                owner_id=owner.id,
-            ),
-        )
+        opened = at + timedelta(minutes=5)
+        item: dict[str, Any] = {  # as opened, and as closed
+            "action_item_id": item_id,
+            "community_id": self.community,
+            "session_id": session_id,
+            "title": f"Follow up on {session_id}",
+            "owner_id": owner.id,
+        }
+        self.facts.add(opened, ActionItemOpened(**item))
         self.opened[item_id] = opened
         closed = opened + timedelta(days=self.rng.uniform(3, 60))
         if self.rng.random() < 0.7 and closed < self.end and owner.active_at(closed):
-            self.facts.add(
-                closed,
-                ActionItemClosed(
-                    action_item_id=item_id,
-                    community_id=self.community,
-                    session_id=session_id,
-                    title=title,
-                    owner_id=owner.id,
-                    outcome="done and written up",
-                ),
-            )
+            self.facts.add(closed, ActionItemClosed(**item, outcome="done and written up"))
             self.closed[item_id] = closed
             self.ledger.append(Entry(closed, owner.id, 2, 0))
 

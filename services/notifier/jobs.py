@@ -17,7 +17,6 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any, Literal
 
 import jwt
@@ -32,8 +31,9 @@ from tenacity import RetryCallState, Retrying, wait_random_exponential
 from services.notifier.adapters.chat import WebhookNotAllowed, WebhookPoster
 from services.notifier.adapters.deliveries import DeliveryLog, Outcome, dead_letter_value
 from services.notifier.adapters.directory import Directory
-from services.notifier.adapters.email import SmtpSender
+from services.notifier.adapters.email import Mail, SmtpSender
 from services.notifier.adapters.ical import invite
+from services.notifier.adapters.mime import Attachment
 from services.notifier.adapters.templates import email_content
 from services.notifier.domain.audience import EMAIL
 from services.notifier.domain.content import Message, message
@@ -403,7 +403,7 @@ class Dispatcher:
 
     # --- e-mail ---------------------------------------------------------------------------
 
-    async def _mail(self, record: Doc, profile: Doc, now: datetime) -> EmailMessage:
+    async def _mail(self, record: Doc, profile: Doc, now: datetime) -> Mail:
         member, community = record["member_id"], record["community_id"]
         context = dict(record["context"])
         if record["kind"] == "digest":
@@ -424,19 +424,12 @@ class Dispatcher:
             preferences_url=f"{self._mailing.links.notifier}/members/{member}/preferences",
             unsubscribe_url=unsubscribe,
         )
-        mail = self._senders.email.build(
-            to_name=str(profile.get("name") or member),
-            to_email=profile["email"],
-            content=content,
-            notification_id=record["_id"],
-        )
-        mail["List-Unsubscribe"] = f"<{unsubscribe}>"
-        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         method = {
             "session_scheduled": "REQUEST",
             "session_rescheduled": "REQUEST",
             "session_cancelled": "CANCEL",
         }.get(record["kind"])
+        calendar = None
         if method:
             session = context["session"]
             ics = invite(
@@ -447,14 +440,20 @@ class Dispatcher:
                 attendee=profile["email"],
                 stamp=now,
             )
-            mail.add_attachment(
-                ics,
-                maintype="text",
-                subtype="calendar",
-                filename="invite.ics",
-                params={"method": method},
+            calendar = Attachment(
+                ics, f'text/calendar; charset="utf-8"; method={method}', "invite.ics"
             )
-        return mail
+        return self._senders.email.build(
+            to_name=str(profile.get("name") or member),
+            to_email=profile["email"],
+            content=content,
+            notification_id=record["_id"],
+            headers=(
+                ("List-Unsubscribe", f"<{unsubscribe}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ),
+            attachment=calendar,
+        )
 
     def unsubscribe_token(self, member_id: str, community_id: str) -> str:
         claims = {"sub": member_id, "community": community_id, "purpose": UNSUBSCRIBE}

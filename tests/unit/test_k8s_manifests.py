@@ -102,6 +102,13 @@ def settings_class(name: str) -> type[ServiceSettings]:
     return settings
 
 
+def pod_settings(name: str, monkeypatch: pytest.MonkeyPatch, **changes: str) -> ServiceSettings:
+    """The service's settings as its pod reads them from `manifest_env`, with `changes`."""
+    for key, value in {**manifest_env(name), **changes}.items():
+        monkeypatch.setenv(key, value)
+    return settings_class(name)()
+
+
 def named_port(name: str, port_name: str) -> int:
     ports: dict[str, int] = {p["name"]: p["containerPort"] for p in container(name)["ports"]}
     return ports[port_name]
@@ -220,21 +227,17 @@ def test_service_selects_the_pods_and_targets_the_http_port(name: str) -> None:
 def test_settings_parse_from_the_configmap_and_deployment_env(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = manifest_env(name)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    settings = settings_class(name)()
+    settings = pod_settings(name, monkeypatch)
     assert settings.http_host == "0.0.0.0"
     assert settings.http_port == named_port(name, "http")
-    assert settings.kafka_bootstrap_servers == env["KAFKA_BOOTSTRAP_SERVERS"]
+    assert settings.kafka_bootstrap_servers == manifest_env(name)["KAFKA_BOOTSTRAP_SERVERS"]
 
 
 def test_notifier_chat_is_off_until_a_webhook_is_configured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in manifest_env("notifier").items():
-        monkeypatch.setenv(key, value)
-    settings = NotifierSettings()
+    settings = pod_settings("notifier", monkeypatch)
+    assert isinstance(settings, NotifierSettings)
     assert not settings.chat_webhook_url
     assert settings.chat_allowed_hosts == []
     assert settings.chat_allowed_networks == []
@@ -262,18 +265,15 @@ def test_configmap_declares_an_environment_that_is_not_local() -> None:
 def test_settings_from_the_manifests_refuse_the_public_default_token_secret(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for key, value in {**manifest_env(name), "AUTH_TOKEN_SECRET": LOCAL_AUTH_TOKEN_SECRET}.items():
-        monkeypatch.setenv(key, value)
     with pytest.raises(ValidationError, match="AUTH_TOKEN_SECRET is the public local default"):
-        settings_class(name)()
+        pod_settings(name, monkeypatch, AUTH_TOKEN_SECRET=LOCAL_AUTH_TOKEN_SECRET)
 
 
 def test_web_reads_the_services_through_their_cluster_services(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in manifest_env("web").items():
-        monkeypatch.setenv(key, value)
-    settings = WebSettings()
+    settings = pod_settings("web", monkeypatch)
+    assert isinstance(settings, WebSettings)
     assert not settings.dev_sign_in  # production: nobody signs in by picking a member id
     for name, url in settings.upstream_urls().items():
         (service,) = only("Service", name)

@@ -20,10 +20,14 @@ marked are simply due again when their leases expire. Those it had marked `sendi
 not have left: they are sent again, with the same identity (the e-mail's `Message-ID`, the
 webhook's `Idempotency-Key`), so a receiver can drop the repeat. Repeats are bounded by one wave.
 
-What is due is found without scanning the log: each record's id is added to the bucket of the
-minute it is due (`delivery_due`, `<YYYYMMDDHHMM>`), and a cursor (`dispatch_cursor`) says up
+What is due is found without scanning the log: each record's id is added to a bucket of the
+minute it is due (`delivery_due`, `<YYYYMMDDHHMM>:<n>`), and a cursor (`dispatch_cursor`) says up
 to which minute every record is settled. Dispatchers (one per replica) read the buckets from the
-cursor to now; a restarted or new replica picks up exactly where the cursor stands.
+cursor to now; a restarted or new replica picks up exactly where the cursor stands. A minute's
+ids are spread over buckets of at most `BUCKET_SIZE` (a count per minute, `delivery_due_counts`,
+hands out the places), and each record keeps the key of its bucket (`due_bucket`): the server
+rewrites a whole document on every change, so a busy minute in one growing array made every
+write to it cost the size of the backlog.
 """
 
 import contextlib
@@ -36,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson.errors import InvalidBSON
-from pymongo import UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 from redis.asyncio import Redis
@@ -56,6 +60,7 @@ ATTEMPTED = frozenset({"delivered", "failed", "retry_wait", "unknown"})  # logge
 INDEXED_PER_KEY = 500
 SETTLE_MARGIN = timedelta(minutes=2)  # buckets this recent are always read again
 CURSOR = "cursor"
+BUCKET_SIZE = 256
 
 
 def minute_key(at: datetime) -> str:
@@ -63,7 +68,22 @@ def minute_key(at: datetime) -> str:
 
 
 def minute_of(key: str) -> datetime:
-    return datetime.strptime(key, "%Y%m%d%H%M").replace(tzinfo=UTC)
+    return datetime.strptime(key[:12], "%Y%m%d%H%M").replace(tzinfo=UTC)
+
+
+def bucket_key(minute: str, place: int) -> str:
+    return f"{minute}:{place // BUCKET_SIZE:05d}"
+
+
+def bucket_of(record: Doc) -> str:
+    """The bucket the record was filed in (a record from before buckets were split: its
+    minute's)."""
+    return str(record.get("due_bucket") or minute_key(record["due_at"]))
+
+
+def _through(minute: str) -> str:
+    """The upper end of a key range that holds the buckets of `minute` (`:` sorts before `;`)."""
+    return minute + ";"
 
 
 @dataclass
@@ -79,12 +99,14 @@ class Outcome:
     due_at: datetime | None = None
     counted: bool = True
 
-    def changes(self, now: datetime) -> Doc:
+    def changes(self, now: datetime, bucket: str | None = None) -> Doc:
         update: Doc = {"state": self.state, "updated_at": now}
         if self.error is not None:
             update["error"] = self.error
         if self.due_at is not None:
             update["due_at"] = self.due_at
+        if bucket is not None:
+            update["due_bucket"] = bucket
         if not self.counted:
             update["attempt"] = max(self.record["attempt"] - 1, 0)
         changes: Doc = {"$set": update}
@@ -103,6 +125,7 @@ class DeliveryLog:
     def __init__(self, db: AsyncDatabase[Doc], redis: Redis, namespace: str, lease_s: int) -> None:
         self.records = db["deliveries"]
         self._due = db["delivery_due"]
+        self._due_counts = db["delivery_due_counts"]
         self._cursor = db["dispatch_cursor"]
         self._index = db["delivery_index"]
         self._digests = db["digests"]
@@ -127,13 +150,16 @@ class DeliveryLog:
             record["due_at"] = max(record.get("due_at") or now, now)
             record.setdefault("created_at", now)
             record["updated_at"] = now
-        await self._schedule((r["_id"], r["due_at"]) for r in records)
+        placed = await self._schedule((r["_id"], r["due_at"]) for r in records)
+        for record in records:
+            record["due_bucket"] = placed[record["_id"]]
         new = await insert_once(self.records, records)
         if new:
             await self._indexed(records)
         return new
 
-    async def _schedule(self, due: Iterable[tuple[str, datetime]]) -> None:
+    async def _schedule(self, due: Iterable[tuple[str, datetime]]) -> dict[str, str]:
+        """File each id in a bucket of the minute it is due; returns the bucket of each."""
         # The cursor exists before the first bucket does, at or before the real clock's minute:
         # a dispatcher never starts reading past a bucket that was written.
         start = minute_key(datetime.now(UTC) - SETTLE_MARGIN)
@@ -141,14 +167,34 @@ class DeliveryLog:
         by_minute: dict[str, list[str]] = {}
         for delivery_id, at in due:
             by_minute.setdefault(minute_key(at), []).append(delivery_id)
-        if by_minute:
+        placed: dict[str, str] = {}
+        for minute, ids in by_minute.items():
+            counted = await self._due_counts.find_one_and_update(
+                {"_id": minute},
+                {"$inc": {"n": len(ids)}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            first = (counted or {}).get("n", len(ids)) - len(ids)  # upserted: never None
+            placed |= {i: bucket_key(minute, first + offset) for offset, i in enumerate(ids)}
+        by_bucket: dict[str, list[str]] = {}
+        for delivery_id, bucket in placed.items():
+            by_bucket.setdefault(bucket, []).append(delivery_id)
+        if by_bucket:
             await self._due.bulk_write(
                 [
-                    UpdateOne({"_id": m}, {"$addToSet": {"ids": {"$each": ids}}}, upsert=True)
-                    for m, ids in by_minute.items()
+                    UpdateOne({"_id": b}, {"$addToSet": {"ids": {"$each": ids}}}, upsert=True)
+                    for b, ids in by_bucket.items()
                 ],
                 ordered=False,
             )
+        return placed
+
+    async def _buckets(self, first: str, last: str) -> list[Doc]:
+        """The buckets of the minutes from `first` to `last`, in order (the collection holds
+        only the buckets the cursor has not passed)."""
+        window = {"_id": {"$gte": first, "$lt": _through(last)}}
+        return await self._due.find(window).sort("_id", 1).to_list(None)
 
     async def _indexed(self, records: list[Doc]) -> None:
         keys: dict[str, list[str]] = {}
@@ -178,8 +224,8 @@ class DeliveryLog:
         while at <= now and len(keys) < 24 * 60:
             keys.append(minute_key(at))
             at += timedelta(minutes=1)
-        docs = await self._due.find({"_id": {"$in": keys}}).to_list(None)
-        ids = list(dict.fromkeys(i for d in sorted(docs, key=lambda d: d["_id"]) for i in d["ids"]))
+        docs = await self._buckets(keys[0], keys[-1]) if keys else []
+        ids = list(dict.fromkeys(i for d in docs for i in d["ids"]))
         # One read for the whole window: settled records and those due later are left out, so
         # a busy minute's bucket is not claimed record by record on every round.
         states = await self.records.find({"_id": {"$in": ids}}, {"state": 1, "due_at": 1}).to_list(
@@ -191,10 +237,9 @@ class DeliveryLog:
     async def advance(self, keys: list[str], now: datetime) -> None:
         """Move the cursor past the buckets whose records are all settled (final, or moved to a
         later bucket), leaving the last minutes to be read again."""
-        docs = {
-            d["_id"]: d.get("ids", [])
-            for d in await self._due.find({"_id": {"$in": keys}}).to_list(None)
-        }
+        docs: dict[str, list[str]] = {}
+        for d in await self._buckets(keys[0], keys[-1]) if keys else []:
+            docs.setdefault(d["_id"][:12], []).extend(d.get("ids", []))
         limit = minute_key(now - SETTLE_MARGIN)
         settled_through = None
         for key in keys:
@@ -215,7 +260,8 @@ class DeliveryLog:
             await self._cursor.update_one(
                 {"_id": CURSOR}, {"$max": {"minute": following}}, upsert=True
             )
-            await self._due.delete_many({"_id": {"$in": [k for k in keys if k <= settled_through]}})
+            await self._due.delete_many({"_id": {"$lt": _through(settled_through)}})
+            await self._due_counts.delete_many({"_id": {"$lte": settled_through}})
 
     async def claim(self, delivery_ids: list[str], now: datetime) -> list[Doc]:
         """The records that are due and whose lease this dispatcher took, in the order asked:
@@ -320,8 +366,9 @@ class DeliveryLog:
         within that minute."""
         if not outcomes:
             return
+        placed: dict[str, str] = {}
         if later := [(o.record["_id"], o.due_at) for o in outcomes if o.due_at]:
-            await self._schedule(later)
+            placed = await self._schedule(later)
         parked: dict[str, list[str]] = {}
         for o in outcomes:
             if o.state == "awaiting_address":
@@ -336,7 +383,10 @@ class DeliveryLog:
             )
         try:
             await self.records.bulk_write(
-                [UpdateOne({"_id": o.record["_id"]}, o.changes(now)) for o in outcomes],
+                [
+                    UpdateOne({"_id": o.record["_id"]}, o.changes(now, placed.get(o.record["_id"])))
+                    for o in outcomes
+                ],
                 ordered=False,
             )
         except BulkWriteError as e:  # the others were written; the refused ones are parked
@@ -354,8 +404,8 @@ class DeliveryLog:
                 # meanwhile files it again in this same minute's bucket, which a pull here
                 # would undo.
                 continue
-            bucket = minute_key(o.record["due_at"])
-            if o.due_at is None or minute_key(o.due_at) != bucket:
+            bucket = bucket_of(o.record)
+            if placed.get(o.record["_id"]) != bucket:  # unless filed in the same bucket again
                 leaving.setdefault(bucket, []).append(o.record["_id"])
         if leaving:
             await self._due.bulk_write(
@@ -372,10 +422,10 @@ class DeliveryLog:
         record = await self.records.find_one({"_id": delivery_id})
         if record is None or record["state"] not in ("failed", "unknown"):
             return False
-        await self._schedule([(delivery_id, now)])
+        placed = await self._schedule([(delivery_id, now)])
+        queued = {"state": "queued", "due_at": now, "updated_at": now, "attempt": 0}
         await self.records.update_one(
-            {"_id": delivery_id},
-            {"$set": {"state": "queued", "due_at": now, "updated_at": now, "attempt": 0}},
+            {"_id": delivery_id}, {"$set": {**queued, "due_bucket": placed[delivery_id]}}
         )
         return True
 
@@ -394,12 +444,11 @@ class DeliveryLog:
         released = [i for i in ids if states.get(i) == "awaiting_address"]
         deciding = {i for i in ids if states.get(i) in OPEN}
         if released:
-            await self._schedule((i, now) for i in released)
+            placed = await self._schedule((i, now) for i in released)
+            queued = {"state": "queued", "due_at": now, "updated_at": now}
             await self.records.bulk_write(
                 [
-                    UpdateOne(
-                        {"_id": i}, {"$set": {"state": "queued", "due_at": now, "updated_at": now}}
-                    )
+                    UpdateOne({"_id": i}, {"$set": {**queued, "due_bucket": placed[i]}})
                     for i in released
                 ],
                 ordered=False,

@@ -12,12 +12,14 @@ import functools
 import hashlib
 import time
 import unicodedata
-from email.headerregistry import Address
-from email.message import EmailMessage
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.utils import parseaddr
 
 import aiosmtplib
 from opentelemetry import trace
 
+from services.notifier.adapters.mime import Attachment, encoded_header, mailbox, mime_message
 from services.notifier.domain.messages import EmailContent, one_line
 from services.notifier.settings import NotifierSettings
 from shared.outbound import smtp_span
@@ -47,6 +49,15 @@ def message_id(notification_id: str, mail_from: str) -> str:
     return f"<cop.{digest}@{header_text(domain, 200)}>"
 
 
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """One message ready for the relay: its envelope recipient and its bytes."""
+
+    recipient: str
+    notification_id: str
+    data: bytes
+
+
 class SmtpSender:
     def __init__(
         self,
@@ -64,7 +75,8 @@ class SmtpSender:
     ) -> None:
         self._host = host
         self._port = port
-        self._from = mail_from
+        name, self._from_address = parseaddr(mail_from)
+        self._from = mailbox(name, self._from_address) if name else self._from_address
         self._new_client = functools.partial(  # each connection to the relay is opened so
             aiosmtplib.SMTP,
             hostname=host,
@@ -93,30 +105,45 @@ class SmtpSender:
         )
 
     def build(
-        self, *, to_name: str, to_email: str, content: EmailContent, notification_id: str
-    ) -> EmailMessage:
-        username, _, domain = to_email.rpartition("@")
-        message = EmailMessage()
-        message["From"] = self._from
-        message["To"] = Address(header_text(to_name, 100), username, domain)
-        message["Subject"] = header_text(content.subject)
-        message["Message-ID"] = message_id(notification_id, self._from)
-        message["X-Cop-Notification-Id"] = header_text(notification_id)
-        message.set_content(content.text)
-        message.add_alternative(content.html, subtype="html")
-        return message
+        self,
+        *,
+        to_name: str,
+        to_email: str,
+        content: EmailContent,
+        notification_id: str,
+        headers: Iterable[tuple[str, str]] = (),
+        attachment: Attachment | None = None,
+    ) -> Mail:
+        """The message's bytes; `headers` are added as they are (ASCII, already safe)."""
+        if not to_email.isprintable() or any(ch.isspace() for ch in to_email):
+            raise ValueError("a recipient address has no CR or LF, space or control character")
+        notification_id = header_text(notification_id)
+        data = mime_message(
+            (
+                ("From", self._from),
+                ("To", mailbox(header_text(to_name, 100), to_email)),
+                ("Subject", encoded_header(header_text(content.subject))),
+                ("Message-ID", message_id(notification_id, self._from_address)),
+                ("X-Cop-Notification-Id", notification_id),
+                *headers,
+            ),
+            text=content.text,
+            html=content.html,
+            attachment=attachment,
+        )
+        return Mail(to_email, notification_id, data)
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, mail: Mail) -> None:
+        options = [] if mail.recipient.isascii() else ["SMTPUTF8"]
         with smtp_span(
-            self._tracer,
-            host=self._host,
-            port=self._port,
-            notification_id=str(message["X-Cop-Notification-Id"]),
+            self._tracer, host=self._host, port=self._port, notification_id=mail.notification_id
         ):
             async with self._slots:
                 client = await self._connection()
                 try:
-                    await client.send_message(message)
+                    await client.sendmail(
+                        self._from_address, [mail.recipient], mail.data, mail_options=options
+                    )
                 except BaseException:
                     client.close()  # its state is unknown: never reused
                     raise

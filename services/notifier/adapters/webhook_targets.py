@@ -7,20 +7,21 @@ carries one) are refused unless a network in `allowed_networks` holds them (the 
 on 127.0.0.1, an in-cluster receiver).
 
 Checking a name once and connecting later would let a rebinding DNS server answer a public
-address to the check and a private one to the connection. `guarded_transport` closes that gap:
-its connections resolve the host themselves, connect only to addresses that pass, and check the
-peer address the socket is really connected to.
+address to the check and a private one to the connection. `guarded_session` closes that gap:
+its connector resolves the host itself for every new connection and connects only to the
+addresses that pass, and a request whose host is an address is checked before it leaves.
 """
 
 import asyncio
 import ipaddress
 import socket
+import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httpcore
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from services.notifier.settings import NotifierSettings
 
@@ -151,73 +152,71 @@ def networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
-class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
-    """Connects only to addresses the policy allows, resolving the name once, itself."""
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver for webhook hosts: only the addresses the policy allows, so the
+    connector connects to nothing else (it connects to exactly the addresses resolved here)."""
 
-    def __init__(
-        self, policy: TargetPolicy, inner: httpcore.AsyncNetworkBackend | None = None
-    ) -> None:
+    def __init__(self, policy: TargetPolicy) -> None:
         self._policy = policy
-        self._inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's backend interface)
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        options = list(socket_options or ())
-        failures: list[Exception] = []
-        for address in await self._policy.addresses(host, port):
-            try:
-                stream = await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=options,
-                )
-            except httpcore.ConnectError as e:
-                failures.append(e)
-                continue
-            peer = stream.get_extra_info("server_addr")
-            if not peer or not self._policy.address_allowed(str(peer[0])):
-                await stream.aclose()
-                raise TargetRefused(
-                    "address_not_allowed", f"connected to {peer!r}, which is not allowed"
-                )
-            return stream
-        raise httpcore.ConnectError(f"cannot connect to {host}:{port}: {failures}")
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in await self._policy.addresses(host, port)
+        ]
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's backend interface)
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise TargetRefused("scheme_not_allowed", "no webhook is posted to a Unix socket")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        return None
 
 
-def guarded_transport(
-    policy: TargetPolicy, *, verify: bool | str = True, limits: httpx.Limits | None = None
-) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose every connection goes through `GuardedNetworkBackend`.
+def guarded_session(
+    policy: TargetPolicy,
+    *,
+    timeout_s: float = 10.0,
+    connections: int = 100,
+    ssl: ssl_module.SSLContext | bool = True,
+) -> aiohttp.ClientSession:
+    """An aiohttp session whose requests and connections go only where `policy` allows.
 
-    Use it with `trust_env=False` (a proxy from the environment would connect instead) and
-    without following redirects. A refused target raises `TargetRefused` from the request."""
-    limits = limits or httpx.Limits()
-    transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
-    # httpx takes no network backend of its own: swap in a pool built like its own, with ours.
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=GuardedNetworkBackend(policy),
+    Every request's host must be on the allowlist and, when it is an address, allowed (an
+    address in the URL never reaches a resolver); a name is resolved by `GuardedResolver` for
+    each new connection (no DNS cache: a name that resolves elsewhere the second time is
+    checked again). Proxies from the environment are ignored; callers must not follow
+    redirects."""
+
+    async def allowed_target(
+        request: aiohttp.ClientRequest, send: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        host = request.url.host or ""
+        if not policy.host_allowed(host):
+            raise TargetRefused("host_not_allowed", f"host {host} is not on the allowlist")
+        if _is_address(host) and not policy.address_allowed(host):
+            raise TargetRefused("address_not_allowed", f"{host} is not a public address")
+        return await send(request)
+
+    connector = aiohttp.TCPConnector(
+        resolver=GuardedResolver(policy), use_dns_cache=False, limit=connections, ssl=ssl
     )
-    return transport
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=timeout_s),
+        trust_env=False,
+        middlewares=(allowed_target,),
+    )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True

@@ -187,24 +187,23 @@ def router(
         fields = await checked_form(request)
         member_id = fields.get("member_id", "").strip()[:64]
         target = local_path(fields.get("next"))
+        refusal = None
         if not pages.env.globals["dev_sign_in"]:
-            context = {
-                "next": target,
-                "member_id": member_id,
-                "errors": {
-                    "form": "development sign-in is off here; sign in with your organisation"
-                },
-            }
-            return render(request, "sign_in.html", context, status_code=403)
-        if not is_member_id(member_id):
-            context = {
-                "next": target,
-                "member_id": member_id,
-                "errors": {
-                    "member_id": "a member id: letters, digits, '.', '_' or '-', at most 64"
-                },
-            }
-            return render(request, "sign_in.html", context, status_code=422)
+            refusal = (
+                403,
+                "form",
+                "development sign-in is off here; sign in with your organisation",
+            )
+        elif not is_member_id(member_id):
+            refusal = (
+                422,
+                "member_id",
+                "a member id: letters, digits, '.', '_' or '-', at most 64",
+            )
+        if refusal:
+            code, field, message = refusal
+            context = {"next": target, "member_id": member_id, "errors": {field: message}}
+            return render(request, "sign_in.html", context, status_code=code)
         response = RedirectResponse(target, status_code=303)
         sessions.sign_in(response, member_id)
         return response

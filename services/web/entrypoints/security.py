@@ -107,7 +107,7 @@ class EdgeHeaders(BaseHTTPMiddleware):
     """Security headers on every answer, and a CSRF nonce cookie for a browser that has none."""
 
     def __init__(self, app: object, sessions: Sessions) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
+        super().__init__(app)  # type: ignore[arg-type]  # Starlette wants its ASGIApp protocol; add_middleware passes the app untyped
         self.sessions = sessions
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:

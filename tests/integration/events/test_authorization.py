@@ -15,6 +15,7 @@ from shared.settings import ServiceSettings
 from tests.integration.apps import bearer
 from tests.integration.events.conftest import EventsApp
 from tests.integration.events.test_sessions import iso, schedule
+from tests.problems import problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -54,9 +55,7 @@ async def as_member(
 
 
 def forbidden(response: httpx.Response, code: str) -> None:
-    assert response.status_code == 403, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
+    problem = problem_of(response, 403)
     assert problem["code"] == code
     assert problem["type"] == f"urn:cop:problem:events:{code}"
     assert problem["status"] == 403
@@ -220,9 +219,7 @@ async def test_a_signed_token_whose_subject_is_not_a_member_id_is_401_not_500(
         response = await events.client.request(
             method, url, json={}, headers={"Authorization": f"Bearer {token}"}
         )
-        assert response.status_code == 401, response.text
-        assert response.headers["content-type"] == "application/problem+json"
-        assert response.json()["type"] == "urn:cop:problem:auth:unauthenticated"
+        assert problem_of(response, 401)["type"] == "urn:cop:problem:auth:unauthenticated"
 
 
 async def test_a_token_that_lives_longer_than_the_maximum_is_401(events: EventsApp) -> None:

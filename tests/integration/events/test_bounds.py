@@ -22,6 +22,7 @@ from tests.integration.events.conftest import EventsApp
 from tests.integration.events.inbound import auth, register, structured_event, topic
 from tests.integration.events.test_sessions import iso, schedule
 from tests.integration.kafka_io import body, headers, read_all
+from tests.problems import problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -33,9 +34,7 @@ def ids(count: int, prefix: str = "ghost") -> list[str]:
 
 
 def named_fields(response: Any) -> list[str]:
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    return [e["field"] for e in response.json()["errors"]]
+    return [e["field"] for e in problem_of(response, 422)["errors"]]
 
 
 CHARTER = {"purpose": "Share how we test"}

@@ -19,6 +19,7 @@ from tests.integration.events.inbound import (
     topic,
 )
 from tests.integration.kafka_io import body, headers, read_all
+from tests.problems import fields, problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -88,11 +89,9 @@ async def test_an_invalid_event_gets_problem_json_with_every_wrong_field_and_a_r
     key = await register(infra, events, "survey-bot", [FEEDBACK])
     event = {**feedback_event("survey-bot", member_id="", rating=9), "id": "f-1"}
     response = await events.client.post("/ingest", json=event, headers=auth(key))
-    assert response.status_code == 422
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
+    problem = problem_of(response, 422)
     assert problem["detail"] == f"invalid data for {FEEDBACK}"
-    assert {e["field"] for e in problem["errors"]} == {"data.member_id", "data.rating"}
+    assert fields(problem) == {"data.member_id", "data.rating"}
     (rejected,) = await read_all(
         infra.kafka_bootstrap_servers, topic(events, Topic.INBOUND_REJECTED), expect=1
     )
@@ -160,7 +159,7 @@ async def test_a_batch_reports_each_event_and_one_bad_event_does_not_sink_it(
         "accepted", "rejected", "accepted", "duplicate", "rejected", "accepted",
     ]  # fmt: skip
     # Every wrong field at once: the data's, and the key that is not the data's member_id.
-    assert {e["field"] for e in result["results"][1]["errors"]} == {
+    assert fields(result["results"][1]) == {
         "data.name", "data.email", "partitionkey",
     }  # fmt: skip
     assert result["results"][4]["reason"] == "an event must be a JSON object"
@@ -217,8 +216,7 @@ async def test_the_rate_limit_per_source_answers_429_with_retry_after(
     limited = await events.client.post(
         "/ingest", json=[profile_event("noisy") for _ in range(6)], headers=auth(noisy)
     )
-    assert limited.status_code == 429
-    assert limited.headers["content-type"] == "application/problem+json"
+    problem_of(limited, 429)
     assert 1 <= int(limited.headers["retry-after"]) <= 60
     within = await events.client.post(
         "/ingest", json=[profile_event("noisy") for _ in range(5)], headers=auth(noisy)

@@ -14,6 +14,7 @@ from tests.integration.apps import bearer
 from tests.integration.events.conftest import EventsApp
 from tests.integration.idempotency import assert_answered_once, assert_replayed, documented_keys
 from tests.integration.kafka_io import published_count
+from tests.problems import problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -109,9 +110,7 @@ async def test_the_same_key_with_another_body_is_refused(events: EventsApp) -> N
     key = new_key()
     assert (await post(events, "/communities", COMMUNITY, key)).status_code == 202
     other = await post(events, "/communities", {**COMMUNITY, "name": "Another guild"}, key)
-    assert other.status_code == 422
-    assert other.headers["content-type"] == "application/problem+json"
-    problem = other.json()
+    problem = problem_of(other, 422)
     assert problem["code"] == "idempotency_key_reused"
     assert problem["errors"][0]["field"] == "header.idempotency-key"
     assert problem["type"] == "urn:cop:problem:idempotency:key-reused"

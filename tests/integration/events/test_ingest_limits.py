@@ -26,6 +26,7 @@ from tests.integration.events.inbound import (
     topic,
 )
 from tests.integration.kafka_io import assert_nothing_on, body, headers, read_all
+from tests.problems import fields, problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -44,55 +45,36 @@ EDGES = [
 BROKER_LIMIT = 100_000  # `KAFKA_MAX_RECORD_BYTES` of the `small_broker` events service
 
 
-def event(source: str, event_type: str, data: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    return structured_event(source, event_type, data["community_id"], data, **changes)
-
-
-def scheduled(source: str, **data: Any) -> dict[str, Any]:
-    return event(
-        source,
-        SCHEDULED,
+# Each type's data unless a test says otherwise: the field that takes a new id, and the rest.
+SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
+    SCHEDULED: (
+        "session_id",
         {
-            "session_id": f"s-{uuid.uuid4().hex[:8]}",
-            "community_id": "c1",
             "title": "Journal club",
             "format": "journal_club",
             "starts_at": "2026-12-03T12:00:00Z",
             "duration_minutes": 45,
             "facilitator_id": "ada",
-            **data,
         },
-    )
+    ),
+    ACTION_ITEM: ("action_item_id", {"title": "Try mob programming", "owner_id": "ada"}),
+    PUBLISHED: (
+        "artifact_id",
+        {"kind": "pattern", "title": "Strangler fig", "body_markdown": "", "author_ids": ["ada"]},
+    ),
+}
 
 
-def action_item(source: str, **data: Any) -> dict[str, Any]:
-    return event(
-        source,
-        ACTION_ITEM,
-        {
-            "action_item_id": f"a-{uuid.uuid4().hex[:8]}",
-            "community_id": "c1",
-            "title": "Try mob programming",
-            "owner_id": "ada",
-            **data,
-        },
-    )
+def event(source: str, event_type: str, **data: Any) -> dict[str, Any]:
+    """An event of community c1 with the sample data of its type; `data` replaces fields."""
+    id_field, sample = SAMPLES[event_type]
+    payload = {id_field: f"{id_field[0]}-{uuid.uuid4().hex[:8]}", "community_id": "c1", **sample}
+    return structured_event(source, event_type, "c1", {**payload, **data})
 
 
 def artifact(source: str, size: int) -> dict[str, Any]:
     """An artifact whose JSON is about `size` bytes, most of it its Markdown body."""
-    return event(
-        source,
-        PUBLISHED,
-        {
-            "artifact_id": f"art-{uuid.uuid4().hex[:8]}",
-            "community_id": "c1",
-            "kind": "pattern",
-            "title": "Strangler fig",
-            "body_markdown": "x" * (size - 300),
-            "author_ids": ["ada"],
-        },
-    )
+    return event(source, PUBLISHED, body_markdown="x" * (size - 300))
 
 
 async def ingest_artifact(
@@ -121,10 +103,6 @@ async def rejections(infra: Infrastructure, events: EventsApp, expect: int = 1) 
     )
 
 
-def fields(problem: dict[str, Any]) -> set[str]:
-    return {e["field"] for e in problem["errors"]}
-
-
 # --- deeply nested JSON ---
 
 
@@ -141,9 +119,7 @@ async def test_deeply_nested_json_gets_400_problem_json_and_is_recorded(
         "/ingest", content=DEEPLY_NESTED, headers={"content-type": content_type, **auth(key)}
     )
 
-    assert response.status_code == 400, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
+    problem = problem_of(response, 400)
     assert problem["detail"] == "body nested too deeply"
     assert fields(problem) == {"body"}
     (rejected,) = await rejections(infra, events)
@@ -176,21 +152,23 @@ async def test_deeply_nested_data_in_binary_mode_names_data(
 
 @pytest.mark.parametrize("edge", EDGES)
 @pytest.mark.parametrize(
-    ("make", "change", "field"),
+    ("event_type", "change", "field"),
     [
-        (scheduled, "time", "time"),
-        (scheduled, "starts_at", "data.starts_at"),
-        (action_item, "due", "data.due"),
+        (SCHEDULED, "time", "time"),
+        (SCHEDULED, "starts_at", "data.starts_at"),
+        (ACTION_ITEM, "due", "data.due"),
     ],
     ids=["time", "starts_at", "due"],
 )
 async def test_a_time_at_the_end_of_the_calendar_gets_422_naming_the_field(
-    infra: Infrastructure, events: EventsApp, edge: str, make: Any, change: str, field: str
+    infra: Infrastructure, events: EventsApp, edge: str, event_type: str, change: str, field: str
 ) -> None:
     key = await register(infra, events, "calendar", [SCHEDULED, ACTION_ITEM])
-    sent = make("calendar") if change == "time" else make("calendar", **{change: edge})
+    sent = event("calendar", event_type)
     if change == "time":
         sent["time"] = edge
+    else:
+        sent["data"][change] = edge
 
     response = await events.client.post("/ingest", json=sent, headers=auth(key))
 
@@ -204,7 +182,7 @@ async def test_a_time_at_the_end_of_the_calendar_on_cop_inbound_is_rejected(
     infra: Infrastructure, events: EventsApp
 ) -> None:
     await register(infra, events, "calendar", [SCHEDULED])
-    sent = scheduled("calendar", starts_at=EDGES[1])
+    sent = event("calendar", SCHEDULED, starts_at=EDGES[1])
     sent["time"] = EDGES[0]
 
     await events.send_inbound(sent)
@@ -218,7 +196,7 @@ async def test_a_session_in_the_calendars_first_year_on_cop_inbound_is_rejected_
     infra: Infrastructure, events: EventsApp
 ) -> None:
     await register(infra, events, "calendar", [SCHEDULED])
-    sent = scheduled("calendar", starts_at="0001-01-01T00:00:00Z")
+    sent = event("calendar", SCHEDULED, starts_at="0001-01-01T00:00:00Z")
 
     await events.send_inbound(sent)
 
@@ -237,9 +215,7 @@ async def test_an_event_larger_than_the_broker_accepts_gets_413_and_is_recorded_
 ) -> None:
     big, response = await ingest_artifact(infra, small_broker, 150_000)
 
-    assert response.status_code == 413, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
+    problem = problem_of(response, 413)
     assert problem["detail"] == "event too large"
     assert fields(problem) == {"event"}
     (rejected,) = await rejections(infra, small_broker)

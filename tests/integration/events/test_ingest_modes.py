@@ -30,6 +30,7 @@ from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp
 from tests.integration.events.inbound import PROFILE, auth, register, topic
 from tests.integration.kafka_io import body, headers, read_all
+from tests.problems import fields, problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -81,14 +82,17 @@ async def post(events: EventsApp, key: str, headers: dict[str, str], content: by
     return await events.client.post("/ingest", content=content, headers={**headers, **auth(key)})
 
 
-async def produce(bootstrap: str, topic_name: str, message: Any) -> None:
-    """Send an SDK KafkaMessage (either API's) as it is: key, headers and value."""
+async def produce_inbound(infra: Infrastructure, events: EventsApp, message: Any) -> None:
+    """Send an SDK KafkaMessage (either API's) to `cop.inbound` as it is: key, headers, value."""
     key = message.key.encode() if isinstance(message.key, str) else message.key
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(
-            topic_name, message.value, key=key, headers=list(message.headers.items())
+            topic(events, Topic.INBOUND),
+            message.value,
+            key=key,
+            headers=list(message.headers.items()),
         )
     finally:
         await producer.stop()
@@ -108,7 +112,11 @@ async def routed_profiles(infra: Infrastructure, events: EventsApp, expect: int)
     )
 
 
-def assert_routed(record: Any, event: SdkEvent | V1Event, source: str) -> None:
+async def routed_once(
+    infra: Infrastructure, events: EventsApp, event: SdkEvent | V1Event, source: str
+) -> Any:
+    """The one record on the domain topic: `event` from `source`, keyed by its member."""
+    (record,) = await routed_profiles(infra, events, expect=1)
     assert record.key == member_of(event).encode()
     assert headers(record)["ce_type"] == PROFILE
     routed = body(record)
@@ -116,6 +124,15 @@ def assert_routed(record: Any, event: SdkEvent | V1Event, source: str) -> None:
     assert routed["id"] == platform_id(source, id_of(event))
     assert routed["source"] == source
     assert routed["data"]["member_id"] == member_of(event)
+    return record
+
+
+async def rejected_once(infra: Infrastructure, events: EventsApp) -> Any:
+    """The one record on `cop.inbound.rejected`."""
+    (rejected,) = await read_all(
+        infra.kafka_bootstrap_servers, topic(events, Topic.INBOUND_REJECTED), expect=1
+    )
+    return rejected
 
 
 # --- HTTP ---
@@ -135,8 +152,7 @@ async def test_an_event_in_either_http_mode_made_by_the_sdk_is_accepted_and_rout
     assert response.status_code == 202, response.text
     assert response.json()["id"] == id_of(event)
     assert response.json()["event_id"] == platform_id(source, id_of(event))
-    (record,) = await routed_profiles(infra, events, expect=1)
-    assert_routed(record, event, source)
+    record = await routed_once(infra, events, event, source)
     assert body(record)["time"] == event.get_attributes()["time"].isoformat().replace("+00:00", "Z")
 
 
@@ -150,8 +166,7 @@ async def test_a_binary_mode_event_from_the_v1_sdk_is_accepted(
     response = await post(events, key, request_headers, content)
 
     assert response.status_code == 202, response.text
-    (record,) = await routed_profiles(infra, events, expect=1)
-    assert_routed(record, event, "directory")
+    await routed_once(infra, events, event, "directory")
 
 
 async def test_a_binary_mode_resend_is_a_duplicate_of_the_structured_original(
@@ -178,12 +193,9 @@ async def test_a_binary_mode_event_with_wrong_fields_gets_422_naming_every_one(
 
     response = await post(events, key, request_headers, content)
 
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert {e["field"] for e in response.json()["errors"]} == {"data.email", "partitionkey"}
-    (rejected,) = await read_all(
-        infra.kafka_bootstrap_servers, topic(events, Topic.INBOUND_REJECTED), expect=1
-    )
+    problem = problem_of(response, 422)
+    assert fields(problem) == {"data.email", "partitionkey"}
+    rejected = await rejected_once(infra, events)
     assert body(rejected)["event"]["id"] == id_of(event)  # rebuilt from the ce- headers
     assert body(rejected)["event"]["data"]["email"] == "not-an-email"
 
@@ -228,9 +240,7 @@ async def test_an_event_format_other_than_json_gets_415(
         events, key, {"content-type": "application/cloudevents+avro"}, b"\x00\x01"
     )
 
-    assert response.status_code == 415
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["errors"][0]["field"] == "content-type"
+    assert problem_of(response, 415)["errors"][0]["field"] == "content-type"
 
 
 # --- Kafka: cop.inbound ---
@@ -242,14 +252,9 @@ async def test_a_structured_mode_record_made_by_the_sdk_on_cop_inbound_is_routed
     await register(infra, events, "calendar", [PROFILE])
     event = sdk_event("calendar")
 
-    await produce(
-        infra.kafka_bootstrap_servers,
-        topic(events, Topic.INBOUND),
-        ce_kafka.to_structured(event, JSONFormat()),
-    )
+    await produce_inbound(infra, events, ce_kafka.to_structured(event, JSONFormat()))
 
-    (record,) = await routed_profiles(infra, events, expect=1)
-    assert_routed(record, event, "calendar")
+    await routed_once(infra, events, event, "calendar")
 
 
 async def test_a_binary_mode_record_on_cop_inbound_is_routed(
@@ -261,10 +266,9 @@ async def test_a_binary_mode_record_on_cop_inbound_is_routed(
     message = ce_kafka.to_binary(event, JSONFormat())
     assert "ce_id" in message.headers
 
-    await produce(infra.kafka_bootstrap_servers, topic(events, Topic.INBOUND), message)
+    await produce_inbound(infra, events, message)
 
-    (record,) = await routed_profiles(infra, events, expect=1)
-    assert_routed(record, event, "calendar")
+    await routed_once(infra, events, event, "calendar")
 
     await events.wait_member(
         member_of(event), what="the binary-mode profile in the events projection"
@@ -280,10 +284,9 @@ async def test_a_v1_sdk_binary_record_keyed_by_its_partitionkey_on_cop_inbound_i
     message = v1_kafka.to_binary(event)
     assert "ce_partitionkey" not in message.headers
 
-    await produce(infra.kafka_bootstrap_servers, topic(events, Topic.INBOUND), message)
+    await produce_inbound(infra, events, message)
 
-    (record,) = await routed_profiles(infra, events, expect=1)
-    assert_routed(record, event, "calendar")
+    await routed_once(infra, events, event, "calendar")
 
 
 async def test_an_invalid_binary_mode_record_on_cop_inbound_is_rejected_naming_every_field(
@@ -295,18 +298,14 @@ async def test_an_invalid_binary_mode_record_on_cop_inbound_is_rejected_naming_e
     message = ce_kafka.to_binary(event, JSONFormat())
     message_headers = {**message.headers, "ce_partitionkey": b"wrong"}
 
-    await produce(
-        infra.kafka_bootstrap_servers,
-        topic(events, Topic.INBOUND),
-        ce_kafka.KafkaMessage(headers=message_headers, key=None, value=message.value),
+    await produce_inbound(
+        infra, events, ce_kafka.KafkaMessage(headers=message_headers, key=None, value=message.value)
     )
 
-    (rejected,) = await read_all(
-        infra.kafka_bootstrap_servers, topic(events, Topic.INBOUND_REJECTED), expect=1
-    )
+    rejected = await rejected_once(infra, events)
     record = body(rejected)
     assert record["reason"] == f"invalid data for {PROFILE}"
-    assert {e["field"] for e in record["errors"]} == {"data.name", "partitionkey"}
+    assert fields(record) == {"data.name", "partitionkey"}
     assert record["source"] == "calendar"
     assert record["event"]["id"] == id_of(event)
     assert headers(rejected)["cop_via"] == "kafka"
@@ -318,15 +317,9 @@ async def test_a_record_from_an_unregistered_source_names_its_other_wrong_fields
     member = f"m-{uuid.uuid4().hex[:8]}"
     event = sdk_event("stranger", member, data=profile(member, email="nope"))
 
-    await produce(
-        infra.kafka_bootstrap_servers,
-        topic(events, Topic.INBOUND),
-        ce_kafka.to_structured(event, JSONFormat()),
-    )
+    await produce_inbound(infra, events, ce_kafka.to_structured(event, JSONFormat()))
 
-    (rejected,) = await read_all(
-        infra.kafka_bootstrap_servers, topic(events, Topic.INBOUND_REJECTED), expect=1
-    )
+    rejected = await rejected_once(infra, events)
     assert body(rejected)["reason"] == "unregistered source"
-    assert {e["field"] for e in body(rejected)["errors"]} == {"source", "data.email"}
+    assert fields(body(rejected)) == {"source", "data.email"}
     assert json.loads(rejected.value)["event"]["source"] == "stranger"

@@ -5,6 +5,7 @@ import pytest
 
 from tests.integration.apps import bearer
 from tests.integration.events.conftest import EventsApp
+from tests.problems import problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +55,7 @@ async def test_anonymous_callers_see_nothing_and_unknown_members_are_404(
     anonymous = await events.client.get("/members/ann", headers={"Authorization": ""})
     assert anonymous.status_code == 401
     unknown = await events.client.get("/members/nobody", headers=bearer("bob"))
-    assert unknown.status_code == 404
-    assert unknown.headers["content-type"] == "application/problem+json"
+    problem_of(unknown, 404)
 
 
 async def test_the_openapi_document_shows_both_profiles(events: EventsApp) -> None:

@@ -15,6 +15,7 @@ from tests.infra import Infrastructure
 from tests.integration.apps import bearer, drop_database, listening, settings_for
 from tests.integration.events.conftest import EventsApp
 from tests.integration.events.inbound import FEEDBACK, PROFILE, auth, profile_event
+from tests.problems import problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -51,10 +52,9 @@ async def test_a_name_already_registered_is_refused_with_409_even_once_revoked(
     )
     assert first.status_code == 201
     again = await events.client.post("/sources", json={"name": "wiki", "types": [FEEDBACK]})
-    assert again.status_code == 409
-    assert again.headers["content-type"] == "application/problem+json"
-    assert again.json()["type"] == "urn:cop:problem:sources:already-registered"
-    assert again.json()["detail"] == "source 'wiki' is already registered"
+    problem = problem_of(again, 409)
+    assert problem["type"] == "urn:cop:problem:sources:already-registered"
+    assert problem["detail"] == "source 'wiki' is already registered"
     assert (await events.client.post("/sources/wiki/revoke")).status_code == 204
     revived = await events.client.post("/sources", json={"name": "wiki", "types": [PROFILE]})
     assert revived.status_code == 409
@@ -84,9 +84,7 @@ async def test_a_wrong_registration_is_422_naming_the_field_and_registers_nothin
     events: EventsApp, body: dict[str, Any], field: str, message: str
 ) -> None:
     response = await events.client.post("/sources", json=body)
-    assert response.status_code == 422
-    assert response.headers["content-type"] == "application/problem+json"
-    (error,) = response.json()["errors"]
+    (error,) = problem_of(response, 422)["errors"]
     assert error["field"] == field
     assert error["message"].startswith(message)
     assert (await events.client.get("/sources")).json() == []

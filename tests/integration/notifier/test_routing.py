@@ -271,19 +271,22 @@ def html_of(mail: EmailMessage) -> str:
     return str(part.get_content())
 
 
-def invitation(mail: EmailMessage) -> tuple[str, Calendar, Event]:
-    """The text/calendar part: its Content-Type `method`, the calendar and its one event."""
+def invitation(mail: EmailMessage, method: str) -> Event:
+    """The one event of the text/calendar part, whose Content-Type and calendar both say
+    `method`."""
     parts = [p for p in mail.walk() if p.get_content_type() == "text/calendar"]
     assert len(parts) == 1, f"{len(parts)} text/calendar parts"
     part = parts[0]
+    assert part.get_param("method") == method
     raw = part.get_payload(decode=True)
     assert isinstance(raw, bytes)
     calendar = Calendar.from_ical(raw)
+    assert calendar["METHOD"] == method
     events = calendar.walk("VEVENT")
     assert len(events) == 1
     event = events[0]
     assert isinstance(event, Event)
-    return str(part.get_param("method")), calendar, event
+    return event
 
 
 def assert_multipart_with_unsubscribe(mail: EmailMessage) -> None:
@@ -337,14 +340,16 @@ async def test_session_invite_is_a_request_then_a_higher_sequence_then_a_cancel_
     starts = minute(datetime.now(UTC)) + timedelta(days=3)
     moved = starts + timedelta(days=1, hours=2)
 
+    async def invited(cause: CloudEvent, subject: str, method: str) -> Event:
+        """Send `cause`; the watcher gets one e-mail `subject` with an invitation."""
+        await notifier.send(cause)
+        mail = await one_mail(sinks, watcher, subject)
+        assert_multipart_with_unsubscribe(mail)
+        assert f"/members/{watcher}/preferences" in text_of(mail)
+        return invitation(mail, method)
+
     first = scheduled(session, community, starts, facilitator=host, title=title)
-    await notifier.send(first)
-    invite = await one_mail(sinks, watcher, f"New session: {title}")
-    assert_multipart_with_unsubscribe(invite)
-    assert f"/members/{watcher}/preferences" in text_of(invite)
-    method, calendar, event = invitation(invite)
-    assert method == "REQUEST"
-    assert calendar["METHOD"] == "REQUEST"
+    event = await invited(first, f"New session: {title}", "REQUEST")
     uid = str(event["UID"])
     assert session in uid
     assert event.decoded("SEQUENCE") == 0
@@ -354,23 +359,13 @@ async def test_session_invite_is_a_request_then_a_higher_sequence_then_a_cancel_
     assert address(watcher) in str(event["ATTENDEE"])
 
     second = rescheduled(session, community, moved)
-    await notifier.send(second)
-    update = await one_mail(sinks, watcher, f"Moved: {title}")
-    assert_multipart_with_unsubscribe(update)
-    method, calendar, event = invitation(update)
-    assert method == "REQUEST"
-    assert calendar["METHOD"] == "REQUEST"
+    event = await invited(second, f"Moved: {title}", "REQUEST")
     assert str(event["UID"]) == uid
     assert event.decoded("SEQUENCE") == 1
     assert event.decoded("DTSTART") == moved
 
     third = cancelled(session, community)
-    await notifier.send(third)
-    cancel = await one_mail(sinks, watcher, f"Cancelled: {title}")
-    assert_multipart_with_unsubscribe(cancel)
-    method, calendar, event = invitation(cancel)
-    assert method == "CANCEL"
-    assert calendar["METHOD"] == "CANCEL"
+    event = await invited(third, f"Cancelled: {title}", "CANCEL")
     assert str(event["UID"]) == uid
     assert str(event["STATUS"]) == "CANCELLED"
     assert event.decoded("SEQUENCE") > 1
@@ -557,8 +552,7 @@ async def test_a_cancellation_goes_out_during_quiet_hours(notifier: Notifier, si
     await notifier.send(invite, cancel)
 
     mail = await one_mail(sinks, sleeper, f"Cancelled: {title}")
-    method, _, event = invitation(mail)
-    assert method == "CANCEL"
+    event = invitation(mail, "CANCEL")
     assert str(event["STATUS"]) == "CANCELLED"
     assert "venue closed" in text_of(mail)
     (held,) = [

@@ -16,6 +16,7 @@ from tests.infra import Infrastructure
 from tests.integration.apps import bearer, drop_database, serving, serving_anew, settings_for
 from tests.integration.kafka_io import produce_event
 from tests.integration.polling import eventually
+from tests.problems import fields, problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -100,9 +101,7 @@ async def test_redelivered_event_is_counted_once(
 async def test_self_kudos_is_refused_with_problem_json(recognition: Recognition) -> None:
     someone = member()
     response = await recognition.client.post("/kudos", json=kudos_body(someone, someone))
-    assert response.status_code == 409
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
+    problem = problem_of(response, 409)
     assert problem["code"] == "self_kudos"
     assert problem["type"] == "urn:cop:problem:kudos:self_kudos"
     assert problem["status"] == 409
@@ -113,10 +112,7 @@ async def test_invalid_request_names_every_wrong_field(recognition: Recognition)
         "/kudos",
         json={"from_id": "ok", "to_ids": [], "community_id": "c", "message": "", "value_tag": "X!"},
     )
-    assert response.status_code == 422
-    assert response.headers["content-type"] == "application/problem+json"
-    fields = {e["field"] for e in response.json()["errors"]}
-    assert {"to_ids", "message", "value_tag"} <= fields
+    assert {"to_ids", "message", "value_tag"} <= fields(problem_of(response, 422))
 
 
 async def test_allowance_is_enforced_per_period_and_refusals_do_not_use_it(

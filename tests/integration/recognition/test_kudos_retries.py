@@ -17,6 +17,7 @@ from tests.infra import Infrastructure
 from tests.integration.apps import bearer, serving_anew, settings_for
 from tests.integration.idempotency import assert_answered_once, assert_replayed, documented_keys
 from tests.integration.kafka_io import published_count
+from tests.problems import problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -80,10 +81,9 @@ async def test_the_same_key_for_another_kudos_is_refused(recognition: Recognitio
     giver, receiver, key = member(), member(), str(uuid.uuid4())
     assert (await recognition.give(giver, key, receiver)).status_code == 202
     other = await recognition.give(giver, key, member())
-    assert other.status_code == 422
-    assert other.headers["content-type"] == "application/problem+json"
-    assert other.json()["code"] == "idempotency_key_reused"
-    assert other.json()["errors"] == [
+    problem = problem_of(other, 422)
+    assert problem["code"] == "idempotency_key_reused"
+    assert problem["errors"] == [
         {"field": "header.idempotency-key", "message": "used for another request"}
     ]
 

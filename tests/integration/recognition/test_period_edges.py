@@ -16,6 +16,7 @@ from services.recognition.bootstrap import bootstrap
 from services.recognition.settings import RecognitionSettings
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer, drop_database, listening, serving, settings_for
+from tests.problems import problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -91,9 +92,7 @@ async def client(settings: RecognitionSettings) -> AsyncIterator[httpx.AsyncClie
 
 
 def assert_names(response: httpx.Response, parameter: str) -> None:
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
+    problem = problem_of(response, 422)
     assert problem["status"] == 422
     assert [e["field"] for e in problem["errors"]] == [f"query.{parameter}"], problem
 

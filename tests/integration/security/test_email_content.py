@@ -218,8 +218,7 @@ async def test_member_text_adds_no_header_or_recipient_and_no_markup_by_mail_or_
     kudos_mails = await until(both_kudos, "the two kudos e-mails")
     assert_no_injected_header(invite, mailbox, to, f"New session: {TITLE}")
     assert_html_escaped(invite, ESCAPED_SCRIPT, ESCAPED_IMG)
-    method, _, event = invitation(invite)
-    assert method == "REQUEST"
+    event = invitation(invite, "REQUEST")
     attendees = event.get("ATTENDEE")
     attendees = attendees if isinstance(attendees, list) else [attendees]
     assert [str(a) for a in attendees] == [f"mailto:{to}"], "an attendee was added"

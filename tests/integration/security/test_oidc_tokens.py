@@ -21,6 +21,7 @@ from shared.auth import Caller, OidcVerifier, auth_from_settings, bearer_auth
 from shared.http import install_problem_handlers
 from shared.settings import ServiceSettings
 from tests.http_stubs import JsonHandler, serving_in_thread
+from tests.problems import problem_of
 
 # PyJWT's RSA needs `cryptography`, which the project's dependencies do not bring yet.
 rsa = pytest.importorskip(
@@ -115,10 +116,8 @@ async def ask(app: FastAPI, token: str) -> httpx.Response:
 
 
 def assert_401(response: httpx.Response, detail: str) -> None:
-    assert response.status_code == 401, response.text
-    assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["www-authenticate"] == "Bearer"
-    problem = response.json()
+    problem = problem_of(response, 401)
     assert problem["type"] == "urn:cop:problem:auth:unauthenticated"
     assert problem["detail"] == detail
 
@@ -240,8 +239,7 @@ async def test_a_discovery_document_naming_another_issuer_is_not_trusted(issuer:
 async def test_an_issuer_that_cannot_be_reached_is_503_not_401_or_500(issuer: Issuer) -> None:
     issuer.up = False
     response = await ask(app_for(oidc_settings(issuer)), issuer.sign("k1"))
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"] == "application/problem+json"
+    problem_of(response, 503)
     assert response.headers["retry-after"] == "5"
     issuer.up = True  # it comes back: the next request is checked
     assert (await ask(app_for(oidc_settings(issuer)), issuer.sign("k1"))).status_code == 200

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from services.notifier.adapters.chat import sign
-from services.notifier.adapters.email import SmtpSender
+from services.notifier.adapters.email import Mail, SmtpSender
 from services.notifier.adapters.templates import email_content
 from services.notifier.adapters.webhook_targets import TargetPolicy
 from services.notifier.domain.content import message as notice
@@ -296,12 +296,12 @@ SENDER = SmtpSender(host="smtp.invalid", port=25, mail_from="CoP <noreply@cop.ex
 CONTENT = EmailContent(subject="Ann gave you kudos", text="plain <script> text", html="<p>html</p>")
 
 
-def _build(to_name: str = "Bob Builder", to_email: str = "bob@example.com") -> EmailMessage:
+def _build(to_name: str = "Bob Builder", to_email: str = "bob@example.com") -> Mail:
     return SENDER.build(to_name=to_name, to_email=to_email, content=CONTENT, notification_id="n1")
 
 
-def _reparsed(message: EmailMessage) -> EmailMessage:
-    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+def _reparsed(message: Mail) -> EmailMessage:
+    parsed = email.message_from_bytes(message.data, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
 
@@ -339,6 +339,7 @@ def test_header_injection_in_the_recipient_name_adds_no_header(name: str) -> Non
     assert "\n" not in address.display_name
     assert "\r" not in address.display_name
     assert not any(line.lower().startswith(b"bcc:") for line in message.as_bytes().splitlines())
+    assert b"\r\nBcc:" not in _build(to_name=name).data
 
 
 def test_recipient_name_with_address_syntax_stays_a_display_name() -> None:

@@ -26,42 +26,29 @@ def judged(from_id: str, to_ids: list[str], tag: str, left: int = 3) -> list[tup
     return [(v.member_id, v.verdict) for v in verdicts(screened, counted)]
 
 
-def test_distinct_other_recipients_are_counted_in_order() -> None:
-    assert judged("g", ["a", "b"], "mentoring") == [("a", V.COUNTED), ("b", V.COUNTED)]
-
-
-def test_self_comes_before_an_unknown_tag() -> None:
-    assert judged("g", ["g", "a"], "bogus") == [("g", V.SELF_KUDOS), ("a", V.UNKNOWN_VALUE_TAG)]
-
-
-def test_an_unknown_tag_comes_before_a_duplicate() -> None:
-    assert judged("g", ["a", "a"], "bogus") == [
-        ("a", V.UNKNOWN_VALUE_TAG),
-        ("a", V.UNKNOWN_VALUE_TAG),
-    ]
-
-
-def test_a_repeated_recipient_is_a_duplicate_and_uses_no_allowance() -> None:
-    assert judged("g", ["a", "a", "b"], "mentoring", left=2) == [
-        ("a", V.COUNTED),
-        ("a", V.DUPLICATE_RECIPIENT),
-        ("b", V.COUNTED),
-    ]
-
-
-def test_a_duplicate_comes_before_the_allowance() -> None:
-    assert judged("g", ["a", "a"], "mentoring", left=0) == [
-        ("a", V.ALLOWANCE_EXHAUSTED),
-        ("a", V.DUPLICATE_RECIPIENT),
-    ]
-
-
-def test_recipients_beyond_the_allowance_are_exhausted() -> None:
-    assert judged("g", ["a", "b", "c"], "mentoring", left=2) == [
-        ("a", V.COUNTED),
-        ("b", V.COUNTED),
-        ("c", V.ALLOWANCE_EXHAUSTED),
-    ]
+@pytest.mark.parametrize(
+    ("to_ids", "tag", "left", "expected"),
+    [
+        (["a", "b"], "mentoring", 3, [V.COUNTED, V.COUNTED]),
+        (["g", "a"], "bogus", 3, [V.SELF_KUDOS, V.UNKNOWN_VALUE_TAG]),
+        (["a", "a"], "bogus", 3, [V.UNKNOWN_VALUE_TAG, V.UNKNOWN_VALUE_TAG]),
+        (["a", "a", "b"], "mentoring", 2, [V.COUNTED, V.DUPLICATE_RECIPIENT, V.COUNTED]),
+        (["a", "a"], "mentoring", 0, [V.ALLOWANCE_EXHAUSTED, V.DUPLICATE_RECIPIENT]),
+        (["a", "b", "c"], "mentoring", 2, [V.COUNTED, V.COUNTED, V.ALLOWANCE_EXHAUSTED]),
+    ],
+    ids=[
+        "distinct-other-recipients-are-counted-in-order",
+        "self-comes-before-an-unknown-tag",
+        "an-unknown-tag-comes-before-a-duplicate",
+        "a-repeated-recipient-is-a-duplicate-and-uses-no-allowance",
+        "a-duplicate-comes-before-the-allowance",
+        "recipients-beyond-the-allowance-are-exhausted",
+    ],
+)
+def test_each_recipient_gets_the_verdict_of_the_first_rule_it_meets(
+    to_ids: list[str], tag: str, left: int, expected: list[V]
+) -> None:
+    assert judged("g", to_ids, tag, left) == list(zip(to_ids, expected, strict=True))
 
 
 def test_allowance_follows_the_judging_order_and_ignores_a_repeated_entry() -> None:

@@ -101,15 +101,25 @@ def kafka_recorders(made: Made) -> dict[str, type]:
     """Stand-ins for aiokafka's admin, consumer and producer and FastStream's broker: an empty
     cluster where every topic has one partition."""
 
-    class Admin:
-        def __init__(self, **options: Any) -> None:
-            made.kafka.append(("admin", options))
+    class Client(_AsyncContext):
+        """Records the options it is made with; starting and stopping it does nothing."""
+
+        kind = ""
+
+        def __init__(self, *topics: str, **options: Any) -> None:
+            made.kafka.append((self.kind, options))
 
         async def start(self) -> None:
             pass
 
+        async def stop(self) -> None:
+            pass
+
         async def close(self) -> None:
             pass
+
+    class Admin(Client):
+        kind = "admin"
 
         async def describe_topics(self, topics: list[str]) -> list[dict[str, Any]]:
             return [{"topic": t, "partitions": [{"partition": 0}]} for t in topics]
@@ -123,15 +133,8 @@ def kafka_recorders(made: Made) -> dict[str, type]:
         async def create_topics(self, topics: list[Any]) -> Any:
             return SimpleNamespace(topic_errors=[(t.name, 0) for t in topics])
 
-    class Consumer(_AsyncContext):
-        def __init__(self, *topics: str, **options: Any) -> None:
-            made.kafka.append(("consumer", options))
-
-        async def start(self) -> None:
-            pass
-
-        async def stop(self) -> None:
-            pass
+    class Consumer(Client):
+        kind = "consumer"
 
         def assign(self, partitions: list[TopicPartition]) -> None:
             pass
@@ -151,15 +154,8 @@ def kafka_recorders(made: Made) -> dict[str, type]:
         async def commit(self, offsets: dict[TopicPartition, int]) -> None:
             pass
 
-    class Producer:
-        def __init__(self, **options: Any) -> None:
-            made.kafka.append(("producer", options))
-
-        async def start(self) -> None:
-            pass
-
-        async def stop(self) -> None:
-            pass
+    class Producer(Client):
+        kind = "producer"
 
         async def send_and_wait(self, topic: str, value: bytes, **kw: Any) -> None:
             pass
