@@ -8,7 +8,7 @@ data: facts are inserted under a unique `_id`, and state documents change by wri
 redelivered, in-order suffix of a partition leaves as they were.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,11 @@ from shared.together import await_all
 MAX_BULK_STATEMENTS = 32
 Write = UpdateOne | InsertOne[dict[str, Any]] | DeleteOne
 DUPLICATE_KEY = 11000
+
+
+# Ids per `{_id: {$in: [...]}}` read: mongo-java-server's cost grows faster than the list (64 ids
+# 3 ms, 500 ids 26 ms, 5,000 ids 1.1 s measured here), and a slow read holds up the collection.
+IDS_PER_READ = 256
 
 
 def mongo_options(settings: ServiceSettings) -> dict[str, Any]:
@@ -108,6 +113,26 @@ async def insert_once(
         # Counted from the errors: mongo-java-server's nInserted includes the failed ones.
         return len(docs) - len(errors)
     return len(result.inserted_ids)
+
+
+async def find_by_ids(
+    collection: AsyncCollection[dict[str, Any]],
+    ids: Sequence[Any],
+    projection: Mapping[str, Any] | None = None,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The documents with these ids, read `IDS_PER_READ` ids at a time: each read's documents
+    in turn (a caller may stop early)."""
+    for start in range(0, len(ids), IDS_PER_READ):
+        wanted = list(ids[start : start + IDS_PER_READ])
+        yield await collection.find({"_id": {"$in": wanted}}, projection).to_list(None)
+
+
+async def all_by_ids(
+    collection: AsyncCollection[dict[str, Any]],
+    ids: Sequence[Any],
+    projection: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    return [d async for docs in find_by_ids(collection, ids, projection) for d in docs]
 
 
 class StagedWrites:

@@ -45,7 +45,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 from redis.asyncio import Redis
 
-from shared.mongo import insert_once
+from shared.mongo import all_by_ids, find_by_ids, insert_once
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
@@ -61,6 +61,7 @@ INDEXED_PER_KEY = 500
 SETTLE_MARGIN = timedelta(minutes=2)  # buckets this recent are always read again
 CURSOR = "cursor"
 BUCKET_SIZE = 256
+ROUND = 1024  # open records a dispatch round reads at the most
 
 
 def minute_key(at: datetime) -> str:
@@ -69,6 +70,10 @@ def minute_key(at: datetime) -> str:
 
 def minute_of(key: str) -> datetime:
     return datetime.strptime(key[:12], "%Y%m%d%H%M").replace(tzinfo=UTC)
+
+
+def _open_by(record: Doc, now: datetime) -> bool:
+    return record["state"] not in SETTLED and record["due_at"] <= now
 
 
 def bucket_key(minute: str, place: int) -> str:
@@ -215,8 +220,10 @@ class DeliveryLog:
 
     # --- dispatching ----------------------------------------------------------------------
 
-    async def due_ids(self, now: datetime) -> tuple[list[str], list[str]]:
-        """Record ids in the buckets from the cursor up to now, and those buckets' keys."""
+    async def due_ids(self, now: datetime, limit: int = ROUND) -> tuple[list[str], list[str]]:
+        """Open record ids in the buckets from the cursor up to now, the earliest first and
+        about `limit` of them (a round costs what it sends, not the backlog), and the minutes
+        of those buckets."""
         cursor = await self._cursor.find_one({"_id": CURSOR})
         start = minute_of(cursor["minute"]) if cursor else datetime.now(UTC) - SETTLE_MARGIN
         keys: list[str] = []
@@ -226,12 +233,13 @@ class DeliveryLog:
             at += timedelta(minutes=1)
         docs = await self._buckets(keys[0], keys[-1]) if keys else []
         ids = list(dict.fromkeys(i for d in docs for i in d["ids"]))
-        # One read for the whole window: settled records and those due later are left out, so
-        # a busy minute's bucket is not claimed record by record on every round.
-        states = await self.records.find({"_id": {"$in": ids}}, {"state": 1, "due_at": 1}).to_list(
-            None
-        )
-        open_now = {r["_id"] for r in states if r["state"] not in SETTLED and r["due_at"] <= now}
+        # Settled records and those due later are left out, so a busy minute's bucket is not
+        # claimed record by record on every round.
+        open_now: set[str] = set()
+        async for states in find_by_ids(self.records, ids, {"state": 1, "due_at": 1}):
+            open_now |= {r["_id"] for r in states if _open_by(r, now)}
+            if len(open_now) >= limit:
+                break
         return [i for i in ids if i in open_now], keys
 
     async def advance(self, keys: list[str], now: datetime) -> None:
@@ -246,12 +254,13 @@ class DeliveryLog:
             if key >= limit:
                 break
             ids = docs.get(key, [])
-            records = await self.records.find(
-                {"_id": {"$in": ids}}, {"state": 1, "due_at": 1}
-            ).to_list(None)
-            open_here = [
-                r for r in records if r["state"] not in SETTLED and minute_key(r["due_at"]) <= key
-            ]
+            open_here = False
+            async for records in find_by_ids(self.records, ids, {"state": 1, "due_at": 1}):
+                if any(
+                    r["state"] not in SETTLED and minute_key(r["due_at"]) <= key for r in records
+                ):
+                    open_here = True
+                    break
             if open_here:
                 break
             settled_through = key
@@ -437,10 +446,7 @@ class DeliveryLog:
         ids = list((parked or {}).get("ids", []))
         if not ids:
             return 0
-        states = {
-            r["_id"]: r["state"]
-            for r in await self.records.find({"_id": {"$in": ids}}, {"state": 1}).to_list(None)
-        }
+        states = {r["_id"]: r["state"] for r in await all_by_ids(self.records, ids, {"state": 1})}
         released = [i for i in ids if states.get(i) == "awaiting_address"]
         deciding = {i for i in ids if states.get(i) in OPEN}
         if released:
@@ -480,7 +486,7 @@ class DeliveryLog:
             key = f"member:{member_id}" if member_id else "recent"
         doc = await self._index.find_one({"_id": key})
         ids = list(doc.get("ids", [])) if doc else []
-        found = await self.records.find({"_id": {"$in": ids}}, {"context": 0}).to_list(None)
+        found = await all_by_ids(self.records, ids, {"context": 0})
         if member_id:
             found = [d for d in found if d.get("member_id") == member_id]
         found.sort(key=lambda d: d["created_at"], reverse=True)

@@ -2,7 +2,8 @@
 
 Built from the topics (a projection, dropped and rebuilt by a replay):
 - `profiles` (`<member>`): name, e-mail, timezone, team — the newest by event time.
-- `rosters` (`<community>`): each member's joins and leaves, keyed by event; the latest wins.
+- `rosters` (`<community>`): each member's latest join or leave (by time, then event), one
+  entry a member: a roster grows with the community, not with its history.
 - `sessions` (`<session>`): what an invite and a reminder need, with the invite's SEQUENCE.
 - `artifact_tags` (`<artifact>`), `leaders` (`<community>`).
 
@@ -17,9 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.notifier.domain.preferences import Preferences
-from shared.mongo import MergedUpdates, latest_change
+from shared.keys import field_key
+from shared.mongo import MergedUpdates, all_by_ids, latest_change
 
 Doc = dict[str, Any]
 PROJECTION = ("profiles", "rosters", "sessions", "artifact_tags", "leaders")
@@ -50,10 +53,30 @@ class Directory:
     async def membership(
         self, community_id: str, member_id: str, key: str, at: datetime, joined: bool
     ) -> None:
-        path = f"m.{key}"
-        await self.rosters.update_one(
-            {"_id": community_id}, {"$set": {path: [at, member_id, joined]}}, upsert=True
-        )
+        """Keep the member's entry if this join or leave is later than the one it holds
+        (idempotent, and in any order: a redelivered or older event changes nothing)."""
+        slot = f"latest.{field_key(member_id)}"
+        entry = {"member": member_id, "at": at, "key": key, "joined": joined}
+        later = {
+            "$or": [
+                {f"{slot}.at": {"$exists": False}},
+                {f"{slot}.at": {"$lt": at}},
+                {f"{slot}.at": at, f"{slot}.key": {"$lt": key}},
+            ]
+        }
+        for _ in range(2):
+            changed = await self.rosters.update_one(
+                {"_id": community_id, **later}, {"$set": {slot: entry}}
+            )
+            if changed.matched_count:
+                return
+            try:  # no roster yet, or it holds a later entry for this member
+                await self.rosters.insert_one(
+                    {"_id": community_id, "latest": {field_key(member_id): entry}}
+                )
+                return
+            except DuplicateKeyError:
+                continue  # it exists: once more, in case another replica just created it
 
     async def save_session(self, session_id: str, fields: Doc) -> None:
         await self.sessions.update_one({"_id": session_id}, {"$set": fields}, upsert=True)
@@ -71,17 +94,21 @@ class Directory:
     # --- reads ----------------------------------------------------------------------------
 
     async def people(self, member_ids: Iterable[str]) -> dict[str, Doc]:
-        docs = await self.profiles.find({"_id": {"$in": list(set(member_ids))}}).to_list(None)
+        docs = await all_by_ids(self.profiles, list(set(member_ids)))
         return {d["_id"]: d for d in docs}
 
     async def members(self, community_id: str) -> set[str]:
         """The community's members now: those whose latest join or leave is a join."""
         doc = await self.rosters.find_one({"_id": community_id}) or {}
-        latest_by_member: dict[str, tuple[datetime, bool]] = {}
-        for at, member, joined in doc.get("m", {}).values():
-            if member not in latest_by_member or at >= latest_by_member[member][0]:
-                latest_by_member[member] = (at, joined)
-        return {m for m, (_, joined) in latest_by_member.items() if joined}
+        latest: dict[str, tuple[datetime, str, bool]] = {}
+        # `m`: entries written by earlier versions (one per event), until a replay rebuilds.
+        for key, (at, member, joined) in doc.get("m", {}).items():
+            if member not in latest or (at, key) >= latest[member][:2]:
+                latest[member] = (at, key, joined)
+        for e in doc.get("latest", {}).values():
+            if e["member"] not in latest or (e["at"], e["key"]) >= latest[e["member"]][:2]:
+                latest[e["member"]] = (e["at"], e["key"], e["joined"])
+        return {m for m, (_, _, joined) in latest.items() if joined}
 
     async def session(self, session_id: str) -> Doc | None:
         return await self.sessions.find_one({"_id": session_id})
@@ -98,7 +125,7 @@ class Directory:
     # --- settings -------------------------------------------------------------------------
 
     async def prefs(self, member_ids: Iterable[str]) -> dict[str, Preferences]:
-        docs = await self.preferences.find({"_id": {"$in": list(set(member_ids))}}).to_list(None)
+        docs = await all_by_ids(self.preferences, list(set(member_ids)))
         return {d["_id"]: Preferences.model_validate(d["prefs"]) for d in docs}
 
     async def save_prefs(self, member_id: str, prefs: Preferences) -> None:
