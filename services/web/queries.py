@@ -10,15 +10,25 @@ from typing import Any, Generic, TypeVar
 
 from services.web.adapters.upstream import Down, Ok, Refused, Reply, Upstreams
 from services.web.domain.health import (
+    REVIEW_METRICS,
     Arrow,
     Dashboard,
+    Figure,
     arrow,
     dashboard,
+    definition,
+    figures,
+    is_quarter,
+    label,
     months_back,
+    previous_quarter,
+    quarter_months,
+    quarters_back,
 )
 
 T = TypeVar("T")
 DASHBOARD_MONTHS = 12
+REVIEW_QUARTERS = 8  # quarters a reader can choose from, the one in progress included
 LEADERBOARD_PERIODS = ("month", "quarter", "all")
 
 
@@ -90,6 +100,25 @@ class HealthPage:
     name: Part[str]
     board: Part[Dashboard]
     alerts: Part[list[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One community in the quarterly review: its figures and the alerts raised that quarter."""
+
+    community: Mapping[str, Any]
+    figures: Part[list[Figure]]
+    alerts: Part[list[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class QuarterlyReview:
+    quarter: str
+    previous: str
+    in_progress: bool
+    choices: list[str]
+    metrics: list[tuple[str, str, str]]  # (metric, label, definition), in the review's order
+    rows: Part[list[ReviewRow]]
 
 
 class NotFound(Exception):
@@ -191,3 +220,35 @@ class PageQueries:
             Part(dashboard(months, board.value or [])) if board.ok else Part(missing=board.missing),
             _part(alerts, "alerts"),
         )
+
+    async def review(self, quarter: str = "", today: date | None = None) -> QuarterlyReview:
+        """Every community side by side for one quarter (by default the last one that ended),
+        in name order: never ranked."""
+        choices = quarters_back(today or _today(), REVIEW_QUARTERS)
+        quarter = quarter if is_quarter(quarter) and quarter in choices else choices[1]
+        metrics = [(m, label(m), definition(m)) for m in REVIEW_METRICS]
+        listed = await self.up.get("events", "/communities", params={"size": 100})
+        rows: Part[list[ReviewRow]]
+        if isinstance(listed, Ok):
+            ordered = sorted(listed.data["items"], key=lambda c: str(c.get("name", "")).lower())
+            rows = Part(list(await asyncio.gather(*(self._row(c, quarter) for c in ordered))))
+        else:
+            rows = _part(listed)
+        return QuarterlyReview(
+            quarter, previous_quarter(quarter), quarter == choices[0], choices, metrics, rows
+        )
+
+    async def _row(self, community: Mapping[str, Any], quarter: str) -> ReviewRow:
+        path = f"/communities/{community['community_id']}"
+        health, alerts = await asyncio.gather(
+            self.up.get("recognition", f"{path}/health", params={"period": quarter}),
+            self.up.get("recognition", f"{path}/alerts"),
+        )
+        numbers: Part[list[Figure]] = _part(health)
+        if isinstance(health, Ok):
+            numbers = Part(figures(health.data["metrics"], health.data["previous"]["metrics"]))
+        raised = _part(alerts, "alerts")
+        if raised.ok:
+            periods = {quarter, *quarter_months(quarter)}
+            raised = Part([a for a in raised.value or [] if a.get("period") in periods])
+        return ReviewRow(community, numbers, raised)

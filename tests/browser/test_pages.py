@@ -1,5 +1,6 @@
 """A member's way through the pages in a real browser, and what the pages must never do."""
 
+import base64
 import re
 
 import httpx
@@ -7,7 +8,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from copctl.devstack.processes import stop
 from tests.browser.conftest import World, poll, screenshot
@@ -196,6 +197,51 @@ def test_health_dashboard_shows_every_metric_as_chart_and_table(
     assert csv.status_code == 200
     assert csv.text.splitlines()[0].startswith("month,members,new_members,")
     screenshot(driver, "health")
+
+
+def test_the_quarterly_review_shows_each_community_beside_the_quarter_before_and_prints(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web, recognition = platform.urls["web"], platform.urls["recognition"]
+    driver.get(f"{web}/review")
+    quarters = [
+        o.get_attribute("value") or ""
+        for o in driver.find_elements(By.CSS_SELECTOR, "#quarter option")
+    ]
+    assert len(quarters) == 8
+    selected = driver.find_element(By.CSS_SELECTOR, "#quarter option[selected]")
+    assert selected.get_attribute("value") == quarters[1], "the last quarter that ended"
+    # The quarter in progress, chosen as a reader would: this community's activity is in it.
+    Select(driver.find_element(By.ID, "quarter")).select_by_value(quarters[0])
+    driver.find_element(By.CSS_SELECTOR, ".period-picker button").click()
+    section = wait(driver).until(
+        ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f"section.review[data-community='{world.community}']")
+        )
+    )
+    answer = httpx.get(
+        f"{recognition}/communities/{world.community}/health", params={"period": quarters[0]}
+    ).json()
+    rows = section.find_elements(By.CSS_SELECTOR, "tr[data-metric]")
+    assert [r.get_attribute("data-metric") for r in rows][:2] == ["members", "participation_rate"]
+    for row in rows:
+        metric = row.get_attribute("data-metric") or ""
+        assert float(row.get_attribute("data-value") or "nan") == answer["metrics"][metric]
+        before = answer["previous"]["metrics"][metric]
+        assert float(row.get_attribute("data-previous") or "nan") == before
+    assert answer["metrics"]["members"] >= 1
+    names = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "section.review h2")]
+    assert names == sorted(names, key=str.lower), "in name order, never ranked"
+    screenshot(driver, "review")
+
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not driver.find_element(By.CSS_SELECTOR, "header.top").is_displayed()
+        assert not driver.find_element(By.CSS_SELECTOR, ".period-picker").is_displayed()
+        pdf = driver.execute_cdp_cmd("Page.printToPDF", {"printBackground": False})
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert base64.b64decode(pdf["data"]).startswith(b"%PDF-")
 
 
 def test_a_stopped_service_blanks_only_its_parts(

@@ -113,3 +113,82 @@ def to_csv(board: Dashboard) -> str:
 
 def _csv_number(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
+
+
+# --- the quarterly review -------------------------------------------------------------------
+
+REVIEW_METRICS = (
+    "members",
+    "participation_rate",
+    "sessions_held",
+    "avg_attendance",
+    "facilitators_last6",
+    "artifacts_published",
+    "cross_team_reuses",
+    "avg_rating",
+    "applied_share",
+    "action_closure_rate",
+)
+"""The numbers a sponsor reads first, in this order; the health dashboard has every metric."""
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
+
+
+def is_quarter(key: str) -> bool:
+    return len(key) == 7 and key[:4].isdigit() and key[4:6] == "-Q" and key[6] in "1234"
+
+
+def previous_quarter(key: str) -> str:
+    year, q = int(key[:4]), int(key[6])
+    return f"{year - 1:04d}-Q4" if q == 1 else f"{year:04d}-Q{q - 1}"
+
+
+def quarters_back(day: date, count: int) -> list[str]:
+    """The `count` quarters ending with `day`'s, newest first."""
+    keys = [quarter_of(day)]
+    while len(keys) < count:
+        keys.append(previous_quarter(keys[-1]))
+    return keys
+
+
+def quarter_months(key: str) -> list[str]:
+    first = (int(key[6]) - 1) * 3 + 1
+    return [f"{key[:4]}-{m:02d}" for m in range(first, first + 3)]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One metric of one community for a quarter, beside the quarter before."""
+
+    metric: str
+    label: str
+    definition: str
+    value: float
+    previous: float
+    arrow: Arrow
+
+    @property
+    def shown(self) -> str:
+        return shown(self.metric, self.value)
+
+    @property
+    def shown_previous(self) -> str:
+        return shown(self.metric, self.previous)
+
+
+def figures(now: Mapping[str, Any], before: Mapping[str, Any]) -> list[Figure]:
+    """The review's metrics from two answers of `/health` (this quarter's and the one before)."""
+    current, previous = HealthMetrics.model_validate(now), HealthMetrics.model_validate(before)
+    return [
+        Figure(
+            metric,
+            label(metric),
+            definition(metric),
+            float(getattr(current, metric)),
+            float(getattr(previous, metric)),
+            arrow(float(getattr(current, metric)), float(getattr(previous, metric))),
+        )
+        for metric in REVIEW_METRICS
+    ]

@@ -140,6 +140,12 @@ def router(
             headers={"content-disposition": f'attachment; filename="{community_id}-health.csv"'},
         )
 
+    @api.get("/review")
+    async def review(
+        request: Request, quarter: Annotated[str, Query(max_length=16)] = ""
+    ) -> Response:
+        return render(request, "review.html", {"review": await queries.review(quarter)})
+
     @api.get("/kudos")
     async def kudos_form(
         request: Request,

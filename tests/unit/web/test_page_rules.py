@@ -5,7 +5,20 @@ from datetime import date
 import pytest
 
 from services.web.domain.forms import KUDOS_CODE_FIELDS, field_errors
-from services.web.domain.health import arrow, dashboard, definition, months_back, shown, to_csv
+from services.web.domain.health import (
+    REVIEW_METRICS,
+    arrow,
+    dashboard,
+    definition,
+    figures,
+    is_quarter,
+    months_back,
+    previous_quarter,
+    quarter_months,
+    quarters_back,
+    shown,
+    to_csv,
+)
 from services.web.domain.text import highlights_only, safe_url
 from shared.community_health import METRICS, HealthMetrics
 
@@ -86,3 +99,29 @@ def test_web_links_are_kept() -> None:
 def test_snippets_keep_only_their_highlights() -> None:
     cleaned = highlights_only('<mark>pact</mark> <img src=x onerror="x()"><script>y()</script>')
     assert cleaned == "<mark>pact</mark> "
+
+
+def test_quarters_go_back_across_a_year_and_name_their_months() -> None:
+    assert quarters_back(date(2027, 2, 10), 3) == ["2027-Q1", "2026-Q4", "2026-Q3"]
+    assert previous_quarter("2027-Q1") == "2026-Q4"
+    assert quarter_months("2026-Q4") == ["2026-10", "2026-11", "2026-12"]
+    assert [is_quarter(q) for q in ("2026-Q4", "2026-Q5", "2026-10", "26-Q1")] == [
+        True,
+        False,
+        False,
+        False,
+    ]
+
+
+def test_review_figures_follow_the_review_order_beside_the_quarter_before() -> None:
+    zero = dict.fromkeys(METRICS, 0)
+    now = {**zero, "members": 12, "participation_rate": 0.5, "avg_rating": 4.25}
+    before = {**zero, "members": 10, "participation_rate": 0.5, "avg_rating": 4.5}
+    by_metric = {f.metric: f for f in figures(now, before)}
+    assert list(by_metric) == list(REVIEW_METRICS)
+    assert (by_metric["members"].shown, by_metric["members"].shown_previous) == ("12", "10")
+    assert by_metric["members"].arrow == "up"
+    assert by_metric["participation_rate"].arrow == "flat"
+    assert by_metric["participation_rate"].shown == "50.0%"
+    assert by_metric["avg_rating"].arrow == "down"
+    assert by_metric["sessions_held"].arrow == "none"

@@ -43,7 +43,9 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.mark.parametrize("path", ["/", "/communities/guild", "/communities/guild/health"])
+@pytest.mark.parametrize(
+    "path", ["/", "/communities/guild", "/communities/guild/health", "/review"]
+)
 def test_a_failing_service_blanks_only_its_parts(client: TestClient, path: str) -> None:
     page = client.get(path)
     assert page.status_code == 200
