@@ -32,7 +32,6 @@ from services.notifier.adapters.chat import WebhookNotAllowed, WebhookPoster
 from services.notifier.adapters.deliveries import DeliveryLog, Outcome, dead_letter_value
 from services.notifier.adapters.directory import Directory
 from services.notifier.adapters.email import Mail, SmtpSender
-from services.notifier.adapters.ical import invite
 from services.notifier.adapters.mime import Attachment
 from services.notifier.adapters.templates import email_content
 from services.notifier.domain.audience import EMAIL
@@ -40,6 +39,7 @@ from services.notifier.domain.content import Message, message
 from services.notifier.domain.messages import chat_payload
 from services.notifier.domain.preferences import UNSUBSCRIBE, Preferences, quiet_until
 from services.notifier.settings import NotifierSettings
+from shared.calendar import session_ics
 from shared.events.catalog import ChannelKind, NotificationDelivered, NotificationFailed
 from shared.events.envelope import new_event
 from shared.events.topics import dlq_topic
@@ -432,7 +432,7 @@ class Dispatcher:
         calendar = None
         if method:
             session = context["session"]
-            ics = invite(
+            ics = session_ics(
                 session,
                 method=method,
                 sequence=int(session.get("sequence", 0)),

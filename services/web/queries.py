@@ -121,8 +121,20 @@ class QuarterlyReview:
     rows: Part[list[ReviewRow]]
 
 
+@dataclass(frozen=True)
+class SessionPage:
+    session_id: str
+    session: Mapping[str, Any]
+    community: Part[Mapping[str, Any]]
+    minutes: Part[Mapping[str, Any]]
+
+
 class NotFound(Exception):
     """The page's subject does not exist (the service said 404)."""
+
+
+class Unavailable(Exception):
+    """The page's subject is held by a service that is not answering: the page says so."""
 
 
 class PageQueries:
@@ -252,3 +264,19 @@ class PageQueries:
             periods = {quarter, *quarter_months(quarter)}
             raised = Part([a for a in raised.value or [] if a.get("period") in periods])
         return ReviewRow(community, numbers, raised)
+
+    async def session(self, session_id: str, token: str | None = None) -> SessionPage:
+        """A session with its attendance and feedback summary (the viewer's token lets the
+        facilitator and the leader see a summary that others see only from a few feedbacks
+        on), its community and its minutes."""
+        found = await self.up.get("events", f"/sessions/{session_id}", token=token)
+        if isinstance(found, Refused) and found.status == 404:
+            raise NotFound(session_id)
+        if not isinstance(found, Ok):
+            raise Unavailable(_part(found).missing or "events is not answering")
+        session = found.data
+        community, minutes = await asyncio.gather(
+            self.up.get("events", f"/communities/{session['community_id']}"),
+            self.up.get("knowledge", f"/sessions/{session_id}/minutes"),
+        )
+        return SessionPage(session_id, session, _part(community), _part(minutes))

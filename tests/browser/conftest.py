@@ -5,6 +5,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -44,6 +45,8 @@ class World:
     leader: str
     member: str
     artifact_title: str
+    session: str
+    session_starts: datetime
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +117,24 @@ def world(platform: Platform) -> World:
             return found.status_code == 200 and found.json()["total"] > 0
 
         poll(searchable, what="the artifact in knowledge's search")
-    return World(community, leader, member, title)
+        starts = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0)
+        scheduled = http.post(
+            f"{urls['events']}/communities/{community}/sessions?wait=true",
+            headers=bearer(leader),
+            json={
+                "session_id": f"demo-{suffix}",
+                "title": "Demo day: what we shipped",
+                "format": "demo_day",
+                "starts_at": starts.isoformat(),
+                "duration_minutes": 45,
+                "location": "Room 4 and online",
+                "facilitator_id": leader,
+                "speaker_ids": [member],
+                "agenda": ["Welcome", "Three demos", "Questions"],
+            },
+        )
+        assert scheduled.status_code == 202, scheduled.text
+    return World(community, leader, member, title, f"demo-{suffix}", starts)
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,11 @@
 
 import base64
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
+from icalendar import Calendar
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
@@ -214,6 +216,7 @@ def test_the_quarterly_review_shows_each_community_beside_the_quarter_before_and
     # The quarter in progress, chosen as a reader would: this community's activity is in it.
     Select(driver.find_element(By.ID, "quarter")).select_by_value(quarters[0])
     driver.find_element(By.CSS_SELECTOR, ".period-picker button").click()
+    wait(driver).until(ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "(in progress)"))
     section = wait(driver).until(
         ec.presence_of_element_located(
             (By.CSS_SELECTOR, f"section.review[data-community='{world.community}']")
@@ -242,6 +245,34 @@ def test_the_quarterly_review_shows_each_community_beside_the_quarter_before_and
     finally:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     assert base64.b64decode(pdf["data"]).startswith(b"%PDF-")
+
+
+def test_a_session_page_shows_the_agenda_and_people_and_its_calendar_file_imports(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web = platform.urls["web"]
+    driver.get(f"{web}/communities/{world.community}")
+    driver.find_element(By.LINK_TEXT, "Demo day: what we shipped").click()
+    wait(driver).until(ec.presence_of_element_located((By.ID, "agenda-h")))
+    assert driver.current_url == f"{web}/sessions/{world.session}"
+    main = driver.find_element(By.TAG_NAME, "main").text
+    assert f"Facilitator: {world.leader}" in main
+    assert f"Speakers: {world.member}" in main
+    agenda = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#agenda-h + ol li")]
+    assert agenda == ["Welcome", "Three demos", "Questions"]
+    assert "Minutes follow once the session is held." in main
+    screenshot(driver, "session")
+
+    link = driver.find_element(By.PARTIAL_LINK_TEXT, "Add to calendar")
+    download = httpx.get(link.get_attribute("href") or "")
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("text/calendar")
+    (event,) = Calendar.from_ical(download.content).walk("VEVENT")
+    assert str(event["uid"]) == f"session-{world.session}@cop-platform", "the invitations' UID"
+    assert event.decoded("dtstart") == world.session_starts
+    assert event.decoded("dtend") - event.decoded("dtstart") == timedelta(minutes=45)
+    assert str(event["summary"]) == "Demo day: what we shipped"
+    assert str(event["location"]) == "Room 4 and online"
 
 
 def test_a_stopped_service_blanks_only_its_parts(

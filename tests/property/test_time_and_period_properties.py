@@ -23,7 +23,6 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from services.notifier.adapters.ical import invite
 from services.notifier.domain.preferences import (
     Preferences,
     QuietHours,
@@ -41,6 +40,7 @@ from services.recognition.domain.periods import (
     period_of,
     resolve,
 )
+from shared.calendar import session_ics
 from shared.events.catalog import Instant
 from shared.events.times import EARLIEST, FIRST_YEAR, LAST_YEAR, LATEST
 
@@ -153,7 +153,7 @@ def notifier_arithmetic(at: datetime, zone_name: str, quiet: QuietHours) -> None
         "starts_at": at.isoformat(),
         "duration_minutes": 24 * 60,
     }
-    invite(
+    session_ics(
         session, method="REQUEST", sequence=0, organizer="o@x.org", attendee="a@x.org", stamp=NOW
     )
 

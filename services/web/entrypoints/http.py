@@ -5,6 +5,7 @@ results as the member types and a form's answer in place."""
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -18,8 +19,9 @@ from services.web.commands import KudosForm, PageCommands
 from services.web.domain.health import ARROW_SIGNS, shown, to_csv
 from services.web.domain.text import highlights_only, safe_url
 from services.web.entrypoints.security import CSRF_FIELD, CSRF_HEADER, Sessions, Viewer
-from services.web.queries import LEADERBOARD_PERIODS, NotFound, PageQueries
+from services.web.queries import LEADERBOARD_PERIODS, NotFound, PageQueries, Unavailable
 from shared.auth import is_member_id
+from shared.calendar import session_ics
 from shared.events.catalog import Id
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -140,6 +142,29 @@ def router(
             headers={"content-disposition": f'attachment; filename="{community_id}-health.csv"'},
         )
 
+    @api.get("/sessions/{session_id}")
+    async def session(request: Request, session_id: Id) -> Response:
+        viewer = sessions.viewer(request)
+        page = await queries.session(session_id, viewer.token if viewer else None)
+        return render(request, "session.html", {"page": page})
+
+    @api.get("/sessions/{session_id}/calendar.ics")
+    async def session_calendar(session_id: Id) -> Response:
+        page = await queries.session(session_id)
+        if not page.session.get("starts_at"):
+            raise NotFound(session_id)  # known only from a holding reported elsewhere
+        body = session_ics(
+            dict(page.session),
+            method="PUBLISH",
+            sequence=0,
+            stamp=datetime.now(UTC),
+        )
+        return Response(
+            body,
+            media_type="text/calendar; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{session_id}.ics"'},
+        )
+
     @api.get("/review")
     async def review(
         request: Request, quarter: Annotated[str, Query(max_length=16)] = ""
@@ -257,7 +282,16 @@ def error_pages(
             "it again.",
         )
 
+    async def unavailable(request: Request, exc: Any) -> Response:
+        return page(request, 503, "Not available right now", str(exc))
+
     async def invalid(request: Request, exc: Any) -> Response:
         return page(request, 422, "That address is not valid", "Check the link and try again.")
 
-    return {NotFound: not_found, 404: not_found, CsrfRefused: csrf, RequestValidationError: invalid}
+    return {
+        NotFound: not_found,
+        404: not_found,
+        CsrfRefused: csrf,
+        RequestValidationError: invalid,
+        Unavailable: unavailable,
+    }

@@ -1,7 +1,9 @@
-"""Calendar invitations (RFC 5545 with the iTIP methods of RFC 5546) built with `icalendar`.
+"""A session as a calendar event (RFC 5545, with the iTIP methods of RFC 5546), built with
+`icalendar`: the notifier's invitations (REQUEST, CANCEL) and the web pages' `.ics` download
+(PUBLISH) write the same event.
 
 One UID per session, so a reschedule (REQUEST with a higher SEQUENCE) updates the event already
-in the member's calendar and a CANCEL removes it.
+in the member's calendar, a CANCEL removes it, and a downloaded copy is the same event.
 """
 
 from datetime import datetime, timedelta
@@ -9,21 +11,21 @@ from typing import Any
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-PRODID = "-//CoP Platform//Notifier//EN"
+PRODID = "-//CoP Platform//Sessions//EN"
 
 
 def session_uid(session_id: str) -> str:
     return f"session-{session_id}@cop-platform"
 
 
-def invite(
+def session_ics(
     session: dict[str, Any],
     *,
     method: str,
     sequence: int,
-    organizer: str,
-    attendee: str,
     stamp: datetime,
+    organizer: str | None = None,
+    attendee: str | None = None,
 ) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -41,11 +43,13 @@ def invite(
     if session.get("location"):
         event.add("location", session["location"])
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
-    event["organizer"] = vCalAddress(f"mailto:{organizer}")
-    event["organizer"].params["cn"] = vText("CoP Platform")
-    guest = vCalAddress(f"mailto:{attendee}")
-    guest.params["role"] = vText("REQ-PARTICIPANT")
-    guest.params["rsvp"] = vText("FALSE")
-    event.add("attendee", guest, encode=False)
+    if organizer:
+        event["organizer"] = vCalAddress(f"mailto:{organizer}")
+        event["organizer"].params["cn"] = vText("CoP Platform")
+    if attendee:
+        guest = vCalAddress(f"mailto:{attendee}")
+        guest.params["role"] = vText("REQ-PARTICIPANT")
+        guest.params["rsvp"] = vText("FALSE")
+        event.add("attendee", guest, encode=False)
     calendar.add_component(event)
     return bytes(calendar.to_ical())
