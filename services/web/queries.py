@@ -129,6 +129,15 @@ class SessionPage:
     minutes: Part[Mapping[str, Any]]
 
 
+@dataclass(frozen=True)
+class ArtifactPage:
+    artifact: Mapping[str, Any]
+    versions: Part[list[Mapping[str, Any]]]
+    related: Part[list[Mapping[str, Any]]]
+    diff: Part[str] | None  # asked for two versions: the unified diff between them
+    compared: tuple[int, int] | None
+
+
 class NotFound(Exception):
     """The page's subject does not exist (the service said 404)."""
 
@@ -280,3 +289,28 @@ class PageQueries:
             self.up.get("knowledge", f"/sessions/{session_id}/minutes"),
         )
         return SessionPage(session_id, session, _part(community), _part(minutes))
+
+    async def artifact(self, artifact_id: str, compare: tuple[int, int] | None) -> ArtifactPage:
+        """An artifact rendered (knowledge's sanitised HTML), its versions, related artifacts,
+        and the diff between two versions when asked."""
+        path = f"/artifacts/{artifact_id}"
+        found = await self.up.get("knowledge", path, params={"format": "html"})
+        if isinstance(found, Refused) and found.status == 404:
+            raise NotFound(artifact_id)
+        if not isinstance(found, Ok):
+            raise Unavailable(_part(found).missing or "knowledge is not answering")
+        calls: list[Awaitable[Reply]] = [
+            self.up.get("knowledge", f"{path}/versions"),
+            self.up.get("knowledge", f"{path}/related", params={"limit": 5}),
+        ]
+        if compare:
+            diff_params = {"from": compare[0], "to": compare[1]}
+            calls.append(self.up.get_text("knowledge", f"{path}/diff", params=diff_params))
+        versions, related, *diff = await asyncio.gather(*calls)
+        return ArtifactPage(
+            found.data,
+            _part(versions),
+            _part(related),
+            _part(diff[0]) if diff else None,
+            compare,
+        )

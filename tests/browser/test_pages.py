@@ -13,8 +13,9 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from copctl.devstack.processes import stop
-from tests.browser.conftest import World, poll, screenshot
+from tests.browser.conftest import HOSTILE, World, poll, screenshot
 from tests.e2e.platform import Platform
+from tests.integration.apps import bearer
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -273,6 +274,48 @@ def test_a_session_page_shows_the_agenda_and_people_and_its_calendar_file_import
     assert event.decoded("dtend") - event.decoded("dtstart") == timedelta(minutes=45)
     assert str(event["summary"]) == "Demo day: what we shipped"
     assert str(event["location"]) == "Room 4 and online"
+
+
+def test_an_artifact_renders_its_markdown_safely_and_shows_the_changes_between_versions(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web = platform.urls["web"]
+    driver.get(f"{web}/communities/{world.community}")
+    box = driver.find_element(By.ID, "q")
+    box.send_keys("pact")
+    link = wait(driver).until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#results a.hit-title")))
+    artifact = (link.get_attribute("href") or "").rsplit("/", 1)[1]
+    revised = httpx.post(
+        f"{platform.urls['knowledge']}/artifacts/{artifact}/revisions?wait=true",
+        headers=bearer(world.leader),
+        json={
+            "change_note": "Steps as a list",
+            "body_markdown": "## Steps\n\n1. Write the consumer's expectations first\n"
+            "2. Verify the provider in its build\n\n"
+            f"{HOSTILE}\n\n[a trap](javascript:alert(1)) and [the Pact docs](https://docs.pact.io)",
+        },
+        timeout=15,
+    )
+    assert revised.status_code in (200, 202), revised.text
+    driver.get(f"{web}/artifacts/{artifact}")
+    body = wait(driver).until(ec.presence_of_element_located((By.ID, "artifact-body")))
+    assert body.find_element(By.TAG_NAME, "h2").text == "Steps"
+    steps = [li.text for li in body.find_elements(By.CSS_SELECTOR, "ol li")]
+    assert steps == ["Write the consumer's expectations first", "Verify the provider in its build"]
+    assert driver.execute_script("return window.__pwned === undefined")
+    assert not body.find_elements(By.TAG_NAME, "script")
+    hrefs = [a.get_attribute("href") or "" for a in body.find_elements(By.TAG_NAME, "a")]
+    assert "https://docs.pact.io/" in hrefs
+    assert not any(h.startswith("javascript:") for h in hrefs)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#versions tbody tr")) == 2
+
+    driver.find_element(By.CSS_SELECTOR, "#compare button").click()  # 1 against 2, as offered
+    diff = wait(driver).until(ec.presence_of_element_located((By.ID, "diff")))
+    added = [e.text for e in diff.find_elements(By.CSS_SELECTOR, ".d-add")]
+    removed = [e.text for e in diff.find_elements(By.CSS_SELECTOR, ".d-del")]
+    assert "+## Steps" in added
+    assert any("verify the provider" in line for line in removed)
+    screenshot(driver, "artifact")
 
 
 def test_a_stopped_service_blanks_only_its_parts(

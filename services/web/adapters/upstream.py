@@ -79,6 +79,12 @@ class Upstreams:
     ) -> Reply:
         return await self._call(service, "GET", path, params=params, token=token)
 
+    async def get_text(
+        self, service: str, path: str, *, params: Mapping[str, str | int] | None = None
+    ) -> Reply:
+        """A plain-text answer (a diff): `Ok` with the text."""
+        return await self._call(service, "GET", path, params=params, token=None, text=True)
+
     async def post(
         self,
         service: str,
@@ -103,8 +109,9 @@ class Upstreams:
         token: str | None,
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        text: bool = False,
     ) -> Reply:
-        sent = {"accept": "application/json", **(headers or {})}
+        sent = {"accept": "text/plain" if text else "application/json", **(headers or {})}
         if token:
             sent["authorization"] = f"Bearer {token}"
         try:
@@ -122,6 +129,8 @@ class Upstreams:
         if answer.status_code >= 500:
             log.warning("upstream failed", service=service, path=path, status=answer.status_code)
             return Down(service)
+        if text and answer.status_code < 400:
+            return Ok(answer.text, answer.status_code)
         try:
             data = answer.json() if answer.content else None
         except json.JSONDecodeError:

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from services.web.commands import KudosForm, PageCommands
 from services.web.domain.health import ARROW_SIGNS, shown, to_csv
-from services.web.domain.text import highlights_only, safe_url
+from services.web.domain.text import body_html, diff_lines, highlights_only, safe_url
 from services.web.entrypoints.security import CSRF_FIELD, CSRF_HEADER, Sessions, Viewer
 from services.web.queries import LEADERBOARD_PERIODS, NotFound, PageQueries, Unavailable
 from shared.auth import is_member_id
@@ -46,6 +46,8 @@ def templates(sessions: Sessions, dev_sign_in: bool) -> Jinja2Templates:
     pages = Jinja2Templates(directory=str(TEMPLATES))  # autoescapes .html
     pages.env.filters["safe_url"] = safe_url
     pages.env.filters["highlights"] = highlights_only
+    pages.env.filters["body_html"] = body_html
+    pages.env.filters["diff_lines"] = diff_lines
     pages.env.filters["metric"] = shown
     pages.env.filters["percent"] = lambda share: f"{float(share) * 100:.0f}%"
     pages.env.globals["arrow_signs"] = ARROW_SIGNS
@@ -164,6 +166,17 @@ def router(
             media_type="text/calendar; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="{session_id}.ics"'},
         )
+
+    @api.get("/artifacts/{artifact_id}")
+    async def artifact(
+        request: Request,
+        artifact_id: Id,
+        from_: Annotated[int | None, Query(alias="from", ge=1, le=100_000)] = None,
+        to: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    ) -> Response:
+        compare = (from_, to) if from_ and to and from_ != to else None
+        page = await queries.artifact(artifact_id, compare)
+        return render(request, "artifact.html", {"page": page})
 
     @api.get("/review")
     async def review(

@@ -19,7 +19,7 @@ from services.web.domain.health import (
     shown,
     to_csv,
 )
-from services.web.domain.text import highlights_only, safe_url
+from services.web.domain.text import body_html, diff_lines, highlights_only, safe_url
 from shared.community_health import METRICS, HealthMetrics
 
 
@@ -125,3 +125,21 @@ def test_review_figures_follow_the_review_order_beside_the_quarter_before() -> N
     assert by_metric["participation_rate"].shown == "50.0%"
     assert by_metric["avg_rating"].arrow == "down"
     assert by_metric["sessions_held"].arrow == "none"
+
+
+def test_an_artifact_body_is_sanitised_again_at_the_edge() -> None:
+    dirty = (
+        '<h2>Steps</h2><script>alert(1)</script><a href="javascript:alert(2)">x</a>'
+        '<img src="x" onerror="alert(3)"><a href="https://example.org">ok</a>'
+    )
+    clean = body_html(dirty)
+    assert "<h2>Steps</h2>" in clean
+    assert "script" not in clean
+    assert "javascript:" not in clean
+    assert "onerror" not in clean
+    assert 'href="https://example.org"' in clean
+
+
+def test_diff_lines_are_sorted_by_kind() -> None:
+    diff = "--- a v1\n+++ a v2\n@@ -1 +1 @@\n-old\n+new\n same"
+    assert [kind for kind, _ in diff_lines(diff)] == ["file", "file", "hunk", "del", "add", "same"]
