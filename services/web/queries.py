@@ -138,6 +138,13 @@ class ArtifactPage:
     compared: tuple[int, int] | None
 
 
+@dataclass(frozen=True)
+class MemberPage:
+    member_id: str
+    profile: Part[Mapping[str, Any]]
+    standing: Part[Mapping[str, Any]]
+
+
 class NotFound(Exception):
     """The page's subject does not exist (the service said 404)."""
 
@@ -314,3 +321,14 @@ class PageQueries:
             _part(diff[0]) if diff else None,
             compare,
         )
+
+    async def member(self, member_id: str, token: str | None = None) -> MemberPage:
+        """A member's profile (the events service decides what the viewer may see of it: the
+        e-mail address only to the member and admins), style, badges and kudos."""
+        profile, standing = await asyncio.gather(
+            self.up.get("events", f"/members/{member_id}", token=token),
+            self.up.get("recognition", f"/members/{member_id}/profile"),
+        )
+        if isinstance(profile, Refused) and profile.status == 404:
+            raise NotFound(member_id)
+        return MemberPage(member_id, _part(profile), _part(standing))

@@ -3,6 +3,7 @@
 import base64
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -77,6 +78,16 @@ def test_a_member_signs_in_gives_kudos_and_sees_it_on_the_leaderboard(
     poll(on_the_leaderboard, what="the recipient on the leaderboard")
     feed = driver.find_element(By.CSS_SELECTOR, "ul.kudos").text
     assert "Thanks for pairing on CI!" in feed
+
+    # The recipient's page, reached from the leaderboard: the kudos counted, no e-mail address
+    # (the viewer is the giver, not the recipient).
+    driver.find_element(By.CSS_SELECTOR, f"#leaderboard a[href='/members/{world.member}']").click()
+    count = wait(driver).until(ec.presence_of_element_located((By.ID, "kudos-count")))
+    assert count.text.startswith("1 kudos received")
+    assert "Grace Hopper" in driver.find_element(By.TAG_NAME, "h1").text
+    assert not driver.find_elements(By.ID, "email")
+    assert "@example.com" not in driver.find_element(By.TAG_NAME, "main").text
+    screenshot(driver, "member")
 
 
 def test_search_finds_an_artifact_as_you_type(
@@ -316,6 +327,63 @@ def test_an_artifact_renders_its_markdown_safely_and_shows_the_changes_between_v
     assert "+## Steps" in added
     assert any("verify the provider" in line for line in removed)
     screenshot(driver, "artifact")
+
+
+def test_a_member_sees_their_own_email_on_their_page(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    sign_in(driver, platform.urls["web"], world.member, then=f"/members/{world.member}")
+    email = wait(driver).until(ec.presence_of_element_located((By.ID, "email")))
+    assert email.text == f"{world.member}@example.com"
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"
+
+
+def accessibility_problems(driver: WebDriver) -> list[str]:
+    """axe-core's serious and critical violations on the page shown (WCAG 2.x A and AA)."""
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    found = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})"
+        ".then(r => done(r.violations.map(v => [v.impact, v.id, v.nodes.length])))"
+        ".catch(e => done([['error', String(e), 0]]));"
+    )
+    return [
+        f"{impact} {rule} ({nodes})"
+        for impact, rule, nodes in found
+        if impact in ("serious", "critical", "error")
+    ]
+
+
+def test_the_accessibility_check_finds_what_it_must(driver: WebDriver) -> None:
+    """The check itself: a page without a language and with an image without text fails it."""
+    driver.get("data:text/html,<html><body><main><img src='x.png'></main></body></html>")
+    problems = " ".join(accessibility_problems(driver))
+    assert "image-alt" in problems
+    assert "html-has-lang" in problems
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/communities/{community}",
+        "/communities/{community}/health",
+        "/sessions/{session}",
+        "/members/{member}",
+        "/review",
+        "/kudos",
+        "/sign-in",
+    ],
+)
+def test_the_main_pages_have_no_serious_accessibility_violation(
+    driver: WebDriver, platform: Platform, world: World, path: str
+) -> None:
+    page = path.format(community=world.community, session=world.session, member=world.member)
+    driver.get(platform.urls["web"] + page)
+    wait(driver).until(ec.presence_of_element_located((By.TAG_NAME, "main")))
+    assert accessibility_problems(driver) == []
 
 
 def test_a_stopped_service_blanks_only_its_parts(

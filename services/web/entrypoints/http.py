@@ -178,6 +178,12 @@ def router(
         page = await queries.artifact(artifact_id, compare)
         return render(request, "artifact.html", {"page": page})
 
+    @api.get("/members/{member_id}")
+    async def member(request: Request, member_id: Id) -> Response:
+        viewer = sessions.viewer(request)
+        page = await queries.member(member_id, viewer.token if viewer else None)
+        return render(request, "member.html", {"page": page})
+
     @api.get("/review")
     async def review(
         request: Request, quarter: Annotated[str, Query(max_length=16)] = ""
