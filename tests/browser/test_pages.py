@@ -1,8 +1,11 @@
 """A member's way through the pages in a real browser, and what the pages must never do."""
 
+import asyncio
 import base64
+import json
 import re
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,7 +19,11 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from copctl.devstack.processes import stop
 from tests.browser.conftest import HOSTILE, World, poll, screenshot
 from tests.e2e.platform import Platform
+from tests.infra import Infrastructure
 from tests.integration.apps import bearer
+from tests.integration.kafka_io import produce_events
+from tests.integration.recognition import health_reference as reference
+from tests.integration.recognition.histories import History
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -210,7 +217,6 @@ def test_health_dashboard_shows_every_metric_as_chart_and_table(
     csv = httpx.get(f"{platform.urls['web']}/communities/{world.community}/health.csv")
     assert csv.status_code == 200
     assert csv.text.splitlines()[0].startswith("month,members,new_members,")
-    screenshot(driver, "health")
 
 
 def test_the_quarterly_review_shows_each_community_beside_the_quarter_before_and_prints(
@@ -384,6 +390,66 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
     driver.get(platform.urls["web"] + page)
     wait(driver).until(ec.presence_of_element_located((By.TAG_NAME, "main")))
     assert accessibility_problems(driver) == []
+
+
+def six_ended_months(today: datetime) -> list[str]:
+    months = [reference.previous(reference.month_of(today))]
+    while len(months) < 6:
+        months.insert(0, reference.previous(months[0]))
+    return months
+
+
+def test_the_health_dashboard_shows_a_six_month_history_as_the_test_computes_it(
+    driver: WebDriver, platform: Platform, infra: Infrastructure
+) -> None:
+    """A community whose six months are written as events with their own times, straight to the
+    platform's topics; the table must show what `health_reference` computes from the same
+    events by the definitions, month by month and metric by metric."""
+    months = six_ended_months(datetime.now(UTC))
+    h = History(uuid.uuid4().hex[:6], community="history")
+    h.created(f"{months[0]}-01 09:00", "ada")
+    h.profile(f"{months[0]}-01 09:30", "ada", "platform")
+    for i, month in enumerate(months):
+        newcomers = [f"m{2 * i}", f"m{2 * i + 1}"]
+        h.joined(f"{month}-02 10:00", *(["ada"] if i == 0 else []), *newcomers)
+        h.profile(f"{month}-02 11:00", newcomers[0], "payments" if i % 2 else "search")
+        attendees = [f"m{j}" for j in range(i + 1)]
+        h.held(f"{month}-12 18:00", f"s{i}", "ada", attendees=attendees)
+        h.feedback(f"{month}-13 09:00", f"s{i}", "m0", 3 + i % 3, applied=i % 2 == 0)
+        if i % 2 == 0:
+            h.published(f"{month}-15 12:00", f"a{i}", "ada")
+        if i >= 2:
+            h.reused(f"{month}-20 12:00", "a0", newcomers[0], "payments")
+    expected = {m: dict(h.health(m)) for m in months}
+    asyncio.run(produce_events(infra.kafka_bootstrap_servers, platform.topic_prefix, h.in_order()))
+
+    page = f"{platform.urls['web']}/communities/{h.community_id}/health"
+
+    def table_as_computed() -> dict[str, dict[str, float]] | None:
+        driver.get(page)
+        shown: dict[str, dict[str, float]] = {}
+        for row in driver.find_elements(By.CSS_SELECTOR, "#health-table tbody tr"):
+            month = row.find_element(By.TAG_NAME, "th").text
+            if month in expected:
+                shown[month] = {
+                    c.get_attribute("data-metric") or "": float(c.get_attribute("data-value") or 0)
+                    for c in row.find_elements(By.CSS_SELECTOR, "td[data-metric]")
+                }
+        wanted = {m: {k: float(v) for k, v in e.items()} for m, e in expected.items()}
+        return shown if shown == wanted else None
+
+    poll(table_as_computed, what="the six months as the reference computes them", timeout_s=90)
+    assert expected[months[-1]]["members"] == 13
+    assert expected[months[-1]]["sessions_held"] == 1
+    data = json.loads(driver.find_element(By.ID, "health-data").get_attribute("innerHTML") or "")
+    chart_months = data["months"]
+    for metric, values in data["series"].items():
+        for month in months:
+            assert values[chart_months.index(month)] == float(expected[month][metric]), metric
+    wait(driver).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, ".plot[data-drawn] canvas"))
+    )
+    screenshot(driver, "health")
 
 
 def test_a_stopped_service_blanks_only_its_parts(
