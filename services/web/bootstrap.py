@@ -14,10 +14,12 @@ from fastapi.staticfiles import StaticFiles
 from opentelemetry import metrics
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from services.web.adapters.oidc import OidcClient
 from services.web.adapters.upstream import Upstreams
 from services.web.commands import PageCommands
 from services.web.entrypoints.http import error_pages, router, templates
 from services.web.entrypoints.security import EdgeHeaders, Sessions
+from services.web.entrypoints.sign_in import sign_in_router
 from services.web.queries import PageQueries
 from services.web.settings import WebSettings
 from shared.body_limit import BodySizeLimit
@@ -46,7 +48,22 @@ def bootstrap(
         audience=settings.auth_token_audience,
         secure=not settings.is_local,
     )
-    pages = templates(sessions, settings.dev_sign_in)
+    oidc_http = httpx.AsyncClient(timeout=settings.web_upstream_timeout_s, transport=transport)
+    oidc = (
+        OidcClient(
+            issuer=settings.web_oidc_issuer,
+            client_id=settings.web_oidc_client_id,
+            client_secret=settings.web_oidc_client_secret,
+            redirect_uri=settings.oidc_redirect_uri,
+            scopes=settings.web_oidc_scopes,
+            member_claim=settings.auth_oidc_member_claim,
+            algorithms=settings.auth_oidc_algorithms,
+            http=oidc_http,
+        )
+        if settings.web_oidc_issuer
+        else None
+    )
+    pages = templates(sessions, settings.dev_sign_in, oidc is not None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,6 +72,7 @@ def bootstrap(
             yield
         finally:
             await upstreams.close()
+            await oidc_http.aclose()
             shutdown_telemetry()
 
     app = FastAPI(
@@ -73,6 +91,7 @@ def bootstrap(
     app.include_router(health_router({}))
     app.include_router(metrics_router())
     app.include_router(router(PageQueries(upstreams), PageCommands(upstreams), sessions, pages))
+    app.include_router(sign_in_router(oidc, sessions, pages))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for key, handler in error_pages(pages, sessions).items():
         app.add_exception_handler(key, handler)

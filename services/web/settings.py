@@ -24,6 +24,23 @@ class WebSettings(ServiceSettings):
         "outside it",
     )
     web_session_ttl_s: int = Field(8 * 3600, ge=60, le=24 * 3600)
+    web_public_url: str = Field(
+        "http://127.0.0.1:8080",
+        pattern=r"^https?://\S+$",
+        description="where members reach these pages: the sign-in provider sends them back here",
+    )
+    web_oidc_issuer: str = Field(
+        "",
+        pattern=r"^(|https?://\S+)$",
+        description="the organisation's OpenID Connect provider: members sign in there",
+    )
+    web_oidc_client_id: str = ""
+    web_oidc_client_secret: str = Field("", description="empty for a public client (PKCE only)")
+    web_oidc_scopes: str = "openid profile email"
+
+    @property
+    def oidc_redirect_uri(self) -> str:
+        return self.web_public_url.rstrip("/") + "/auth/callback"
 
     @property
     def dev_sign_in(self) -> bool:
@@ -36,6 +53,12 @@ class WebSettings(ServiceSettings):
             "recognition": self.recognition_url,
             "notifier": self.notifier_url,
         }
+
+    @model_validator(mode="after")
+    def _oidc_names_its_client(self) -> "WebSettings":
+        if self.web_oidc_issuer and not self.web_oidc_client_id:
+            raise ValueError("WEB_OIDC_ISSUER needs WEB_OIDC_CLIENT_ID: this site's client id")
+        return self
 
     @model_validator(mode="after")
     def _dev_sign_in_only_for_local_use(self) -> "WebSettings":

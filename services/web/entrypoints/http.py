@@ -42,7 +42,7 @@ class CsrfRefused(Exception):
     """A state-changing request without this site's CSRF token."""
 
 
-def templates(sessions: Sessions, dev_sign_in: bool) -> Jinja2Templates:
+def templates(sessions: Sessions, dev_sign_in: bool, oidc: bool = False) -> Jinja2Templates:
     pages = Jinja2Templates(directory=str(TEMPLATES))  # autoescapes .html
     pages.env.filters["safe_url"] = safe_url
     pages.env.filters["highlights"] = highlights_only
@@ -52,6 +52,7 @@ def templates(sessions: Sessions, dev_sign_in: bool) -> Jinja2Templates:
     pages.env.filters["percent"] = lambda share: f"{float(share) * 100:.0f}%"
     pages.env.globals["arrow_signs"] = ARROW_SIGNS
     pages.env.globals["dev_sign_in"] = dev_sign_in
+    pages.env.globals["oidc_sign_in"] = oidc
     pages.env.globals["csrf_field"] = CSRF_FIELD
     return pages
 

@@ -1,16 +1,21 @@
 """The pages' security at the edge: who the viewer is (a session cookie holding the member's
-signed token), CSRF tokens on every form and htmx request, and the response headers
+token: one signed with the services' secret, or the sign-in provider's in an envelope this site
+signs), CSRF tokens on every form and htmx request, and the response headers
 (Content-Security-Policy without inline scripts, no framing, no sniffing)."""
 
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
 
+import jwt
 from fastapi import Request
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
+from services.web.adapters.oidc import Pending
 from shared.auth import issue_token, verify
 from shared.http import Problem
 
@@ -18,6 +23,9 @@ SESSION_COOKIE = "cop_session"
 CSRF_COOKIE = "cop_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+PENDING_COOKIE = "cop_sign_in"
+ENVELOPE_ISSUER = "cop-web-session"  # a session holding the sign-in provider's token
+PENDING_ISSUER = "cop-web-sign-in"
 
 CSP = "; ".join(
     (
@@ -52,23 +60,68 @@ class Sessions:
     audience: str
     secure: bool
 
-    def sign_in(self, response: Response, member_id: str) -> None:
-        token = issue_token(
-            self.secret,
-            member_id,
-            ttl_s=self.ttl_s,
-            max_lifetime_s=self.max_lifetime_s,
-            audience=self.audience,
-        )
+    def sign_in(
+        self,
+        response: Response,
+        member_id: str,
+        upstream_token: str | None = None,
+        expires_at: int | None = None,
+    ) -> None:
+        """A session for the member. Without `upstream_token` (development sign-in) the cookie
+        is a token the services accept, signed with their shared secret; with one (from the
+        sign-in provider) the cookie carries it, in an envelope this site signs, until it
+        expires."""
+        ttl_s = self.ttl_s
+        if upstream_token is None:
+            cookie = issue_token(
+                self.secret,
+                member_id,
+                ttl_s=ttl_s,
+                max_lifetime_s=self.max_lifetime_s,
+                audience=self.audience,
+            )
+        else:
+            now = int(time.time())
+            ttl_s = max(min(ttl_s, (expires_at or now + ttl_s) - now), 1)
+            envelope = {"iss": ENVELOPE_ISSUER, "sub": member_id, "tok": upstream_token}
+            cookie = jwt.encode(
+                {**envelope, "iat": now, "exp": now + ttl_s}, self._envelope_key, "HS256"
+            )
+        self._set(response, SESSION_COOKIE, cookie, ttl_s, "/")
+
+    def keep_pending(self, response: Response, pending: Pending) -> None:
+        """A sign-in on its way through the provider: for ten minutes, for the callback only."""
+        now = int(time.time())
+        claims = {**asdict(pending), "iss": PENDING_ISSUER, "iat": now, "exp": now + 600}
+        value = jwt.encode(claims, self._envelope_key, "HS256")
+        self._set(response, PENDING_COOKIE, value, 600, "/auth")
+
+    def pending(self, request: Request) -> Pending | None:
+        claims = self._opened(request.cookies.get(PENDING_COOKIE), PENDING_ISSUER)
+        if claims is None:
+            return None
+        return Pending(claims["state"], claims["nonce"], claims["verifier"], claims["next"])
+
+    def _set(self, response: Response, name: str, value: str, ttl_s: int, path: str) -> None:
         response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            max_age=self.ttl_s,
-            httponly=True,
-            samesite="lax",
-            secure=self.secure,
-            path="/",
+            name, value, max_age=ttl_s, httponly=True, samesite="lax", secure=self.secure, path=path
         )
+
+    @property
+    def _envelope_key(self) -> bytes:
+        return hashlib.sha256(b"cop-web-session\0" + self.secret.encode()).digest()
+
+    def _opened(self, value: str | None, issuer: str) -> dict[str, Any] | None:
+        if not value:
+            return None
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                value, self._envelope_key, algorithms=["HS256"], issuer=issuer,
+                options={"require": ["exp", "iat", "iss"]},
+            )  # fmt: skip
+        except jwt.PyJWTError:
+            return None
+        return claims
 
     def sign_out(self, response: Response) -> None:
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
@@ -77,6 +130,9 @@ class Sessions:
         token = request.cookies.get(SESSION_COOKIE)
         if not token:
             return None
+        envelope = self._opened(token, ENVELOPE_ISSUER)
+        if envelope is not None:  # signed in through the provider: its token goes upstream
+            return Viewer(str(envelope["sub"]), str(envelope["tok"]))
         try:
             caller = verify(
                 self.secret, token, max_lifetime_s=self.max_lifetime_s, audience=self.audience
