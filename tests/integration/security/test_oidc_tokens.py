@@ -15,6 +15,8 @@ from typing import Annotated, Any
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import Depends, FastAPI
 
 from shared.auth import Caller, OidcVerifier, auth_from_settings, bearer_auth
@@ -22,17 +24,6 @@ from shared.http import install_problem_handlers
 from shared.settings import ServiceSettings
 from tests.http_stubs import JsonHandler, serving_in_thread
 from tests.problems import problem_of
-
-# PyJWT's RSA needs `cryptography`, which the project's dependencies do not bring yet.
-rsa = pytest.importorskip(
-    "cryptography.hazmat.primitives.asymmetric.rsa",
-    reason="`cryptography` (PyJWT's crypto extra) is not installed: OIDC tokens cannot be checked",
-)
-
-from cryptography.hazmat.primitives.serialization import (  # noqa: E402
-    Encoding,
-    PublicFormat,
-)
 
 SPKI = PublicFormat.SubjectPublicKeyInfo
 AUDIENCE = "cop-platform-api"
