@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.web.adapters.upstream import Down, Ok, Refused, Upstreams
-from services.web.domain.forms import KUDOS_CODE_FIELDS, field_errors
+from services.web.domain.forms import (
+    KUDOS_CODE_FIELDS,
+    PREFERENCE_FIELDS,
+    field_errors,
+)
 
 KUDOS_FIELDS = ("to_ids", "community_id", "value_tag", "message")
 
@@ -66,4 +70,20 @@ class PageCommands:
                 if isinstance(judged, Ok):
                     return Outcome(kudos=judged.data)
                 return Outcome(kudos={"kudos_id": data["kudos_id"], "status": "pending"})
+        raise AssertionError(reply)
+
+    async def save_preferences(
+        self, token: str, member_id: str, body: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """Store the member's notification preferences; what is wrong, by field (none: saved)."""
+        reply = await self.up.put(
+            "notifier", f"/members/{member_id}/preferences", body, token=token
+        )
+        match reply:
+            case Down():
+                return {"form": reply.message}
+            case Refused(problem=problem):
+                return field_errors(problem, PREFERENCE_FIELDS)
+            case Ok():
+                return {}
         raise AssertionError(reply)

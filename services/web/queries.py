@@ -145,6 +145,14 @@ class MemberPage:
     standing: Part[Mapping[str, Any]]
 
 
+@dataclass(frozen=True)
+class MePage:
+    member_id: str
+    profile: Part[Mapping[str, Any]]
+    preferences: Part[Mapping[str, Any]]
+    communities: Part[list[Mapping[str, Any]]]
+
+
 class NotFound(Exception):
     """The page's subject does not exist (the service said 404)."""
 
@@ -332,3 +340,13 @@ class PageQueries:
         if isinstance(profile, Refused) and profile.status == 404:
             raise NotFound(member_id)
         return MemberPage(member_id, _part(profile), _part(standing))
+
+    async def me(self, member_id: str, token: str) -> MePage:
+        """The signed-in member's own profile and notification preferences, with every
+        community (a level can be set for any of them, joined or not)."""
+        profile, prefs, listed = await asyncio.gather(
+            self.up.get("events", f"/members/{member_id}", token=token),
+            self.up.get("notifier", f"/members/{member_id}/preferences", token=token),
+            self.up.get("events", "/communities", params={"size": 100}),
+        )
+        return MePage(member_id, _part(profile), _part(prefs), _part(listed, "items"))

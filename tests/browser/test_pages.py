@@ -380,6 +380,7 @@ def test_the_accessibility_check_finds_what_it_must(driver: WebDriver) -> None:
         "/members/{member}",
         "/review",
         "/kudos",
+        "/me",
         "/sign-in",
     ],
 )
@@ -450,6 +451,45 @@ def test_the_health_dashboard_shows_a_six_month_history_as_the_test_computes_it(
         ec.presence_of_element_located((By.CSS_SELECTOR, ".plot[data-drawn] canvas"))
     )
     screenshot(driver, "health")
+
+
+def test_a_member_sets_their_notification_preferences_from_the_me_page(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web = platform.urls["web"]
+    sign_in(driver, web, world.member, then="/me")
+    Select(driver.find_element(By.ID, "digest")).select_by_value("weekly")
+    Select(driver.find_element(By.ID, f"level-{world.community}")).select_by_value("digest")
+    tags = driver.find_element(By.ID, "tags")
+    tags.clear()
+    tags.send_keys("testing, #ci")
+    for field, value in (("quiet_start", "22:00"), ("quiet_end", "07:00")):
+        driver.execute_script(
+            "arguments[0].value = arguments[1]", driver.find_element(By.ID, field), value
+        )
+    driver.find_element(By.CSS_SELECTOR, "#preferences button[type=submit]").click()
+    wait(driver).until(ec.presence_of_element_located((By.ID, "saved")))
+    stored = httpx.get(
+        f"{platform.urls['notifier']}/members/{world.member}/preferences",
+        headers=bearer(world.member),
+    ).json()
+    assert stored["digest"] == "weekly"
+    assert stored["communities"] == {world.community: "digest"}
+    assert stored["tags"] == ["testing", "ci"]
+    assert stored["quiet_hours"]["start"].startswith("22:00")
+    assert driver.find_element(By.ID, "tags").get_attribute("value") == "testing, ci"
+    screenshot(driver, "me")
+
+    # Half a quiet-hours pair: the notifier refuses it, the page says so next to the field.
+    driver.execute_script("arguments[0].value = ''", driver.find_element(By.ID, "quiet_end"))
+    driver.find_element(By.CSS_SELECTOR, "#preferences button[type=submit]").click()
+    error = wait(driver).until(ec.presence_of_element_located((By.ID, "quiet_hours-error")))
+    assert error.text
+    again = httpx.get(
+        f"{platform.urls['notifier']}/members/{world.member}/preferences",
+        headers=bearer(world.member),
+    ).json()
+    assert again == stored, "nothing changed"
 
 
 def test_a_stopped_service_blanks_only_its_parts(

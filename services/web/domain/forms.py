@@ -30,3 +30,23 @@ def field_errors(
         key = (codes or {}).get(code, "form")
         errors[key] = str(problem.get("detail") or problem.get("title") or "refused")
     return errors
+
+
+LEVELS = ("watching", "digest", "muted")
+PREFERENCE_FIELDS = ("email", "communities", "tags", "digest", "quiet_hours")
+
+
+def preferences_body(fields: Mapping[str, str], community_ids: list[str]) -> dict[str, Any]:
+    """The notifier's preferences from the form's fields: a level per community shown (`level:`
+    fields; one left on "default" is not set), tags as a comma-separated list, quiet hours from
+    two times (both or neither)."""
+    levels = {c: fields[f"level:{c}"] for c in community_ids if fields.get(f"level:{c}") in LEVELS}
+    tags = [t.strip().lstrip("#") for t in fields.get("tags", "").split(",") if t.strip()]
+    start, end = fields.get("quiet_start", "").strip(), fields.get("quiet_end", "").strip()
+    return {
+        "email": fields.get("email") == "on",
+        "communities": levels,
+        "tags": tags,
+        "digest": fields.get("digest") or "daily",
+        "quiet_hours": {"start": start, "end": end} if start or end else None,
+    }

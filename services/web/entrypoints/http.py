@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.templating import Jinja2Templates
 
 from services.web.commands import KudosForm, PageCommands
+from services.web.domain.forms import LEVELS, preferences_body
 from services.web.domain.health import ARROW_SIGNS, shown, to_csv
 from services.web.domain.text import body_html, diff_lines, highlights_only, safe_url
 from services.web.entrypoints.security import CSRF_FIELD, CSRF_HEADER, Sessions, Viewer
@@ -184,6 +185,30 @@ def router(
         viewer = sessions.viewer(request)
         page = await queries.member(member_id, viewer.token if viewer else None)
         return render(request, "member.html", {"page": page})
+
+    @api.get("/me")
+    async def me(request: Request, saved: bool = False) -> Response:
+        viewer = signed_in(request)
+        if isinstance(viewer, Response):
+            return viewer
+        page = await queries.me(viewer.member_id, viewer.token)
+        context = {"page": page, "levels": LEVELS, "errors": {}, "saved": saved, "form": None}
+        return render(request, "me.html", context)
+
+    @api.post("/me/preferences")
+    async def save_preferences(request: Request) -> Response:
+        fields = await checked_form(request)
+        viewer = signed_in(request)
+        if isinstance(viewer, Response):
+            return viewer
+        page = await queries.me(viewer.member_id, viewer.token)
+        shown = [str(c["community_id"]) for c in page.communities.value or []]
+        body = preferences_body(fields, shown)
+        errors = await commands.save_preferences(viewer.token, viewer.member_id, body)
+        if not errors:
+            return RedirectResponse("/me?saved=true", status_code=303)
+        context = {"page": page, "levels": LEVELS, "errors": errors, "saved": False, "form": body}
+        return render(request, "me.html", context, status_code=422)
 
     @api.get("/review")
     async def review(

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from services.web.domain.forms import KUDOS_CODE_FIELDS, field_errors
+from services.web.domain.forms import KUDOS_CODE_FIELDS, field_errors, preferences_body
 from services.web.domain.health import (
     REVIEW_METRICS,
     arrow,
@@ -143,3 +143,25 @@ def test_an_artifact_body_is_sanitised_again_at_the_edge() -> None:
 def test_diff_lines_are_sorted_by_kind() -> None:
     diff = "--- a v1\n+++ a v2\n@@ -1 +1 @@\n-old\n+new\n same"
     assert [kind for kind, _ in diff_lines(diff)] == ["file", "file", "hunk", "del", "add", "same"]
+
+
+def test_the_preferences_form_becomes_the_notifiers_preferences() -> None:
+    fields = {
+        "email": "on",
+        "digest": "weekly",
+        "tags": " testing, #ci ,, ",
+        "quiet_start": "22:00",
+        "quiet_end": "07:00",
+        "level:guild": "digest",
+        "level:other": "",  # left on "default": not set
+        "level:unlisted": "muted",  # not a community the form showed
+    }
+    assert preferences_body(fields, ["guild", "other"]) == {
+        "email": True,
+        "communities": {"guild": "digest"},
+        "tags": ["testing", "ci"],
+        "digest": "weekly",
+        "quiet_hours": {"start": "22:00", "end": "07:00"},
+    }
+    assert preferences_body({}, [])["quiet_hours"] is None
+    assert preferences_body({}, [])["email"] is False
