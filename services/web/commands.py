@@ -87,3 +87,16 @@ class PageCommands:
             case Ok():
                 return {}
         raise AssertionError(reply)
+
+    async def act(self, token: str, service: str, path: str, body: Mapping[str, Any]) -> str | None:
+        """One action in the member's name, waited for until applied; why it was refused (a
+        sentence for the page), or None when done."""
+        reply = await self.up.post(service, path, body, token=token, params={"wait": "true"})
+        match reply:
+            case Down():
+                return reply.message
+            case Refused():
+                return reply.detail
+            case Ok():
+                return None
+        raise AssertionError(reply)

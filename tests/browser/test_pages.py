@@ -492,6 +492,27 @@ def test_a_member_sets_their_notification_preferences_from_the_me_page(
     assert again == stored, "nothing changed"
 
 
+def test_a_newcomer_is_refused_a_check_in_then_joins_and_checks_in(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web, newcomer = platform.urls["web"], f"alan-{uuid.uuid4().hex[:6]}"
+    sign_in(driver, web, newcomer, then=f"/sessions/{world.session}")
+    driver.find_element(By.CSS_SELECTOR, "#check-in button").click()
+    refusal = wait(driver).until(ec.presence_of_element_located((By.ID, "refusal")))
+    assert refusal.text, "the events service's reason, shown as it said it"
+
+    driver.get(f"{web}/communities/{world.community}")
+    driver.find_element(By.CSS_SELECTOR, "#join button").click()
+    members = wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "ul.members")))
+    assert newcomer in members.text
+    assert not driver.find_elements(By.ID, "join")
+
+    driver.get(f"{web}/sessions/{world.session}")
+    driver.find_element(By.CSS_SELECTOR, "#check-in button").click()
+    wait(driver).until(ec.presence_of_element_located((By.ID, "checked-in")))
+    assert driver.find_element(By.ID, "attendance").text.startswith("1 checked in")
+
+
 def test_a_stopped_service_blanks_only_its_parts(
     driver: WebDriver, platform: Platform, world: World
 ) -> None:

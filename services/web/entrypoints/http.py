@@ -102,12 +102,33 @@ def router(
     async def community(
         request: Request, community_id: Id, period: Annotated[str, Query(max_length=16)] = "month"
     ) -> Response:
+        return await community_page(request, community_id, period)
+
+    async def community_page(
+        request: Request, community_id: str, period: str = "month", refusal: str | None = None
+    ) -> Response:
+        """The community page; with `refusal`, what the service said to an action from it."""
         page = await queries.community(community_id, period)
-        return render(
-            request,
-            "community.html",
-            {"page": page, "periods": LEADERBOARD_PERIODS, "kinds": SEARCH_KINDS, "q": ""},
-        )
+        context = {
+            "page": page,
+            "periods": LEADERBOARD_PERIODS,
+            "kinds": SEARCH_KINDS,
+            "q": "",
+            "refusal": refusal,
+        }
+        return render(request, "community.html", context, status_code=422 if refusal else 200)
+
+    @api.post("/communities/{community_id}/join")
+    async def join(request: Request, community_id: Id) -> Response:
+        await checked_form(request)
+        viewer = signed_in(request)
+        if isinstance(viewer, Response):
+            return viewer
+        path, body = f"/communities/{community_id}/members", {"member_id": viewer.member_id}
+        refusal = await commands.act(viewer.token, "events", path, body)
+        if refusal:
+            return await community_page(request, community_id, refusal=refusal)
+        return RedirectResponse(f"/communities/{community_id}", status_code=303)
 
     @api.get("/communities/{community_id}/search")
     async def search(
@@ -148,9 +169,27 @@ def router(
 
     @api.get("/sessions/{session_id}")
     async def session(request: Request, session_id: Id) -> Response:
+        return await session_page(request, session_id)
+
+    async def session_page(
+        request: Request, session_id: str, refusal: str | None = None
+    ) -> Response:
         viewer = sessions.viewer(request)
         page = await queries.session(session_id, viewer.token if viewer else None)
-        return render(request, "session.html", {"page": page})
+        context = {"page": page, "refusal": refusal}
+        return render(request, "session.html", context, status_code=422 if refusal else 200)
+
+    @api.post("/sessions/{session_id}/check-in")
+    async def check_in(request: Request, session_id: Id) -> Response:
+        await checked_form(request)
+        viewer = signed_in(request)
+        if isinstance(viewer, Response):
+            return viewer
+        path, body = f"/sessions/{session_id}/check-ins", {"member_id": viewer.member_id}
+        refusal = await commands.act(viewer.token, "events", path, body)
+        if refusal:
+            return await session_page(request, session_id, refusal=refusal)
+        return RedirectResponse(f"/sessions/{session_id}", status_code=303)
 
     @api.get("/sessions/{session_id}/calendar.ics")
     async def session_calendar(session_id: Id) -> Response:
