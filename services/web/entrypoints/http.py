@@ -118,17 +118,32 @@ def router(
         }
         return render(request, "community.html", context, status_code=422 if refusal else 200)
 
-    @api.post("/communities/{community_id}/join")
-    async def join(request: Request, community_id: Id) -> Response:
+    async def member_acts(
+        request: Request,
+        events_path: str,
+        page: Callable[[str], Awaitable[Response]],
+        back_to: str,
+    ) -> Response:
+        """The signed-in member acts on themselves through the events service (`POST` with their
+        id): back to the page on success, the page with the refusal otherwise."""
         await checked_form(request)
         viewer = signed_in(request)
         if isinstance(viewer, Response):
             return viewer
-        path, body = f"/communities/{community_id}/members", {"member_id": viewer.member_id}
-        refusal = await commands.act(viewer.token, "events", path, body)
+        body = {"member_id": viewer.member_id}
+        refusal = await commands.act(viewer.token, "events", events_path, body)
         if refusal:
-            return await community_page(request, community_id, refusal=refusal)
-        return RedirectResponse(f"/communities/{community_id}", status_code=303)
+            return await page(refusal)
+        return RedirectResponse(back_to, status_code=303)
+
+    @api.post("/communities/{community_id}/join")
+    async def join(request: Request, community_id: Id) -> Response:
+        return await member_acts(
+            request,
+            f"/communities/{community_id}/members",
+            lambda refusal: community_page(request, community_id, refusal=refusal),
+            f"/communities/{community_id}",
+        )
 
     @api.get("/communities/{community_id}/search")
     async def search(
@@ -181,15 +196,12 @@ def router(
 
     @api.post("/sessions/{session_id}/check-in")
     async def check_in(request: Request, session_id: Id) -> Response:
-        await checked_form(request)
-        viewer = signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
-        path, body = f"/sessions/{session_id}/check-ins", {"member_id": viewer.member_id}
-        refusal = await commands.act(viewer.token, "events", path, body)
-        if refusal:
-            return await session_page(request, session_id, refusal=refusal)
-        return RedirectResponse(f"/sessions/{session_id}", status_code=303)
+        return await member_acts(
+            request,
+            f"/sessions/{session_id}/check-ins",
+            lambda refusal: session_page(request, session_id, refusal=refusal),
+            f"/sessions/{session_id}",
+        )
 
     @api.get("/sessions/{session_id}/calendar.ics")
     async def session_calendar(session_id: Id) -> Response:
