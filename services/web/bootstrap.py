@@ -48,7 +48,11 @@ def bootstrap(
         audience=settings.auth_token_audience,
         secure=not settings.is_local,
     )
-    oidc_http = httpx.AsyncClient(timeout=settings.web_upstream_timeout_s, transport=transport)
+    oidc_http = (  # only where members sign in with the organisation's provider
+        httpx.AsyncClient(timeout=settings.web_upstream_timeout_s, transport=transport)
+        if settings.web_oidc_issuer
+        else None
+    )
     oidc = (
         OidcClient(
             issuer=settings.web_oidc_issuer,
@@ -60,7 +64,7 @@ def bootstrap(
             algorithms=settings.auth_oidc_algorithms,
             http=oidc_http,
         )
-        if settings.web_oidc_issuer
+        if oidc_http
         else None
     )
     pages = templates(sessions, settings.dev_sign_in, oidc is not None)
@@ -72,7 +76,8 @@ def bootstrap(
             yield
         finally:
             await upstreams.close()
-            await oidc_http.aclose()
+            if oidc_http:
+                await oidc_http.aclose()
             shutdown_telemetry()
 
     app = FastAPI(

@@ -293,27 +293,44 @@ class PageQueries:
         """A session with its attendance and feedback summary (the viewer's token lets the
         facilitator and the leader see a summary that others see only from a few feedbacks
         on), its community and its minutes."""
-        found = await self.up.get("events", f"/sessions/{session_id}", token=token)
-        if isinstance(found, Refused) and found.status == 404:
-            raise NotFound(session_id)
-        if not isinstance(found, Ok):
-            raise Unavailable(_part(found).missing or "events is not answering")
-        session = found.data
+        session = await self.session_only(session_id, token)
         community, minutes = await asyncio.gather(
             self.up.get("events", f"/communities/{session['community_id']}"),
             self.up.get("knowledge", f"/sessions/{session_id}/minutes"),
         )
         return SessionPage(session_id, session, _part(community), _part(minutes))
 
+    async def session_only(self, session_id: str, token: str | None = None) -> Mapping[str, Any]:
+        """The session as the events service shows it to this viewer, alone (a calendar file
+        needs nothing else)."""
+        data: Mapping[str, Any] = await self._subject(
+            "events", f"/sessions/{session_id}", session_id, token=token
+        )
+        return data
+
+    async def _subject(
+        self,
+        service: str,
+        path: str,
+        subject: str,
+        *,
+        token: str | None = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> Any:
+        """What a page is about: 404 makes the page's own 404, a service that does not answer
+        the page's 503."""
+        found = await self.up.get(service, path, params=params, token=token)
+        if isinstance(found, Refused) and found.status == 404:
+            raise NotFound(subject)
+        if not isinstance(found, Ok):
+            raise Unavailable(_part(found).missing or f"{service} is not answering")
+        return found.data
+
     async def artifact(self, artifact_id: str, compare: tuple[int, int] | None) -> ArtifactPage:
         """An artifact rendered (knowledge's sanitised HTML), its versions, related artifacts,
         and the diff between two versions when asked."""
         path = f"/artifacts/{artifact_id}"
-        found = await self.up.get("knowledge", path, params={"format": "html"})
-        if isinstance(found, Refused) and found.status == 404:
-            raise NotFound(artifact_id)
-        if not isinstance(found, Ok):
-            raise Unavailable(_part(found).missing or "knowledge is not answering")
+        artifact = await self._subject("knowledge", path, artifact_id, params={"format": "html"})
         calls: list[Awaitable[Reply]] = [
             self.up.get("knowledge", f"{path}/versions"),
             self.up.get("knowledge", f"{path}/related", params={"limit": 5}),
@@ -323,7 +340,7 @@ class PageQueries:
             calls.append(self.up.get_text("knowledge", f"{path}/diff", params=diff_params))
         versions, related, *diff = await asyncio.gather(*calls)
         return ArtifactPage(
-            found.data,
+            artifact,
             _part(versions),
             _part(related),
             _part(diff[0]) if diff else None,

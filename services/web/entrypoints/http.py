@@ -205,11 +205,11 @@ def router(
 
     @api.get("/sessions/{session_id}/calendar.ics")
     async def session_calendar(session_id: Id) -> Response:
-        page = await queries.session(session_id)
-        if not page.session.get("starts_at"):
+        session = await queries.session_only(session_id)
+        if not session.get("starts_at"):
             raise NotFound(session_id)  # known only from a holding reported elsewhere
         body = session_ics(
-            dict(page.session),
+            dict(session),
             method="PUBLISH",
             sequence=0,
             stamp=datetime.now(UTC),
