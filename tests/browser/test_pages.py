@@ -502,13 +502,17 @@ def test_a_newcomer_is_refused_a_check_in_then_joins_and_checks_in(
     assert refusal.text, "the events service's reason, shown as it said it"
 
     driver.get(f"{web}/communities/{world.community}")
-    driver.find_element(By.CSS_SELECTOR, "#join button").click()
+    join = driver.find_element(By.CSS_SELECTOR, "#join button")
+    join.click()
+    wait(driver).until(ec.staleness_of(join))  # the page the answer brought, not the old one
     members = wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "ul.members")))
     assert newcomer in members.text
     assert not driver.find_elements(By.ID, "join")
 
     driver.get(f"{web}/sessions/{world.session}")
-    driver.find_element(By.CSS_SELECTOR, "#check-in button").click()
+    check_in = driver.find_element(By.CSS_SELECTOR, "#check-in button")
+    check_in.click()
+    wait(driver).until(ec.staleness_of(check_in))
     wait(driver).until(ec.presence_of_element_located((By.ID, "checked-in")))
     assert driver.find_element(By.ID, "attendance").text.startswith("1 checked in")
 
