@@ -27,6 +27,8 @@ dlq = typer.Typer(help="Messages a service gave up on: list and re-drive.", no_a
 app.add_typer(dlq, name="dlq")
 knowledge = typer.Typer(help="The knowledge service's artifacts.", no_args_is_help=True)
 app.add_typer(knowledge, name="knowledge")
+impact = typer.Typer(help="The impact service: who owns which service.", no_args_is_help=True)
+app.add_typer(impact, name="impact")
 
 KafkaOption = Annotated[
     str,
@@ -104,7 +106,7 @@ def dev_restart(
     name: Annotated[
         str,
         typer.Argument(
-            help="events, knowledge, recognition, notifier, kafka, mongodb or redis",
+            help="events, knowledge, recognition, notifier, impact, kafka, mongodb or redis",
             show_default=False,
         ),
     ],
@@ -131,8 +133,8 @@ def dev_restart(
 StackNameArg = Annotated[
     str,
     typer.Argument(
-        help="events, knowledge, recognition, notifier, smtp-sink, chat-sink, kafka, mongodb "
-        "or redis",
+        help="events, knowledge, recognition, notifier, impact, smtp-sink, chat-sink, kafka, "
+        "mongodb or redis",
         show_default=False,
     ),
 ]
@@ -188,8 +190,11 @@ def dev_status() -> None:
 
 @app.command("types")
 def types() -> None:
-    """List the event types of the catalog with their topics."""
-    for spec in CATALOG.values():
+    """List the event types of the catalog with their topics, then the CDEvents families the
+    gateway takes from CI/CD systems (any 0.x version of each)."""
+    from shared.events.cdevents import FAMILIES
+
+    for spec in [*CATALOG.values(), *FAMILIES.values()]:
         typer.echo(f"{spec.type:<36} {spec.topic:<18} {spec.summary}")
 
 
@@ -404,7 +409,9 @@ def health(
     Console().print(table(report))
 
 
-ServiceArg = Annotated[str, typer.Argument(help="events, knowledge, recognition or notifier")]
+ServiceArg = Annotated[
+    str, typer.Argument(help="events, knowledge, recognition, notifier or impact")
+]
 
 
 @app.command("replay")
@@ -547,6 +554,60 @@ def knowledge_import(
         raise typer.Exit(e.exit_code) from e
     for style, line in lines(report):
         typer.secho(line, fg=style if style not in ("", "bold") else None, bold=style == "bold")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@impact.command("import-catalog")
+def impact_import_catalog(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            metavar="PATH",
+            help="a catalog-info.yaml, or a directory searched for them",
+        ),
+    ],
+    url: Annotated[
+        str, typer.Option("--url", envvar="IMPACT_URL", help="The impact service's base URL.")
+    ] = "http://127.0.0.1:8085",
+    secret: SecretOption = LOCAL_TOKEN_SECRET,
+) -> None:
+    """Give each Backstage component's service to its owner (`spec.owner`, a group).
+
+    The service id is the component's `metadata.name`, or its annotation
+    `cop.platform/service-id`. A service whose owner is unchanged is left
+    alone; a new owner takes it from now on. Exits 1 when any component
+    failed.
+    """
+    from copctl.impact import ImportAborted, import_catalog
+    from copctl.operator_http import OPERATOR
+    from shared.auth import ADMIN, issue_token
+
+    token = issue_token(secret, OPERATOR, scopes=(ADMIN,), ttl_s=600)
+
+    async def run() -> Any:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url.rstrip("/"), headers=headers, timeout=30) as c:
+            return await import_catalog(c, path)
+
+    try:
+        report = asyncio.run(run())
+    except ImportAborted as e:
+        typer.secho(str(e), fg="red", err=True)
+        raise typer.Exit(e.exit_code) from e
+    for ownership in report.assigned:
+        typer.echo(f"assigned   {ownership.service_id} -> {ownership.team}")
+    for ownership in report.unchanged:
+        typer.echo(f"unchanged  {ownership.service_id} -> {ownership.team}")
+    for where, why in report.failed:
+        typer.secho(f"failed     {where}: {why}", fg="red")
+    typer.echo(
+        f"{len(report.assigned)} assigned, {len(report.unchanged)} unchanged, "
+        f"{len(report.failed)} failed"
+    )
     if report.failed:
         raise typer.Exit(1)
 

@@ -19,6 +19,8 @@ from faststream.security import BaseSecurity
 from copctl.topics import partitions_of
 from services.events import rebuild as events_rebuild
 from services.events.settings import EventsSettings
+from services.impact import rebuild as impact_rebuild
+from services.impact.settings import ImpactSettings
 from services.knowledge import rebuild as knowledge_rebuild
 from services.knowledge.settings import KnowledgeSettings
 from services.notifier import rebuild as notifier_rebuild
@@ -50,6 +52,7 @@ REBUILDS: dict[str, Rebuild] = {
     "notifier": Rebuild(
         NotifierSettings, notifier_rebuild.TOPICS, notifier_rebuild.prepare_rebuild
     ),
+    "impact": Rebuild(ImpactSettings, impact_rebuild.TOPICS, impact_rebuild.prepare_rebuild),
 }
 
 

@@ -6,11 +6,17 @@ recognition service computes it and answers it as `metrics` in `GET /communities
 Counts are ints; ratios and means are floats rounded to 4 decimals, 0.0 when there is nothing to
 divide by. A period P is a month or a quarter, [start, end) in UTC; docs/recognition.md gives the
 definitions at length.
+
+A goal (`HealthGoal`) names one of these metrics, a comparison and a target
+(`participation_rate >= 0.6`); `evaluate` says whether a period's numbers meet it. Communities
+set their goals in their charter; recognition answers them, evaluated, beside the numbers.
 """
 
+from collections.abc import Iterable
+from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Count = Annotated[int, Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -66,3 +72,78 @@ class HealthMetrics(BaseModel):
 
 METRICS: tuple[str, ...] = tuple(HealthMetrics.model_fields)
 """The metric names in the contract's order."""
+
+
+class Comparison(StrEnum):
+    AT_LEAST = ">="
+    ABOVE = ">"
+    AT_MOST = "<="
+    BELOW = "<"
+    EQUAL = "=="
+
+
+def _a_metric(name: str) -> str:
+    if name not in METRICS:
+        raise ValueError(f"{name!r} is not a health metric; one of: {', '.join(METRICS)}")
+    return name
+
+
+MetricName = Annotated[
+    str, AfterValidator(_a_metric), Field(json_schema_extra={"enum": [*METRICS]})
+]
+"""The name of one of `HealthMetrics`' fields."""
+PRECISION = 4
+"""Decimals the metrics are rounded to: `==` compares a value and a target to as many."""
+
+
+class HealthGoal(BaseModel):
+    """A measurable goal: `metric comparison target`, e.g. `facilitators_last6 >= 3`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: MetricName
+    comparison: Comparison
+    target: Annotated[float, Field(allow_inf_nan=False)]
+
+    @property
+    def text(self) -> str:
+        return f"{self.metric} {self.comparison.value} {self.target:g}"
+
+
+class GoalResult(BaseModel):
+    """A goal evaluated on one period's numbers: the value it was judged on, and whether it was
+    met."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    goal: str = Field(description="the goal as text, e.g. `participation_rate >= 0.6`")
+    metric: str
+    comparison: Comparison
+    target: float
+    value: int | float
+    met: bool
+
+
+def evaluate(goal: HealthGoal, metrics: HealthMetrics) -> GoalResult:
+    value: int | float = getattr(metrics, goal.metric)
+    actual, target = round(float(value), PRECISION), round(goal.target, PRECISION)
+    met = {
+        Comparison.AT_LEAST: actual >= target,
+        Comparison.ABOVE: actual > target,
+        Comparison.AT_MOST: actual <= target,
+        Comparison.BELOW: actual < target,
+        Comparison.EQUAL: actual == target,
+    }[goal.comparison]
+    return GoalResult(
+        goal=goal.text,
+        metric=goal.metric,
+        comparison=goal.comparison,
+        target=goal.target,
+        value=value,
+        met=met,
+    )
+
+
+def evaluate_all(goals: Iterable[HealthGoal], metrics: HealthMetrics) -> list[GoalResult]:
+    """Each goal on the same period's numbers, in the order the goals were set."""
+    return [evaluate(goal, metrics) for goal in goals]

@@ -14,6 +14,7 @@ dots become underscores and counters end in `_total`, e.g. `cop_events_consumed_
 | `cop.dlq.size` | gauge | `messaging.destination.name` |
 | `cop.notifications` | counter | `channel.kind` (`email`, `slack`, ...), `outcome` |
 | `cop.ingest.events` | counter | `cop.source`, `outcome` (`accepted`, `duplicate`, `rejected`), `cop.via` |
+| `cop.chat.requests` | counter | `cop.chat.platform`, `outcome` (`answered`, `forged`, `stale`, `replayed`, `unchecked`) |
 | `http.server.request.duration` | histogram (s) | `http.route`, `http.request.method`, `http.response.status_code` |
 """  # noqa: E501
 
@@ -67,6 +68,11 @@ ingest_events = _meter.create_counter(
     unit="{event}",
     description="Events the inbound gateway judged, per source system and outcome",
 )
+chat_requests = _meter.create_counter(
+    "cop.chat.requests",
+    unit="{request}",
+    description="Chat slash-command requests per platform and outcome (answered, forged, ...)",
+)
 
 
 class Readings:
@@ -113,6 +119,12 @@ def count_notification(channel_kind: str, outcome: str) -> None:
 
 def count_ingest(source: str | None, outcome: str, via: str, n: int = 1) -> None:
     ingest_events.add(n, {"cop.source": source or "unknown", OUTCOME: outcome, "cop.via": via})
+
+
+def count_chat_request(platform: str, outcome: str) -> None:
+    """`answered`, or why a request was refused before anything was parsed: `forged`,
+    `stale`, `replayed`, `unchecked` (the replay store did not answer)."""
+    chat_requests.add(1, {"cop.chat.platform": platform, OUTCOME: outcome})
 
 
 def prometheus_text() -> bytes:

@@ -21,9 +21,10 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TypeVar
 
 from opentelemetry import metrics, trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -33,6 +34,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
+    MetricExporter,
     MetricReader,
     PeriodicExportingMetricReader,
 )
@@ -48,6 +50,7 @@ from opentelemetry.sdk.trace.export import (
 log = logging.getLogger(__name__)
 
 DEFAULT_LINK_LIMIT = 1000
+E = TypeVar("E", SpanExporter, MetricExporter)
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -99,7 +102,7 @@ def _plain(value: object) -> object:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _exporters(signal: str) -> set[str]:
+def _named_exporters(signal: str) -> set[str]:
     """The exporters `OTEL_<SIGNAL>_EXPORTER` names; unset: OTLP when an endpoint is given."""
     named = os.environ.get(f"OTEL_{signal}_EXPORTER")
     if named is not None:
@@ -118,6 +121,31 @@ def _check_protocol(signal: str) -> None:
         log.warning("OTLP protocol %r is not installed; exporting over http/protobuf", protocol)
 
 
+def _exporters(signal: str, *, otlp: Callable[[], E], console: Callable[[], E]) -> list[E]:
+    """The exporters of one signal (`TRACES`, `METRICS`) the environment asks for, made."""
+    named = _named_exporters(signal)
+    made: list[E] = []
+    if "otlp" in named:
+        _check_protocol(signal)
+        made.append(otlp())
+    if "console" in named:
+        made.append(console())
+    return made
+
+
+# The OTLP exporters are imported only when chosen: their import takes a quarter of a second.
+def _otlp_span_exporter() -> SpanExporter:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()
+
+
+def _otlp_metric_exporter() -> MetricExporter:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+    return OTLPMetricExporter()
+
+
 def resource(default_service_name: str) -> Resource:
     """`OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` win over the default name."""
     given = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
@@ -129,14 +157,8 @@ def resource(default_service_name: str) -> Resource:
 def _tracer_provider(res: Resource) -> TracerProvider:
     links = int(os.environ.get("OTEL_SPAN_LINK_COUNT_LIMIT") or DEFAULT_LINK_LIMIT)
     provider = TracerProvider(resource=res, span_limits=SpanLimits(max_links=links))
-    exporters = _exporters("TRACES")
-    if "otlp" in exporters:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        _check_protocol("TRACES")
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    if "console" in exporters:
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    for exporter in _exporters("TRACES", otlp=_otlp_span_exporter, console=ConsoleSpanExporter):
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     if trace_file := os.environ.get("COP_TRACE_FILE"):
         # Written in batches off the request path: a file write per span (every MongoDB and
         # Redis command has one) costs more than the command.
@@ -147,16 +169,10 @@ def _tracer_provider(res: Resource) -> TracerProvider:
 
 
 def _meter_provider(res: Resource) -> MeterProvider:
+    exporters = _exporters("METRICS", otlp=_otlp_metric_exporter, console=ConsoleMetricExporter)
     # The Prometheus reader registers with prometheus_client's default registry: /metrics.
     readers: list[MetricReader] = [PrometheusMetricReader()]
-    exporters = _exporters("METRICS")
-    if "otlp" in exporters:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
-        _check_protocol("METRICS")
-        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
-    if "console" in exporters:
-        readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
+    readers += [PeriodicExportingMetricReader(exporter) for exporter in exporters]
     return MeterProvider(resource=res, metric_readers=readers)
 
 

@@ -47,7 +47,8 @@ SERVICES = (
     ServiceSpec("knowledge", 8082),
     ServiceSpec("recognition", 8083),
     ServiceSpec("notifier", 8084),
-    ServiceSpec("web", 8080),  # the pages: reads the four above over HTTP
+    ServiceSpec("impact", 8085),
+    ServiceSpec("web", 8080),  # the pages: reads the services above over HTTP
 )
 SMTP_PORT, CHAT_PORT = 1025, 8090
 SINKS = ("smtp-sink", "chat-sink")

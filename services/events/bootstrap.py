@@ -3,16 +3,20 @@
 from fastapi import FastAPI
 
 from services.events import rebuild
+from services.events.adapters.backlog_turns import BacklogTurns
 from services.events.adapters.projection import EventsProjection
 from services.events.adapters.sources import InboundLedger, RateLimiter, SourceRegistry
 from services.events.commands.ingest import Gateway
 from services.events.commands.members import EventsCommands
+from services.events.commands.topics import TopicCommands
 from services.events.entrypoints import http, ingest
 from services.events.entrypoints import sources as source_systems
+from services.events.entrypoints import topics as topic_backlog
 from services.events.entrypoints.inbound import inbound_handler
 from services.events.event_handlers import event_handlers
 from services.events.queries import EventsQueries
 from services.events.settings import EventsSettings
+from services.events.topic_queries import TopicQueries
 from shared.auth import auth_from_settings
 from shared.events.topics import Topic
 from shared.idempotency import IdempotencyStore, idempotency
@@ -34,23 +38,32 @@ def bootstrap(settings: EventsSettings | None = None) -> FastAPI:
     runtime.subscribe(event_handlers(projection), *rebuild.TOPICS)
     runtime.subscribe_records(inbound_handler(gateway), str(Topic.INBOUND), group_suffix="inbound")
     auth = auth_from_settings(settings)
+    idempotent = idempotency(
+        IdempotencyStore(runtime.redis, settings.mongodb_database, settings.idempotency_ttl_s),
+        auth,
+    )
+    turns = BacklogTurns(runtime.redis, settings.mongodb_database)
+    topic_commands = TopicCommands(
+        runtime.bus, projection, turns, vote_budget=settings.topic_vote_budget
+    )
     app = create_app(
         runtime,
         title="CoP Events",
         description="Communities, members, sessions, attendance, feedback, action items, "
-        "and the inbound gateway for other systems' events.",
+        "the topic backlog, and the inbound gateway for other systems' events.",
         routers=[
             http.router(
                 commands,
                 EventsQueries(projection),
                 auth,
-                idempotency(
-                    IdempotencyStore(
-                        runtime.redis, settings.mongodb_database, settings.idempotency_ttl_s
-                    ),
-                    auth,
-                ),
+                idempotent,
                 feedback_min_count=settings.feedback_summary_min_count,
+            ),
+            topic_backlog.router(
+                topic_commands,
+                TopicQueries(projection, vote_budget=settings.topic_vote_budget),
+                auth,
+                idempotent,
             ),
             ingest.router(
                 gateway,

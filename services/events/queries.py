@@ -13,14 +13,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ASCENDING
 
 from services.events.adapters.projection import (
+    CHAT_IDENTITY_IDS,
     FEEDBACK_MEMBERS,
     ROSTER,
     EventsProjection,
     entries,
     feedback_id,
 )
+from services.events.domain.chat import (
+    ChatAccount,
+    ChatChannelRef,
+    ChatLink,
+    newest_named,
+)
 from services.events.domain.session import SessionStatus
-from shared.events.catalog import Charter, Role, SessionFormat, Stage
+from shared.events.catalog import Charter, ChatPlatform, Role, SessionFormat, Stage
 
 Doc = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -66,6 +73,14 @@ class Community(ReadModel):
     updated_at: datetime | None = None
 
 
+class CharterVersion(ReadModel):
+    version: int = Field(description="1 for the charter the community was founded with")
+    charter: Charter
+    changed_by: str | None = Field(None, description="who set it, when the event says")
+    changed_at: datetime
+    event_id: str
+
+
 class Membership(ReadModel):
     member_id: str
     role: Role
@@ -80,6 +95,37 @@ class PublicMemberProfile(ReadModel):
     team: str = ""
 
 
+class ChatIdentity(ReadModel):
+    """A chat account (platform, workspace, user) and the member it is linked to."""
+
+    member_id: str
+    platform: ChatPlatform
+    workspace_id: str
+    user_id: str
+    user_name: str | None = None
+
+    @classmethod
+    def of(cls, link: ChatLink) -> "ChatIdentity":
+        account = link.account
+        return cls(
+            member_id=link.member_id,
+            platform=account.platform,
+            workspace_id=account.workspace_id,
+            user_id=account.user_id,
+            user_name=link.user_name,
+        )
+
+
+class ChatChannel(ReadModel):
+    """A chat channel and the community it is mapped to."""
+
+    community_id: str
+    platform: ChatPlatform
+    workspace_id: str
+    channel_id: str
+    channel_name: str | None = None
+
+
 class MemberProfile(PublicMemberProfile):
     """The whole profile, personal data included: for the member themself and admins."""
 
@@ -87,6 +133,9 @@ class MemberProfile(PublicMemberProfile):
     chat_handle: str = ""
     timezone: str = "UTC"
     updated_at: datetime | None = None
+    chat_identities: list[ChatIdentity] = Field(
+        default=[], description="the chat accounts linked to the member"
+    )
 
     def public(self) -> PublicMemberProfile:
         return PublicMemberProfile(member_id=self.member_id, name=self.name, team=self.team)
@@ -265,6 +314,20 @@ class EventsQueries:
         doc = await self._p.community(community_id)
         return _community(doc) if doc is not None else None
 
+    async def charter_history(self, community_id: str, paging: Paging) -> Page[CharterVersion]:
+        versions = [
+            CharterVersion(
+                version=number,
+                charter=Charter.model_validate(v["charter"]),
+                changed_by=v.get("by"),
+                changed_at=v["at"],
+                event_id=v["event_id"],
+            )
+            for number, v in enumerate(await self._p.charters(community_id), start=1)
+        ]
+        versions.reverse()
+        return paging.of(len(versions), versions[paging.skip : paging.skip + paging.size])
+
     async def memberships(self, community_id: str, paging: Paging) -> Page[Membership]:
         roster = _roster(await self._p.community(community_id) or {})
         items = [Membership.model_validate(m) for m in _page(paging, roster)]
@@ -274,7 +337,33 @@ class EventsQueries:
         doc = await self._p.members.find_one({"_id": member_id})
         if doc is None or "name" not in doc:
             return None
-        return MemberProfile.model_validate(_public(doc, "member_id"))
+        # The accounts ever linked to the member, those they still hold.
+        links = await self._p.chat_links(doc.get(CHAT_IDENTITY_IDS, []))
+        held = [ChatIdentity.of(link) for link in links if link.member_id == member_id]
+        return MemberProfile.model_validate({**_public(doc, "member_id"), "chat_identities": held})
+
+    async def chat_identity(self, account: ChatAccount) -> ChatIdentity | None:
+        link = await self._p.chat_link(account)
+        return ChatIdentity.of(link) if link is not None else None
+
+    async def chat_identity_named(
+        self, platform: ChatPlatform, workspace_id: str, user_name: str
+    ) -> ChatIdentity | None:
+        links = await self._p.chat_links_named(platform, workspace_id, user_name)
+        link = newest_named(links, user_name)
+        return ChatIdentity.of(link) if link is not None else None
+
+    async def chat_channel(self, channel: ChatChannelRef) -> ChatChannel | None:
+        mapping = await self._p.chat_channel(channel)
+        if mapping is None:
+            return None
+        return ChatChannel(
+            community_id=mapping.community_id,
+            platform=channel.platform,
+            workspace_id=channel.workspace_id,
+            channel_id=channel.channel_id,
+            channel_name=mapping.channel_name,
+        )
 
     async def sessions(self, f: SessionFilter, paging: Paging) -> Page[Session]:
         now = datetime.now(UTC)

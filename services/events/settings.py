@@ -16,3 +16,5 @@ class EventsSettings(ServiceSettings):
     # A session's feedback summary is shown to anyone from this many feedbacks on; before that
     # only to its facilitator, the community's leader and admins (one feedback is one member's).
     feedback_summary_min_count: int = Field(3, ge=1, le=1000)
+    # Votes a member may have on open topics of one community at a time.
+    topic_vote_budget: int = Field(5, ge=1, le=100)

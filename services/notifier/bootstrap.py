@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -35,6 +36,7 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         runtime.db, runtime.redis, settings.mongodb_database, settings.delivery_lease_s
     )
     webhook_targets = TargetPolicy.from_settings(settings)
+    chat_webhook_urls = mapped_channel_webhooks(settings, webhook_targets)
     chat = WebhookPoster(
         targets=webhook_targets,
         secret=settings.chat_webhook_secret,
@@ -72,6 +74,7 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
         default_chat=default_chat,
         tracer=runtime.tracer,
         planned=dispatcher.wake,
+        chat_webhook_urls=chat_webhook_urls,
     )
     runtime.subscribe(event_handlers(planner), *rebuild.TOPICS, max_records=100)
     loop: list[asyncio.Task[None]] = []
@@ -105,3 +108,18 @@ def bootstrap(settings: NotifierSettings | None = None) -> FastAPI:
     )
     app.state.dispatcher = dispatcher  # an operator's (or a test's) hand on the schedule
     return app
+
+
+def mapped_channel_webhooks(settings: NotifierSettings, targets: TargetPolicy) -> dict[str, str]:
+    """`NOTIFIER_CHAT_WEBHOOK_URLS`, refused at start when a host is not on the allowlist (the
+    addresses are checked on every connection, as for any channel)."""
+    urls: dict[str, str] = {
+        platform: str(url) for platform, url in settings.notifier_chat_webhook_urls.items()
+    }
+    for platform, url in urls.items():
+        if not targets.url_allowed(url):
+            host = urlsplit(url).hostname
+            raise ValueError(
+                f"NOTIFIER_CHAT_WEBHOOK_URLS[{platform}]: host {host} is not on CHAT_ALLOWED_HOSTS"
+            )
+    return urls

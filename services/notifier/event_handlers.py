@@ -8,7 +8,7 @@ what the notifier knows (rosters, sessions, profiles) and plan nothing.
 """
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,11 +19,13 @@ from services.notifier.adapters.deliveries import DeliveryLog
 from services.notifier.adapters.directory import Directory
 from services.notifier.domain import audience
 from services.notifier.domain.audience import CHAT, EMAIL
+from services.notifier.domain.chat_channels import mapped_channel
 from services.notifier.domain.preferences import Preferences, digest_period, quiet_until
 from shared.events.catalog import (
     ArtifactPublished,
     ArtifactRevised,
     BadgeAwarded,
+    CommunityChatChannelMapped,
     CommunityCreated,
     CommunityLeaderChanged,
     HealthAlertRaised,
@@ -101,14 +103,18 @@ class Planner:
         default_chat: Doc | None,
         tracer: trace.Tracer,
         planned: Callable[[], None] = lambda: None,
+        chat_webhook_urls: Mapping[str, str] | None = None,
     ) -> None:
-        """`planned` is called after a batch created deliveries (the dispatcher's wake-up)."""
+        """`planned` is called after a batch created deliveries (the dispatcher's wake-up);
+        `chat_webhook_urls` (platform -> a workspace's incoming webhook) post to the chat
+        channels mapped to communities that had none."""
         self.directory = directory
         self._planned = planned
         self.deliveries = log_
         self._marks = replay_marks
         self._offsets = sorted(reminder_offsets_h, reverse=True)
         self._default_chat = default_chat
+        self._chat_webhook_urls = dict(chat_webhook_urls or {})
         self.tracer = tracer
 
     def unit_of_work(self) -> PlanningWork:
@@ -177,6 +183,20 @@ class Planner:
             c.community_id, field_key(fact.event_id), fact.time, c.leader_id
         )
 
+    async def chat_channel_mapped(
+        self, fact: Fact[CommunityChatChannelMapped], uow: PlanningWork
+    ) -> None:
+        """A chat channel mapped to a community without channels becomes its channel. Channels
+        are settings a replay keeps: one replayed is not added again (it may have been removed
+        since)."""
+        m = fact.data
+        channel = mapped_channel(m, self._chat_webhook_urls)
+        if channel is None or await self._replaying(fact):
+            return
+        if await self.directory.add_first_channel(m.community_id, channel):
+            uow.channels.pop(m.community_id, None)  # read again by a later event of the batch
+            log.info("community %s posts to its mapped %s channel", m.community_id, m.platform)
+
     # --- sessions -------------------------------------------------------------------------------
 
     async def session_scheduled(self, fact: Fact[SessionScheduled], uow: PlanningWork) -> None:
@@ -229,14 +249,17 @@ class Planner:
         community = session["community_id"]
         context = {"session": _public_session(session), "reason": reason}
         hosts = {session["facilitator_id"], *session.get("speaker_ids", [])}
-        recipients = await self._audience(community, hosts=hosts)
+        voters = session.get("voter_ids", [])
+        recipients = await self._audience(community, hosts=hosts, invited=voters)
         await self._plan(uow, fact, Notice(kind, community, recipients, context, urgent=urgent))
 
     async def _reminders(self, uow: PlanningWork, fact: Fact[Any], session: Doc) -> None:
         community = session["community_id"]
         starts = datetime.fromisoformat(session["starts_at"])
         hosts = {session["facilitator_id"], *session.get("speaker_ids", [])}
-        recipients = [r for r in await self._audience(community, hosts=hosts) if r.how == "now"]
+        voters = session.get("voter_ids", [])
+        everyone = await self._audience(community, hosts=hosts, invited=voters)
+        recipients = [r for r in everyone if r.how == "now"]
         for hours in self._offsets:
             due = starts - timedelta(hours=hours)
             if due < max(fact.time, datetime.now(UTC)):
@@ -345,18 +368,28 @@ class Planner:
         return bool(await self._marks.replayed(record.topic, record.partition, record.offset))
 
     async def _audience(
-        self, community_id: str, *, hosts: set[str] | None = None, tags: list[str] | None = None
+        self,
+        community_id: str,
+        *,
+        hosts: set[str] | None = None,
+        tags: list[str] | None = None,
+        invited: list[str] | None = None,
     ) -> list[audience.Recipient]:
+        """`invited`: members a session invites themselves (a backlog topic's voters)."""
         members = await self.directory.members(community_id)
         watchers = await self.directory.audience(f"watchers:{community_id}")
         followers = await self.directory.tag_followers(tags or [])
-        prefs = await self.directory.prefs({*members, *watchers, *followers, *(hosts or ())})
+        prefs = await self.directory.prefs(
+            {*members, *watchers, *followers, *(hosts or ()), *(invited or ())}
+        )
         found = {
             r.member_id: r
             for r in audience.announcement(
                 community_id, members, watchers, prefs, tags=tags or (), tag_followers=followers
             )
         }
+        for member in audience.invited(invited or (), prefs, community_id):
+            found[member] = audience.Recipient(member, "now")
         for host in audience.personal(hosts or (), prefs):
             found[host] = audience.Recipient(host, "now")
         return sorted(found.values(), key=lambda r: r.member_id)
@@ -511,6 +544,7 @@ def event_handlers(planner: Planner) -> EventHandlers[PlanningWork]:
         .on(MemberLeft, planner.membership_changed)
         .on(CommunityCreated, planner.leader_named)
         .on(CommunityLeaderChanged, planner.leader_named)
+        .on(CommunityChatChannelMapped, planner.chat_channel_mapped)
         .on(SessionScheduled, planner.session_scheduled)
         .on(SessionRescheduled, planner.session_rescheduled)
         .on(SessionCancelled, planner.session_cancelled)

@@ -482,7 +482,7 @@ class Dispatcher:
         }
         await self._senders.chat.post(
             channel["url"],
-            chat_payload(channel["kind"], said.chat(), event=event),
+            chat_payload(channel["kind"], said.chat(), event=event, channel=channel.get("channel")),
             channel_kind=channel["kind"],
             sign_body=channel["kind"] == "webhook",
             secret=channel.get("secret"),

@@ -61,6 +61,7 @@ class ChannelView(BaseModel):
     id: str
     kind: str
     host: str
+    channel: str | None = Field(None, description="the channel its webhook posts to, if named")
     secret: str | None = Field(None, description="shown once, when it was generated")
 
 
@@ -75,7 +76,12 @@ class NotifierQueries:
 
     async def channels(self, community_id: str) -> list[ChannelView]:
         return [
-            ChannelView(id=c["id"], kind=c["kind"], host=HttpUrl(c["url"]).host or "")
+            ChannelView(
+                id=c["id"],
+                kind=c["kind"],
+                host=HttpUrl(c["url"]).host or "",
+                channel=c.get("channel"),
+            )
             for c in await self._directory.community_channels(community_id)
         ]
 

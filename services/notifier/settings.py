@@ -1,7 +1,7 @@
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from shared.settings import ServiceSettings
 
@@ -29,6 +29,12 @@ class NotifierSettings(ServiceSettings):
     # in-cluster receiver. Unset: loopback in local use (the chat sink), none elsewhere.
     chat_allowed_networks: list[str] | None = None
     chat_timeout_s: float = Field(10.0, gt=0)
+    # Platform -> an incoming webhook of that workspace that takes a `channel` override: a chat
+    # channel mapped to a community without channels becomes its channel, posted through it.
+    # Only Slack and Mattermost webhooks take the override.
+    notifier_chat_webhook_urls: dict[Literal["slack", "mattermost"], HttpUrl] = Field(
+        default_factory=dict
+    )
 
     notifier_url: str = Field("http://127.0.0.1:8084", description="links in e-mails")
     events_url: str = "http://127.0.0.1:8081"

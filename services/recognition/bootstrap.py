@@ -6,15 +6,28 @@ from fastapi import FastAPI
 
 from services.recognition import rebuild
 from services.recognition.adapters.decisions import Decisions
+from services.recognition.adapters.health_checks import Ballots, HealthCheckRounds
 from services.recognition.adapters.judge import KudosAllowances
 from services.recognition.adapters.leaderboard import Leaderboards
 from services.recognition.adapters.projection import RecognitionProjection
 from services.recognition.adapters.reservations import Reservations
 from services.recognition.commands import RecognitionCommands
 from services.recognition.domain.kudos import KudosPolicy
+from services.recognition.entrypoints.health_checks import health_check_router
 from services.recognition.entrypoints.http import router
-from services.recognition.event_handlers import Settlement, judge_handlers, projection_handlers
-from services.recognition.jobs import HealthEvaluation, evaluate_periodically
+from services.recognition.event_handlers import (
+    HealthCheckAlerts,
+    Settlement,
+    judge_handlers,
+    projection_handlers,
+)
+from services.recognition.health_check_commands import HealthCheckCommands
+from services.recognition.health_check_queries import HealthCheckQueries
+from services.recognition.jobs import (
+    HealthEvaluation,
+    close_rounds_periodically,
+    evaluate_periodically,
+)
 from services.recognition.queries import RecognitionQueries
 from services.recognition.settings import RecognitionSettings
 from shared.auth import auth_from_settings
@@ -53,6 +66,9 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
         records_behind=lag.records_behind,
     )
     projection.after_commit.append(Settlement(projection, boards, decisions).settle)
+    ballots, rounds = Ballots(runtime.db), HealthCheckRounds(runtime.db)
+    health_checks = HealthCheckCommands(runtime.bus, ballots, rounds)
+    projection.after_commit.append(HealthCheckAlerts(rounds, decisions).settle)
     runtime.subscribe(projection_handlers(projection), *rebuild.TOPICS)
     runtime.subscribe(
         judge_handlers(allowances, runtime.bus, runtime.tracer),
@@ -68,6 +84,11 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
         evaluator.append(
             asyncio.create_task(evaluate_periodically(evaluation, interval_s, stopping))
         )
+        await ballots.ensure_indexes()
+        closing_s = settings.health_check_close_interval_s
+        evaluator.append(
+            asyncio.create_task(close_rounds_periodically(health_checks, closing_s, stopping))
+        )
 
     async def stop_evaluating() -> None:
         stopping.set()
@@ -75,6 +96,10 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
         await lag.stop()
 
     auth = auth_from_settings(settings)
+    once = idempotency(
+        IdempotencyStore(runtime.redis, settings.mongodb_database, settings.idempotency_ttl_s),
+        auth,
+    )
     return create_app(
         runtime,
         title="CoP Recognition",
@@ -84,13 +109,14 @@ def bootstrap(settings: RecognitionSettings | None = None) -> FastAPI:
                 commands,
                 RecognitionQueries(projection, boards),
                 auth,
-                idempotency(
-                    IdempotencyStore(
-                        runtime.redis, settings.mongodb_database, settings.idempotency_ttl_s
-                    ),
-                    auth,
-                ),
-            )
+                once,
+            ),
+            health_check_router(
+                health_checks,
+                HealthCheckQueries(rounds, ballots, projection.alerts),
+                auth,
+                once,
+            ),
         ],
         on_startup=[start_evaluating],
         on_shutdown=[stop_evaluating],

@@ -5,11 +5,13 @@ the health evaluation runs on a timer (`jobs.py`); reads for the HTTP API are in
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.recognition.adapters.decisions import SOURCE
 from services.recognition.adapters.judge import KudosAllowances
 from services.recognition.adapters.reservations import Reservations
 from services.recognition.domain.kudos import KudosPolicy
+from services.recognition.domain.periods import period_of
 from shared.events.catalog import KudosGiven
 from shared.events.envelope import CloudEvent, new_event, utc_now
 from shared.kafka import EventBus
@@ -26,6 +28,19 @@ class GiveKudos:
     artifact_id: str | None = None
 
 
+@dataclass(frozen=True)
+class AllowanceLeft:
+    """What a member's next kudos is checked against."""
+
+    allowance: int
+    period: str
+    period_key: str
+    used: int
+    left: int
+    renews_at: datetime
+    value_tags: list[str]
+
+
 class RecognitionCommands:
     def __init__(
         self,
@@ -38,6 +53,24 @@ class RecognitionCommands:
         self._policy = policy
         self._allowances = allowances
         self._reservations = reservations
+
+    async def allowance_left(self, member_id: str) -> AllowanceLeft:
+        """The units of the current period's allowance used (judged or reserved by requests
+        still on their way) and left, and when it renews."""
+        period = period_of(self._policy.period, utc_now())
+        used = max(
+            await self._allowances.used(member_id, period.key),
+            await self._reservations.reserved(member_id, period.key),
+        )
+        return AllowanceLeft(
+            allowance=self._policy.allowance,
+            period=self._policy.period,
+            period_key=period.key,
+            used=used,
+            left=max(self._policy.allowance - used, 0),
+            renews_at=period.end,
+            value_tags=sorted(self._policy.value_tags),
+        )
 
     async def give_kudos(self, cmd: GiveKudos) -> CloudEvent:
         """Refuse what a member would not mean to send, then publish; the judge decides."""

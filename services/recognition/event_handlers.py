@@ -4,14 +4,20 @@ Two consumers: the projection (every domain topic, rebuilt by a replay) and the 
 (`cop.recognition`, its own consumer group, never rewound by a replay), which turns each
 `kudos.given` into a final `kudos.judged` that every count derives from. After each batch the
 projection applies, `Settlement` awards the badges the batch earned and raises the leaderboard
-scores it changed.
+scores it changed, and `HealthCheckAlerts` raises the alerts of the health-check rounds it closed.
 """
 
 from typing import Any
 
 from opentelemetry import trace
 
-from services.recognition.adapters.decisions import SOURCE, Decisions, judgement_id
+from services.recognition.adapters.decisions import (
+    SOURCE,
+    Decisions,
+    alert_parts,
+    judgement_id,
+)
+from services.recognition.adapters.health_checks import HealthCheckRounds, results_of
 from services.recognition.adapters.judge import KudosAllowances
 from services.recognition.adapters.leaderboard import Leaderboards, scores_by_period
 from services.recognition.adapters.projection import (
@@ -22,6 +28,7 @@ from services.recognition.adapters.projection import (
     standing_of,
 )
 from services.recognition.domain import badges, health, ledger
+from services.recognition.domain import health_checks as health_check_rules
 from services.recognition.domain.periods import month_key, parse, quarter_key
 from services.recognition.domain.standing import total
 from shared.events.catalog import (
@@ -31,8 +38,13 @@ from shared.events.catalog import (
     ArtifactReused,
     ArtifactRevised,
     BadgeAwarded,
+    CommunityCreated,
+    CommunityLeaderChanged,
+    CommunityUpdated,
     FeedbackSubmitted,
     HealthAlertRaised,
+    HealthCheckClosed,
+    HealthCheckOpened,
     KudosGiven,
     KudosJudged,
     KudosVerdict,
@@ -164,16 +176,57 @@ async def badge_awarded(fact: Fact[BadgeAwarded], uow: W) -> None:
 
 async def alert_raised(fact: Fact[HealthAlertRaised], uow: W) -> None:
     a = fact.data
-    doc_id = f"{a.community_id}|{a.alert}|{a.period}"
+    doc_id = "|".join(alert_parts(a.community_id, a.alert, a.period, a.details))
     uow.decision("alerts", doc_id, _decision(fact, a.model_dump(mode="json")))
+
+
+async def charter_goals(fact: Fact[CommunityCreated] | Fact[CommunityUpdated], uow: W) -> None:
+    """The goals of a community's charter, which its health answer judges each period by."""
+    charter = fact.data.charter
+    if charter is not None:
+        goals = [g.model_dump(mode="json") for g in charter.health_goals]
+        uow.updates.set(uow.p.communities, fact.data.community_id, health_goals=goals)
 
 
 def _decision(fact: Fact[Any], data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "event_id": fact.event_id, "at": bson_time(fact.time)}
 
 
+class HealthCheckEvents:
+    """Health-check rounds and the leaders they are opened by. A round is the service's own:
+    a round's events from any other source are ignored."""
+
+    def __init__(self, rounds: HealthCheckRounds) -> None:
+        self._rounds = rounds
+
+    async def opened(self, fact: Fact[HealthCheckOpened], uow: W) -> None:
+        if fact.source == SOURCE:
+            self._rounds.opened(uow.updates, fact.data, bson_time(fact.time))
+
+    async def closed(self, fact: Fact[HealthCheckClosed], uow: W) -> None:
+        if fact.source == SOURCE:
+            self._rounds.closed(uow.updates, fact.data, bson_time(fact.time))
+            uow.touched.health_checks.add(fact.data.round_id)
+
+    async def community_created(self, fact: Fact[CommunityCreated], uow: W) -> None:
+        c = fact.data
+        key, at = field_key(fact.event_id), bson_time(fact.time)
+        self._rounds.leader(uow.updates, c.community_id, key, at, c.leader_id)
+
+    async def leader_changed(self, fact: Fact[CommunityLeaderChanged], uow: W) -> None:
+        c = fact.data
+        key, at = field_key(fact.event_id), bson_time(fact.time)
+        self._rounds.leader(uow.updates, c.community_id, key, at, c.leader_id)
+
+
 def projection_handlers(projection: RecognitionProjection) -> EventHandlers[RecognitionWrites]:
     """Every event type the projection applies, and its handler."""
+    rounds = HealthCheckEvents(HealthCheckRounds(projection.db))
+
+    async def community_created(fact: Fact[CommunityCreated], uow: W) -> None:
+        await rounds.community_created(fact, uow)
+        await charter_goals(fact, uow)
+
     return (
         EventHandlers("recognition", projection.unit_of_work)
         .on(KudosGiven, kudos_given)
@@ -190,6 +243,11 @@ def projection_handlers(projection: RecognitionProjection) -> EventHandlers[Reco
         .on(MemberProfileUpdated, profile_updated)
         .on(BadgeAwarded, badge_awarded)
         .on(HealthAlertRaised, alert_raised)
+        .on(CommunityCreated, community_created)
+        .on(CommunityUpdated, charter_goals)
+        .on(CommunityLeaderChanged, rounds.leader_changed)
+        .on(HealthCheckOpened, rounds.opened)
+        .on(HealthCheckClosed, rounds.closed)
     )
 
 
@@ -252,6 +310,51 @@ class Settlement:
             per_community.setdefault(community, []).append((member, positive))
         for community, standings in per_community.items():
             await self._boards.raise_scores(community, scores_by_period(standings))
+
+
+class HealthCheckAlerts:
+    """After each batch the projection applies: the alerts of the health-check rounds it
+    closed, judged against the two rounds with results before each."""
+
+    def __init__(self, rounds: HealthCheckRounds, decisions: Decisions) -> None:
+        self._rounds = rounds
+        self._decisions = decisions
+
+    async def settle(self, touched: Touched) -> None:
+        for round_id in sorted(touched.health_checks):
+            doc = await self._rounds.round(round_id)
+            current = results_of(doc) if doc is not None else None
+            if doc is None or current is None:
+                continue
+            earlier = await self._rounds.earlier_with_results(doc, 2)
+            previous = results_of(earlier[0]) if earlier else None
+            before = results_of(earlier[1]) if len(earlier) > 1 else None
+            titles = {c["card_id"]: c["title"] for c in doc["cards"]}
+            raised = [
+                (round_id, alert, _card_alert(doc, titles, current[card], previous))
+                for card, alert in health_check_rules.alerts(current, previous, before)
+            ]
+            await self._decisions.raise_alerts(doc["community_id"], raised)
+
+
+def _card_alert(
+    doc: dict[str, Any],
+    titles: dict[str, str],
+    result: health_check_rules.CardResult,
+    previous: health_check_rules.Results | None,
+) -> dict[str, Any]:
+    """An alert's details: the card, and its score now and in the previous round."""
+    before = previous.get(result.card_id) if previous is not None else None
+    details: dict[str, Any] = {
+        "card": result.card_id,
+        "title": titles.get(result.card_id, result.card_id),
+        "template": doc["template"],
+    }
+    if result.score is not None:
+        details["score"] = float(result.score)
+    if before is not None and before.score is not None:
+        details["previous_score"] = float(before.score)
+    return details
 
 
 class JudgeWork:

@@ -1,5 +1,6 @@
-"""Recognition's background job: on a timer, the health evaluation of months that have ended
-(health alerts, and the quarter's consistent attendees)."""
+"""Recognition's background jobs, on timers: the health evaluation of months that have ended
+(health alerts, and the quarter's consistent attendees), and closing the health-check rounds
+whose closing time has come."""
 
 import asyncio
 import contextlib
@@ -13,6 +14,7 @@ from services.recognition.adapters.health_reads import HealthReads
 from services.recognition.adapters.projection import RecognitionProjection
 from services.recognition.domain import badges, health
 from services.recognition.domain.periods import Period, parse, quarter_key
+from services.recognition.health_check_commands import HealthCheckCommands
 from shared.events.envelope import utc_now
 
 log = logging.getLogger(__name__)
@@ -109,3 +111,20 @@ async def evaluate_periodically(
             await evaluation.evaluate()
         except Exception:  # an outage: the next round tries again
             log.exception("health evaluation failed; retrying next round")
+
+
+async def close_rounds_periodically(
+    commands: HealthCheckCommands, interval_s: float, stopping: asyncio.Event
+) -> None:
+    """Every `interval_s` until `stopping` is set, close the rounds that are due (found by an
+    index on their closing time: a round is read only when it is due)."""
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval_s):
+                await stopping.wait()
+        if stopping.is_set():
+            return
+        try:
+            await commands.close_due()
+        except Exception:  # an outage: the next round tries again
+            log.exception("closing due health-check rounds failed; retrying next round")

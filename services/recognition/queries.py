@@ -13,6 +13,7 @@ from services.recognition.adapters.projection import (
 from services.recognition.domain import badges, health
 from services.recognition.domain.periods import Period, month_key, month_range, parse
 from services.recognition.domain.standing import Standing, total
+from shared.community_health import HealthGoal, HealthMetrics, evaluate_all
 from shared.events.envelope import utc_now
 
 Doc = dict[str, Any]
@@ -29,6 +30,11 @@ def standing_in(rollup: Doc, period: Period) -> Standing:
 
 def _window(period: Period) -> dict[str, str]:
     return {"period": period.key, "start": period.start.isoformat(), "end": period.end.isoformat()}
+
+
+def _numbers(period: Period, metrics: HealthMetrics, goals: list[HealthGoal]) -> Doc:
+    """A period's metrics, and each of the community's goals judged on them."""
+    return {**_window(period), "metrics": metrics, "goals": evaluate_all(goals, metrics)}
 
 
 class RecognitionQueries:
@@ -95,22 +101,28 @@ class RecognitionQueries:
     async def health(self, community_id: str, period: Period) -> Doc:
         previous = period.previous()
         history = await self._health.history(community_id, [previous, period])
+        goals = await self._goals(community_id)
         return {
             "community_id": community_id,
-            **_window(period),
-            "metrics": health.metrics(period, history),
-            "previous": {**_window(previous), "metrics": health.metrics(previous, history)},
+            **_numbers(period, health.metrics(period, history), goals),
+            "previous": _numbers(previous, health.metrics(previous, history), goals),
         }
 
     async def trend(self, community_id: str, first: str, last: str) -> Doc:
         months = month_range(first, last)
         history = await self._health.history(community_id, months)
+        goals = await self._goals(community_id)
         return {
             "community_id": community_id,
             "from": first,
             "to": last,
-            "months": [{**_window(m), "metrics": health.metrics(m, history)} for m in months],
+            "months": [_numbers(m, health.metrics(m, history), goals) for m in months],
         }
+
+    async def _goals(self, community_id: str) -> list[HealthGoal]:
+        """The goals of the community's current charter."""
+        community = await self._p.community(community_id)
+        return [HealthGoal.model_validate(g) for g in community.get("health_goals", [])]
 
     async def alerts(self, community_id: str) -> list[Doc]:
         community = await self._p.community(community_id)

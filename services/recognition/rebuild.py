@@ -3,7 +3,8 @@
 The projection (`adapters/projection.PROJECTION`) is dropped and re-applied from every domain
 topic; the leaderboards in Redis are dropped with it and rebuilt as facts arrive. Decisions are
 kept: the judge's allowance record, and the badges and alerts already published (each is
-published once; a replay re-derives the same ones and finds them recorded). The judge has its own
+published once; a replay re-derives the same ones and finds them recorded), and the health-check
+rounds' ballot boxes and respondents, which are on no topic. The judge has its own
 consumer group, which a replay does not rewind: the judgements on `cop.recognition` are final.
 """
 

@@ -30,3 +30,6 @@ class RecognitionSettings(ServiceSettings):
     health_settle_s: float = Field(
         5.0, ge=0, description="how long a month's facts must have been quiet before it is judged"
     )
+    health_check_close_interval_s: float = Field(
+        15.0, gt=0, description="how often health-check rounds past their closing time are closed"
+    )

@@ -1,8 +1,8 @@
 """The web service's composition root: the one place its dependencies are wired.
 
-An edge service: it reads and acts through the other services' HTTP APIs and keeps no state of
-its own, so it has no database, Redis or Kafka consumer (and no `event_handlers.py`,
-`rebuild.py` or `jobs.py`)."""
+An edge service: the pages and the chat commands read and act through the other services' HTTP
+APIs, and it keeps no state of its own (no database, no Kafka consumer, no `event_handlers.py`,
+`rebuild.py` or `jobs.py`); Redis only remembers the signed chat requests it has accepted."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,21 +13,75 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from opentelemetry import metrics
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from redis.asyncio import Redis
 
+from services.web.adapters.chat_platforms import (
+    ChatPlatform,
+    ChatRequest,
+    DelayedAnswers,
+    Mattermost,
+    Platform,
+    Slack,
+    Teams,
+)
 from services.web.adapters.oidc import OidcClient
+from services.web.adapters.replays import SeenRequests
 from services.web.adapters.upstream import Upstreams
-from services.web.commands import PageCommands
-from services.web.entrypoints.http import error_pages, router, templates
+from services.web.commands.chat import Authority, ChatCommands
+from services.web.commands.health_checks import HealthCheckCommands
+from services.web.commands.pages import PageCommands
+from services.web.entrypoints.chat import chat_router
+from services.web.entrypoints.health_checks import health_check_router
+from services.web.entrypoints.http import PageKit, error_pages, router, templates
 from services.web.entrypoints.security import EdgeHeaders, Sessions
 from services.web.entrypoints.sign_in import sign_in_router
-from services.web.queries import PageQueries
+from services.web.queries.health_checks import HealthCheckQueries
+from services.web.queries.pages import PageQueries
 from services.web.settings import WebSettings
+from shared.auth import ADMIN, issue_token
 from shared.body_limit import BodySizeLimit
 from shared.http import health_router, log_requests, metrics_router
 from shared.logs import configure_logging, secrets_of
 from shared.telemetry import setup_telemetry, shutdown_telemetry
 
 STATIC = Path(__file__).resolve().parent / "static"
+EDGE_ID = "cop-web"  # the subject of the edge's own tokens (chat lookups and account links)
+
+
+def chat_platforms(settings: WebSettings) -> dict[ChatPlatform, Platform]:
+    """The platforms whose secrets are set: only those answer at `/chat/<platform>`."""
+    platforms: dict[ChatPlatform, Platform] = {}
+    if secret := settings.web_slack_signing_secret.get_secret_value():
+        platforms[ChatPlatform.SLACK] = Slack(secret)
+    if settings.mattermost_tokens:
+        platforms[ChatPlatform.MATTERMOST] = Mattermost(settings.mattermost_tokens)
+    if secret := settings.web_teams_secret.get_secret_value():
+        platforms[ChatPlatform.TEAMS] = Teams(secret)
+    return platforms
+
+
+def chat_authority(settings: WebSettings, sessions: Sessions) -> Authority:
+    def token(subject: str, scopes: tuple[str, ...] = ()) -> str:
+        return issue_token(
+            settings.auth_token_secret,
+            subject,
+            scopes=scopes,
+            ttl_s=60,
+            max_lifetime_s=settings.auth_token_max_lifetime_s,
+            audience=settings.auth_token_audience,
+        )
+
+    def link_url(request: ChatRequest) -> str:
+        identity = {
+            "platform": request.platform.value,
+            "workspace_id": request.workspace_id,
+            "user_id": request.user_id,
+            "user_name": request.user_name,
+        }
+        site = settings.web_public_url.rstrip("/")
+        return f"{site}/chat/link?t={sessions.chat_link_token(identity)}"
+
+    return Authority(member=token, edge=lambda: token(EDGE_ID, (ADMIN,)), link_url=link_url)
 
 
 def bootstrap(
@@ -68,6 +122,12 @@ def bootstrap(
         else None
     )
     pages = templates(sessions, settings.dev_sign_in, oidc is not None)
+    page_commands = PageCommands(upstreams)
+    redis = Redis.from_url(settings.redis_url, **settings.redis_options())
+    delayed = DelayedAnswers(settings.chat_response_hosts, settings.web_upstream_timeout_s)
+    chat = ChatCommands(
+        upstreams, page_commands, chat_authority(settings, sessions), settings.web_public_url
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,7 +135,9 @@ def bootstrap(
         try:
             yield
         finally:
+            await delayed.close()
             await upstreams.close()
+            await redis.aclose()
             if oidc_http:
                 await oidc_http.aclose()
             shutdown_telemetry()
@@ -95,7 +157,23 @@ def bootstrap(
     # parts of a page that need it, it does not take the pages down.
     app.include_router(health_router({}))
     app.include_router(metrics_router())
-    app.include_router(router(PageQueries(upstreams), PageCommands(upstreams), sessions, pages))
+    app.include_router(router(PageQueries(upstreams), page_commands, sessions, pages))
+    app.include_router(
+        health_check_router(
+            HealthCheckQueries(upstreams), HealthCheckCommands(upstreams), PageKit(sessions, pages)
+        )
+    )
+    app.include_router(
+        chat_router(
+            chat_platforms(settings),
+            chat,
+            SeenRequests(redis, settings.mongodb_database),
+            delayed,
+            PageKit(sessions, pages),
+            upstreams,
+            settings.web_chat_answer_within_s,
+        )
+    )
     app.include_router(sign_in_router(oidc, sessions, pages))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for key, handler in error_pages(pages, sessions).items():

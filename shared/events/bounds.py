@@ -56,3 +56,14 @@ MAX_CHANNELS: Final = 10
 
 MAX_SOURCE_TYPES: Final = 100
 """Event types one source system is registered for (the catalog has fewer)."""
+
+MAX_HEALTH_CHECK_CARDS: Final = 30
+"""Cards of one health-check round: a deck of eleven and the cards a leader adds to it."""
+
+MAX_HEALTH_CHECK_COMMENTS: Final = 2000
+"""Comments on one card of a closed health-check round (the round's comments also share a
+size budget, so that its closing event stays well under Kafka's message size)."""
+
+MAX_TOPIC_VOTERS: Final = 1000
+"""Voters a session scheduled from a backlog topic carries (`voter_ids`), to be invited: the
+first ones by when they voted, should a topic ever have more."""

@@ -16,17 +16,21 @@ from pydantic import (
     model_validator,
 )
 
+from shared.community_health import HealthGoal
 from shared.events.bounds import (
     MAX_AGENDA_ITEMS,
     MAX_ALERT_DETAILS,
     MAX_ATTENDEES,
     MAX_AUTHORS,
     MAX_CHARTER_ITEMS,
+    MAX_HEALTH_CHECK_CARDS,
+    MAX_HEALTH_CHECK_COMMENTS,
     MAX_KUDOS_RECIPIENTS,
     MAX_RELATED_ARTIFACTS,
     MAX_SPEAKERS,
     MAX_SPONSORS,
     MAX_TAGS,
+    MAX_TOPIC_VOTERS,
 )
 from shared.events.times import to_utc
 from shared.events.topics import Topic
@@ -107,6 +111,14 @@ class ChannelKind(StrEnum):
     WEBHOOK = "webhook"
 
 
+class ChatPlatform(StrEnum):
+    """The chat platforms members act from (slash commands) and whose accounts they link."""
+
+    SLACK = "slack"
+    MATTERMOST = "mattermost"
+    TEAMS = "teams"
+
+
 class EventData(BaseModel):
     """Base of every event's data: unknown fields are refused so typos do not pass silently."""
 
@@ -118,6 +130,17 @@ class Charter(EventData):
     scope: Text = ""
     goals: CharterItems = []
     success_measures: CharterItems = []
+    # The vision canvas: why the community matters, what it changes for whom, what it has, and
+    # the forces for and against it (a force field analysis).
+    vision: Text = ""
+    importance: Text = ""
+    impact: Text = Field("", description="on what and on whom")
+    resources: Text = ""
+    forces_for: CharterItems = []
+    forces_against: CharterItems = []
+    health_goals: Annotated[list[HealthGoal], Field(max_length=MAX_CHARTER_ITEMS)] = Field(
+        default=[], description="success measures as goals on health metrics, checked per period"
+    )
 
 
 # An event whose ids a request's path or the service supplies extends the fields the request
@@ -139,6 +162,7 @@ class CommunityCreatedFields(EventData):
 
 class CommunityCreated(CommunityCreatedFields):
     community_id: Id
+    created_by: Id | None = None
 
 
 class CommunityUpdatedFields(EventData):
@@ -157,6 +181,7 @@ class CommunityUpdatedFields(EventData):
 
 class CommunityUpdated(CommunityUpdatedFields):
     community_id: Id
+    updated_by: Id | None = None
 
 
 class CommunityLeaderChanged(EventData):
@@ -191,6 +216,41 @@ class MemberProfileUpdated(MemberProfileUpdatedFields):
     member_id: Id
 
 
+class MemberChatLinkedFields(EventData):
+    """`MemberChatLinked` without the member's id: the chat account and its name there."""
+
+    platform: ChatPlatform
+    workspace_id: Id
+    user_id: Id
+    user_name: ShortText | None = None
+
+
+class MemberChatLinked(MemberChatLinkedFields):
+    """A chat account (platform, workspace, user) belongs to one member at a time: linking it
+    to another member moves it there."""
+
+    member_id: Id
+
+
+class MemberChatUnlinked(EventData):
+    member_id: Id
+    platform: ChatPlatform
+    workspace_id: Id
+    user_id: Id
+
+
+class CommunityChatChannelMapped(EventData):
+    """A chat channel maps to one community at a time (the newest mapping); a community may
+    have several channels."""
+
+    community_id: Id
+    platform: ChatPlatform
+    workspace_id: Id
+    channel_id: Id
+    channel_name: ShortText | None = None
+    mapped_by: Id
+
+
 # --- sessions, feedback, action items (cop.sessions) ---
 
 
@@ -211,6 +271,10 @@ class SessionScheduledFields(EventData):
 class SessionScheduled(SessionScheduledFields):
     session_id: Id
     community_id: Id
+    topic_id: Id | None = Field(None, description="the backlog topic it was scheduled from")
+    voter_ids: Annotated[list[Id], Field(max_length=MAX_TOPIC_VOTERS)] = Field(
+        default=[], description="the topic's voters, invited as watching members are"
+    )
 
 
 class SessionRescheduled(EventData):
@@ -236,6 +300,8 @@ class SessionHeld(EventData):
     speaker_ids: SpeakerIds = []
     attendee_ids: AttendeeIds = []
     recording_url: HttpUrl | None = None
+    topic_id: Id | None = Field(None, description="the backlog topic it was scheduled from")
+    topic_proposed_by: Id | None = Field(None, description="who proposed that topic")
 
 
 class AttendanceRecorded(EventData):
@@ -278,6 +344,58 @@ class ActionItemClosed(EventData):
     title: ShortText
     owner_id: Id
     outcome: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+# --- the topic backlog (cop.sessions: a topic becomes a session, in the same order) ---
+
+
+class TopicProposedFields(EventData):
+    """`TopicProposed` without its ids and its proposer."""
+
+    title: ShortText
+    description: Text = ""
+    speaker_ids: SpeakerIds = Field(default=[], description="volunteers: 'I can present this'")
+    tags: Tags = []
+
+
+class TopicProposed(TopicProposedFields):
+    topic_id: Id
+    community_id: Id
+    proposed_by: Id
+
+
+class TopicVoted(EventData):
+    topic_id: Id
+    community_id: Id
+    member_id: Id
+
+
+class TopicUnvoted(EventData):
+    topic_id: Id
+    community_id: Id
+    member_id: Id
+
+
+class TopicDeclined(EventData):
+    topic_id: Id
+    community_id: Id
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    declined_by: Id
+
+
+class TopicMerged(EventData):
+    """The topic's votes move to `into_topic_id`, but for members who voted there already."""
+
+    topic_id: Id
+    community_id: Id
+    into_topic_id: Id
+    merged_by: Id
+
+
+class TopicReopened(EventData):
+    topic_id: Id
+    community_id: Id
+    reopened_by: Id
 
 
 # --- knowledge (cop.knowledge) ---
@@ -447,6 +565,68 @@ class HealthAlertRaised(EventData):
     ] = {}
 
 
+# Self-assessment health checks: a round is opened with its cards and closed with the anonymous
+# tallies of its answers (answers themselves never travel: docs/recognition.md).
+
+
+class HealthCheckTemplate(StrEnum):
+    COP_HEALTH = "cop-health"
+    SQUAD_HEALTH = "squad-health"
+
+
+CardId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+CardComment = Annotated[str, Field(min_length=1, max_length=500)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class HealthCheckCard(EventData):
+    """A card of a round: what it asks about, and what green and red mean for it."""
+
+    card_id: CardId
+    title: Annotated[str, Field(min_length=1, max_length=100)]
+    green: Annotated[str, Field(min_length=1, max_length=300)]
+    red: Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class HealthCheckOpened(EventData):
+    round_id: Id
+    community_id: Id
+    template: HealthCheckTemplate
+    cards: Annotated[list[HealthCheckCard], Field(min_length=1, max_length=MAX_HEALTH_CHECK_CARDS)]
+    closes_at: Instant
+    min_respondents: Annotated[int, Field(ge=1)]
+    opened_by: Id
+
+
+class HealthCheckCardTally(EventData):
+    """How a card was answered: colours, the trend members felt, and their comments (sorted)."""
+
+    card_id: CardId
+    green: Count = 0
+    amber: Count = 0
+    red: Count = 0
+    up: Count = 0
+    same: Count = 0
+    down: Count = 0
+    comments: Annotated[list[CardComment], Field(max_length=MAX_HEALTH_CHECK_COMMENTS)] = []
+
+
+class HealthCheckClosed(EventData):
+    """A round's end. `tallies` is null when fewer than `min_respondents` answered: then
+    nothing of the answers is kept anywhere."""
+
+    round_id: Id
+    community_id: Id
+    template: HealthCheckTemplate
+    respondents: Count
+    members: Count = Field(description="members of the community, its leader included")
+    min_respondents: Annotated[int, Field(ge=1)]
+    tallies: Annotated[
+        list[HealthCheckCardTally] | None, Field(max_length=MAX_HEALTH_CHECK_CARDS)
+    ] = None
+    comments_left_out: Count = Field(0, description="comments over the round's size budget")
+
+
 # --- notifications (cop.notifications) ---
 
 
@@ -473,6 +653,24 @@ class NotificationFailed(_NotificationOutcome):
     error: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
+# --- CI/CD (cop.cicd): who owns a service. The CI/CD facts themselves are CDEvents, other
+# systems' types with models of their own (shared/events/cdevents.py). ---
+
+ServiceRef = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+"""A service as CI/CD systems name it (a CDEvents `service` subject's id, e.g. `service/pay`)."""
+TeamName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class ServiceOwnerAssigned(EventData):
+    """A team owns a service from `since` (else from the event's time); the first owner of a
+    service owns its earlier facts too."""
+
+    service_id: ServiceRef
+    team: TeamName
+    since: Instant | None = None
+    assigned_by: Id
+
+
 @dataclass(frozen=True)
 class EventSpec:
     """How one event type travels: its data model, its topic and the field that keys it."""
@@ -483,6 +681,9 @@ class EventSpec:
     key_fields: tuple[str, ...]
     subject_field: str
     summary: str
+    keyed_by_sender: bool = False
+    """Other standards' events (CDEvents): a `partitionkey` the sender gives is kept as it is;
+    without one, `key` derives it. The catalog's own must carry the key `key` derives."""
 
     def key(self, data: dict[str, Any]) -> str:
         """The Kafka record key: the first of `key_fields` that the data carries."""
@@ -563,6 +764,30 @@ CATALOG: dict[str, EventSpec] = {
             "A member's directory profile (name, e-mail, team, chat) changed.",
         ),
         _spec(
+            "cop.member.chat_linked.v1",
+            MemberChatLinked,
+            _C,
+            "member_id",
+            "member_id",
+            "A chat account was linked to a member, moving it from any member who had it.",
+        ),
+        _spec(
+            "cop.member.chat_unlinked.v1",
+            MemberChatUnlinked,
+            _C,
+            "member_id",
+            "member_id",
+            "A chat account was unlinked from its member.",
+        ),
+        _spec(
+            "cop.community.chat_channel_mapped.v1",
+            CommunityChatChannelMapped,
+            _C,
+            _COMMUNITY,
+            _COMMUNITY,
+            "A chat channel was mapped to a community, replacing any earlier mapping of it.",
+        ),
+        _spec(
             "cop.session.scheduled.v1",
             SessionScheduled,
             _S,
@@ -625,6 +850,54 @@ CATALOG: dict[str, EventSpec] = {
             _COMMUNITY,
             "action_item_id",
             "An action item was closed with its outcome.",
+        ),
+        _spec(
+            "cop.topic.proposed.v1",
+            TopicProposed,
+            _S,
+            _COMMUNITY,
+            "topic_id",
+            "A member proposed a topic for the community's backlog, with any volunteer speakers.",
+        ),
+        _spec(
+            "cop.topic.voted.v1",
+            TopicVoted,
+            _S,
+            _COMMUNITY,
+            "topic_id",
+            "A member voted for an open topic of the backlog.",
+        ),
+        _spec(
+            "cop.topic.unvoted.v1",
+            TopicUnvoted,
+            _S,
+            _COMMUNITY,
+            "topic_id",
+            "A member took back their vote for an open topic.",
+        ),
+        _spec(
+            "cop.topic.declined.v1",
+            TopicDeclined,
+            _S,
+            _COMMUNITY,
+            "topic_id",
+            "A leader or core member declined an open topic, with the reason.",
+        ),
+        _spec(
+            "cop.topic.merged.v1",
+            TopicMerged,
+            _S,
+            _COMMUNITY,
+            "topic_id",
+            "An open topic was merged into another one, which takes its votes.",
+        ),
+        _spec(
+            "cop.topic.reopened.v1",
+            TopicReopened,
+            _S,
+            _COMMUNITY,
+            "topic_id",
+            "A declined topic (or one whose session was cancelled) is open again.",
         ),
         _spec(
             "cop.artifact.published.v1",
@@ -691,6 +964,22 @@ CATALOG: dict[str, EventSpec] = {
             "A community health metric crossed a threshold.",
         ),
         _spec(
+            "cop.health_check.opened.v1",
+            HealthCheckOpened,
+            _R,
+            _COMMUNITY,
+            "round_id",
+            "A leader opened a self-assessment health-check round with its cards.",
+        ),
+        _spec(
+            "cop.health_check.closed.v1",
+            HealthCheckClosed,
+            _R,
+            _COMMUNITY,
+            "round_id",
+            "A health-check round closed, with its anonymous per-card tallies.",
+        ),
+        _spec(
             "cop.notification.delivered.v1",
             NotificationDelivered,
             _N,
@@ -706,6 +995,14 @@ CATALOG: dict[str, EventSpec] = {
             "notification_id",
             "A notification could not be delivered.",
         ),
+        _spec(
+            "cop.service.owner_assigned.v1",
+            ServiceOwnerAssigned,
+            Topic.CICD,
+            "service_id",
+            "service_id",
+            "A team took ownership of a service (from a time, or from now).",
+        ),
     )
 }
 
@@ -713,12 +1010,23 @@ _BY_MODEL: dict[type[BaseModel], EventSpec] = {s.model: s for s in CATALOG.value
 
 
 def spec_for(event_type: str) -> EventSpec | None:
-    """The spec of a known type, or None: consumers ignore types they do not know."""
-    return CATALOG.get(event_type)
+    """The spec of a known type — the catalog's, or a CDEvents family's for any of its 0.x
+    versions — or None: consumers ignore types they do not know."""
+    spec = CATALOG.get(event_type)
+    if spec is None and event_type.startswith("dev.cdevents."):
+        from shared.events import cdevents  # it builds on this module's definitions
+
+        return cdevents.spec_for(event_type)
+    return spec
 
 
 def spec_for_model(model: type[BaseModel]) -> EventSpec:
     try:
         return _BY_MODEL[model]
     except KeyError:
-        raise TypeError(f"{model.__name__} is not a catalog event") from None
+        from shared.events import cdevents
+
+        spec = cdevents.spec_for_model(model)
+        if spec is None:
+            raise TypeError(f"{model.__name__} is not a catalog event") from None
+        return spec

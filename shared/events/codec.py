@@ -279,7 +279,8 @@ def judge_event(payload: Any, *, strict: bool = True) -> DecodedEvent | None:
     if type(payload) is dict and type(payload.get("data")) is dict:
         event_type = payload.get("type")
         spec = spec_for(event_type) if type(event_type) is str else None
-        if spec is not None:
+        # (A CDEvents family's spec serves every version of its type: judged stage by stage.)
+        if spec is not None and spec.type == event_type:
             try:
                 typed = typed_envelope(spec.type).model_validate(payload)
             except ValidationError:
@@ -299,6 +300,7 @@ def judge_json(
     spec = spec_for(event_type)
     if (
         spec is None
+        or spec.type != event_type
         or len(text) > max_bytes
         or text.count(b"[") + text.count(b"{") > max_depth
         or b"NaN" in text
@@ -393,6 +395,8 @@ def _check_data(
         data = spec.model.model_validate(payload)
     except ValidationError as e:
         data_error = InvalidEvent(f"invalid data for {spec.type}", field_errors(e, "data"))
+    if spec.keyed_by_sender:
+        return data, data_error, None
     key_field = next((k for k in spec.key_fields if raw_data.get(k) is not None), None)
     wrong = {e.field for e in data_error.errors} if data_error else set()
     # No key field (the data error names it), a wrong key field (ditto) or no partitionkey at

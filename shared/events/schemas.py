@@ -101,6 +101,12 @@ def _channel_description(topic: str) -> str:
         return "Raw CloudEvents from other internal systems, validated by the inbound gateway."
     if topic == Topic.INBOUND_REJECTED:
         return "Inbound events the gateway rejected, with the reason in the record."
+    if topic == Topic.CICD:
+        return (
+            "CI/CD facts: CDEvents from CI/CD systems as the gateway accepted them "
+            "(change.merged, artifact.packaged, service.deployed/upgraded/rolledback, "
+            "incident.detected/resolved; any 0.x version), and who owns each service."
+        )
     if topic.startswith(dlq_topic("")):
         return "Messages a service gave up on, with the error and the original headers."
     return f"Domain events of the {topic.removeprefix('cop.')} family; retained for ever."

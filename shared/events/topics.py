@@ -9,6 +9,7 @@ class Topic(StrEnum):
     KNOWLEDGE = "cop.knowledge"
     RECOGNITION = "cop.recognition"
     NOTIFICATIONS = "cop.notifications"
+    CICD = "cop.cicd"
     INBOUND = "cop.inbound"
     INBOUND_REJECTED = "cop.inbound.rejected"
 
@@ -19,9 +20,10 @@ DOMAIN_TOPICS: tuple[Topic, ...] = (
     Topic.KNOWLEDGE,
     Topic.RECOGNITION,
     Topic.NOTIFICATIONS,
+    Topic.CICD,
 )
 
-SERVICES: tuple[str, ...] = ("events", "knowledge", "recognition", "notifier")
+SERVICES: tuple[str, ...] = ("events", "knowledge", "recognition", "notifier", "impact")
 
 
 def dlq_topic(service: str) -> str:

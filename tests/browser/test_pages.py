@@ -517,6 +517,70 @@ def test_a_newcomer_is_refused_a_check_in_then_joins_and_checks_in(
     assert driver.find_element(By.ID, "attendance").text.startswith("1 checked in")
 
 
+def test_a_leader_opens_a_health_check_members_answer_and_the_matrix_shows_it(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web, recognition = platform.urls["web"], platform.urls["recognition"]
+    others = [f"alan-{uuid.uuid4().hex[:6]}", f"edsger-{uuid.uuid4().hex[:6]}"]
+    for member in others:
+        joined = httpx.post(
+            f"{platform.urls['events']}/communities/{world.community}/members?wait=true",
+            headers=bearer("ops", admin=True),
+            json={"member_id": member},
+            timeout=15,
+        )
+        assert joined.status_code == 202, joined.text
+
+    sign_in(driver, web, world.leader, then=f"/communities/{world.community}/health-checks")
+    Select(driver.find_element(By.ID, "template")).select_by_value("cop-health")
+    opened = driver.find_element(By.CSS_SELECTOR, "#open-round button")
+    opened.click()
+    wait(driver).until(ec.staleness_of(opened))
+    form = wait(driver).until(ec.presence_of_element_located((By.ID, "answers")))
+    round_id = driver.current_url.rsplit("/", 1)[1].split("?")[0]
+    assert len(form.find_elements(By.CSS_SELECTOR, "fieldset.card")) == 11
+
+    # The leader answers on the page; two members through the API.
+    driver.find_element(By.CSS_SELECTOR, "input[name='colour:help'][value='red']").click()
+    driver.find_element(By.CSS_SELECTOR, "input[name='trend:help'][value='down']").click()
+    driver.find_element(By.ID, "comment-help").send_keys("Questions wait days for an answer")
+    driver.find_element(By.CSS_SELECTOR, "input[name='colour:fun'][value='green']").click()
+    driver.find_element(By.CSS_SELECTOR, "#answers button[type=submit]").click()
+    wait(driver).until(ec.presence_of_element_located((By.ID, "saved")))
+    checked = driver.find_element(By.CSS_SELECTOR, "input[name='colour:help'][value='red']")
+    assert checked.is_selected(), "the page shows the member's own answers while it is open"
+    assert accessibility_problems(driver) == []
+    screenshot(driver, "health-check-round")
+    for member in others:
+        answered = httpx.put(
+            f"{recognition}/health-checks/{round_id}/answers",
+            headers=bearer(member),
+            json={"cards": {"help": {"colour": "green"}, "fun": {"colour": "amber"}}},
+            timeout=15,
+        )
+        assert answered.status_code == 200, answered.text
+
+    close = driver.find_element(By.CSS_SELECTOR, "#close-round button")
+    close.click()
+    wait(driver).until(ec.staleness_of(close))
+    table = wait(driver).until(ec.presence_of_element_located((By.ID, "hc-results")))
+    help_row = table.find_element(By.CSS_SELECTOR, "tr[data-card=help]").text
+    # help: green, green, red -> score (2*2 + 0) / (2*3) = 0.67, mixed 1 - 2/3 = 0.33
+    assert "green" in help_row
+    assert "0.67" in help_row
+    assert "0.33" in help_row
+    fun_row = table.find_element(By.CSS_SELECTOR, "tr[data-card=fun]").text
+    assert "amber" in fun_row, "two ambers and a green"
+
+    driver.get(f"{web}/communities/{world.community}/health-checks")
+    matrix = wait(driver).until(ec.presence_of_element_located((By.ID, "hc-matrix")))
+    cell = matrix.find_element(By.CSS_SELECTOR, "tr[data-card=help] td.hc-cell")
+    assert cell.get_attribute("data-colour") == "green"
+    assert "members who gave" in matrix.text or "contributors with give" in matrix.text
+    assert accessibility_problems(driver) == []
+    screenshot(driver, "health-checks")
+
+
 def test_a_stopped_service_blanks_only_its_parts(
     driver: WebDriver, platform: Platform, world: World
 ) -> None:

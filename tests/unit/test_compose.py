@@ -26,6 +26,7 @@ APP_SERVICES: dict[str, str] = {
     "knowledge": "KnowledgeSettings",
     "recognition": "RecognitionSettings",
     "notifier": "NotifierSettings",
+    "impact": "ImpactSettings",
 }
 INFRA_IMAGES: dict[str, str] = {
     "kafka": "apache/kafka:4.1.1",

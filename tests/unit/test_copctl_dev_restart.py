@@ -48,9 +48,8 @@ def test_an_unknown_name_is_refused_with_the_names_it_takes(
 ) -> None:
     result = runner.invoke(app, ["dev", "restart", "postgres"])
     assert result.exit_code == 2
-    assert "one of events, knowledge, recognition, notifier, web, kafka, mongodb, redis" in (
-        result.output
-    )
+    names = "events, knowledge, recognition, notifier, impact, web, kafka, mongodb, redis"
+    assert f"one of {names}" in result.output
     assert calls == []
 
 

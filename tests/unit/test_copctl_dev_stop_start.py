@@ -14,7 +14,10 @@ from copctl.devstack.processes import Instance, Running, StackError
 
 runner = CliRunner()
 NOBODY = Instance(prefix="nothing-", port_offset=30_000)
-NAMES = "events, knowledge, recognition, notifier, web, smtp-sink, chat-sink, kafka, mongodb, redis"
+NAMES = (
+    "events, knowledge, recognition, notifier, impact, web, smtp-sink, chat-sink, kafka, mongodb, "
+    "redis"
+)
 
 
 @pytest.fixture

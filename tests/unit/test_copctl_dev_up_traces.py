@@ -100,6 +100,7 @@ def test_up_with_traces_restarts_the_services_running_without_export(
         ("stop", "knowledge"),
         ("start", "knowledge"),
         ("start", "notifier"),  # was not running
+        ("start", "impact"),  # neither was this one
         ("start", "web"),
     ]  # recognition exports already: kept
     for name in ("events", "knowledge", "recognition", "notifier"):
@@ -109,7 +110,7 @@ def test_up_with_traces_restarts_the_services_running_without_export(
 
 def test_up_without_traces_keeps_what_runs(processes: FakeProcesses) -> None:
     stack.up(traces=False)
-    assert processes.calls == [("start", "notifier"), ("start", "web")]
+    assert processes.calls == [("start", "notifier"), ("start", "impact"), ("start", "web")]
 
 
 def _script(code: str) -> list[str]:

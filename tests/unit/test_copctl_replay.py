@@ -19,12 +19,12 @@ NOT_A_PROJECTION = {
 
 
 def test_the_services_that_keep_a_projection_are_replayable_with_their_own_settings() -> None:
-    assert set(REBUILDS) == {"events", "knowledge", "recognition", "notifier"}
+    assert set(REBUILDS) == {"events", "knowledge", "recognition", "notifier", "impact"}
     for service, rebuild in REBUILDS.items():
         assert rebuild.settings().service_name == service
 
 
-@pytest.mark.parametrize("service", ["events", "knowledge", "recognition", "notifier"])
+@pytest.mark.parametrize("service", ["events", "knowledge", "recognition", "notifier", "impact"])
 def test_a_service_declares_contract_topics_and_drops_only_its_projection(service: str) -> None:
     module = importlib.import_module(f"services.{service}.rebuild")
     assert module.TOPICS

@@ -29,6 +29,7 @@ APP_SERVICES: dict[str, str] = {
     "knowledge": "KnowledgeSettings",
     "recognition": "RecognitionSettings",
     "notifier": "NotifierSettings",
+    "impact": "ImpactSettings",
     "web": "WebSettings",  # the pages: no Kafka, MongoDB or Redis of its own
 }
 

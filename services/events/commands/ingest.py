@@ -6,6 +6,11 @@ domain topic with the partition key the catalog sets; rejected ones go to `cop.i
 with the reason and every wrong field (all checks run, not only up to the first that fails).
 Nothing is dropped silently.
 
+CI/CD systems send CDEvents (`shared/events/cdevents.py`): any 0.x version of the families the
+platform reads, for a system registered for the family (`dev.cdevents.service.deployed`). Such
+an event is keyed by its subject unless it carries a `partitionkey`, takes its context's
+timestamp when it has no `time`, and is refused when a time of it lies more than a day ahead.
+
 CloudEvents ids are unique per source only, while every consumer deduplicates by event id. So
 the routed event gets a platform id derived from (`source`, `id`) — the same on every retry —
 and keeps the sender's id in the `originalid` extension attribute.
@@ -42,10 +47,12 @@ from services.events.adapters.sources import (
     source_path_problem,
 )
 from shared.consumer import ConsumedRecord
+from shared.events import cdevents
 from shared.events.bindings import Headers, envelope_from_kafka
 from shared.events.codec import (
     MAX_DEPTH,
     FieldError,
+    Inspection,
     InvalidEvent,
     KafkaRecord,
     encode,
@@ -208,7 +215,7 @@ class Gateway:
             raise InvalidEvent(NOT_AN_OBJECT)
         ensure_depth(payload, MAX_DEPTH)
         try:
-            inspection = inspect_event(payload)
+            inspection = inspect_event(_as_judged(payload))
         except Exception as e:  # a bug must not turn bad input into a retry loop
             raise undecodable(e) from e
         failures = [inspection.envelope_error] if inspection.envelope_error else []
@@ -246,7 +253,7 @@ class Gateway:
                         [FieldError("type", f"{ce_type!r} is not in the catalog")],
                     )
                 )
-            elif source is not None and ce_type not in source.types:
+            elif source is not None and inspection.spec.type not in source.types:
                 allowed = ", ".join(sorted(source.types))
                 failures.append(
                     InvalidEvent(
@@ -255,6 +262,7 @@ class Gateway:
                     )
                 )
         failures += [f for f in (inspection.data_error, inspection.key_error) if f]
+        failures += _from_the_future(inspection)
         if failures:
             raise InvalidEvent.combine(failures)
         decoded = inspection.verdict()
@@ -382,6 +390,26 @@ def _read_record(
         raise
     except Exception as e:
         raise undecodable(e) from e
+
+
+def _as_judged(payload: dict[str, Any]) -> dict[str, Any]:
+    """The event as it is judged: a CDEvent with the key and time its CloudEvent may leave out
+    (see `shared.events.cdevents.as_received`); any other event as it came."""
+    event_type = payload.get("type")
+    if isinstance(event_type, str) and cdevents.spec_for(event_type) is not None:
+        return cdevents.as_received(payload)
+    return payload
+
+
+def _from_the_future(inspection: Inspection) -> list[InvalidEvent]:
+    """A CDEvent whose times lie more than a day ahead: a wrong clock, refused naming them."""
+    data = inspection.data
+    if inspection.envelope is None or not isinstance(data, cdevents.CDEvent):
+        return []
+    ahead = cdevents.times_ahead(inspection.envelope.time, data, datetime.now(UTC))
+    if not ahead:
+        return []
+    return [InvalidEvent("time in the future", [FieldError(f, m) for f, m in ahead])]
 
 
 def platform_id(source: str, event_id: str) -> str:

@@ -13,11 +13,15 @@ from services.events.domain import community as communities
 from services.events.domain import member as members
 from services.events.domain import session as sessions
 from services.events.domain.actor import Actor
+from services.events.domain.chat import ChatAccount, ChatChannelRef, ChatLink
+from services.events.domain.topic import TopicState
 from shared.events.catalog import (
     Charter,
     CommunityCreated,
     EventData,
     FeedbackSubmittedFields,
+    MemberChatLinked,
+    MemberChatUnlinked,
     MemberProfileUpdated,
     Role,
     SessionScheduled,
@@ -39,6 +43,9 @@ class CommandStates(Protocol):
     async def community_state(self, community_id: str) -> communities.CommunityState | None: ...
     async def session_state(self, session_id: str) -> sessions.SessionState | None: ...
     async def action_item_state(self, action_item_id: str) -> sessions.ActionItemState | None: ...
+    async def member_known(self, member_id: str) -> bool: ...
+    async def chat_link(self, account: ChatAccount) -> ChatLink | None: ...
+    async def topic_state(self, topic_id: str) -> TopicState | None: ...
 
 
 class EventsCommands:
@@ -102,6 +109,26 @@ class EventsCommands:
     async def update_profile(self, profile: MemberProfileUpdated, actor: Actor) -> CloudEvent:
         return await self._publish(members.update_profile(profile, actor))
 
+    # --- chat accounts and channels ---
+
+    async def link_chat(self, link: MemberChatLinked, actor: Actor) -> CloudEvent:
+        known = await self.projection.member_known(link.member_id)
+        return await self._publish(members.link_chat(link, actor, member_known=known))
+
+    async def unlink_chat(self, unlink: MemberChatUnlinked, actor: Actor) -> CloudEvent:
+        account = ChatAccount(unlink.platform, unlink.workspace_id, unlink.user_id)
+        held = await self.projection.chat_link(account)
+        return await self._publish(members.unlink_chat(unlink, actor, held=held))
+
+    async def map_chat_channel(
+        self, community_id: str, channel: ChatChannelRef, channel_name: str | None, actor: Actor
+    ) -> CloudEvent:
+        state = await self._community(community_id)
+        mapped = communities.map_chat_channel(
+            state, actor, channel=channel, channel_name=channel_name
+        )
+        return await self._publish(mapped)
+
     # --- sessions ---
 
     async def schedule(self, data: SessionScheduled, actor: Actor) -> CloudEvent:
@@ -126,7 +153,11 @@ class EventsCommands:
         self, session_id: str, details: sessions.HoldDetails, actor: Actor
     ) -> CloudEvent:
         session, community = await self._session(session_id)
-        return await self._publish(sessions.hold(session, community, details, actor))
+        # A session scheduled from a backlog topic credits the topic's proposer when held.
+        topic = await self.projection.topic_state(session.topic_id) if session.topic_id else None
+        proposer = topic.proposed_by if topic is not None else None
+        held = sessions.hold(session, community, details, actor, topic_proposed_by=proposer)
+        return await self._publish(held)
 
     async def submit_feedback(
         self, session_id: str, member_id: str, given: FeedbackSubmittedFields, actor: Actor

@@ -22,3 +22,9 @@ def require_self(actor: Actor, member_id: str, action: str) -> None:
     """Some things a member does only in their own name (an admin may for anyone)."""
     if not (actor.is_admin or actor.same_as(member_id)):
         raise Forbidden("not_self", f"{actor.member_id} cannot {action} as {member_id}")
+
+
+def require_admin(actor: Actor, action: str) -> None:
+    """What only operators and the platform's own edge (with the admin scope) may do."""
+    if not actor.is_admin:
+        raise Forbidden("not_admin", f"only an admin may {action}")

@@ -4,8 +4,10 @@ voluntary membership. Each command's rule decides and returns the event it produ
 from dataclasses import dataclass, field
 
 from services.events.domain.actor import Actor, require_self
+from services.events.domain.chat import ChatChannelRef
 from shared.events.catalog import (
     Charter,
+    CommunityChatChannelMapped,
     CommunityCreated,
     CommunityLeaderChanged,
     CommunityUpdated,
@@ -28,6 +30,7 @@ STAGE_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
 # Roles a member may take by joining on their own; core and sponsor are given by the stewards.
 SELF_SERVICE_ROLES = frozenset({Role.MEMBER, Role.MENTOR})
 NOT_STEWARD = "not_leader_or_core"
+NOT_LEADER = "not_leader_or_admin"
 
 
 @dataclass(frozen=True)
@@ -87,14 +90,29 @@ def update(
     charter: Charter | None = None,
     stage: Stage | None = None,
 ) -> CommunityUpdated:
+    """Stewards change the name and the stage; the charter, with its vision canvas and its
+    goals, is the leader's (or an admin's): one leader answers for the community's vision."""
     require_steward(state, actor, "change its name, charter or stage")
+    if charter is not None:
+        require_leader(state, actor, "change its charter")
     if name is None and charter is None and stage is None:
         raise Refused("nothing_to_change", "give at least one of name, charter, stage")
     if stage is not None:
         check_stage_change(state, stage)
     return CommunityUpdated(
-        community_id=state.community_id, name=name, charter=charter, stage=stage
+        community_id=state.community_id,
+        name=name,
+        charter=charter,
+        stage=stage,
+        updated_by=actor.member_id,
     )
+
+
+def require_leader(state: CommunityState, actor: Actor, action: str) -> None:
+    if not (actor.is_admin or actor.same_as(state.leader_id)):
+        raise Forbidden(
+            NOT_LEADER, f"only the leader of {state.community_id} or an admin may {action}"
+        )
 
 
 def change_leader(state: CommunityState, new_leader: str, actor: Actor) -> CommunityLeaderChanged:
@@ -130,4 +148,27 @@ def leave(state: CommunityState, member_id: str, actor: Actor) -> MemberLeft:
         raise Refused("leader_cannot_leave", "hand the leadership to someone else before leaving")
     return MemberLeft(
         community_id=state.community_id, member_id=member_id, role=state.members[member_id]
+    )
+
+
+def map_chat_channel(
+    state: CommunityState,
+    actor: Actor,
+    *,
+    channel: ChatChannelRef,
+    channel_name: str | None = None,
+) -> CommunityChatChannelMapped:
+    """The leader (or an admin) maps a chat channel to the community; a channel mapped to
+    another community before moves here."""
+    if not (actor.is_admin or actor.same_as(state.leader_id)):
+        raise Forbidden(
+            NOT_LEADER, f"only the leader of {state.community_id} or an admin may map a channel"
+        )
+    return CommunityChatChannelMapped(
+        community_id=state.community_id,
+        platform=channel.platform,
+        workspace_id=channel.workspace_id,
+        channel_id=channel.channel_id,
+        channel_name=channel_name,
+        mapped_by=actor.member_id,
     )

@@ -17,3 +17,7 @@ def new_session_id() -> str:
 
 def new_action_item_id() -> str:
     return _new("ai")
+
+
+def new_topic_id() -> str:
+    return _new("t")

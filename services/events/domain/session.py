@@ -57,6 +57,7 @@ class SessionState:
     attendee_ids: frozenset[str] = field(default_factory=frozenset)
     checked_in_ids: frozenset[str] = field(default_factory=frozenset)
     plan: SessionPlan | None = None  # None: not loaded, so only stewards run the session
+    topic_id: str | None = None  # the backlog topic it was scheduled from
 
     @property
     def facilitator_id(self) -> str | None:
@@ -218,8 +219,14 @@ def _require_may_attend(
 
 
 def hold(
-    session: SessionState, community: CommunityState | None, details: HoldDetails, actor: Actor
+    session: SessionState,
+    community: CommunityState | None,
+    details: HoldDetails,
+    actor: Actor,
+    *,
+    topic_proposed_by: str | None = None,
 ) -> SessionHeld:
+    """`topic_proposed_by`: who proposed the backlog topic the session was scheduled from."""
     require_runner(session, community, actor, "record it as held")
     _require_scheduled(session, "held")
     plan = session.plan
@@ -246,6 +253,8 @@ def hold(
         speaker_ids=list(plan.speaker_ids),
         attendee_ids=attendees,
         recording_url=details.recording_url,
+        topic_id=session.topic_id,
+        topic_proposed_by=topic_proposed_by if session.topic_id else None,
     )
 
 

@@ -15,10 +15,14 @@ from pydantic import BaseModel, Field, HttpUrl
 from services.events.commands.members import EventsCommands
 from services.events.domain import ids
 from services.events.domain.actor import Actor
-from services.events.domain.member import sees_personal_data
+from services.events.domain.chat import ChatAccount, ChatChannelRef
+from services.events.domain.member import require_reads_chat_links, sees_personal_data
 from services.events.domain.session import HoldDetails, sees_feedback_summary
 from services.events.queries import (
     ActionItem,
+    CharterVersion,
+    ChatChannel,
+    ChatIdentity,
     Community,
     EventsQueries,
     FacilitatorRotation,
@@ -36,12 +40,16 @@ from shared.auth import Caller
 from shared.events.catalog import (
     ActionItemClosed,
     AttendeeIds,
+    ChatPlatform,
     CommunityCreated,
     CommunityCreatedFields,
     CommunityUpdatedFields,
     FeedbackSubmittedFields,
     Id,
     Instant,
+    MemberChatLinked,
+    MemberChatLinkedFields,
+    MemberChatUnlinked,
     MemberProfileUpdated,
     MemberProfileUpdatedFields,
     Role,
@@ -74,12 +82,14 @@ class CreateCommunity(CommunityCreatedFields):
     """The event's data; the id may be left to the service."""
 
     community_id: Id | None = None
+    created_by: NotInBody = None
 
 
 class UpdateCommunity(CommunityUpdatedFields):
     """At least one of name, charter and stage."""
 
     community_id: NotInBody = None
+    updated_by: NotInBody = None
 
 
 class ChangeLeader(Body):
@@ -104,12 +114,31 @@ class Profile(MemberProfileUpdatedFields):
     member_id: NotInBody = None
 
 
+class LinkChatIdentity(MemberChatLinkedFields):
+    """The chat account to link, with the member's name there if the platform gave one."""
+
+    member_id: NotInBody = None
+
+
+class MapChatChannel(Body):
+    """The channel's name, if the platform gave one; the channel is in the path."""
+
+    community_id: NotInBody = None
+    platform: NotInBody = None
+    workspace_id: NotInBody = None
+    channel_id: NotInBody = None
+    channel_name: ShortText | None = None
+    mapped_by: NotInBody = None
+
+
 class Schedule(SessionScheduledFields):
     """The session; the id may be left to the service, the agenda to the default one."""
 
     session_id: Id | None = None
     community_id: NotInBody = None
     duration_minutes: Annotated[int, like(SessionScheduled, "duration_minutes")] = 60
+    topic_id: NotInBody = None  # a topic becomes a session through `/topics/{id}/schedule`
+    voter_ids: NotInBody = None
 
 
 class Reschedule(Body):
@@ -154,6 +183,8 @@ class Hold(Body):
     speaker_ids: NotInBody = None
     attendee_ids: AttendeeIds = Field(default=[])  # ruff cannot tell that Body is pydantic's
     recording_url: HttpUrl | None = None
+    topic_id: NotInBody = None
+    topic_proposed_by: NotInBody = None
 
 
 class GiveFeedback(FeedbackSubmittedFields):
@@ -244,7 +275,9 @@ def router(
         body: CreateCommunity, actor: ActorDep, once: OnceDep, wait: Wait = False
     ) -> Accepted:
         community_id = body.community_id or ids.new_community_id()
-        data = CommunityCreated.model_validate({**body.model_dump(), "community_id": community_id})
+        data = CommunityCreated.model_validate(
+            {**body.model_dump(), "community_id": community_id, "created_by": actor.member_id}
+        )
         return await once(Accepted, lambda: answer_to(commands.create_community(data), wait))
 
     @api.get("/communities", tags=["communities"])
@@ -257,7 +290,26 @@ def router(
     async def get_community(community_id: Id) -> Community:
         return found(await queries.community(community_id), "community", community_id)
 
-    @api.patch("/communities/{community_id}", tags=["communities"], **accepted)
+    @api.get(
+        "/communities/{community_id}/charter/history",
+        tags=["communities"],
+        description="Every version of the community's charter (its vision canvas and goals "
+        "included), the latest first, with who set it and when.",
+        responses={404: {"description": "unknown community"}},
+    )
+    async def charter_history(
+        community_id: Id, page: PageNumber = 1, size: Size = 50
+    ) -> Page[CharterVersion]:
+        found(await queries.community(community_id), "community", community_id)
+        return await queries.charter_history(community_id, Paging(page, size))
+
+    @api.patch(
+        "/communities/{community_id}",
+        tags=["communities"],
+        description="Changes the name or stage (the leader, core members, admins) or the "
+        "charter, with its vision canvas and goals (the leader, admins).",
+        **accepted,
+    )
     async def update_community(
         community_id: Id, body: UpdateCommunity, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
@@ -298,12 +350,112 @@ def router(
     @api.get(
         "/members/{member_id}",
         tags=["members"],
-        description="The whole profile to the member themself and admins; the public profile "
-        "(name, team) to everyone else.",
+        description="The whole profile, with the chat accounts linked to the member, to the "
+        "member themself and admins; the public profile (name, team) to everyone else.",
     )
     async def get_member(member_id: Id, actor: ActorDep) -> MemberProfile | PublicMemberProfile:
         profile = found(await queries.member(member_id), "member", member_id)
         return profile if sees_personal_data(actor, member_id) else profile.public()
+
+    # --- chat accounts and channels ---
+
+    @api.put(
+        "/members/{member_id}/chat-identities",
+        tags=["chat"],
+        description="Links a chat account to the member, moving it from any member who had it. "
+        "Admins only: the web edge calls it once it has verified both the member's sign-in and "
+        "the signed link the chat user was given.",
+        **accepted,
+    )
+    async def link_chat_identity(
+        member_id: Id, body: LinkChatIdentity, actor: ActorDep, wait: Wait = False
+    ) -> Accepted:
+        link = MemberChatLinked.model_validate({**body.model_dump(), "member_id": member_id})
+        return await answer(await commands.link_chat(link, actor), wait)
+
+    @api.delete(
+        "/members/{member_id}/chat-identities/{platform}/{workspace_id}/{user_id}",
+        tags=["chat"],
+        description="Unlinks a chat account from the member (the member themself or an admin); "
+        "404 when it is not linked to them.",
+        **accepted,
+    )
+    async def unlink_chat_identity(
+        member_id: Id,
+        platform: ChatPlatform,
+        workspace_id: Id,
+        user_id: Id,
+        actor: ActorDep,
+        wait: Wait = False,
+    ) -> Accepted:
+        unlink = MemberChatUnlinked(
+            member_id=member_id, platform=platform, workspace_id=workspace_id, user_id=user_id
+        )
+        return await answer(await commands.unlink_chat(unlink, actor), wait)
+
+    @api.get(
+        "/chat-identities/{platform}/{workspace_id}/{user_id}",
+        tags=["chat"],
+        description="The member a chat account is linked to (admins only).",
+        responses={404: {"description": "the account is not linked"}},
+    )
+    async def get_chat_identity(
+        platform: ChatPlatform, workspace_id: Id, user_id: Id, actor: ActorDep
+    ) -> ChatIdentity:
+        require_reads_chat_links(actor)
+        account = ChatAccount(platform, workspace_id, user_id)
+        key = f"{platform.value} {workspace_id} {user_id}"
+        return found(await queries.chat_identity(account), "linked chat account", key)
+
+    @api.get(
+        "/chat-identities/{platform}/{workspace_id}/by-name/{user_name}",
+        tags=["chat"],
+        description="The member a chat account is linked to, found by the account's user name "
+        "in the workspace (case-insensitive, a leading `@` ignored; admins only). When several "
+        "linked accounts went by the name, the one linked last under it.",
+        responses={404: {"description": "no linked account goes by the name"}},
+    )
+    async def get_chat_identity_by_name(
+        platform: ChatPlatform, workspace_id: Id, user_name: ShortText, actor: ActorDep
+    ) -> ChatIdentity:
+        require_reads_chat_links(actor)
+        named = await queries.chat_identity_named(platform, workspace_id, user_name)
+        return found(named, "linked chat account", f"{platform.value} {workspace_id} {user_name}")
+
+    @api.put(
+        "/communities/{community_id}/chat-channels/{platform}/{workspace_id}/{channel_id}",
+        tags=["chat"],
+        description="Maps a chat channel to the community (its leader or an admin); a channel "
+        "mapped to another community before moves here.",
+        **accepted,
+    )
+    async def map_chat_channel(
+        community_id: Id,
+        platform: ChatPlatform,
+        workspace_id: Id,
+        channel_id: Id,
+        actor: ActorDep,
+        body: MapChatChannel | None = None,
+        wait: Wait = False,
+    ) -> Accepted:
+        channel = ChatChannelRef(platform, workspace_id, channel_id)
+        name = body.channel_name if body is not None else None
+        return await answer(
+            await commands.map_chat_channel(community_id, channel, name, actor), wait
+        )
+
+    @api.get(
+        "/chat-channels/{platform}/{workspace_id}/{channel_id}",
+        tags=["chat"],
+        description="The community a chat channel is mapped to.",
+        responses={404: {"description": "the channel is not mapped"}},
+    )
+    async def get_chat_channel(
+        platform: ChatPlatform, workspace_id: Id, channel_id: Id, actor: ActorDep
+    ) -> ChatChannel:
+        channel = ChatChannelRef(platform, workspace_id, channel_id)
+        key = f"{platform.value} {workspace_id} {channel_id}"
+        return found(await queries.chat_channel(channel), "mapped chat channel", key)
 
     # --- sessions ---
 

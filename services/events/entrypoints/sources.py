@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from services.events.adapters.sources import Source, SourceRegistry
 from shared.auth import Caller
+from shared.events import cdevents
 from shared.events.bounds import MAX_SOURCE_TYPES
 from shared.events.catalog import CATALOG
 from shared.http import Problem
@@ -27,19 +28,24 @@ _PROBLEM = "urn:cop:problem:sources:"
 
 
 def _in_catalog(event_type: str) -> str:
-    if event_type not in CATALOG:
+    """A catalog type, or a CDEvents family (a versioned CDEvents type stands for its family:
+    the system may send every 0.x version of it)."""
+    if event_type in CATALOG:
+        return event_type
+    family = cdevents.family_of(event_type)
+    if family is None:
         raise PydanticCustomError(
             "unknown_event_type",
             "unknown event type {event_type} (see `copctl types`)",
             {"event_type": event_type},
         )
-    return event_type
+    return family
 
 
 EventType = Annotated[
     str,
     AfterValidator(_in_catalog),
-    WithJsonSchema({"type": "string", "enum": sorted(CATALOG)}),
+    WithJsonSchema({"type": "string", "enum": sorted([*CATALOG, *cdevents.FAMILIES])}),
 ]
 SourceName = Annotated[
     str,
@@ -65,7 +71,8 @@ class RegisterSource(BaseModel):
         Field(
             min_length=1,
             max_length=MAX_SOURCE_TYPES,
-            description="the catalog's event types the system may send",
+            description="the catalog's event types the system may send, and CDEvents families "
+            "(`dev.cdevents.service.deployed`: any 0.x version)",
         ),
     ]
     rate_limit_per_minute: RateLimit | None = Field(

@@ -3,6 +3,7 @@
 import html
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from shared.events.catalog import (
     ArtifactKind,
     ArtifactPublished,
     ArtifactPublishedFields,
+    ArtifactRevised,
     ArtifactRevisedFields,
     AuthorIds,
     Id,
@@ -74,6 +76,30 @@ class Checked(BaseModel):
     dry_run: Literal[True] = True
     artifact_id: str
     version: int = Field(description="the version the command would make")
+
+    @classmethod
+    def of(cls, decided: ArtifactPublished | ArtifactRevised) -> "Checked":
+        return cls(artifact_id=decided.artifact_id, version=decided.version)
+
+
+@dataclass(frozen=True)
+class DryRunnable:
+    """How a command route that takes `dry_run` answers: 200 with what the command's check
+    decided (publishing nothing), or 202 with the command run once per `Idempotency-Key`."""
+
+    once: Once
+    response: Response
+    dry_run: bool
+
+    async def __call__(
+        self,
+        check: Callable[[], Awaitable[ArtifactPublished | ArtifactRevised]],
+        run: Callable[[], Awaitable[Accepted]],
+    ) -> Accepted | Checked:
+        if self.dry_run:
+            self.response.status_code = status.HTTP_200_OK
+            return Checked.of(await check())
+        return await self.once(Accepted, run)
 
 
 class Version(BaseModel):
@@ -175,6 +201,14 @@ def router(
             "command would get"
         ),
     ]
+
+    async def dry_runnable(
+        once: OnceDep, response: Response, dry_run: DryRun = False
+    ) -> DryRunnable:
+        return DryRunnable(once, response, dry_run)
+
+    DryRunnableDep = Annotated[DryRunnable, Depends(dry_runnable)]
+
     command_route: dict[str, Any] = {
         "status_code": status.HTTP_202_ACCEPTED,
         "responses": {
@@ -202,19 +236,13 @@ def router(
 
     @api.post("/artifacts", **checkable)
     async def publish(
-        body: PublishRequest,
-        caller: CallerDep,
-        once: OnceDep,
-        response: Response,
-        wait: Wait = False,
-        dry_run: DryRun = False,
+        body: PublishRequest, caller: CallerDep, answer: DryRunnableDep, wait: Wait = False
     ) -> Accepted | Checked:
         """Publish an artifact: a Markdown body or an external URL, authors, tags, community."""
-        if dry_run:
-            response.status_code = status.HTTP_200_OK
-            checked = await commands.check_publish(_published(body, caller), _actor(caller))
-            return Checked(artifact_id=checked.artifact_id, version=checked.version)
-        return await once(Accepted, lambda: publish_it(body, caller, wait))
+        return await answer(
+            lambda: commands.check_publish(_published(body, caller), _actor(caller)),
+            lambda: publish_it(body, caller, wait),
+        )
 
     async def publish_it(body: PublishRequest, caller: Caller, wait: bool) -> Accepted:
         data = _published(body, caller)
@@ -229,19 +257,16 @@ def router(
         artifact_id: Id,
         body: RevisionRequest,
         caller: CallerDep,
-        once: OnceDep,
-        response: Response,
+        answer: DryRunnableDep,
         wait: Wait = False,
-        dry_run: DryRun = False,
     ) -> Accepted | Checked:
         """A new version: every version is kept, with who changed it, when and why."""
-        if dry_run:
-            response.status_code = status.HTTP_200_OK
-            checked = await commands.check_revise(
+        return await answer(
+            lambda: commands.check_revise(
                 artifact_id, _changes(body), body.change_note, _actor(caller)
-            )
-            return Checked(artifact_id=artifact_id, version=checked.version)
-        return await once(Accepted, lambda: revise_it(artifact_id, body, caller, wait))
+            ),
+            lambda: revise_it(artifact_id, body, caller, wait),
+        )
 
     async def revise_it(
         artifact_id: str, body: RevisionRequest, caller: Caller, wait: bool

@@ -175,6 +175,19 @@ class Directory:
             {"_id": community_id}, {"$set": {"channels": channels}}, upsert=True
         )
 
+    async def add_first_channel(self, community_id: str, channel: Doc) -> bool:
+        """Give a community without channels (none set, or all removed) this one; a community
+        with channels is left as it is. Returns whether the channel was added."""
+        try:
+            await self.channels.insert_one({"_id": community_id, "channels": [channel]})
+            return True
+        except DuplicateKeyError:
+            pass  # channels were set once: only an emptied list takes it
+        emptied = await self.channels.update_one(
+            {"_id": community_id, "channels": {"$size": 0}}, {"$set": {"channels": [channel]}}
+        )
+        return emptied.modified_count == 1
+
 
 def _audience_keys(prefs: Preferences) -> set[str]:
     """The audience indexes a member's preferences put them in."""

@@ -3,9 +3,11 @@
 Announcements (sessions scheduled, rescheduled or cancelled; reminders; artifacts) go to a
 community's audience by each member's level: `watching` gets each one as it happens, `digest`
 gets it in the next digest, `muted` gets nothing. Tags a member follows make them watch matching
-artifacts of any community. Personal notices (kudos or a badge for them, thanks for a session they
-attended, a reminder of a session they host, a health alert for the community they lead) are sent
-whatever the community's level. E-mail can be switched off; community channels get public posts.
+artifacts of any community. A session scheduled from a backlog topic also invites the topic's
+voters, as watching members are invited, unless they muted the community. Personal notices
+(kudos or a badge for them, thanks for a session they attended, a reminder of a session they host,
+a health alert for the community they lead) are sent whatever the community's level. E-mail can
+be switched off; community channels get public posts.
 """
 
 from collections.abc import Iterable, Mapping
@@ -50,6 +52,21 @@ def announcement(
         if p.email and wanted & set(p.tags) and not explicitly_muted:
             found[member] = Recipient(member, "now")
     return sorted(found.values(), key=lambda r: r.member_id)
+
+
+def invited(
+    member_ids: Iterable[str], prefs: Mapping[str, Preferences], community_id: str
+) -> list[str]:
+    """Members a session invites themselves (a topic's voters): they hear of it as it happens,
+    unless they muted the community or switched e-mail off."""
+    return sorted(
+        {
+            m
+            for m in member_ids
+            if (p := prefs.get(m, Preferences())).email
+            and level(p, community_id, True) is not Level.MUTED
+        }
+    )
 
 
 def personal(member_ids: Iterable[str], prefs: Mapping[str, Preferences]) -> list[str]:

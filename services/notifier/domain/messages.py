@@ -38,10 +38,15 @@ def _no_mentions(text: str) -> str:
     return text.replace("@", "@\u200b")
 
 
-def chat_payload(kind: str, content: ChatContent, *, event: dict[str, Any]) -> dict[str, Any]:
-    """The JSON body each kind of incoming webhook expects."""
+def chat_payload(
+    kind: str, content: ChatContent, *, event: dict[str, Any], channel: str | None = None
+) -> dict[str, Any]:
+    """The JSON body each kind of incoming webhook expects; `channel` (Slack and Mattermost)
+    names the channel a workspace's webhook posts to."""
+    named = {"channel": channel} if channel else {}
     if kind == "slack":
         return {
+            **named,
             "text": _mrkdwn_escape(content.text),
             "blocks": [
                 {"type": "header", "text": {"type": "plain_text", "text": content.title}},
@@ -82,7 +87,7 @@ def chat_payload(kind: str, content: ChatContent, *, event: dict[str, Any]) -> d
             ],
         }
     if kind == "mattermost":
-        return {"text": _no_mentions(f"#### {content.title}\n{content.text}")}
+        return {**named, "text": _no_mentions(f"#### {content.title}\n{content.text}")}
     return {
         "title": content.title,
         "text": content.text,

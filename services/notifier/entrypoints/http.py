@@ -9,11 +9,12 @@ from typing import Annotated, Any, Literal
 import jwt
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator
 
 from services.notifier.adapters.deliveries import DeliveryLog
 from services.notifier.adapters.directory import Directory
 from services.notifier.adapters.webhook_targets import TargetPolicy, TargetRefused
+from services.notifier.domain.chat_channels import OVERRIDABLE, ChannelOverride
 from services.notifier.domain.preferences import (
     UNSUBSCRIBE,
     Level,
@@ -36,6 +37,14 @@ class Channel(BaseModel):
     secret: Annotated[str, Field(min_length=32, max_length=256)] | None = Field(
         None, description="webhook only: the HMAC-SHA256 key; generated when left out"
     )
+    channel: ChannelOverride | None = None
+
+    @field_validator("channel")
+    @classmethod
+    def _overridable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("kind") not in OVERRIDABLE:
+            raise ValueError("only slack and mattermost webhooks take a channel")
+        return value
 
 
 class ChannelsRequest(BaseModel):
@@ -118,11 +127,16 @@ def router(
                     "kind": channel.kind,
                     "url": url,
                     "secret": channel.secret or generated,
+                    "channel": channel.channel,
                 }
             )
             shown.append(
                 ChannelView(
-                    id=channel.id, kind=channel.kind, host=channel.url.host or "", secret=generated
+                    id=channel.id,
+                    kind=channel.kind,
+                    host=channel.url.host or "",
+                    channel=channel.channel,
+                    secret=generated,
                 )
             )
         await directory.save_channels(community_id, stored)

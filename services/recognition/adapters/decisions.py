@@ -27,6 +27,13 @@ def decision_id(kind: str, *parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cop:{kind}:" + "|".join(parts)))
 
 
+def alert_parts(community_id: str, alert: str, period: str, details: dict[str, Any]) -> list[str]:
+    """What makes an alert one: its community, name and period, and for an alert about a
+    health-check card (`details["card"]`, the period being the round), that card."""
+    card = details.get("card")
+    return [community_id, alert, period, *([str(card)] if card else [])]
+
+
 def judgement_id(kudos_id: str) -> str:
     """The one event id a kudos' judgement ever has, so a repeated judgement is a duplicate."""
     return decision_id("kudos.judged", kudos_id)
@@ -78,13 +85,14 @@ class Decisions:
         """Publish each (period, alert, details) not raised before for the community, and record
         it."""
         for period, alert, details in raised:
-            doc_id = f"{community_id}|{alert}|{period}"
+            parts = alert_parts(community_id, alert, period, details)
+            doc_id = "|".join(parts)
             if await self._projection.alerts.find_one({"_id": doc_id}, {"_id": 1}):
                 continue
             data = HealthAlertRaised(
                 community_id=community_id, alert=alert, period=period, details=details
             )
-            event_id = decision_id("alert", community_id, alert, period)
+            event_id = decision_id("alert", *parts)
             event = new_event(data, source=SOURCE, event_id=event_id)
             await self._bus.publish(event)
             record = {**data.model_dump(mode="json"), "event_id": event.id, "at": event.time}

@@ -17,6 +17,8 @@ or a replay leaves unchanged (`MergedUpdates`), and every number is a function o
 - `communities` (`<community>`): its first month, the months and quarters with sessions, its
   participants, and which months changed since they were last evaluated.
 - `kudos` (`<kudos id>`): each kudos and, once judged, its verdicts.
+- `health_checks`, `community_health_checks`: health-check rounds and each community's list of
+  them (written through `health_checks.py`, which also keeps the rounds' private ballot boxes).
 
 Kept across a rebuild (they are decisions, not projections): `kudos_allowances` (see
 `judge.py`), `badges` and `alerts`.
@@ -49,6 +51,8 @@ PROJECTION = (
     "member_rollups",
     "member_communities",
     "communities",
+    "health_checks",
+    "community_health_checks",
 )
 DECISIONS = ("kudos_allowances", "badges", "alerts")
 
@@ -76,6 +80,7 @@ class Touched:
     )  # member, community, month
     artifacts: set[str] = field(default_factory=set)
     communities: set[str] = field(default_factory=set)
+    health_checks: set[str] = field(default_factory=set)  # rounds closed
 
     def members(self) -> set[str]:
         return {m for m, _, _ in self.member_months}

@@ -32,5 +32,8 @@ class Reservations:
             return False
         return True
 
+    async def reserved(self, giver_id: str, period: str) -> int:
+        return int(await self._redis.get(self._key(giver_id, period)) or 0)
+
     async def release(self, giver_id: str, period: str, units: int) -> None:
         await self._redis.decrby(self._key(giver_id, period), units)

@@ -5,6 +5,7 @@
 | session held        | each speaker                                    | 3    |      |
 | session held        | the facilitator                                 | 3    |      |
 | session held        | each attendee neither speaker nor facilitator   |      | 1    |
+| session held        | the proposer of the backlog topic it came from  | 1    |      |
 | artifact published  | each author                                     | 3    |      |
 | artifact revised    | the editor                                      | 1    |      |
 | kudos given         | the giver, per counted recipient                | 1    |      |
@@ -43,6 +44,7 @@ class Contribution(StrEnum):
     FEEDBACK = "feedback"
     ACTION_CLOSED = "action_closed"
     REUSED = "reused"
+    TOPIC_HELD = "topic_held"  # a topic proposed and held
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,9 @@ def session_held(event_id: str, at: datetime, held: SessionHeld) -> list[LedgerE
         for a in _unique(held.attendee_ids)
         if a not in hosts
     ]
+    if held.topic_proposed_by is not None:
+        proposer = held.topic_proposed_by
+        entries.append(_entry(event_id, c, proposer, Contribution.TOPIC_HELD, at, give=1))
     return entries
 
 

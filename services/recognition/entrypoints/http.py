@@ -12,7 +12,7 @@ from services.recognition.domain.kudos import PolicyViolation
 from services.recognition.domain.periods import InvalidPeriod, Period, month_key, resolve
 from services.recognition.queries import RecognitionQueries
 from shared.auth import Caller
-from shared.community_health import HealthMetrics
+from shared.community_health import GoalResult, HealthMetrics
 from shared.events.catalog import Id, Instant, KudosGiven, KudosGivenFields, RecipientVerdict
 from shared.events.envelope import utc_now
 from shared.http import NotInBody, Problem
@@ -44,6 +44,16 @@ class KudosRecord(KudosGiven):
     period: str | None = Field(None, description="the allowance period it counts against")
     recipients: list[RecipientVerdict]
     counted_for: list[str]
+
+
+class Allowance(BaseModel):
+    allowance: int = Field(description="kudos recipients a member may count per period")
+    period: str = Field(description="`month` or `week`")
+    period_key: str
+    used: int = Field(description="judged, or reserved by requests still being judged")
+    left: int
+    renews_at: datetime
+    value_tags: list[str]
 
 
 class Standing(BaseModel):
@@ -100,6 +110,9 @@ class Window(BaseModel):
     start: datetime
     end: datetime
     metrics: HealthMetrics
+    goals: list[GoalResult] = Field(
+        default=[], description="the goals of the community's charter, met or not in the period"
+    )
 
 
 class Health(Window):
@@ -233,6 +246,14 @@ def router(
         return MemberKudos(
             member_id=member_id, received=profile["kudos_received"], given=profile["kudos_given"]
         )
+
+    @api.get("/members/{member_id}/allowance", tags=["kudos"])
+    async def allowance(member_id: Id, caller: CallerDep) -> Allowance:
+        """The member's kudos allowance this period: used, left, when it renews, and the value
+        tags a kudos may carry (the member themself or an admin)."""
+        caller.require_self(member_id, "read the allowance")
+        left = await commands.allowance_left(member_id)
+        return Allowance.model_validate(left, from_attributes=True)
 
     @api.get("/members/{member_id}/profile", tags=["profiles"])
     async def profile(

@@ -99,8 +99,16 @@ class Upstreams:
             service, "POST", path, params=params, token=token, body=body, headers=headers
         )
 
-    async def put(self, service: str, path: str, body: Mapping[str, Any], *, token: str) -> Reply:
-        return await self._call(service, "PUT", path, params=None, token=token, body=body)
+    async def put(
+        self,
+        service: str,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        token: str,
+        params: Mapping[str, str | int] | None = None,
+    ) -> Reply:
+        return await self._call(service, "PUT", path, params=params, token=token, body=body)
 
     async def _call(
         self,

@@ -15,12 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from services.web.commands import KudosForm, PageCommands
+from services.web.commands.pages import KudosForm, PageCommands
 from services.web.domain.forms import LEVELS, preferences_body
 from services.web.domain.health import ARROW_SIGNS, shown, to_csv
 from services.web.domain.text import body_html, diff_lines, highlights_only, safe_url
 from services.web.entrypoints.security import CSRF_FIELD, CSRF_HEADER, Sessions, Viewer
-from services.web.queries import LEADERBOARD_PERIODS, NotFound, PageQueries, Unavailable
+from services.web.queries.pages import LEADERBOARD_PERIODS, NotFound, PageQueries, Unavailable
 from shared.auth import is_member_id
 from shared.calendar import session_ics
 from shared.events.catalog import Id
@@ -66,33 +66,46 @@ def local_path(target: str | None) -> str:
     return "/" if parts.scheme or parts.netloc or "\\" in target else target
 
 
-def router(
-    queries: PageQueries, commands: PageCommands, sessions: Sessions, pages: Jinja2Templates
-) -> APIRouter:
-    api = APIRouter(default_response_class=HTMLResponse)
+class PageKit:
+    """What every page route does: render with the viewer and a CSRF token, check a form's
+    token, and send a visitor who is not signed in to the sign-in page and back."""
+
+    def __init__(self, sessions: Sessions, pages: Jinja2Templates) -> None:
+        self.sessions = sessions
+        self.pages = pages
 
     def render(
-        request: Request, name: str, context: dict[str, Any], status_code: int = 200
+        self, request: Request, name: str, context: dict[str, Any], status_code: int = 200
     ) -> Response:
-        viewer = sessions.viewer(request)
-        base = {"viewer": viewer, "csrf_token": sessions.csrf_token(request)}
-        return pages.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+        viewer = self.sessions.viewer(request)
+        base = {"viewer": viewer, "csrf_token": self.sessions.csrf_token(request)}
+        return self.pages.TemplateResponse(
+            request, name, {**base, **context}, status_code=status_code
+        )
 
-    async def checked_form(request: Request) -> dict[str, str]:
+    async def checked_form(self, request: Request) -> dict[str, str]:
         form = await request.form()
         sent = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
-        if not sessions.csrf_ok(request, sent if isinstance(sent, str) else None):
+        if not self.sessions.csrf_ok(request, sent if isinstance(sent, str) else None):
             raise CsrfRefused
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
-    def signed_in(request: Request) -> Viewer | Response:
-        viewer = sessions.viewer(request)
+    def signed_in(self, request: Request) -> Viewer | Response:
+        viewer = self.sessions.viewer(request)
         if viewer is None:
             target = quote(
                 str(request.url.path) + ("?" + request.url.query if request.url.query else "")
             )
             return RedirectResponse(f"/sign-in?next={target}", status_code=303)
         return viewer
+
+
+def router(
+    queries: PageQueries, commands: PageCommands, sessions: Sessions, pages: Jinja2Templates
+) -> APIRouter:
+    api = APIRouter(default_response_class=HTMLResponse)
+    kit = PageKit(sessions, pages)
+    render, checked_form, signed_in = kit.render, kit.checked_form, kit.signed_in
 
     @api.get("/")
     async def home(request: Request) -> Response:

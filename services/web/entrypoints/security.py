@@ -26,6 +26,9 @@ CSRF_HEADER = "x-csrf-token"
 PENDING_COOKIE = "cop_sign_in"
 ENVELOPE_ISSUER = "cop-web-session"  # a session holding the sign-in provider's token
 PENDING_ISSUER = "cop-web-sign-in"
+CHAT_LINK_ISSUER = "cop-web-chat-link"  # a chat account asking to be linked to a member
+CHAT_LINK_TTL_S = 600
+CHAT_IDENTITY = ("platform", "workspace_id", "user_id", "user_name")
 
 CSP = "; ".join(
     (
@@ -101,6 +104,20 @@ class Sessions:
         if claims is None:
             return None
         return Pending(claims["state"], claims["nonce"], claims["verifier"], claims["next"])
+
+    def chat_link_token(self, identity: dict[str, str | None]) -> str:
+        """The signed, ten-minute proof that a chat account asked to be linked: the link
+        `/cop link` answers with, to the person who typed it only."""
+        now = int(time.time())
+        claims = {**identity, "iss": CHAT_LINK_ISSUER, "iat": now, "exp": now + CHAT_LINK_TTL_S}
+        return jwt.encode(claims, self._envelope_key, "HS256")
+
+    def chat_link(self, token: str | None) -> dict[str, str | None] | None:
+        """The chat account a link names, or None when the link is forged or expired."""
+        claims = self._opened(token, CHAT_LINK_ISSUER)
+        if claims is None or not all(claims.get(k) for k in CHAT_IDENTITY[:3]):
+            return None
+        return {k: claims.get(k) for k in CHAT_IDENTITY}
 
     def _set(self, response: Response, name: str, value: str, ttl_s: int, path: str) -> None:
         response.set_cookie(

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from services.web.adapters.oidc import OidcClient, SignInRefused
 from services.web.entrypoints.http import local_path
 from services.web.entrypoints.security import PENDING_COOKIE, Sessions
-from services.web.queries import NotFound
+from services.web.queries.pages import NotFound
 
 
 def sign_in_router(

@@ -96,7 +96,9 @@ async def test_loopback_is_accepted_where_the_settings_allow_its_network(
         )
         assert put.status_code == 200, put.text
         listed = (await client.get(f"/communities/{community}/channels")).json()
-    assert listed == [{"id": "ch0", "kind": "slack", "host": "localhost", "secret": None}]
+    assert listed == [
+        {"id": "ch0", "kind": "slack", "host": "localhost", "channel": None, "secret": None}
+    ]
 
 
 async def test_credentials_in_a_webhook_url_are_refused(notifier: Notifier) -> None:

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from services.events.bootstrap import bootstrap as events_app
 from services.events.settings import EventsSettings
+from services.impact.bootstrap import bootstrap as impact_app
+from services.impact.settings import ImpactSettings
 from services.knowledge.bootstrap import bootstrap as knowledge_app
 from services.knowledge.settings import KnowledgeSettings
 from services.notifier.bootstrap import bootstrap as notifier_app
@@ -27,6 +29,7 @@ SERVICES: dict[str, tuple[type[ServiceSettings], Callable[[Any], FastAPI]]] = {
     "knowledge": (KnowledgeSettings, knowledge_app),
     "recognition": (RecognitionSettings, recognition_app),
     "notifier": (NotifierSettings, notifier_app),
+    "impact": (ImpactSettings, impact_app),
 }
 ASSET_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 

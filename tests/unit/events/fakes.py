@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from services.events.domain.chat import ChatAccount, ChatLink
 from services.events.domain.community import CommunityState
 from services.events.domain.session import ActionItemState, SessionState
+from services.events.domain.topic import TopicState
 from shared.events.envelope import CloudEvent, new_event
 
 
@@ -31,6 +33,10 @@ class States:
     sessions: dict[str, SessionState] = field(default_factory=dict)
     action_items: dict[str, ActionItemState] = field(default_factory=dict)
     applied: set[str] = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
+    chat_links: dict[ChatAccount, ChatLink] = field(default_factory=dict)
+    topics: dict[str, TopicState] = field(default_factory=dict)
+    ballots: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
     async def was_applied(self, event_id: str) -> bool:
         return event_id in self.applied
@@ -43,3 +49,15 @@ class States:
 
     async def action_item_state(self, action_item_id: str) -> ActionItemState | None:
         return self.action_items.get(action_item_id)
+
+    async def member_known(self, member_id: str) -> bool:
+        return member_id in self.members
+
+    async def chat_link(self, account: ChatAccount) -> ChatLink | None:
+        return self.chat_links.get(account)
+
+    async def topic_state(self, topic_id: str) -> TopicState | None:
+        return self.topics.get(topic_id)
+
+    async def active_votes(self, community_id: str, member_id: str) -> frozenset[str]:
+        return self.ballots.get((community_id, member_id), frozenset())

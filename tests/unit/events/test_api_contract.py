@@ -57,18 +57,31 @@ def test_every_list_is_a_page_with_total_and_items(spec: dict[str, Any], path: s
 
 # body -> (its catalog event, the fields the path or the service supplies)
 BODIES: dict[str, tuple[type[catalog.EventData], set[str]]] = {
-    "CreateCommunity": (catalog.CommunityCreated, set()),
-    "UpdateCommunity": (catalog.CommunityUpdated, {"community_id"}),
+    "CreateCommunity": (catalog.CommunityCreated, {"created_by"}),
+    "UpdateCommunity": (catalog.CommunityUpdated, {"community_id", "updated_by"}),
     "ChangeLeader": (catalog.CommunityLeaderChanged, {"community_id", "previous_leader_id"}),
     "Join": (catalog.MemberJoined, {"community_id"}),
     "Profile": (catalog.MemberProfileUpdated, {"member_id"}),
-    "Schedule": (catalog.SessionScheduled, {"community_id"}),
+    "LinkChatIdentity": (catalog.MemberChatLinked, {"member_id"}),
+    "MapChatChannel": (
+        catalog.CommunityChatChannelMapped,
+        {"community_id", "platform", "workspace_id", "channel_id", "mapped_by"},
+    ),
+    "Schedule": (catalog.SessionScheduled, {"community_id", "topic_id", "voter_ids"}),
     "Reschedule": (catalog.SessionRescheduled, {"session_id", "community_id"}),
     "Cancel": (catalog.SessionCancelled, {"session_id", "community_id"}),
     "CheckIn": (catalog.AttendanceRecorded, {"session_id", "community_id", "checked_in_at"}),
     "Hold": (
         catalog.SessionHeld,
-        {"session_id", "community_id", "format", "title", "speaker_ids"},
+        {
+            "session_id",
+            "community_id",
+            "format",
+            "title",
+            "speaker_ids",
+            "topic_id",
+            "topic_proposed_by",
+        },
     ),
     "GiveFeedback": (catalog.FeedbackSubmitted, {"session_id", "community_id", "member_id"}),
     "OpenActionItem": (catalog.ActionItemOpened, {"community_id", "session_id"}),

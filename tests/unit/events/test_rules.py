@@ -57,7 +57,7 @@ def item(*, open_: bool = True) -> ActionItemState:
 )
 def test_each_allowed_stage_transition_is_an_update_event(start: Stage, end: Stage) -> None:
     updated = community.update(guild(start), ADMIN, stage=end)
-    assert updated == CommunityUpdated(community_id="c1", stage=end)
+    assert updated == CommunityUpdated(community_id="c1", stage=end, updated_by=ADMIN.member_id)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,10 @@ V1_TYPES = {
     "cop.member.joined.v1",
     "cop.member.left.v1",
     "cop.member.profile_updated.v1",
+    # A chat account moves between members; a chat channel between communities.
+    "cop.member.chat_linked.v1",
+    "cop.member.chat_unlinked.v1",
+    "cop.community.chat_channel_mapped.v1",
     "cop.session.scheduled.v1",
     "cop.session.rescheduled.v1",
     "cop.session.cancelled.v1",
@@ -26,6 +30,13 @@ V1_TYPES = {
     "cop.feedback.submitted.v1",
     "cop.action_item.opened.v1",
     "cop.action_item.closed.v1",
+    # The backlog: topics proposed, voted for, then scheduled (a session), declined or merged.
+    "cop.topic.proposed.v1",
+    "cop.topic.voted.v1",
+    "cop.topic.unvoted.v1",
+    "cop.topic.declined.v1",
+    "cop.topic.merged.v1",
+    "cop.topic.reopened.v1",
     "cop.artifact.published.v1",
     "cop.artifact.revised.v1",
     "cop.artifact.retired.v1",
@@ -35,8 +46,13 @@ V1_TYPES = {
     "cop.kudos.judged.v1",
     "cop.badge.awarded.v1",
     "cop.health.alert_raised.v1",
+    # A health-check round: its answers travel only as the closing event's anonymous tallies.
+    "cop.health_check.opened.v1",
+    "cop.health_check.closed.v1",
     "cop.notification.delivered.v1",
     "cop.notification.failed.v1",
+    # Who owns a service, beside the CI/CD facts (CDEvents) on cop.cicd.
+    "cop.service.owner_assigned.v1",
 }
 
 # The topic of each event family.
@@ -46,11 +62,14 @@ FAMILY_TOPIC = {
     "session": "cop.sessions",
     "feedback": "cop.sessions",
     "action_item": "cop.sessions",
+    "topic": "cop.sessions",
     "artifact": "cop.knowledge",
     "kudos": "cop.recognition",
     "badge": "cop.recognition",
     "health": "cop.recognition",
+    "health_check": "cop.recognition",
     "notification": "cop.notifications",
+    "service": "cop.cicd",
 }
 
 # One valid `data` per type: proves each model accepts what the catalog describes.
@@ -64,7 +83,22 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "sponsor_ids": ["m9"],
         "stage": "coalescing",
     },
-    "cop.community.updated.v1": {"community_id": "c1", "stage": "maturing"},
+    "cop.community.updated.v1": {
+        "community_id": "c1",
+        "stage": "maturing",
+        "charter": {
+            "purpose": "Share testing practice",
+            "vision": "Every team ships with confidence",
+            "impact": "release managers, on-call engineers",
+            "forces_for": ["a sponsor in engineering management"],
+            "forces_against": ["release pressure"],
+            "health_goals": [
+                {"metric": "participation_rate", "comparison": ">=", "target": 0.6},
+                {"metric": "facilitators_last6", "comparison": ">=", "target": 3},
+            ],
+        },
+        "updated_by": "m1",
+    },
     "cop.community.leader_changed.v1": {
         "community_id": "c1",
         "leader_id": "m2",
@@ -79,6 +113,27 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "team": "compilers",
         "chat_handle": "@grace",
         "timezone": "America/New_York",
+    },
+    "cop.member.chat_linked.v1": {
+        "member_id": "m2",
+        "platform": "teams",
+        "workspace_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "user_id": "29:1jldJ2nGrV5tqX_kN1GJTRO6sbN6gW0ERw-0H9Y8zWXm9KnEoh8",
+        "user_name": "Grace Hopper",
+    },
+    "cop.member.chat_unlinked.v1": {
+        "member_id": "m2",
+        "platform": "slack",
+        "workspace_id": "T0123ABC",
+        "user_id": "U012AB3CD",
+    },
+    "cop.community.chat_channel_mapped.v1": {
+        "community_id": "c1",
+        "platform": "teams",
+        "workspace_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "channel_id": "19:abc@thread.tacv2",
+        "channel_name": "Testing CoP",
+        "mapped_by": "m1",
     },
     "cop.session.scheduled.v1": {
         "session_id": "s1",
@@ -115,6 +170,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "facilitator_id": "m1",
         "attendee_ids": ["m2", "m3"],
         "recording_url": "https://video.example.com/s1",
+        "topic_id": "t1",
+        "topic_proposed_by": "m3",
     },
     "cop.feedback.submitted.v1": {
         "session_id": "s1",
@@ -138,6 +195,30 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "owner_id": "m3",
         "outcome": "Found 12 surviving mutants",
     },
+    "cop.topic.proposed.v1": {
+        "topic_id": "t1",
+        "community_id": "c1",
+        "title": "Property-based testing",
+        "description": "Hypothesis on our parsers",
+        "speaker_ids": ["m2"],
+        "tags": ["testing"],
+        "proposed_by": "m3",
+    },
+    "cop.topic.voted.v1": {"topic_id": "t1", "community_id": "c1", "member_id": "m4"},
+    "cop.topic.unvoted.v1": {"topic_id": "t1", "community_id": "c1", "member_id": "m4"},
+    "cop.topic.declined.v1": {
+        "topic_id": "t1",
+        "community_id": "c1",
+        "reason": "covered last quarter",
+        "declined_by": "m1",
+    },
+    "cop.topic.merged.v1": {
+        "topic_id": "t2",
+        "community_id": "c1",
+        "into_topic_id": "t1",
+        "merged_by": "m1",
+    },
+    "cop.topic.reopened.v1": {"topic_id": "t1", "community_id": "c1", "reopened_by": "m1"},
     "cop.artifact.published.v1": {
         "artifact_id": "art1",
         "community_id": "c1",
@@ -196,6 +277,26 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "period": "2026-11",
         "details": {"sessions": 0},
     },
+    "cop.health_check.opened.v1": {
+        "round_id": "8f14e45fceea167a5a36dedd4bea2543",
+        "community_id": "c1",
+        "template": "cop-health",
+        "cards": [{"card_id": "help", "title": "Help", "green": "We help", "red": "Alone"}],
+        "closes_at": "2026-12-14T17:00:00Z",
+        "min_respondents": 3,
+        "opened_by": "m1",
+    },
+    "cop.health_check.closed.v1": {
+        "round_id": "8f14e45fceea167a5a36dedd4bea2543",
+        "community_id": "c1",
+        "template": "cop-health",
+        "respondents": 4,
+        "members": 9,
+        "min_respondents": 3,
+        "tallies": [
+            {"card_id": "help", "green": 2, "amber": 1, "red": 1, "up": 1, "comments": ["ok"]}
+        ],
+    },
     "cop.notification.delivered.v1": {
         "notification_id": "n1",
         "member_id": "m2",
@@ -209,6 +310,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "cause_event_id": "e1",
         "attempt": 3,
         "error": "HTTP 500",
+    },
+    "cop.service.owner_assigned.v1": {
+        "service_id": "service/payments-api",
+        "team": "payments",
+        "since": "2026-01-01T00:00:00Z",
+        "assigned_by": "ops",
     },
 }
 

@@ -44,7 +44,7 @@ class Part(Generic[T]):
         return self.missing is None
 
 
-def _part(reply: Reply, pick: str | None = None) -> Part[Any]:
+def part_of(reply: Reply, pick: str | None = None) -> Part[Any]:
     match reply:
         case Ok(data=data):
             return Part(data.get(pick) if pick and isinstance(data, dict) else data)
@@ -168,7 +168,7 @@ class PageQueries:
     async def home(self) -> Home:
         listed = await self.up.get("events", "/communities", params={"size": 100})
         if not isinstance(listed, Ok):
-            return Home(_part(listed))
+            return Home(part_of(listed))
         communities = listed.data["items"]
         cards = await asyncio.gather(*(self._card(c) for c in communities))
         return Home(Part(list(cards)))
@@ -182,14 +182,14 @@ class PageQueries:
             self.up.get("recognition", f"/communities/{cid}/health"),
             self.up.get("recognition", f"/communities/{cid}/alerts"),
         )
-        upcoming = _part(sessions, "items")
+        upcoming = part_of(sessions, "items")
         next_session = Part(upcoming.value[0] if upcoming.value else None, upcoming.missing)
         return Card(community, next_session, self._glance(health, alerts))
 
     @staticmethod
     def _glance(health: Reply, alerts: Reply) -> Part[Glance]:
         if not isinstance(health, Ok):
-            return _part(health)
+            return part_of(health)
         now = float(health.data["metrics"]["participation_rate"])
         before = float(health.data["previous"]["metrics"]["participation_rate"])
         recent = {health.data["period"], health.data["previous"]["period"]}
@@ -219,14 +219,14 @@ class PageQueries:
             raise NotFound(community_id)
         return CommunityPage(
             community_id=community_id,
-            community=_part(community),
-            upcoming=_part(replies["upcoming"], "items"),
-            past=_part(replies["past"], "items"),
-            members=_part(replies["members"], "items"),
-            action_items=_part(replies["actions"], "items"),
-            leaderboard=_part(replies["board"], "entries"),
+            community=part_of(community),
+            upcoming=part_of(replies["upcoming"], "items"),
+            past=part_of(replies["past"], "items"),
+            members=part_of(replies["members"], "items"),
+            action_items=part_of(replies["actions"], "items"),
+            leaderboard=part_of(replies["board"], "entries"),
             period=period,
-            kudos=_part(replies["kudos"], "items"),
+            kudos=part_of(replies["kudos"], "items"),
         )
 
     async def search(
@@ -235,7 +235,7 @@ class PageQueries:
         params: dict[str, str | int] = {"q": q, "community": community_id, "size": 10}
         if kind:
             params["kind"] = kind
-        return _part(await self.up.get("knowledge", "/search", params=params))
+        return part_of(await self.up.get("knowledge", "/search", params=params))
 
     async def health(self, community_id: str, today: date | None = None) -> HealthPage:
         months = months_back(today or _today(), DASHBOARD_MONTHS)
@@ -249,12 +249,12 @@ class PageQueries:
         )
         if isinstance(community, Refused) and community.status == 404:
             raise NotFound(community_id)
-        board = _part(trend, "months")
+        board = part_of(trend, "months")
         return HealthPage(
             community_id,
-            _part(community, "name"),
+            part_of(community, "name"),
             Part(dashboard(months, board.value or [])) if board.ok else Part(missing=board.missing),
-            _part(alerts, "alerts"),
+            part_of(alerts, "alerts"),
         )
 
     async def review(self, quarter: str = "", today: date | None = None) -> QuarterlyReview:
@@ -269,7 +269,7 @@ class PageQueries:
             ordered = sorted(listed.data["items"], key=lambda c: str(c.get("name", "")).lower())
             rows = Part(list(await asyncio.gather(*(self._row(c, quarter) for c in ordered))))
         else:
-            rows = _part(listed)
+            rows = part_of(listed)
         return QuarterlyReview(
             quarter, previous_quarter(quarter), quarter == choices[0], choices, metrics, rows
         )
@@ -280,10 +280,10 @@ class PageQueries:
             self.up.get("recognition", f"{path}/health", params={"period": quarter}),
             self.up.get("recognition", f"{path}/alerts"),
         )
-        numbers: Part[list[Figure]] = _part(health)
+        numbers: Part[list[Figure]] = part_of(health)
         if isinstance(health, Ok):
             numbers = Part(figures(health.data["metrics"], health.data["previous"]["metrics"]))
-        raised = _part(alerts, "alerts")
+        raised = part_of(alerts, "alerts")
         if raised.ok:
             periods = {quarter, *quarter_months(quarter)}
             raised = Part([a for a in raised.value or [] if a.get("period") in periods])
@@ -298,7 +298,7 @@ class PageQueries:
             self.up.get("events", f"/communities/{session['community_id']}"),
             self.up.get("knowledge", f"/sessions/{session_id}/minutes"),
         )
-        return SessionPage(session_id, session, _part(community), _part(minutes))
+        return SessionPage(session_id, session, part_of(community), part_of(minutes))
 
     async def session_only(self, session_id: str, token: str | None = None) -> Mapping[str, Any]:
         """The session as the events service shows it to this viewer, alone (a calendar file
@@ -323,7 +323,7 @@ class PageQueries:
         if isinstance(found, Refused) and found.status == 404:
             raise NotFound(subject)
         if not isinstance(found, Ok):
-            raise Unavailable(_part(found).missing or f"{service} is not answering")
+            raise Unavailable(part_of(found).missing or f"{service} is not answering")
         return found.data
 
     async def artifact(self, artifact_id: str, compare: tuple[int, int] | None) -> ArtifactPage:
@@ -341,9 +341,9 @@ class PageQueries:
         versions, related, *diff = await asyncio.gather(*calls)
         return ArtifactPage(
             artifact,
-            _part(versions),
-            _part(related),
-            _part(diff[0]) if diff else None,
+            part_of(versions),
+            part_of(related),
+            part_of(diff[0]) if diff else None,
             compare,
         )
 
@@ -356,7 +356,7 @@ class PageQueries:
         )
         if isinstance(profile, Refused) and profile.status == 404:
             raise NotFound(member_id)
-        return MemberPage(member_id, _part(profile), _part(standing))
+        return MemberPage(member_id, part_of(profile), part_of(standing))
 
     async def me(self, member_id: str, token: str) -> MePage:
         """The signed-in member's own profile and notification preferences, with every
@@ -366,4 +366,4 @@ class PageQueries:
             self.up.get("notifier", f"/members/{member_id}/preferences", token=token),
             self.up.get("events", "/communities", params={"size": 100}),
         )
-        return MePage(member_id, _part(profile), _part(prefs), _part(listed, "items"))
+        return MePage(member_id, part_of(profile), part_of(prefs), part_of(listed, "items"))
