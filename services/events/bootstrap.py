@@ -14,9 +14,9 @@ from services.events.entrypoints import sources as source_systems
 from services.events.entrypoints import topics as topic_backlog
 from services.events.entrypoints.inbound import inbound_handler
 from services.events.event_handlers import event_handlers
-from services.events.queries import EventsQueries
+from services.events.queries.communities import EventsQueries
+from services.events.queries.topics import TopicQueries
 from services.events.settings import EventsSettings
-from services.events.topic_queries import TopicQueries
 from shared.auth import auth_from_settings
 from shared.events.topics import Topic
 from shared.idempotency import IdempotencyStore, idempotency

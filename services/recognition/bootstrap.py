@@ -11,7 +11,8 @@ from services.recognition.adapters.judge import KudosAllowances
 from services.recognition.adapters.leaderboard import Leaderboards
 from services.recognition.adapters.projection import RecognitionProjection
 from services.recognition.adapters.reservations import Reservations
-from services.recognition.commands import RecognitionCommands
+from services.recognition.commands.health_checks import HealthCheckCommands
+from services.recognition.commands.kudos import RecognitionCommands
 from services.recognition.domain.kudos import KudosPolicy
 from services.recognition.entrypoints.health_checks import health_check_router
 from services.recognition.entrypoints.http import router
@@ -21,14 +22,13 @@ from services.recognition.event_handlers import (
     judge_handlers,
     projection_handlers,
 )
-from services.recognition.health_check_commands import HealthCheckCommands
-from services.recognition.health_check_queries import HealthCheckQueries
 from services.recognition.jobs import (
     HealthEvaluation,
     close_rounds_periodically,
     evaluate_periodically,
 )
-from services.recognition.queries import RecognitionQueries
+from services.recognition.queries.community import RecognitionQueries
+from services.recognition.queries.health_checks import HealthCheckQueries
 from services.recognition.settings import RecognitionSettings
 from shared.auth import auth_from_settings
 from shared.idempotency import IdempotencyStore, idempotency

@@ -12,9 +12,9 @@ from typing import Any
 from services.recognition.adapters.decisions import Decisions
 from services.recognition.adapters.health_reads import HealthReads
 from services.recognition.adapters.projection import RecognitionProjection
+from services.recognition.commands.health_checks import HealthCheckCommands
 from services.recognition.domain import badges, health
 from services.recognition.domain.periods import Period, parse, quarter_key
-from services.recognition.health_check_commands import HealthCheckCommands
 from shared.events.envelope import utc_now
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from services.events.domain.actor import Actor
 from services.events.domain.chat import ChatAccount, ChatChannelRef
 from services.events.domain.member import require_reads_chat_links, sees_personal_data
 from services.events.domain.session import HoldDetails, sees_feedback_summary
-from services.events.queries import (
+from services.events.queries.communities import (
     ActionItem,
     CharterVersion,
     ChatChannel,

@@ -13,8 +13,8 @@ from services.events.domain import ids
 from services.events.domain.actor import Actor
 from services.events.domain.topic import TopicStatus
 from services.events.entrypoints.http import Accepted
-from services.events.queries import Page, Paging
-from services.events.topic_queries import Topic, TopicOrder, TopicQueries, Votes
+from services.events.queries.communities import Page, Paging
+from services.events.queries.topics import Topic, TopicOrder, TopicQueries, Votes
 from shared.auth import Caller
 from shared.events.catalog import (
     Agenda,

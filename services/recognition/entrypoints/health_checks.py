@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
+from services.recognition.commands.health_checks import Actor, HealthCheckCommands, OpenRound
 from services.recognition.domain.health_checks import (
     MAX_EXTRA_CARDS,
     MIN_RESPONDENTS,
@@ -14,8 +15,7 @@ from services.recognition.domain.health_checks import (
     Colour,
     Trend,
 )
-from services.recognition.health_check_commands import Actor, HealthCheckCommands, OpenRound
-from services.recognition.health_check_queries import HealthCheckQueries
+from services.recognition.queries.health_checks import HealthCheckQueries
 from shared.auth import Caller
 from shared.events.bounds import MAX_HEALTH_CHECK_CARDS
 from shared.events.catalog import (

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
-from services.recognition.commands import GiveKudos, RecognitionCommands
+from services.recognition.commands.kudos import GiveKudos, RecognitionCommands
 from services.recognition.domain.kudos import PolicyViolation
 from services.recognition.domain.periods import InvalidPeriod, Period, month_key, resolve
-from services.recognition.queries import RecognitionQueries
+from services.recognition.queries.community import RecognitionQueries
 from shared.auth import Caller
 from shared.community_health import GoalResult, HealthMetrics
 from shared.events.catalog import Id, Instant, KudosGiven, KudosGivenFields, RecipientVerdict

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.events.commands.members import EventsCommands
 from services.events.entrypoints import http
-from services.events.queries import EventsQueries
+from services.events.queries.communities import EventsQueries
 from shared.auth import member_auth
 from shared.events import catalog
 from shared.idempotency import IdempotencyStore, idempotency

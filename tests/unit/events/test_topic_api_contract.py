@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.events.commands.topics import TopicCommands
 from services.events.entrypoints import topics
-from services.events.topic_queries import TopicQueries
+from services.events.queries.topics import TopicQueries
 from shared.auth import member_auth
 from shared.events import catalog
 from shared.idempotency import IdempotencyStore, idempotency

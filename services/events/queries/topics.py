@@ -11,7 +11,7 @@ from pydantic import Field
 from services.events.adapters.projection import VOTERS, EventsProjection, entries
 from services.events.domain import topic as rules
 from services.events.domain.topic import Ballot, Listed, TopicStatus
-from services.events.queries import Page, Paging, ReadModel
+from services.events.queries.communities import Page, Paging, ReadModel
 
 Doc = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
