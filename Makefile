@@ -27,7 +27,7 @@ lint: install  ## ruff check, ruff format --check, mypy (strict on every package
 	$(UV) run mypy
 
 test: lint  ## Lint and type-check, then every test against real Kafka, MongoDB protocol server and Redis
-	$(UV) run pytest
+	$(UV) run pytest --durations=25
 
 check: lint  ## The loop while working: lint, types, unit, integration and e2e; all but the fault suite
 	$(UV) run pytest -m "not faults"
