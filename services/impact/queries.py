@@ -10,6 +10,7 @@ from services.impact.adapters.projection import ImpactProjection
 from services.impact.domain import periods
 from services.impact.domain.association import TeamQuarters, association
 from services.impact.domain.delivery import CicdWindow, Incident, TeamGaps, delivery
+from services.impact.domain.drill_down import Metric, facts_behind
 from services.impact.domain.participation import PeopleWindow, participation
 from services.impact.domain.periods import InvalidPeriod, Period
 from shared.refusals import Invalid, NotFound
@@ -135,6 +136,21 @@ class ImpactQueries:
             "from": first,
             "to": last,
             "months": [_report(cicd, people, gaps, team, month) for month in months],
+        }
+
+    async def facts(self, team: str, period_key: str, metric: Metric, limit: int) -> Doc:
+        """The facts behind one of the team's figures for the period (the first `limit`, in
+        order of time), read like the figures themselves: the team's window, by `_id`."""
+        period = _period(period_key, "period")
+        await self._known(team)
+        cicd = await self._p.cicd_window(team, period.months(), self._production)
+        found = facts_behind(cicd, team, period, metric)
+        return {
+            "team": team,
+            "period": period.key,
+            "metric": metric,
+            "total": len(found),
+            "facts": found[:limit],
         }
 
     async def association(self, quarter_key: str) -> Doc:

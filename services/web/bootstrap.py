@@ -30,13 +30,18 @@ from services.web.adapters.upstream import Upstreams
 from services.web.commands.chat import Authority, ChatCommands
 from services.web.commands.health_checks import HealthCheckCommands
 from services.web.commands.pages import PageCommands
+from services.web.commands.topics import BacklogCommands
 from services.web.entrypoints.chat import chat_router
 from services.web.entrypoints.health_checks import health_check_router
 from services.web.entrypoints.http import PageKit, error_pages, router, templates
+from services.web.entrypoints.impact import impact_router
 from services.web.entrypoints.security import EdgeHeaders, Sessions
 from services.web.entrypoints.sign_in import sign_in_router
+from services.web.entrypoints.topics import topic_router
 from services.web.queries.health_checks import HealthCheckQueries
+from services.web.queries.impact import ImpactPageQueries
 from services.web.queries.pages import PageQueries
+from services.web.queries.topics import BacklogQueries
 from services.web.settings import WebSettings
 from shared.auth import ADMIN, issue_token
 from shared.body_limit import BodySizeLimit
@@ -164,6 +169,11 @@ def bootstrap(
         )
     )
     app.include_router(
+        topic_router(
+            BacklogQueries(upstreams), BacklogCommands(upstreams), PageKit(sessions, pages)
+        )
+    )
+    app.include_router(
         chat_router(
             chat_platforms(settings),
             chat,
@@ -174,6 +184,7 @@ def bootstrap(
             settings.web_chat_answer_within_s,
         )
     )
+    app.include_router(impact_router(ImpactPageQueries(upstreams), PageKit(sessions, pages)))
     app.include_router(sign_in_router(oidc, sessions, pages))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for key, handler in error_pages(pages, sessions).items():

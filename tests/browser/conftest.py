@@ -158,7 +158,9 @@ def screenshot(driver: WebDriver, name: str) -> Path:
     """A full-height screenshot of the page, for docs/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(max(int(height) + 40, 600), 4000))
+    # The window is taller than the page it shows by the browser's own frame (~140 px headless).
+    frame = driver.execute_script("return window.outerHeight - window.innerHeight")
+    driver.set_window_size(1280, min(max(int(height) + int(frame) + 40, 600), 4000))
     path = SCREENSHOTS / f"{name}.png"
     driver.save_screenshot(str(path))
     driver.set_window_size(1280, 1000)

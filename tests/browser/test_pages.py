@@ -13,6 +13,7 @@ import pytest
 from icalendar import Calendar
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -515,6 +516,249 @@ def test_a_newcomer_is_refused_a_check_in_then_joins_and_checks_in(
     wait(driver).until(ec.staleness_of(check_in))
     wait(driver).until(ec.presence_of_element_located((By.ID, "checked-in")))
     assert driver.find_element(By.ID, "attendance").text.startswith("1 checked in")
+
+
+def topic_named(driver: WebDriver, title: str) -> WebElement:
+    """The backlog's item for the topic with this title."""
+    for item in driver.find_elements(By.CSS_SELECTOR, "li.topic"):
+        if item.find_element(By.TAG_NAME, "h3").text == title:
+            return item
+    raise AssertionError(f"no topic {title!r} on the page")
+
+
+def click_and_wait(driver: WebDriver, button: WebElement) -> None:
+    """Sends the button's form and waits for the page the answer brings."""
+    button.click()
+    wait(driver).until(ec.staleness_of(button))
+
+
+def votes_left(driver: WebDriver) -> int:
+    return int(driver.find_element(By.ID, "budget").get_attribute("data-left") or "-1")
+
+
+def api_topic(platform: Platform, community: str, member: str, title: str) -> str:
+    made = httpx.post(
+        f"{platform.urls['events']}/communities/{community}/topics?wait=true",
+        headers=bearer(member),
+        json={"title": title},
+        timeout=15,
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["topic_id"])
+
+
+def api_vote(platform: Platform, member: str, topic_id: str) -> None:
+    voted = httpx.put(
+        f"{platform.urls['events']}/topics/{topic_id}/vote?wait=true",
+        headers=bearer(member),
+        timeout=15,
+    )
+    assert voted.status_code == 200, voted.text
+
+
+def api_votes(platform: Platform, community: str, member: str) -> dict[str, int]:
+    found = httpx.get(
+        f"{platform.urls['events']}/communities/{community}/votes/me",
+        headers=bearer(member),
+        timeout=15,
+    )
+    assert found.status_code == 200, found.text
+    return dict(found.json())
+
+
+def test_a_member_proposes_topics_and_votes_with_the_budget_left_shown(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web, suffix = platform.urls["web"], uuid.uuid4().hex[:6]
+    first, second = f"Property-based testing {suffix}", f"Feature flags without regret {suffix}"
+    sign_in(driver, web, world.member, then=f"/communities/{world.community}")
+    click_and_wait(driver, driver.find_element(By.ID, "topics-link"))
+    assert accessibility_problems(driver) == []
+    start = votes_left(driver)
+    assert f"You have {start} of 5 votes left" in driver.find_element(By.ID, "budget").text
+
+    driver.find_element(By.ID, "title").send_keys(first)
+    driver.find_element(By.ID, "description").send_keys("Hypothesis on our parsers")
+    driver.find_element(By.ID, "volunteer").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "#propose button[type=submit]"))
+    driver.find_element(By.ID, "title").send_keys(second)
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "#propose button[type=submit]"))
+    proposed = topic_named(driver, first)
+    assert f"can present it: {world.member}" in proposed.text
+    assert "Hypothesis on our parsers" in proposed.text
+    assert proposed.get_attribute("data-votes") == "0"
+
+    click_and_wait(
+        driver, topic_named(driver, second).find_element(By.CSS_SELECTOR, "form.vote button")
+    )
+    assert votes_left(driver) == start - 1
+    click_and_wait(
+        driver, topic_named(driver, first).find_element(By.CSS_SELECTOR, "form.vote button")
+    )
+    assert votes_left(driver) == start - 2
+    voted = topic_named(driver, first)
+    assert voted.get_attribute("data-voted") == "true"
+    assert voted.get_attribute("data-votes") == "1"
+    assert "your vote" in voted.text
+    take_back = voted.find_element(By.CSS_SELECTOR, "form.vote button")
+    assert take_back.text.startswith("Take my vote back")
+    click_and_wait(driver, take_back)
+    assert votes_left(driver) == start - 1
+    assert topic_named(driver, first).get_attribute("data-voted") == "false"
+    assert api_votes(platform, world.community, world.member)["left"] == start - 1
+
+    # Most wanted first: the later topic with a vote above the earlier one without.
+    titles = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "li.topic h3")]
+    assert titles.index(second) < titles.index(first)
+    Select(driver.find_element(By.ID, "sort")).select_by_value("ready")
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "#backlog-picker button"))
+    ready = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "li.topic h3")]
+    assert first in ready, "a volunteer speaker makes it ready"
+    assert second not in ready
+
+
+def test_the_leader_schedules_the_most_wanted_topic_and_declines_another(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web, suffix = platform.urls["web"], uuid.uuid4().hex[:6]
+    wanted_title, other_title = f"Incident reviews {suffix}", f"Monorepo or not {suffix}"
+    other = api_topic(platform, world.community, world.member, other_title)
+    wanted = api_topic(platform, world.community, world.member, wanted_title)
+    for member, topic in ((world.member, wanted), (world.leader, wanted), (world.member, other)):
+        api_vote(platform, member, topic)
+    active_before = api_votes(platform, world.community, world.member)["active"]
+
+    sign_in(driver, web, world.leader, then=f"/communities/{world.community}/topics")
+    items = driver.find_elements(By.CSS_SELECTOR, "li.topic")
+    assert items[0].get_attribute("data-topic") == wanted, "the most wanted topic comes first"
+    assert items[0].get_attribute("data-votes") == "2"
+    assert accessibility_problems(driver) == []
+    item = topic_named(driver, wanted_title)
+    item.find_element(By.CSS_SELECTOR, "details.steward summary").click()
+    Select(item.find_element(By.ID, f"format-{wanted}")).select_by_value("workshop")
+    duration = item.find_element(By.ID, f"duration-{wanted}")
+    duration.clear()
+    duration.send_keys("90")
+    assert accessibility_problems(driver) == [], "with the steward's forms open"
+    screenshot(driver, "topics")
+    click_and_wait(driver, item.find_element(By.CSS_SELECTOR, "form.schedule button"))
+
+    link = wait(driver).until(ec.presence_of_element_located((By.ID, "scheduled-session")))
+    session_id = (link.get_attribute("href") or "").rsplit("/", 1)[1]
+    assert wanted not in [
+        t.get_attribute("data-topic") for t in driver.find_elements(By.CSS_SELECTOR, "li.topic")
+    ]
+    click_and_wait(driver, link)
+    assert wanted_title in driver.find_element(By.TAG_NAME, "h1").text
+    topic = httpx.get(f"{platform.urls['events']}/topics/{wanted}", timeout=15).json()
+    assert topic["status"] == "scheduled"
+    assert topic["session_id"] == session_id
+    session = httpx.get(
+        f"{platform.urls['events']}/sessions/{session_id}", headers=bearer(world.leader), timeout=15
+    ).json()
+    assert session["facilitator_id"] == world.leader
+    assert session["format"] == "workshop"
+    assert session["duration_minutes"] == 90
+    after = api_votes(platform, world.community, world.member)["active"]
+    assert after == active_before - 1, "a scheduled topic's votes no longer count"
+
+    driver.get(f"{web}/communities/{world.community}/topics")
+    item = topic_named(driver, other_title)
+    item.find_element(By.CSS_SELECTOR, "details.steward summary").click()
+    item.find_element(By.ID, f"reason-{other}").send_keys("Covered by the architecture guild")
+    click_and_wait(driver, item.find_element(By.CSS_SELECTOR, "form.decline button"))
+    assert other_title not in [t.text for t in driver.find_elements(By.CSS_SELECTOR, "li.topic h3")]
+    driver.get(f"{web}/communities/{world.community}/topics?status=declined")
+    assert "Declined: Covered by the architecture guild" in topic_named(driver, other_title).text
+
+
+def test_refused_votes_show_the_reason_next_to_their_topic(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    web, suffix = platform.urls["web"], uuid.uuid4().hex[:6]
+    title = f"Chaos days {suffix}"
+    topic = api_topic(platform, world.community, world.member, title)
+
+    outsider = f"mallory-{suffix}"
+    sign_in(driver, web, outsider, then=f"/communities/{world.community}/topics")
+    click_and_wait(
+        driver, topic_named(driver, title).find_element(By.CSS_SELECTOR, "form.vote button")
+    )
+    refusal = driver.find_element(By.ID, f"refusal-{topic}")
+    assert "only members" in refusal.text
+    assert topic_named(driver, title).get_attribute("data-votes") == "0"
+
+    # A member whose budget is spent: five votes on five other open topics.
+    voter = f"barbara-{suffix}"
+    joined = httpx.post(
+        f"{platform.urls['events']}/communities/{world.community}/members?wait=true",
+        headers=bearer(voter),
+        json={"member_id": voter},
+        timeout=15,
+    )
+    assert joined.status_code == 202, joined.text
+    for n in range(5):
+        api_vote(
+            platform, voter, api_topic(platform, world.community, voter, f"Spent {n} {suffix}")
+        )
+    sign_in(driver, web, voter, then=f"/communities/{world.community}/topics")
+    assert votes_left(driver) == 0
+    click_and_wait(
+        driver, topic_named(driver, title).find_element(By.CSS_SELECTOR, "form.vote button")
+    )
+    refusal = driver.find_element(By.ID, f"refusal-{topic}")
+    assert "budget is 5" in refusal.text
+    assert votes_left(driver) == 0
+    assert topic_named(driver, title).get_attribute("data-voted") == "false"
+
+
+def test_the_health_dashboard_shows_each_goal_met_or_not_month_by_month(
+    driver: WebDriver, platform: Platform, world: World
+) -> None:
+    events, recognition = platform.urls["events"], platform.urls["recognition"]
+    charter = httpx.get(f"{events}/communities/{world.community}", timeout=15).json()["charter"]
+    goals = [
+        {"metric": "members", "comparison": ">=", "target": 1},
+        {"metric": "sessions_held", "comparison": ">=", "target": 50},
+    ]
+    changed = httpx.patch(
+        f"{events}/communities/{world.community}?wait=true",
+        headers=bearer(world.leader),
+        json={"charter": {**charter, "health_goals": goals}},
+        timeout=15,
+    )
+    assert changed.status_code == 202, changed.text
+
+    driver.get(f"{platform.urls['web']}/communities/{world.community}/health")
+    months = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "#health-table tbody th")]
+
+    def judged() -> dict[str, dict[str, bool]] | None:
+        trend = httpx.get(
+            f"{recognition}/communities/{world.community}/health/trend",
+            params={"from": months[0], "to": months[-1]},
+            timeout=15,
+        ).json()
+        found = {m["period"]: {g["goal"]: g["met"] for g in m["goals"]} for m in trend["months"]}
+        return found if all(len(g) == 2 for g in found.values()) and found else None
+
+    answered = poll(judged, what="recognition judging the charter's goals")
+    driver.get(f"{platform.urls['web']}/communities/{world.community}/health")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#goals-table tbody tr")
+    assert [r.get_attribute("data-goal") for r in rows] == ["members >= 1", "sessions_held >= 50"]
+    assert [r.find_element(By.TAG_NAME, "th").text for r in rows] == [
+        "members ≥ 1",
+        "sessions held ≥ 50",
+    ]
+    for row in rows:
+        goal = row.get_attribute("data-goal") or ""
+        for cell in row.find_elements(By.CSS_SELECTOR, "td[data-met]"):
+            month = cell.get_attribute("data-month") or ""
+            assert cell.get_attribute("data-met") == str(answered[month][goal]).lower(), month
+    latest = {r.get_attribute("data-goal"): r.find_elements(By.TAG_NAME, "td")[-1] for r in rows}
+    assert latest["members >= 1"].text.startswith("✓")
+    assert latest["sessions_held >= 50"].text.startswith("✗")
+    assert accessibility_problems(driver) == []
+    screenshot(driver, "health-goals")
 
 
 def test_a_leader_opens_a_health_check_members_answer_and_the_matrix_shows_it(

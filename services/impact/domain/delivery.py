@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import Literal
 
 from services.impact.domain.ownership import Owners
 from services.impact.domain.periods import Period
@@ -59,6 +60,47 @@ class Change:
     merged_at: datetime | None
     first_deployment: Deployment | None
     """its first production deployment, of any service"""
+
+
+@dataclass(frozen=True)
+class Strike:
+    """A fact that fails whichever production deployment of its service is the latest by
+    then: a rollback, or an incident of the service naming no artifact."""
+
+    at: datetime
+    cause: Literal["rollback", "incident_of_service"]
+    incident_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a deployment failed: an incident naming its artifact (the earliest), else the first
+    strike of its service while it was the latest deployment."""
+
+    cause: Literal["incident_names_artifact", "rollback", "incident_of_service"]
+    at: datetime
+    incident_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LeadTime:
+    """A change first deployed by one of a team's deployments, and whether its lead time
+    counts."""
+
+    change: Change
+    first: Deployment
+
+    @property
+    def left_out(self) -> Literal["no_merge", "deployed_before_merge"] | None:
+        merged = self.change.merged_at
+        if merged is None:
+            return "no_merge"
+        return "deployed_before_merge" if self.first.at < merged else None
+
+    @property
+    def lead_time_h(self) -> float | None:
+        merged = self.change.merged_at
+        return None if merged is None or self.left_out else hours(self.first.at - merged)
 
 
 @dataclass(frozen=True)
@@ -115,101 +157,120 @@ class CicdWindow:
         return after
 
     @cached_property
-    def strikes(self) -> dict[str, list[datetime]]:
-        """By service, in order, the moments that fail whichever deployment of the service is
-        the latest by then: its rollbacks, and its incidents naming no artifact."""
-        found: dict[str, list[datetime]] = {}
+    def strikes(self) -> dict[str, list[Strike]]:
+        """By service, in order, what fails whichever deployment of the service is the latest
+        by then: its rollbacks, and its incidents naming no artifact."""
+        found: dict[str, list[Strike]] = {}
         for incident in self.incidents.values():
             if incident.artifact_id is None and incident.service_id is not None:
-                found.setdefault(incident.service_id, []).append(incident.detected_at)
+                found.setdefault(incident.service_id, []).append(
+                    Strike(incident.detected_at, "incident_of_service", incident.incident_id)
+                )
         for rollback in self.rollbacks:
-            found.setdefault(rollback.service_id, []).append(rollback.at)
-        for moments in found.values():
-            moments.sort()
+            found.setdefault(rollback.service_id, []).append(Strike(rollback.at, "rollback"))
+        for strikes in found.values():
+            strikes.sort(key=lambda s: (s.at, s.cause, s.incident_id or ""))
         return found
 
     @cached_property
-    def named_artifacts(self) -> set[str]:
-        """The artifacts a production incident names."""
-        return {i.artifact_id for i in self.incidents.values() if i.artifact_id is not None}
+    def naming(self) -> dict[str, Incident]:
+        """Each artifact a production incident names -> the earliest such incident."""
+        found: dict[str, Incident] = {}
+        for i in sorted(self.incidents.values(), key=lambda i: (i.detected_at, i.incident_id)):
+            if i.artifact_id is not None:
+                found.setdefault(i.artifact_id, i)
+        return found
 
 
 def _moment_and_key(d: Deployment) -> tuple[datetime, str]:
     return d.at, d.key
 
 
-def delivery(window: CicdWindow, team: str, period: Period) -> tuple[Dora, TeamGaps]:
-    """The team's DORA metrics for the period, and what they leave out."""
-    ours = [
+def team_deployments(window: CicdWindow, team: str, period: Period) -> list[Deployment]:
+    """The team's production deployments in the period, in order."""
+    return [
         d
         for d in window.deployments_between(period.start, period.end)
         if window.owner(d.service_id, d.at) == team
     ]
-    failed = [d for d in ours if _failed(window, d)]
-    lead_times, no_merge, negative = _lead_times(window, ours)
-    restore, open_incidents, reversed_ = _restore(window, team, period)
+
+
+def delivery(window: CicdWindow, team: str, period: Period) -> tuple[Dora, TeamGaps]:
+    """The team's DORA metrics for the period, and what they leave out."""
+    ours = team_deployments(window, team, period)
+    failed = [d for d in ours if failure(window, d) is not None]
+    changes = lead_times(window, ours)
+    measured = [h for c in changes if (h := c.lead_time_h) is not None]
+    incidents = team_incidents(window, team, period)
+    restore = [h for i in incidents if (h := restore_hours(i)) is not None]
     dora = Dora(
         deployments=len(ours),
         deployment_days=len({d.at.date() for d in ours}),
-        lead_time_median_h=rounded(median(lead_times), 2),
+        lead_time_median_h=rounded(median(measured), 2),
         change_failure_rate=ratio(len(failed), len(ours)),
         restore_median_h=rounded(median(restore), 2),
-        open_incidents=open_incidents,
+        open_incidents=sum(1 for i in incidents if i.resolved_at is None),
     )
     gaps = TeamGaps(
-        changes_without_merge=no_merge,
-        negative_lead_times=negative,
+        changes_without_merge=sum(1 for c in changes if c.left_out == "no_merge"),
+        negative_lead_times=sum(1 for c in changes if c.left_out == "deployed_before_merge"),
         deployments_without_change=sum(
             1 for d in ours if not window.artifact_changes.get(d.artifact_id)
         ),
-        incidents_resolved_before_detected=reversed_,
+        incidents_resolved_before_detected=sum(
+            1 for i in incidents if i.resolved_at is not None and i.resolved_at < i.detected_at
+        ),
     )
     return dora, gaps
 
 
-def _failed(window: CicdWindow, d: Deployment) -> bool:
-    if d.artifact_id in window.named_artifacts:
-        return True
-    moments = window.strikes.get(d.service_id, [])
-    first = bisect_left(moments, d.at)
+def failure(window: CicdWindow, d: Deployment) -> Failure | None:
+    """Why the deployment failed, or None when it did not."""
+    if (named := window.naming.get(d.artifact_id)) is not None:
+        return Failure("incident_names_artifact", named.detected_at, named.incident_id)
+    strikes = window.strikes.get(d.service_id, [])
+    first = bisect_left(strikes, d.at, key=lambda s: s.at)
     after = window.following.get(d.key)
-    return first < len(moments) and (after is None or moments[first] < after.at)
+    if first < len(strikes) and (after is None or strikes[first].at < after.at):
+        strike = strikes[first]
+        return Failure(strike.cause, strike.at, strike.incident_id)
+    return None
 
 
-def _lead_times(window: CicdWindow, ours: Iterable[Deployment]) -> tuple[list[float], int, int]:
-    """Hours from merge to first production deployment of the changes first deployed by one
-    of `ours`; how many of those changes have no merge, and how many were deployed before it."""
+def lead_times(window: CicdWindow, ours: Iterable[Deployment]) -> list[LeadTime]:
+    """The changes first deployed by one of `ours` (by change id), each with that first
+    deployment; whether its lead time counts is the `LeadTime`'s to say."""
     keys = {d.key for d in ours}
     firsts = {
         change_id for d in ours for change_id in window.artifact_changes.get(d.artifact_id, ())
     }
-    lead_times, no_merge, negative = [], 0, 0
+    found = []
     for change_id in sorted(firsts):
         change = window.changes.get(change_id)
         first = change.first_deployment if change else None
         if change is None or first is None or first.key not in keys:
             continue  # first deployed elsewhere or at another time
-        if change.merged_at is None:
-            no_merge += 1
-        elif first.at < change.merged_at:
-            negative += 1
-        else:
-            lead_times.append(hours(first.at - change.merged_at))
-    return lead_times, no_merge, negative
+        found.append(LeadTime(change, first))
+    return found
 
 
-def _restore(window: CicdWindow, team: str, period: Period) -> tuple[list[float], int, int]:
-    """Hours to restore the team's incidents detected in the period that are resolved; how
-    many are open; how many are resolved before their detection (left out)."""
-    restore, still_open, reversed_ = [], 0, 0
-    for incident in window.incidents.values():
-        detected = incident.detected_at
-        if not period.contains(detected) or window.owner(incident.service_id, detected) != team:
-            continue
-        if incident.resolved_at is None:
-            still_open += 1
-        elif incident.resolved_at < detected:
-            reversed_ += 1
-        else:
-            restore.append(hours(incident.resolved_at - detected))
-    return restore, still_open, reversed_
+def team_incidents(window: CicdWindow, team: str, period: Period) -> list[Incident]:
+    """The team's production incidents (by their service's owner when detected) detected in
+    the period, in order of detection."""
+    return sorted(
+        (
+            i
+            for i in window.incidents.values()
+            if period.contains(i.detected_at) and window.owner(i.service_id, i.detected_at) == team
+        ),
+        key=lambda i: (i.detected_at, i.incident_id),
+    )
+
+
+def restore_hours(incident: Incident) -> float | None:
+    """Hours from detection to resolution; None while open or when resolved before detected
+    (left out of the restore time)."""
+    resolved = incident.resolved_at
+    if resolved is None or resolved < incident.detected_at:
+        return None
+    return hours(resolved - incident.detected_at)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.impact.commands import ImpactCommands
+from services.impact.domain.drill_down import Metric
 from services.impact.queries import ImpactQueries
 from shared.auth import Caller
 from shared.events.catalog import Instant, ServiceRef, TeamName
@@ -83,6 +84,55 @@ class Association(BaseModel):
     min_teams: int
     teams: list[TeamChanges]
     correlations: dict[str, Correlation]
+
+
+class FailureCause(BaseModel):
+    cause: Literal["incident_names_artifact", "rollback", "incident_of_service"] = Field(
+        description="a production incident names its artifact; or, while it was its service's "
+        "latest production deployment, a production rollback of the service or an incident of "
+        "the service naming no artifact"
+    )
+    at: datetime = Field(description="when that incident was detected or the rollback came")
+    incident_id: str | None
+
+
+class DeploymentFact(BaseModel):
+    kind: Literal["deployment"]
+    at: datetime
+    service_id: str
+    artifact_id: str
+    changes: list[str] = Field(description="the changes its artifact was packaged from")
+    failure: FailureCause | None = Field(description="why it counts as failed; null: it did not")
+
+
+class ChangeFact(BaseModel):
+    kind: Literal["change"]
+    change_id: str
+    merged_at: datetime | None
+    first_deployed_at: datetime = Field(description="its first production deployment")
+    service_id: str
+    artifact_id: str
+    lead_time_h: float | None = Field(description="null: left out of the median (`left_out`)")
+    left_out: Literal["no_merge", "deployed_before_merge"] | None
+
+
+class IncidentFact(BaseModel):
+    kind: Literal["incident"]
+    incident_id: str
+    service_id: str | None
+    artifact_id: str | None
+    detected_at: datetime
+    resolved_at: datetime | None
+    restore_h: float | None = Field(description="null: open, or resolved before detected")
+    status: Literal["resolved", "open", "resolved_before_detected"]
+
+
+class FactsBehind(BaseModel):
+    team: str
+    period: str
+    metric: Metric
+    total: int = Field(description="the facts behind the figure (`facts` holds the first `limit`)")
+    facts: list[Annotated[DeploymentFact | ChangeFact | IncidentFact, Field(discriminator="kind")]]
 
 
 class Trend(BaseModel):
@@ -170,6 +220,29 @@ def router(
     ) -> Trend:
         """The team's figures month by month (at most 60 months)."""
         return Trend.model_validate(await queries.trend(team, from_, to))
+
+    @api.get(
+        "/teams/{team:path}/impact/facts",
+        tags=["teams"],
+        responses={404: {"description": "unknown team"}, 422: {"description": "bad period"}},
+    )
+    async def facts(
+        team: str,
+        period: PeriodKey,
+        metric: Annotated[
+            Metric,
+            Query(
+                description="deployments (and deployment days), failures (change failure "
+                "rate), lead_time, incidents (restore time and open incidents)"
+            ),
+        ],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> FactsBehind:
+        """The facts behind one of the team's figures for a month or a quarter, in order of
+        time: its production deployments (with their changes and, when failed, why), its
+        failed deployments, the changes it first deployed (with their lead time, or why it is
+        left out), or its production incidents (with their restore time)."""
+        return FactsBehind.model_validate(await queries.facts(team, period, metric, limit))
 
     @api.get(
         "/teams/{team:path}/impact",

@@ -110,6 +110,16 @@ class Upstreams:
     ) -> Reply:
         return await self._call(service, "PUT", path, params=params, token=token, body=body)
 
+    async def delete(
+        self,
+        service: str,
+        path: str,
+        *,
+        token: str,
+        params: Mapping[str, str | int] | None = None,
+    ) -> Reply:
+        return await self._call(service, "DELETE", path, params=params, token=token)
+
     async def _call(
         self,
         service: str,

@@ -115,6 +115,70 @@ def _csv_number(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
+# --- the charter's goals, month by month ----------------------------------------------------
+
+COMPARISON_SIGNS = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
+
+
+@dataclass(frozen=True)
+class GoalCell:
+    """A goal in one month: the month's value of its metric, and whether it met the target."""
+
+    value: float
+    met: bool
+    shown: str
+
+
+@dataclass(frozen=True)
+class GoalRow:
+    goal: str  # as recognition states it: `participation_rate >= 0.6`
+    said: str  # as a reader says it: `participation rate ≥ 60.0%`
+    metric: str
+    cells: list[GoalCell | None]  # per month; None: recognition did not judge that month
+
+
+@dataclass(frozen=True)
+class Goals:
+    months: list[str]
+    rows: list[GoalRow]
+
+
+def _known(metric: str) -> bool:
+    return metric in HealthMetrics.model_fields  # not one newer than these pages
+
+
+def goal_said(metric: str, comparison: str, target: float) -> str:
+    sign = COMPARISON_SIGNS.get(comparison, comparison)
+    if not _known(metric):
+        return f"{metric} {sign} {target:g}"
+    return f"{label(metric)} {sign} {shown(metric, target)}"
+
+
+def _cell(metric: str, judged: Mapping[str, Any] | None) -> GoalCell | None:
+    if judged is None:
+        return None
+    value = float(judged["value"])
+    return GoalCell(
+        value, bool(judged["met"]), shown(metric, value) if _known(metric) else f"{value:g}"
+    )
+
+
+def goals_by_month(months: Sequence[str], windows: Sequence[Mapping[str, Any]]) -> Goals:
+    """Each goal of the charter, month by month, as recognition judged it (the current
+    charter's goals on every month's numbers), in the charter's order."""
+    judged = {w["period"]: {g["goal"]: g for g in w.get("goals") or []} for w in windows}
+    first: dict[str, Mapping[str, Any]] = {}
+    for window in windows:
+        for goal in window.get("goals") or []:
+            first.setdefault(goal["goal"], goal)
+    rows = []
+    for text, goal in first.items():
+        cells = [_cell(goal["metric"], judged.get(m, {}).get(text)) for m in months]
+        said = goal_said(goal["metric"], str(goal["comparison"]), float(goal["target"]))
+        rows.append(GoalRow(text, said, goal["metric"], cells))
+    return Goals(list(months), rows)
+
+
 # --- the quarterly review -------------------------------------------------------------------
 
 REVIEW_METRICS = (

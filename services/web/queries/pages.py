@@ -14,10 +14,12 @@ from services.web.domain.health import (
     Arrow,
     Dashboard,
     Figure,
+    Goals,
     arrow,
     dashboard,
     definition,
     figures,
+    goals_by_month,
     is_quarter,
     label,
     months_back,
@@ -100,6 +102,7 @@ class HealthPage:
     name: Part[str]
     board: Part[Dashboard]
     alerts: Part[list[Mapping[str, Any]]]
+    goals: Part[Goals] = Part()  # the charter's goals, met or not, month by month
 
 
 @dataclass(frozen=True)
@@ -250,11 +253,13 @@ class PageQueries:
         if isinstance(community, Refused) and community.status == 404:
             raise NotFound(community_id)
         board = part_of(trend, "months")
+        windows = board.value or []
         return HealthPage(
             community_id,
             part_of(community, "name"),
-            Part(dashboard(months, board.value or [])) if board.ok else Part(missing=board.missing),
+            Part(dashboard(months, windows)) if board.ok else Part(missing=board.missing),
             part_of(alerts, "alerts"),
+            Part(goals_by_month(months, windows)) if board.ok else Part(missing=board.missing),
         )
 
     async def review(self, quarter: str = "", today: date | None = None) -> QuarterlyReview:
