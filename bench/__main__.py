@@ -3,7 +3,7 @@
     python -m bench [--quick] [--events N] [--repeats N] [--replay-repeats N]
                     [--services events,knowledge,recognition,notifier] [--scale-out recognition]
                     [--skip-limit] [--skip-ingest] [--skip-projections] [--skip-naive]
-                    [--skip-e2e] [--skip-notifier] [--skip-consumer]
+                    [--skip-e2e] [--skip-notifier] [--skip-consumer] [--skip-impact]
                     [--health] [--search] [--scaling]
 
 In one run, so that the ratios hold on a noisy machine: (1) the limit, raw aiokafka produce and
@@ -18,7 +18,10 @@ end-to-end latency of a kudos (`bench.e2e_latency`) and (6) the notifier's fan-o
 with handlers that do nothing (`bench.consumer_overhead`). `--health` and `--search` add
 recognition's health and knowledge's search benchmarks (`bench.recognition_health`,
 `bench.knowledge_search`, smaller in QUICK mode; each runs alone too), `--scaling` adds
-`bench.recognition_scaling` (long). Every figure with a range is the median of repeats.
+`bench.recognition_scaling` (long). (10) A year of CI/CD events of 50 teams (about 200,000; 10
+teams and about 6,000 in QUICK) through the gateway into the impact service, and the latency of
+the teams' figures (`bench.impact`; `--skip-impact` leaves it out, `BENCH_IMPACT_*` sizes it).
+Every figure with a range is the median of repeats.
 
 QUICK (`--quick` or `QUICK=1`): 1,000 events, one run of the expensive parts, three of the cheap
 ones. Results: `bench-results/results.json` and `results.md`.
@@ -41,6 +44,7 @@ from redis.asyncio import Redis
 
 from bench.consumer_overhead import bench_consumer_overhead
 from bench.harness import BenchInfra, delete_groups, delete_topics, mongo_server, provide_infra
+from bench.impact import ImpactSizes, bench_impact
 from bench.ingest import bench_ingest
 from bench.knowledge_search import SearchSizes, bench_search
 from bench.limit import bench_limit
@@ -80,7 +84,17 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         default="recognition",
         help="services replayed on all the events; the others on --live events (full mode)",
     )
-    parts = ("limit", "ingest", "projections", "naive", "e2e", "notifier", "health", "search")
+    parts = (
+        "limit",
+        "ingest",
+        "projections",
+        "naive",
+        "e2e",
+        "notifier",
+        "health",
+        "search",
+        "impact",
+    )
     for part in (*parts, "consumer"):
         parser.add_argument(f"--skip-{part}", action="store_true")
     parser.add_argument("--scaling", action="store_true", help="bench.recognition_scaling too")
@@ -320,18 +334,40 @@ async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
             "run python -m bench.recognition_health / bench.knowledge_search alone)"
         )
     if args.scaling:
-        from bench.recognition_scaling import bench_give_kudos, bench_scaling
-
-        await _section(
-            sections,
-            notes,
-            "Recognition scaling (stored kudos facts)",
-            lambda: bench_scaling(infra, [10_000, 200_000]),
-        )
-        await _section(sections, notes, "POST /kudos", lambda: bench_give_kudos(infra))
+        await _scaling_sections(infra, sections, notes)
+    await _impact_section(infra, sections, notes, args)
     await _consumer_section(sections, notes, args)
     sections.append(_codec_section())
     return {"sections": sections, "notes": notes}
+
+
+async def _scaling_sections(
+    infra: BenchInfra, sections: list[dict[str, Any]], notes: list[str]
+) -> None:
+    from bench.recognition_scaling import bench_give_kudos, bench_scaling
+
+    await _section(
+        sections,
+        notes,
+        "Recognition scaling (stored kudos facts)",
+        lambda: bench_scaling(infra, [10_000, 200_000]),
+    )
+    await _section(sections, notes, "POST /kudos", lambda: bench_give_kudos(infra))
+
+
+async def _impact_section(
+    infra: BenchInfra, sections: list[dict[str, Any]], notes: list[str], args: argparse.Namespace
+) -> None:
+    """A year of CI/CD events through the gateway into the impact service (service processes)."""
+    if args.skip_impact:
+        return
+    sizes = ImpactSizes.quick() if args.quick else ImpactSizes.from_env()
+    await _section(
+        sections,
+        notes,
+        f"10. Impact: a year of CI/CD events of {sizes.teams} teams, ingested and projected",
+        lambda: bench_impact(infra, sizes),
+    )
 
 
 async def _consumer_section(
