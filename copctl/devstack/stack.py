@@ -108,6 +108,11 @@ def _bring_up(name: str, instance: Instance, infra: Infra, *, from_env: bool) ->
         infra.notes[name] = "already running (started by copctl)"
         return default
     if port_open("127.0.0.1", port):
+        if instance != DEFAULT:  # its servers are its own: one left by another run is not
+            raise StackError(
+                f"something that {instance.name(name)} did not start listens on :{port};"
+                f" find it with `ss -ltnp 'sport = :{port}'` and stop it"
+            )
         infra.notes[name] = f"something already listens on :{port}; using it"
         return default
     print(f"starting {full_name} ({_FIRST_RUN_HINT.get(name, 'a few seconds')})", flush=True)

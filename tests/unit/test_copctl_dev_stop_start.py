@@ -1,6 +1,7 @@
 """`copctl dev stop NAME` and `copctl dev start NAME`: which names they take, what they ask the
 stack to do, and what the stack refuses before touching anything."""
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,18 @@ def test_a_service_starts_again_as_it_was_launched(
     assert proc.pid == 7
     assert launched == [name]
     assert waited == [f"{name} /readyz"]
+
+
+def test_a_private_stack_refuses_a_listener_it_did_not_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The fault suite's servers are its own: an orphan on its port (say, a Redis left by an
+    interrupted run) would be killed and restarted by nobody, so it is refused, not used."""
+    monkeypatch.setenv("COP_LOCAL_DIR", str(tmp_path))
+    with socket.socket() as orphan:
+        orphan.bind(("127.0.0.1", 0))
+        orphan.listen()
+        port = orphan.getsockname()[1]
+        private = Instance(prefix="orphaned-", port_offset=port - 6379)
+        with pytest.raises(StackError, match=f"did not start listens on :{port}"):
+            stack.up_infra(instance=private)

@@ -28,16 +28,29 @@ class BacklogCommands:
     def __init__(self, upstreams: Upstreams) -> None:
         self.up = upstreams
 
+    async def _create(
+        self,
+        token: str,
+        path: str,
+        body: Mapping[str, Any],
+        idempotency_key: str,
+        fields: tuple[str, ...],
+        created: str,
+    ) -> tuple[str | None, dict[str, str]]:
+        """The id the answer names as `created`, or what is wrong by field."""
+        reply = await self.up.post(
+            "events", path, body, token=token, params=WAIT,
+            headers={"idempotency-key": idempotency_key},
+        )  # fmt: skip
+        errors = _outcome(reply, fields)
+        return (str(reply.data[created]), {}) if isinstance(reply, Ok) else (None, errors)
+
     async def propose(
         self, token: str, community_id: str, body: Mapping[str, Any], idempotency_key: str
     ) -> tuple[str | None, dict[str, str]]:
         """The new topic's id, or what is wrong by field."""
-        reply = await self.up.post(
-            "events", f"/communities/{community_id}/topics", body, token=token, params=WAIT,
-            headers={"idempotency-key": idempotency_key},
-        )  # fmt: skip
-        errors = _outcome(reply, PROPOSE_FIELDS)
-        return (str(reply.data["topic_id"]), {}) if isinstance(reply, Ok) else (None, errors)
+        path = f"/communities/{community_id}/topics"
+        return await self._create(token, path, body, idempotency_key, PROPOSE_FIELDS, "topic_id")
 
     async def vote(self, token: str, topic_id: str) -> dict[str, str]:
         """Why the vote was refused (over the budget, the topic not open, not a member)."""
@@ -54,12 +67,8 @@ class BacklogCommands:
         self, token: str, topic_id: str, body: Mapping[str, Any], idempotency_key: str
     ) -> tuple[str | None, dict[str, str]]:
         """The id of the session the topic became, or what is wrong by field."""
-        reply = await self.up.post(
-            "events", f"/topics/{topic_id}/schedule", body, token=token, params=WAIT,
-            headers={"idempotency-key": idempotency_key},
-        )  # fmt: skip
-        errors = _outcome(reply, SCHEDULE_FIELDS)
-        return (str(reply.data["session_id"]), {}) if isinstance(reply, Ok) else (None, errors)
+        path = f"/topics/{topic_id}/schedule"
+        return await self._create(token, path, body, idempotency_key, SCHEDULE_FIELDS, "session_id")
 
     async def decline(self, token: str, topic_id: str, reason: str) -> dict[str, str]:
         reply = await self.up.post(

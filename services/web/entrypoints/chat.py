@@ -53,19 +53,14 @@ def chat_router(
     async def link_page(
         request: Request, t: Annotated[str, Query(max_length=4000)] = ""
     ) -> Response:
-        viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        kit.signed_in(request)
         identity = kit.sessions.chat_link(t)
         context = _link_page(identity, token=t)
         return kit.render(request, "chat_link.html", context, status_code=200 if identity else 400)
 
     @api.post("/chat/link", response_class=HTMLResponse)
     async def link(request: Request) -> Response:
-        fields = await kit.checked_form(request)
-        viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, fields = await kit.signed_in_form(request)
         identity = kit.sessions.chat_link(fields.get("token"))
         if identity is None:
             return kit.render(request, "chat_link.html", _link_page(None), status_code=400)

@@ -30,8 +30,6 @@ def health_check_router(
         status_code: int = 200,
     ) -> Response:
         viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
         page = await queries.rounds(community_id, viewer.token)
         leader = (page.community.value or {}).get("leader_id")
         default_close = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
@@ -55,10 +53,7 @@ def health_check_router(
 
     @api.post("/communities/{community_id}/health-checks")
     async def open_round(request: Request, community_id: Id) -> Response:
-        fields = await kit.checked_form(request)
-        viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, fields = await kit.signed_in_form(request)
         body = {
             "template": fields.get("template", ""),
             "closes_at": _utc(fields.get("closes_at", "")),
@@ -78,8 +73,6 @@ def health_check_router(
         status_code: int = 200,
     ) -> Response:
         viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
         page = await queries.round(round_id, viewer.token)
         leader = (page.community.value or {}).get("leader_id")
         context = {
@@ -98,10 +91,7 @@ def health_check_router(
 
     @api.post("/health-checks/{round_id}/answers")
     async def answer(request: Request, round_id: Id) -> Response:
-        fields = await kit.checked_form(request)
-        viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, fields = await kit.signed_in_form(request)
         page = await queries.round(round_id, viewer.token)
         cards = [c["card_id"] for c in page.round.get("cards", [])]
         errors = await commands.answer(viewer.token, round_id, answers_body(fields, cards))
@@ -111,10 +101,7 @@ def health_check_router(
 
     @api.post("/health-checks/{round_id}/close")
     async def close(request: Request, round_id: Id) -> Response:
-        await kit.checked_form(request)
-        viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, _ = await kit.signed_in_form(request)
         refused = await commands.close(viewer.token, round_id)
         if refused:
             return await round_page(request, round_id, {"form": refused}, status_code=409)

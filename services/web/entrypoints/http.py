@@ -43,6 +43,15 @@ class CsrfRefused(Exception):
     """A state-changing request without this site's CSRF token."""
 
 
+class SignInFirst(Exception):
+    """A members' page or form asked for by a visitor who is not signed in: they are sent to
+    sign in, and back to `target` after."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
 def templates(sessions: Sessions, dev_sign_in: bool, oidc: bool = False) -> Jinja2Templates:
     pages = Jinja2Templates(directory=str(TEMPLATES))  # autoescapes .html
     pages.env.filters["safe_url"] = safe_url
@@ -68,7 +77,8 @@ def local_path(target: str | None) -> str:
 
 class PageKit:
     """What every page route does: render with the viewer and a CSRF token, check a form's
-    token, and send a visitor who is not signed in to the sign-in page and back."""
+    token, and send a visitor who is not signed in to the sign-in page and back (raising
+    `CsrfRefused` and `SignInFirst`, which `error_pages` answers)."""
 
     def __init__(self, sessions: Sessions, pages: Jinja2Templates) -> None:
         self.sessions = sessions
@@ -90,14 +100,19 @@ class PageKit:
             raise CsrfRefused
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
-    def signed_in(self, request: Request) -> Viewer | Response:
+    def signed_in(self, request: Request) -> Viewer:
         viewer = self.sessions.viewer(request)
         if viewer is None:
-            target = quote(
+            raise SignInFirst(
                 str(request.url.path) + ("?" + request.url.query if request.url.query else "")
             )
-            return RedirectResponse(f"/sign-in?next={target}", status_code=303)
         return viewer
+
+    async def signed_in_form(self, request: Request) -> tuple[Viewer, dict[str, str]]:
+        """Who sent the form, and its fields: its CSRF token is checked before anything else,
+        a token from another site is refused even when the sender is not signed in."""
+        fields = await self.checked_form(request)
+        return self.signed_in(request), fields
 
 
 def router(
@@ -106,6 +121,7 @@ def router(
     api = APIRouter(default_response_class=HTMLResponse)
     kit = PageKit(sessions, pages)
     render, checked_form, signed_in = kit.render, kit.checked_form, kit.signed_in
+    signed_in_form = kit.signed_in_form
 
     @api.get("/")
     async def home(request: Request) -> Response:
@@ -139,10 +155,7 @@ def router(
     ) -> Response:
         """The signed-in member acts on themselves through the events service (`POST` with their
         id): back to the page on success, the page with the refusal otherwise."""
-        await checked_form(request)
-        viewer = signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, _ = await signed_in_form(request)
         body = {"member_id": viewer.member_id}
         refusal = await commands.act(viewer.token, "events", events_path, body)
         if refusal:
@@ -253,18 +266,13 @@ def router(
     @api.get("/me")
     async def me(request: Request, saved: bool = False) -> Response:
         viewer = signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
         page = await queries.me(viewer.member_id, viewer.token)
         context = {"page": page, "levels": LEVELS, "errors": {}, "saved": saved, "form": None}
         return render(request, "me.html", context)
 
     @api.post("/me/preferences")
     async def save_preferences(request: Request) -> Response:
-        fields = await checked_form(request)
-        viewer = signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, fields = await signed_in_form(request)
         page = await queries.me(viewer.member_id, viewer.token)
         shown = [str(c["community_id"]) for c in page.communities.value or []]
         body = preferences_body(fields, shown)
@@ -286,18 +294,13 @@ def router(
         to: Annotated[str, Query(max_length=200)] = "",
         community: Annotated[str, Query(max_length=64)] = "",
     ) -> Response:
-        viewer = signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        signed_in(request)
         form = KudosForm(to=to, community_id=community)
         return render(request, "kudos.html", {"form": form, "errors": {}, "key": str(uuid.uuid4())})
 
     @api.post("/kudos")
     async def give_kudos(request: Request) -> Response:
-        fields = await checked_form(request)
-        viewer = signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, fields = await signed_in_form(request)
         form = KudosForm(
             to=fields.get("to_ids", "")[:400],
             community_id=fields.get("community_id", "")[:64],
@@ -362,7 +365,7 @@ def error_pages(
     pages: Jinja2Templates, sessions: Sessions
 ) -> dict[type[Exception] | int, Callable[[Request, Any], Awaitable[Response]]]:
     """HTML answers for what a route cannot show: an unknown page, a form without its CSRF
-    token, a request the routes refuse."""
+    token, a request the routes refuse; and the way to sign in for a visitor who is not."""
 
     def page(request: Request, status: int, title: str, detail: str) -> Response:
         context = {
@@ -391,6 +394,9 @@ def error_pages(
             "it again.",
         )
 
+    async def sign_in_first(request: Request, exc: Any) -> Response:
+        return RedirectResponse(f"/sign-in?next={quote(exc.target)}", status_code=303)
+
     async def unavailable(request: Request, exc: Any) -> Response:
         return page(request, 503, "Not available right now", str(exc))
 
@@ -401,6 +407,7 @@ def error_pages(
         NotFound: not_found,
         404: not_found,
         CsrfRefused: csrf,
+        SignInFirst: sign_in_first,
         RequestValidationError: invalid,
         Unavailable: unavailable,
     }

@@ -49,8 +49,6 @@ def topic_router(queries: BacklogQueries, commands: BacklogCommands, kit: PageKi
         """The page; with errors, what the service refused (next to the topic, by its id, or
         next to the propose form) and what the member had typed."""
         viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
         status, sort = picked_status(status), picked_sort(sort)
         backlog = await queries.backlog(
             community_id, viewer.member_id, viewer.token, status, sort, page
@@ -102,10 +100,7 @@ def topic_router(queries: BacklogQueries, commands: BacklogCommands, kit: PageKi
 
     @api.post("/communities/{community_id}/topics")
     async def propose(request: Request, community_id: Id) -> Response:
-        fields = await kit.checked_form(request)
-        viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, fields = await kit.signed_in_form(request)
         key = fields.get("idempotency_key") or str(uuid.uuid4())
         body = propose_body(fields, viewer.member_id)
         topic_id, errors = await commands.propose(viewer.token, community_id, body, key)
@@ -130,28 +125,19 @@ def topic_router(queries: BacklogQueries, commands: BacklogCommands, kit: PageKi
 
     @api.post("/communities/{community_id}/topics/{topic_id}/vote")
     async def vote(request: Request, community_id: Id, topic_id: Id) -> Response:
-        fields = await kit.checked_form(request)
-        viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, fields = await kit.signed_in_form(request)
         errors = await commands.vote(viewer.token, topic_id)
         return await on_topic(request, community_id, topic_id, fields, errors)
 
     @api.post("/communities/{community_id}/topics/{topic_id}/take-back")
     async def take_back(request: Request, community_id: Id, topic_id: Id) -> Response:
-        fields = await kit.checked_form(request)
-        viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, fields = await kit.signed_in_form(request)
         errors = await commands.take_back(viewer.token, topic_id)
         return await on_topic(request, community_id, topic_id, fields, errors)
 
     @api.post("/communities/{community_id}/topics/{topic_id}/schedule")
     async def schedule(request: Request, community_id: Id, topic_id: Id) -> Response:
-        fields = await kit.checked_form(request)
-        viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, fields = await kit.signed_in_form(request)
         key = fields.get("idempotency_key") or str(uuid.uuid4())
         body = schedule_body(fields, viewer.member_id)
         session_id, errors = await commands.schedule(viewer.token, topic_id, body, key)
@@ -161,10 +147,7 @@ def topic_router(queries: BacklogQueries, commands: BacklogCommands, kit: PageKi
 
     @api.post("/communities/{community_id}/topics/{topic_id}/decline")
     async def decline(request: Request, community_id: Id, topic_id: Id) -> Response:
-        fields = await kit.checked_form(request)
-        viewer = kit.signed_in(request)
-        if isinstance(viewer, Response):
-            return viewer
+        viewer, fields = await kit.signed_in_form(request)
         reason = fields.get("reason", "").strip()
         errors = (
             await commands.decline(viewer.token, topic_id, reason)

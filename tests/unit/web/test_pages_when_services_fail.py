@@ -9,17 +9,10 @@ from fastapi.testclient import TestClient
 
 from services.web.bootstrap import bootstrap
 from services.web.settings import WebSettings
+from tests.unit.web import pages
 
-COMMUNITY = {
-    "community_id": "guild",
-    "name": "Platform Guild",
-    "domain": "platform",
-    "charter": {"purpose": "Share <b>how</b> we build", "goals": [], "success_measures": []},
-    "leader_id": "ada",
-    "sponsor_ids": [],
-    "stage": "growing",
-    "member_count": 2,
-}
+CHARTER = {"purpose": "Share <b>how</b> we build", "goals": [], "success_measures": []}
+COMMUNITY = {**pages.COMMUNITY, "charter": CHARTER}
 PAGE = {"total": 0, "page": 1, "size": 10, "items": []}
 
 

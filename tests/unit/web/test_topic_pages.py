@@ -3,7 +3,6 @@ a mock transport that records what the pages send."""
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,22 +10,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from services.web.bootstrap import bootstrap
 from services.web.domain.health import goals_by_month, month_key
 from services.web.domain.topics import schedule_body
-from services.web.settings import WebSettings
 from shared.community_health import METRICS, HealthMetrics
+from tests.unit.web.pages import COMMUNITY, signed_in
 
-COMMUNITY = {
-    "community_id": "guild",
-    "name": "Platform Guild",
-    "domain": "platform",
-    "charter": {"purpose": "Share", "goals": [], "success_measures": []},
-    "leader_id": "ada",
-    "sponsor_ids": [],
-    "stage": "maturing",
-    "member_count": 3,
-}
 TOPIC = {
     "topic_id": "t-1",
     "community_id": "guild",
@@ -105,24 +93,6 @@ class Services:
 @pytest.fixture
 def services() -> Services:
     return Services()
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    app = bootstrap(WebSettings(), transport=httpx.MockTransport(services))
-    with TestClient(app, base_url="http://127.0.0.1:8080") as test_client:
-        yield test_client
-
-
-def signed_in(client: TestClient, member: str) -> str:
-    """Signs `member` in; the page's CSRF token for the forms that follow."""
-    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/sign-in").text)
-    assert token
-    signed = client.post(
-        "/sign-in", data={"member_id": member, "csrf_token": token[1]}, follow_redirects=False
-    )
-    assert signed.status_code == 303
-    return token[1]
 
 
 def test_the_backlog_shows_each_topic_with_its_votes_and_the_budget_left(
