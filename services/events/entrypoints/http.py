@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query, status
-from pydantic import BaseModel, Field, HttpUrl
+from fastapi import APIRouter, Query, status
+from pydantic import Field, HttpUrl
 
 from services.events.commands.members import EventsCommands
 from services.events.domain import ids
@@ -18,6 +18,12 @@ from services.events.domain.actor import Actor
 from services.events.domain.chat import ChatAccount, ChatChannelRef
 from services.events.domain.member import require_reads_chat_links, sees_personal_data
 from services.events.domain.session import HoldDetails, sees_feedback_summary
+from services.events.entrypoints.dependencies import (
+    AUTH_RESPONSES,
+    Accepted,
+    RouteDependencies,
+    Wait,
+)
 from services.events.queries.communities import (
     ActionItem,
     CharterVersion,
@@ -65,17 +71,9 @@ from shared.events.envelope import CloudEvent
 from shared.http import Body, NotInBody, Problem, like
 from shared.idempotency import Once
 
-Wait = Annotated[bool, Query(description="return once the projection shows the event")]
 PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 Size = Annotated[int, Query(ge=1, le=200)]
 T = TypeVar("T")
-
-
-class Accepted(BaseModel):
-    event_id: str
-    type: str
-    subject: str | None
-    applied: bool = Field(description="true when the projection already shows it (wait=true)")
 
 
 class CreateCommunity(CommunityCreatedFields):
@@ -228,26 +226,12 @@ def router(
     """Every command needs a member's bearer token; the domain decides who may do what.
     Commands that create something take `Idempotency-Key`; a session's feedback summary is
     shown from `feedback_min_count` feedbacks on (to its runners always)."""
-    api = APIRouter(
-        responses={
-            401: {"description": "no valid bearer token"},
-            403: {"description": "the caller may not do this (problem+json with a `code`)"},
-        }
-    )
-
-    async def acting(caller: Annotated[Caller, Depends(auth)]) -> Actor:
-        return Actor(caller.member_id, is_admin=caller.is_admin)
-
-    ActorDep = Annotated[Actor, Depends(acting)]
-    OnceDep = Annotated[Once, Depends(idempotent)]
-
-    async def viewing(authorization: Annotated[str | None, Header()] = None) -> Actor | None:
-        """Who reads, for a query open to anyone: None without a token."""
-        if not (authorization or "").strip():
-            return None
-        return await acting(await auth(authorization=authorization))
-
-    ViewerDep = Annotated[Actor | None, Depends(viewing)]
+    api = APIRouter(responses=AUTH_RESPONSES)
+    dependencies = RouteDependencies(auth, idempotent, commands)
+    ActorDep = Annotated[Actor, dependencies.actor]
+    OnceDep = Annotated[Once, dependencies.once]
+    ViewerDep = Annotated[Actor | None, dependencies.viewer]
+    answer = dependencies.answer
     accepted: dict[str, Any] = {
         "status_code": status.HTTP_202_ACCEPTED,
         "responses": {
@@ -255,10 +239,6 @@ def router(
             409: {"description": "the current state does not allow it (problem+json, `code`)"},
         },
     }
-
-    async def answer(event: CloudEvent, wait: bool) -> Accepted:
-        applied = await commands.wait_applied(event.id) if wait else False
-        return Accepted(event_id=event.id, type=event.type, subject=event.subject, applied=applied)
 
     async def answer_to(command: Awaitable[CloudEvent], wait: bool) -> Accepted:
         return await answer(await command, wait)

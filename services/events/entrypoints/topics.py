@@ -5,14 +5,19 @@ decline, merge and reopen them. Rules and errors: docs/events.md#the-topic-backl
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from services.events.commands.topics import TopicCommands, VoteOutcome
 from services.events.domain import ids
 from services.events.domain.actor import Actor
 from services.events.domain.topic import TopicStatus
-from services.events.entrypoints.http import Accepted
+from services.events.entrypoints.dependencies import (
+    AUTH_RESPONSES,
+    Accepted,
+    RouteDependencies,
+    Wait,
+)
 from services.events.queries.communities import Page, Paging
 from services.events.queries.topics import Topic, TopicOrder, TopicQueries, Votes
 from shared.auth import Caller
@@ -29,11 +34,8 @@ from shared.events.catalog import (
     TopicProposed,
     TopicProposedFields,
 )
-from shared.events.envelope import CloudEvent
 from shared.http import Body, NotInBody, Problem, like
 from shared.idempotency import Once
-
-Wait = Annotated[bool, Query(description="return once the projection shows the event")]
 
 
 class ProposeTopic(TopicProposedFields):
@@ -103,24 +105,15 @@ def router(
     api = APIRouter(
         tags=["topics"],
         responses={
-            401: {"description": "no valid bearer token"},
-            403: {"description": "the caller may not do this (problem+json with a `code`)"},
+            **AUTH_RESPONSES,
             503: {"description": "the community's backlog is busy (`backlog_busy`): retry"},
         },
     )
-
-    async def acting(caller: Annotated[Caller, Depends(auth)]) -> Actor:
-        return Actor(caller.member_id, is_admin=caller.is_admin)
-
-    ActorDep = Annotated[Actor, Depends(acting)]
-    OnceDep = Annotated[Once, Depends(idempotent)]
-
-    async def viewing(authorization: Annotated[str | None, Header()] = None) -> Actor | None:
-        if not (authorization or "").strip():
-            return None
-        return await acting(await auth(authorization=authorization))
-
-    ViewerDep = Annotated[Actor | None, Depends(viewing)]
+    dependencies = RouteDependencies(auth, idempotent, commands)
+    ActorDep = Annotated[Actor, dependencies.actor]
+    OnceDep = Annotated[Once, dependencies.once]
+    ViewerDep = Annotated[Actor | None, dependencies.viewer]
+    answer = dependencies.answer
     decided: dict[str, Any] = {
         "status_code": status.HTTP_202_ACCEPTED,
         "responses": {
@@ -128,10 +121,6 @@ def router(
             409: {"description": "the topic's status does not allow it (`topic_not_open`, ...)"},
         },
     }
-
-    async def accepted(event: CloudEvent, wait: bool) -> Accepted:
-        applied = await commands.wait_applied(event.id) if wait else False
-        return Accepted(event_id=event.id, type=event.type, subject=event.subject, applied=applied)
 
     async def vote_answer(outcome: VoteOutcome, wait: bool) -> Vote:
         event = outcome.event
@@ -168,8 +157,8 @@ def router(
         )
 
         async def proposed() -> TopicAccepted:
-            answer = await accepted(await commands.propose(data, actor), wait)
-            return TopicAccepted(**answer.model_dump(), topic_id=topic_id)
+            accepted = await answer(await commands.propose(data, actor), wait)
+            return TopicAccepted(**accepted.model_dump(), topic_id=topic_id)
 
         return await once(TopicAccepted, proposed)
 
@@ -245,8 +234,8 @@ def router(
 
         async def scheduled() -> TopicScheduled:
             event = await commands.schedule(topic_id, session_id, details, actor)
-            answer = await accepted(event, wait)
-            return TopicScheduled(**answer.model_dump(), topic_id=topic_id, session_id=session_id)
+            accepted = await answer(event, wait)
+            return TopicScheduled(**accepted.model_dump(), topic_id=topic_id, session_id=session_id)
 
         return await once(TopicScheduled, scheduled)
 
@@ -254,7 +243,7 @@ def router(
     async def decline(
         topic_id: Id, body: DeclineTopic, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        return await accepted(await commands.decline(topic_id, body.reason, actor), wait)
+        return await answer(await commands.decline(topic_id, body.reason, actor), wait)
 
     @api.post(
         "/topics/{topic_id}/merge",
@@ -266,7 +255,7 @@ def router(
     async def merge(
         topic_id: Id, body: MergeTopic, actor: ActorDep, wait: Wait = False
     ) -> Accepted:
-        return await accepted(await commands.merge(topic_id, body.into_topic_id, actor), wait)
+        return await answer(await commands.merge(topic_id, body.into_topic_id, actor), wait)
 
     @api.post(
         "/topics/{topic_id}/reopen",
@@ -275,6 +264,6 @@ def router(
         **decided,
     )
     async def reopen(topic_id: Id, actor: ActorDep, wait: Wait = False) -> Accepted:
-        return await accepted(await commands.reopen(topic_id, actor), wait)
+        return await answer(await commands.reopen(topic_id, actor), wait)
 
     return api
