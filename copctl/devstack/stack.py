@@ -98,7 +98,8 @@ _INFRA_PARTS = {
 }
 
 
-def _bring_up(name: str, instance: Instance, infra: Infra, *, from_env: bool) -> str:
+def bring_up(name: str, instance: Instance, infra: Infra, *, from_env: bool) -> str:
+    """One of Kafka, the MongoDB-protocol server and Redis: its address, started when needed."""
     part = _INFRA_PARTS[name]
     default, port, full_name = part.address(instance), instance.port(part.port), instance.name(name)
     if from_env and (given := os.environ.get(part.env_var)):
@@ -137,9 +138,9 @@ def up_infra(
     if from_env is None:
         from_env = instance == DEFAULT
     infra = Infra("", "", "")
-    infra.kafka_bootstrap_servers = _bring_up("kafka", instance, infra, from_env=from_env)
-    infra.mongodb_uri = _bring_up("mongodb", instance, infra, from_env=from_env)
-    infra.redis_url = _bring_up("redis", instance, infra, from_env=from_env)
+    infra.kafka_bootstrap_servers = bring_up("kafka", instance, infra, from_env=from_env)
+    infra.mongodb_uri = bring_up("mongodb", instance, infra, from_env=from_env)
+    infra.redis_url = bring_up("redis", instance, infra, from_env=from_env)
     asyncio.run(
         ensure_topics(
             infra.kafka_bootstrap_servers, partitions=partitions, topic_prefix=topic_prefix

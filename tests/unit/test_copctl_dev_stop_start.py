@@ -153,4 +153,4 @@ def test_a_private_stack_refuses_a_listener_it_did_not_start(
         port = orphan.getsockname()[1]
         private = Instance(prefix="orphaned-", port_offset=port - 6379)
         with pytest.raises(StackError, match=f"did not start listens on :{port}"):
-            stack.up_infra(instance=private)
+            stack.bring_up("redis", private, stack.Infra("", "", ""), from_env=False)
