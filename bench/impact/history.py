@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from bench.cicd_facts import Fact as CicdFact  # told apart from `Facts`, the community events
 from bench.harness import Facts, sizes_from_env
 from bench.recognition_health.periods import month_of, month_start, periods_between, quarter_of
 from shared.events.catalog import MemberProfileUpdated, SessionFormat, SessionHeld
@@ -42,19 +43,6 @@ class ImpactSizes:
     @classmethod
     def quick(cls) -> "ImpactSizes":
         return cls(teams=10, events=6_000, requests=40, budget_s=5.0, batch=100)
-
-
-@dataclass(frozen=True, slots=True)
-class CicdFact:
-    """One CI/CD fact, as the CDEvent that reports it carries it."""
-
-    kind: str  # merged, packaged, deployed, upgraded, rolledback, detected, resolved
-    at: datetime
-    subject: str  # the change, artifact, service or incident
-    environment: str | None = None
-    artifact: str | None = None
-    change: str | None = None
-    service: str | None = None
 
 
 @dataclass(eq=False)  # teams are told apart by identity

@@ -99,6 +99,25 @@ async def evaluate_periodically(
     evaluation: HealthEvaluation, interval_s: float, stopping: asyncio.Event
 ) -> None:
     """A round every `interval_s` until `stopping` is set."""
+    await _periodically(evaluation.evaluate, "health evaluation", interval_s, stopping)
+
+
+async def close_rounds_periodically(
+    commands: HealthCheckCommands, interval_s: float, stopping: asyncio.Event
+) -> None:
+    """Every `interval_s` until `stopping` is set, close the rounds that are due (found by an
+    index on their closing time: a round is read only when it is due)."""
+    await _periodically(commands.close_due, "closing due health-check rounds", interval_s, stopping)
+
+
+async def _periodically(
+    run_round: Callable[[], Awaitable[object]],
+    name: str,
+    interval_s: float,
+    stopping: asyncio.Event,
+) -> None:
+    """`run_round` every `interval_s` until `stopping` is set. A round that fails (an outage)
+    is logged under `name`, and the next round tries again."""
     # Ends on the stop flag as well as on cancellation: a client library that swallows a
     # cancellation mid-round must not keep the service from stopping.
     while not stopping.is_set():
@@ -108,23 +127,6 @@ async def evaluate_periodically(
         if stopping.is_set():
             return
         try:
-            await evaluation.evaluate()
-        except Exception:  # an outage: the next round tries again
-            log.exception("health evaluation failed; retrying next round")
-
-
-async def close_rounds_periodically(
-    commands: HealthCheckCommands, interval_s: float, stopping: asyncio.Event
-) -> None:
-    """Every `interval_s` until `stopping` is set, close the rounds that are due (found by an
-    index on their closing time: a round is read only when it is due)."""
-    while not stopping.is_set():
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(interval_s):
-                await stopping.wait()
-        if stopping.is_set():
-            return
-        try:
-            await commands.close_due()
-        except Exception:  # an outage: the next round tries again
-            log.exception("closing due health-check rounds failed; retrying next round")
+            await run_round()
+        except Exception:
+            log.exception("%s failed; retrying next round", name)

@@ -1,15 +1,10 @@
 """The v1 event catalog: every event type, its data model, its topic and its partition key."""
 
-import builtins
-from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    ConfigDict,
     EmailStr,
     Field,
     HttpUrl,
@@ -17,6 +12,7 @@ from pydantic import (
 )
 
 from shared.community_health import HealthGoal
+from shared.events import cdevents
 from shared.events.bounds import (
     MAX_AGENDA_ITEMS,
     MAX_ALERT_DETAILS,
@@ -32,7 +28,10 @@ from shared.events.bounds import (
     MAX_TAGS,
     MAX_TOPIC_VOTERS,
 )
-from shared.events.times import to_utc
+from shared.events.cdevents import ServiceRef as ServiceRef
+from shared.events.spec import EventData as EventData
+from shared.events.spec import EventSpec as EventSpec
+from shared.events.times import Instant as Instant
 from shared.events.topics import Topic
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
@@ -52,13 +51,6 @@ SponsorIds = Annotated[list[Id], Field(max_length=MAX_SPONSORS)]
 AuthorIds = Annotated[list[Id], Field(max_length=MAX_AUTHORS)]
 RelatedArtifactIds = Annotated[list[Id], Field(max_length=MAX_RELATED_ARTIFACTS)]
 KudosRecipientIds = Annotated[list[Id], Field(min_length=1, max_length=MAX_KUDOS_RECIPIENTS)]
-
-
-def _utc(value: datetime) -> datetime:
-    return to_utc(value)
-
-
-Instant = Annotated[datetime, AfterValidator(_utc)]
 
 
 class Stage(StrEnum):
@@ -117,12 +109,6 @@ class ChatPlatform(StrEnum):
     SLACK = "slack"
     MATTERMOST = "mattermost"
     TEAMS = "teams"
-
-
-class EventData(BaseModel):
-    """Base of every event's data: unknown fields are refused so typos do not pass silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Charter(EventData):
@@ -656,8 +642,6 @@ class NotificationFailed(_NotificationOutcome):
 # --- CI/CD (cop.cicd): who owns a service. The CI/CD facts themselves are CDEvents, other
 # systems' types with models of their own (shared/events/cdevents.py). ---
 
-ServiceRef = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
-"""A service as CI/CD systems name it (a CDEvents `service` subject's id, e.g. `service/pay`)."""
 TeamName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
@@ -669,32 +653,6 @@ class ServiceOwnerAssigned(EventData):
     team: TeamName
     since: Instant | None = None
     assigned_by: Id
-
-
-@dataclass(frozen=True)
-class EventSpec:
-    """How one event type travels: its data model, its topic and the field that keys it."""
-
-    type: str
-    model: builtins.type[EventData]  # `type` is the field above inside this class body
-    topic: Topic
-    key_fields: tuple[str, ...]
-    subject_field: str
-    summary: str
-    keyed_by_sender: bool = False
-    """Other standards' events (CDEvents): a `partitionkey` the sender gives is kept as it is;
-    without one, `key` derives it. The catalog's own must carry the key `key` derives."""
-
-    def key(self, data: dict[str, Any]) -> str:
-        """The Kafka record key: the first of `key_fields` that the data carries."""
-        for name in self.key_fields:
-            if data.get(name) is not None:
-                return str(data[name])
-        raise ValueError(f"{self.type} data carries none of {self.key_fields}")
-
-    def subject(self, data: dict[str, Any]) -> str:
-        prefix = self.subject_field.removesuffix("_id")
-        return f"{prefix}/{data[self.subject_field]}"
 
 
 def _spec(
@@ -1013,9 +971,7 @@ def spec_for(event_type: str) -> EventSpec | None:
     """The spec of a known type — the catalog's, or a CDEvents family's for any of its 0.x
     versions — or None: consumers ignore types they do not know."""
     spec = CATALOG.get(event_type)
-    if spec is None and event_type.startswith("dev.cdevents."):
-        from shared.events import cdevents  # it builds on this module's definitions
-
+    if spec is None and event_type.startswith(cdevents.PREFIX):
         return cdevents.spec_for(event_type)
     return spec
 
@@ -1024,8 +980,6 @@ def spec_for_model(model: type[BaseModel]) -> EventSpec:
     try:
         return _BY_MODEL[model]
     except KeyError:
-        from shared.events import cdevents
-
         spec = cdevents.spec_for_model(model)
         if spec is None:
             raise TypeError(f"{model.__name__} is not a catalog event") from None

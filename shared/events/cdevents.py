@@ -25,7 +25,8 @@ from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.catalog import EventData, EventSpec, Instant, ServiceRef
+from shared.events.spec import EventData, EventSpec
+from shared.events.times import Instant
 from shared.events.topics import Topic
 
 PREFIX: Final = "dev.cdevents."
@@ -35,6 +36,8 @@ MAX_KEY_LENGTH: Final = 128
 MAX_AHEAD: Final = timedelta(days=1)
 """How far in the future a CDEvent's time may be (clocks differ; a day more is a wrong clock)."""
 
+ServiceRef = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+"""A service as CI/CD systems name it (a CDEvents `service` subject's id, e.g. `service/pay`)."""
 SubjectId = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f\x7f]+$")]
 """A change, artifact or incident as its system names it (a URL, a purl, a ticket id)."""
 EnvironmentId = Annotated[str, Field(min_length=1, max_length=200)]

@@ -1,7 +1,9 @@
 """Instants in events: aware, in UTC, and a validation error rather than a crash when not."""
 
 from datetime import UTC, datetime
+from typing import Annotated
 
+from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
 # The calendar's first and last years are left out: every consumer's arithmetic on an accepted
@@ -34,3 +36,11 @@ def to_utc(value: datetime, name: str = "") -> datetime:
             f"Datetime out of range once converted to UTC: it must lie between {RANGE}",
         ) from None
     return utc
+
+
+def _utc(value: datetime) -> datetime:
+    return to_utc(value)
+
+
+Instant = Annotated[datetime, AfterValidator(_utc)]
+"""A time in an event: aware, and held in UTC."""

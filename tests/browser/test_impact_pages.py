@@ -18,10 +18,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 
+from bench.cicd_facts import Fact, at, cdevent
 from shared.events.cdevents import FAMILIES
 from tests.browser.conftest import poll, screenshot
 from tests.browser.test_pages import accessibility_problems, wait
-from tests.cdevents import Fact, at, cdevent
 from tests.e2e.platform import Platform
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer

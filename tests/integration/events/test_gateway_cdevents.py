@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from bench.cicd_facts import Fact, at, cdevent
 from services.events.commands.ingest import platform_id
 from shared.events.topics import Topic
-from tests.cdevents import Fact, at, cdevent
 from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp
 from tests.integration.events.inbound import auth, register, topic

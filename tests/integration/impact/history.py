@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.cicd_facts import Fact, at, cdevent
 from shared.events.catalog import (
     ArtifactKind,
     ArtifactPublished,
@@ -29,7 +30,6 @@ from shared.events.catalog import (
     SessionHeld,
 )
 from shared.events.envelope import CloudEvent, new_event
-from tests.cdevents import Fact, at, cdevent
 
 # service -> its first owner; the etl service moves to ml from April (with `since`), the
 # gateway to platform-sre now (without: from the moment it is assigned); orphan has none.

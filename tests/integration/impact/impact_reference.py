@@ -12,8 +12,8 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
+from bench.cicd_facts import Fact
 from shared.events.envelope import CloudEvent
-from tests.cdevents import Fact
 
 Owners = dict[str, list[tuple[datetime | None, str]]]
 """service -> its owners in order, each from a moment (the first: None, from the beginning)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.cdevents import Fact, at, cdevent
+from bench.cicd_facts import Fact, at, cdevent
 from tests.integration.impact.conftest import Platform
 from tests.problems import fields, problem_of
 

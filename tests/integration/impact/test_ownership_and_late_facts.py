@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.cicd_facts import Fact, at, cdevent
 from copctl.impact import import_catalog
-from tests.cdevents import Fact, at, cdevent
 from tests.integration.apps import bearer
 from tests.integration.impact.conftest import Platform
 from tests.problems import fields, problem_of
