@@ -3,10 +3,14 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Iterable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -135,6 +139,11 @@ class EventBus:
         await await_all(publishing)
 
 
+_NOT_AUTHORIZED: Final = frozenset(
+    {TopicAuthorizationFailedError.errno, ClusterAuthorizationFailedError.errno}
+)
+
+
 async def ensure_topics(
     bootstrap_servers: str,
     *,
@@ -147,6 +156,11 @@ async def ensure_topics(
 
     Every topic keeps its data for ever (retention -1): projections are rebuilt from the domain
     topics, and dead letters and rejected events wait until someone looks at them.
+
+    It asks the broker to create them all and takes "already exists" as done, rather than
+    listing the cluster's topics first: that list grows with every other application's topics
+    (a broker shared by many test namespaces holds thousands) and each start would read it
+    whole. A service that may not create topics (the broker's ACLs) starts when they exist.
     """
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers,
@@ -155,7 +169,6 @@ async def ensure_topics(
     )
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
         wanted = [
             NewTopic(
                 name=topic_prefix + name,
@@ -164,17 +177,25 @@ async def ensure_topics(
                 topic_configs={"retention.ms": "-1"},
             )
             for name in all_topics()
-            if topic_prefix + name not in existing
         ]
-        if not wanted:
-            return []
         response = await admin.create_topics(wanted)
-        created = []
+        created, refused = [], {}
         for name, code, *_ in response.topic_errors:
             if code == 0:
                 created.append(name)
             elif code != TopicAlreadyExistsError.errno:
-                raise RuntimeError(f"could not create topic {name}: error code {code}")
+                refused[name] = code
+        not_allowed = [n for n, code in refused.items() if code in _NOT_AUTHORIZED]
+        if not_allowed:  # fine where they exist; without the right to create, none is auto-created
+            described = await admin.describe_topics(not_allowed)
+            for found in described:
+                if found["error_code"] == 0:
+                    del refused[found["topic"]]
+        if refused:
+            raise RuntimeError(
+                "could not create topics: "
+                + ", ".join(f"{n} (error code {code})" for n, code in sorted(refused.items()))
+            )
         return created
     finally:
         await admin.close()
