@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import namespaces
 from tests.infra import INFRA_VARIABLES, Infrastructure, describe_sync, provide_infra
 from tests.namespaces import delete_tracked_topics
 
@@ -49,8 +50,17 @@ def infra() -> Iterator[Infrastructure]:
     with provide_infra() as found:
         found.facts = describe_sync(found)
         _described.update({"origin": found.origin, **found.facts})
+        namespaces.broker[:] = [found.kafka_bootstrap_servers]
         yield found
         delete_tracked_topics(found.kafka_bootstrap_servers)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_topics_deleted() -> Iterator[None]:
+    """The topics of the namespaces a module's tests made go when the module is done (its
+    platforms and apps, module fixtures, have stopped by then: this one is torn down last)."""
+    yield
+    namespaces.sweep()
 
 
 @pytest.fixture
