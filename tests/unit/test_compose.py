@@ -4,10 +4,8 @@ Docker is not needed: the file is read as YAML and compared with pyproject.toml 
 settings classes, so a renamed setting or script breaks here rather than in a container.
 """
 
-import importlib
 import re
 import tomllib
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,18 +14,12 @@ import yaml
 
 from services.notifier.settings import NotifierSettings
 from services.web.settings import WebSettings
-from shared.settings import ServiceSettings
+from tests.unit.deployed_services import ROOT, SETTINGS_CLASSES, settings_class
 
-ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 
-APP_SERVICES: dict[str, str] = {
-    "events": "EventsSettings",
-    "knowledge": "KnowledgeSettings",
-    "recognition": "RecognitionSettings",
-    "notifier": "NotifierSettings",
-    "impact": "ImpactSettings",
-}
+# The services on Kafka, MongoDB and Redis; the web edge has checks of its own below.
+APP_SERVICES = [name for name in SETTINGS_CLASSES if name != "web"]
 INFRA_IMAGES: dict[str, str] = {
     "kafka": "apache/kafka:4.1.1",
     "mongo": "mongo:8.0",
@@ -47,12 +39,6 @@ def load_compose() -> dict[str, Any]:
 def services() -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = load_compose()["services"]
     return found
-
-
-def settings_class(name: str) -> type[ServiceSettings]:
-    module = importlib.import_module(f"services.{name}.settings")
-    settings: type[ServiceSettings] = getattr(module, APP_SERVICES[name])
-    return settings
 
 
 _DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")

@@ -4,9 +4,7 @@ The manifests are read as YAML (no cluster needed) and compared with pyproject.t
 settings classes, the same way tests/unit/test_compose.py checks docker-compose.yml.
 """
 
-import importlib
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,22 +14,15 @@ from pydantic import ValidationError
 from services.notifier.settings import NotifierSettings
 from services.web.settings import WebSettings
 from shared.settings import LOCAL_AUTH_TOKEN_SECRET, ServiceSettings
+from tests.unit.deployed_services import ROOT, SETTINGS_CLASSES, settings_class
 
-ROOT = Path(__file__).resolve().parents[2]
 K8S_DIR = ROOT / "deploy" / "k8s"
 
 SECRET_NAME = "cop-secrets"
 # What an operator puts in the Secret (kustomization.yaml says how).
 SECRET_DATA = {"AUTH_TOKEN_SECRET": "a-long-random-value-from-openssl-rand-hex-32"}
 
-APP_SERVICES: dict[str, str] = {
-    "events": "EventsSettings",
-    "knowledge": "KnowledgeSettings",
-    "recognition": "RecognitionSettings",
-    "notifier": "NotifierSettings",
-    "impact": "ImpactSettings",
-    "web": "WebSettings",  # the pages: no Kafka, MongoDB or Redis of its own
-}
+APP_SERVICES = list(SETTINGS_CLASSES)
 
 
 def documents() -> list[dict[str, Any]]:
@@ -95,12 +86,6 @@ def common_config() -> dict[str, str]:
     configs = only("ConfigMap")
     assert len(configs) == 1
     return {key: str(value) for key, value in configs[0]["data"].items()}
-
-
-def settings_class(name: str) -> type[ServiceSettings]:
-    module = importlib.import_module(f"services.{name}.settings")
-    settings: type[ServiceSettings] = getattr(module, APP_SERVICES[name])
-    return settings
 
 
 def pod_settings(name: str, monkeypatch: pytest.MonkeyPatch, **changes: str) -> ServiceSettings:

@@ -12,12 +12,15 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pymongo import AsyncMongoClient
 
+import shared.runtime
 from services.events.bootstrap import bootstrap
 from services.events.settings import EventsSettings
 from shared.events.topics import Topic
 from tests.infra import Infrastructure
-from tests.integration.apps import serving_anew, settings_for
+from tests.integration.apps import drop_database, serving, serving_anew, settings_for
+from tests.integration.events.mongo_commands import Commands
 from tests.integration.kafka_io import produce_raw
 from tests.integration.polling import eventually
 
@@ -95,6 +98,30 @@ async def events(infra: Infrastructure, unique: str) -> AsyncIterator[EventsApp]
     settings = settings_for(EventsSettings, infra, f"evt{unique}")
     async with serving_anew(infra, settings, bootstrap) as client:
         yield EventsApp(client, settings)
+
+
+@pytest.fixture
+async def watched(
+    infra: Infrastructure, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[EventsApp, Commands]]:
+    """The events service whose MongoDB client reports every command it sends."""
+    commands = Commands()
+
+    def listening_client(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
+        return AsyncMongoClient(
+            uri,
+            appname=app_name,
+            serverSelectionTimeoutMS=5000,
+            tz_aware=True,
+            event_listeners=[commands],
+        )
+
+    monkeypatch.setattr(shared.runtime, "make_client", listening_client)
+    settings = settings_for(EventsSettings, infra, f"evt{unique}")
+    async with serving(bootstrap(settings), "events") as client:
+        commands.take()  # start-up (the sources' indexes) is not a hot path
+        yield EventsApp(client, settings), commands
+    await drop_database(infra, settings.mongodb_database)
 
 
 @pytest.fixture

@@ -2,20 +2,15 @@
 Kafka and MongoDB-protocol server: the contract the web edge's chat adapter reads and writes."""
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
-import shared.runtime
-from services.events.bootstrap import bootstrap
-from services.events.settings import EventsSettings
 from tests.infra import Infrastructure
-from tests.integration.apps import bearer, drop_database, serving, settings_for
+from tests.integration.apps import bearer
 from tests.integration.events.conftest import EventsApp
-from tests.integration.events.test_reads_by_id import Commands, searches
-from tests.integration.events.test_replay import rebuilt_by, snapshot
+from tests.integration.events.mongo_commands import Commands, searches
+from tests.integration.events.test_replay import replayed, snapshot
 from tests.problems import fields, problem_of
 
 pytestmark = pytest.mark.integration
@@ -257,7 +252,7 @@ async def test_an_unknown_platform_is_422_naming_the_field(events: EventsApp) ->
 
 
 async def test_links_and_mappings_rebuilt_from_the_topics_equal_the_live_ones(
-    infra: Infrastructure, events: EventsApp, unique: str
+    infra: Infrastructure, events: EventsApp
 ) -> None:
     grace, alan = await member(events, "Grace"), await member(events, "Alan")
     moved, dropped = account(user_name="gh"), account("mattermost", user_name=None)
@@ -271,16 +266,7 @@ async def test_links_and_mappings_rebuilt_from_the_topics_equal_the_live_ones(
     await events.command("PUT", f"/communities/{second}/chat-channels/slack/T1/C1", {})
     live = await snapshot(infra, events.settings.mongodb_database)
 
-    replay = settings_for(
-        EventsSettings,
-        infra,
-        events.settings.kafka_topic_prefix.rstrip("."),
-        mongodb_database=f"evt{unique}_replayed",
-        kafka_consumer_group=f"replay-{unique}",
-    )
-    rebuilt = await rebuilt_by(
-        infra, replay, len(live["applied_events"]), "the replayed projection to catch up"
-    )
+    rebuilt = await replayed(infra, events.settings, len(live["applied_events"]))
     assert len(live["chat_identities"]) == 2
     assert len(live["chat_channels"]) == 1
     for name in CHAT_COLLECTIONS:
@@ -291,24 +277,6 @@ async def test_links_and_mappings_rebuilt_from_the_topics_equal_the_live_ones(
 
 
 # --- read by `_id` ---
-
-
-@pytest.fixture
-async def watched(
-    infra: Infrastructure, unique: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[EventsApp, Commands]]:
-    """The events service whose MongoDB client reports every command it sends."""
-    commands = Commands()
-
-    def listening_client(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
-        return AsyncMongoClient(uri, appname=app_name, tz_aware=True, event_listeners=[commands])
-
-    monkeypatch.setattr(shared.runtime, "make_client", listening_client)
-    settings = settings_for(EventsSettings, infra, f"evt{unique}")
-    async with serving(bootstrap(settings), "events") as client:
-        commands.take()  # start-up is not a hot path
-        yield EventsApp(client, settings), commands
-    await drop_database(infra, settings.mongodb_database)
 
 
 async def test_linking_mapping_and_looking_up_address_documents_by_id_only(

@@ -5,104 +5,13 @@ on another field costs seconds once a collection holds years of history.
 
 Checked on the commands the service's own MongoDB client sends, through a command listener."""
 
-import threading
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
-from pymongo import AsyncMongoClient
-from pymongo.monitoring import (
-    CommandFailedEvent,
-    CommandListener,
-    CommandStartedEvent,
-    CommandSucceededEvent,
-)
 
-import shared.runtime
-from services.events.bootstrap import bootstrap
-from services.events.settings import EventsSettings
-from tests.infra import Infrastructure
-from tests.integration.apps import drop_database, serving, settings_for
 from tests.integration.events.conftest import EventsApp
+from tests.integration.events.mongo_commands import Commands, searches
 from tests.integration.events.test_sessions import iso, schedule
 
 pytestmark = pytest.mark.integration
-
-# Reading or writing documents: the filter of each must be on `_id` alone.
-FILTERED = {"find": "filter", "update": "updates", "delete": "deletes", "findAndModify": "query"}
-# Commands that never address documents by `_id`: none may run on a hot path.
-SEARCHES = {"count", "aggregate", "distinct", "mapReduce", "createIndexes"}
-
-
-class Commands(CommandListener):
-    """Every command a client starts, as (command name, collection, command)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.seen: list[tuple[str, str, dict[str, Any]]] = []
-
-    def started(self, event: CommandStartedEvent) -> None:
-        collection = event.command.get(event.command_name)
-        with self._lock:
-            self.seen.append((event.command_name, str(collection), dict(event.command)))
-
-    def succeeded(self, event: CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: CommandFailedEvent) -> None:
-        pass
-
-    def take(self) -> list[tuple[str, str, dict[str, Any]]]:
-        with self._lock:
-            seen, self.seen = self.seen, []
-        return seen
-
-
-def by_id(filter_: dict[str, Any]) -> bool:
-    if set(filter_) != {"_id"}:
-        return False
-    value = filter_["_id"]
-    return not isinstance(value, dict) or set(value) == {"$in"}
-
-
-def searches(seen: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
-    """What in `seen` addressed documents by anything but `_id`."""
-    found = []
-    for name, collection, command in seen:
-        if name in SEARCHES:
-            found.append(f"{name} on {collection}: {command}")
-        elif name == "find" and not by_id(command.get("filter", {})):
-            found.append(f"find on {collection}: {command.get('filter')}")
-        elif name in ("update", "delete"):
-            statements = command.get(FILTERED[name], [])
-            found += [f"{name} on {collection}: {s['q']}" for s in statements if not by_id(s["q"])]
-        elif name == "findAndModify" and not by_id(command.get("query", {})):
-            found.append(f"findAndModify on {collection}: {command.get('query')}")
-    return found
-
-
-@pytest.fixture
-async def watched(
-    infra: Infrastructure, unique: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[EventsApp, Commands]]:
-    """The events service whose MongoDB client reports every command it sends."""
-    commands = Commands()
-
-    def listening_client(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
-        return AsyncMongoClient(
-            uri,
-            appname=app_name,
-            serverSelectionTimeoutMS=5000,
-            tz_aware=True,
-            event_listeners=[commands],
-        )
-
-    monkeypatch.setattr(shared.runtime, "make_client", listening_client)
-    settings = settings_for(EventsSettings, infra, f"evt{unique}")
-    async with serving(bootstrap(settings), "events") as client:
-        commands.take()  # start-up (the sources' indexes) is not a hot path
-        yield EventsApp(client, settings), commands
-    await drop_database(infra, settings.mongodb_database)
 
 
 async def test_commands_event_handling_and_queries_address_documents_by_id_only(

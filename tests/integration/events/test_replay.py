@@ -46,8 +46,25 @@ async def rebuilt_by(
     return found
 
 
+async def replayed(
+    infra: Infrastructure,
+    live: EventsSettings,
+    applied: int,
+    what: str = "the replayed projection to catch up",
+) -> dict[str, list[dict[str, Any]]]:
+    """The projection a second events service rebuilds from the live one's topics, in a database
+    and consumer group of its own, once it has applied `applied` events."""
+    replay = live.model_copy(
+        update={
+            "mongodb_database": f"{live.mongodb_database}_replayed",
+            "kafka_consumer_group": f"{live.kafka_consumer_group}-replay",
+        }
+    )
+    return await rebuilt_by(infra, replay, applied, what)
+
+
 async def test_projection_rebuilt_by_replaying_the_topics_equals_the_live_one(
-    infra: Infrastructure, events: EventsApp, unique: str
+    infra: Infrastructure, events: EventsApp
 ) -> None:
     community_id = await events.new_community(leader="lea")
     other = await events.new_community(leader="max")
@@ -72,16 +89,7 @@ async def test_projection_rebuilt_by_replaying_the_topics_equals_the_live_one(
     await events.command("POST", f"/sessions/{moved}/cancel", {"reason": "clash"})
     live = await snapshot(infra, events.settings.mongodb_database)
 
-    replay = settings_for(
-        EventsSettings,
-        infra,
-        events.settings.kafka_topic_prefix.rstrip("."),
-        mongodb_database=f"evt{unique}_replayed",
-        kafka_consumer_group=f"replay-{unique}",
-    )
-    rebuilt = await rebuilt_by(
-        infra, replay, len(live["applied_events"]), "the replayed projection to catch up"
-    )
+    rebuilt = await replayed(infra, events.settings, len(live["applied_events"]))
     assert len(live["applied_events"]) == 18
     for name in live:
         assert rebuilt[name] == live[name], f"{name} differs after replay"

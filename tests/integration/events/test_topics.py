@@ -18,7 +18,7 @@ from shared.events.catalog import TopicProposed
 from shared.events.envelope import new_event
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer, serving_anew, settings_for
-from tests.integration.events.test_replay import rebuilt_by, snapshot
+from tests.integration.events.test_replay import replayed, snapshot
 from tests.integration.kafka_io import produce_events
 from tests.integration.polling import eventually
 from tests.problems import fields, problem_of
@@ -478,7 +478,7 @@ async def test_wanted_new_and_ready_order_the_backlog_with_ties_by_proposal_then
 
 
 async def test_the_backlog_rebuilt_by_replaying_the_topics_equals_the_live_one(
-    backlog: Backlog, unique: str
+    backlog: Backlog,
 ) -> None:
     community = await backlog.community("ann", "bob")
     first, second, third = [await backlog.propose(community, "ann", f"T{n}") for n in range(3)]
@@ -493,16 +493,8 @@ async def test_the_backlog_rebuilt_by_replaying_the_topics_equals_the_live_one(
     await backlog.ok(LEADER, "POST", f"/sessions/{scheduled['session_id']}/hold", {})
     live = await snapshot(backlog.infra, backlog.settings.mongodb_database)
 
-    replay = settings_for(
-        EventsSettings,
-        backlog.infra,
-        backlog.settings.kafka_topic_prefix.rstrip("."),
-        mongodb_database=f"tpc{unique}_replayed",
-        kafka_consumer_group=f"replay-{unique}",
-        topic_vote_budget=BUDGET,
-    )
     applied = len(live["applied_events"])
-    rebuilt = await rebuilt_by(backlog.infra, replay, applied, "the replayed backlog")
+    rebuilt = await replayed(backlog.infra, backlog.settings, applied, "the replayed backlog")
     assert {d["_id"] for d in live["topics"]} == {first, second, third}
     for name in ("topics", "community_topics", "ballots", "sessions", "community_sessions"):
         assert rebuilt[name] == live[name], f"{name} differs after replay"

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 
 from services.notifier.settings import NotifierSettings
-from shared.events.catalog import CommunityChatChannelMapped, CommunityLeaderChanged, KudosJudged
+from shared.events.catalog import CommunityChatChannelMapped, CommunityLeaderChanged
 from shared.events.envelope import CloudEvent, new_event
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer, drop_database
 from tests.integration.notifier.test_routing import (
     SOURCE,
     Notifier,
+    kudos_judged,
     led_community,
     new_id,
     profile,
@@ -54,21 +55,6 @@ def channel_mapped(
             channel_id=channel_id,
             channel_name=channel_name,
             mapped_by="lea",
-        ),
-        source=SOURCE,
-    )
-
-
-def counted_kudos(community_id: str, giver: str, receiver: str) -> CloudEvent:
-    return new_event(
-        KudosJudged(
-            kudos_id=new_id("k-"),
-            community_id=community_id,
-            from_id=giver,
-            message="Thanks for pairing on the flaky test",
-            value_tag="collaboration",
-            period="2027-01",
-            recipients=[{"member_id": receiver, "verdict": "counted"}],
         ),
         source=SOURCE,
     )
@@ -116,7 +102,7 @@ async def test_a_mapped_channel_becomes_the_channel_and_posts_name_it(
     giver, receiver = new_id("m"), new_id("m")
     await notifier.send(profile(giver, "Grace"), profile(receiver, "Alan"))
     await notifier.knows(profiles=[giver, receiver])
-    kudos = counted_kudos(community, giver, receiver)
+    kudos = kudos_judged(community, giver, (receiver, "counted"))
     await notifier.send(kudos)
 
     async def posted() -> list[Doc] | None:

@@ -232,6 +232,27 @@ def cancelled(session_id: str, community_id: str, reason: str = "speaker ill") -
     )
 
 
+def kudos_judged(
+    community_id: str,
+    giver: str,
+    *verdicts: tuple[str, str],
+    message: str = "Thanks for pairing on the flaky test",
+) -> CloudEvent:
+    """A kudos as recognition's judge decided it: (recipient, verdict) for each recipient."""
+    return new_event(
+        KudosJudged(
+            kudos_id=new_id("k"),
+            community_id=community_id,
+            from_id=giver,
+            message=message,
+            value_tag="knowledge_sharing",
+            period="2026-11",
+            recipients=[{"member_id": m, "verdict": verdict} for m, verdict in verdicts],
+        ),
+        source=SOURCE,
+    )
+
+
 def minute(at: datetime) -> datetime:
     """An instant an invitation can carry exactly (iCalendar has no sub-second precision)."""
     return at.replace(second=0, microsecond=0)
@@ -772,21 +793,13 @@ async def test_judged_kudos_reach_counted_recipients_not_self_or_duplicate_verdi
     community, giver, alice = new_id("c"), new_id("m"), new_id("m")
     await notifier.send(profile(giver, "Gia"), profile(alice, "Alice"))
     await notifier.knows(profiles=[giver, alice])
-    event = new_event(
-        KudosJudged(
-            kudos_id=new_id("k"),
-            community_id=community,
-            from_id=giver,
-            message="The flaky-test hunt was heroic",
-            value_tag="knowledge_sharing",
-            period="2026-11",
-            recipients=[
-                {"member_id": alice, "verdict": "counted"},
-                {"member_id": alice, "verdict": "duplicate_recipient"},
-                {"member_id": giver, "verdict": "self_kudos"},
-            ],
-        ),
-        source=SOURCE,
+    event = kudos_judged(
+        community,
+        giver,
+        (alice, "counted"),
+        (alice, "duplicate_recipient"),
+        (giver, "self_kudos"),
+        message="The flaky-test hunt was heroic",
     )
     await notifier.send(event)
     mail = await one_mail(sinks, alice, "Gia gave kudos for knowledge sharing")

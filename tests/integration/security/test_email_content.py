@@ -22,17 +22,15 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from copctl.devstack.sinks import MailboxHandler
-from shared.events.catalog import KudosJudged
-from shared.events.envelope import CloudEvent, new_event
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer, drop_database
 from tests.integration.notifier.test_routing import (
-    SOURCE,
     Notifier,
     address,
     html_of,
     invitation,
     joined,
+    kudos_judged,
     led_community,
     mails,
     minute,
@@ -167,21 +165,6 @@ def mrkdwn_texts(body: Doc) -> list[str]:
 # --- the test ---------------------------------------------------------------------------------
 
 
-def judged(community: str, giver: str, receiver: str) -> CloudEvent:
-    return new_event(
-        KudosJudged(
-            kudos_id=new_id("k"),
-            community_id=community,
-            from_id=giver,
-            message=MESSAGE,
-            value_tag="knowledge_sharing",
-            period="2026-11",
-            recipients=[{"member_id": receiver, "verdict": "counted"}],
-        ),
-        source=SOURCE,
-    )
-
-
 async def test_member_text_adds_no_header_or_recipient_and_no_markup_by_mail_or_chat(
     notifier: Notifier, sinks: Sinks, mailbox: EnvelopeMailbox, unique: str
 ) -> None:
@@ -201,8 +184,9 @@ async def test_member_text_adds_no_header_or_recipient_and_no_markup_by_mail_or_
 
     starts = minute(datetime.now(UTC)) + timedelta(days=2)
     session = scheduled(new_id("s"), community, starts, facilitator=leader, title=TITLE)
-    in_community = judged(community, giver, receiver)  # to the community's three channels
-    elsewhere = judged(new_id("c"), giver, receiver)  # to the default (generic) webhook
+    counted = (receiver, "counted")
+    in_community = kudos_judged(community, giver, counted, message=MESSAGE)  # its three channels
+    elsewhere = kudos_judged(new_id("c"), giver, counted, message=MESSAGE)  # the generic webhook
     await notifier.send(session, in_community, elsewhere)
 
     # --- e-mail: one header of each, one recipient, the markup escaped

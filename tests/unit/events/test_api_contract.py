@@ -1,27 +1,18 @@
 """The events API's OpenAPI document: typed answers for every query, lists as pages, and request
 bodies that are catalog events without what the path or the service supplies."""
 
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
-from services.events.commands.members import EventsCommands
 from services.events.entrypoints import http
-from services.events.queries.communities import EventsQueries
-from shared.auth import member_auth
 from shared.events import catalog
-from shared.idempotency import IdempotencyStore, idempotency
+from tests.unit.events.openapi import openapi_of
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    app = FastAPI()
-    handlers, queries = cast(EventsCommands, object()), cast(EventsQueries, object())
-    auth = member_auth("x" * 32)
-    store = cast(IdempotencyStore, object())
-    app.include_router(http.router(handlers, queries, auth, idempotency(store, auth)))
-    return app.openapi()
+    return openapi_of(http.router)
 
 
 def schema_name(schema: dict[str, Any]) -> str:

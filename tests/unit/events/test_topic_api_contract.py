@@ -1,27 +1,18 @@
 """The backlog API's OpenAPI document: its bodies keep the catalog's constraints, the list is a
 page, and every answer is typed."""
 
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
-from services.events.commands.topics import TopicCommands
 from services.events.entrypoints import topics
-from services.events.queries.topics import TopicQueries
-from shared.auth import member_auth
 from shared.events import catalog
-from shared.idempotency import IdempotencyStore, idempotency
+from tests.unit.events.openapi import openapi_of
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    app = FastAPI()
-    commands, queries = cast(TopicCommands, object()), cast(TopicQueries, object())
-    auth = member_auth("x" * 32)
-    store = cast(IdempotencyStore, object())
-    app.include_router(topics.router(commands, queries, auth, idempotency(store, auth)))
-    return app.openapi()
+    return openapi_of(topics.router)
 
 
 def answer(spec: dict[str, Any], path: str, method: str, status: str) -> dict[str, Any]:
