@@ -26,11 +26,15 @@ lint: install  ## ruff check, ruff format --check, mypy (strict on every package
 	$(UV) run ruff format --check .
 	$(UV) run mypy
 
+# Tests run on WORKERS processes (pytest-xdist), a module's tests on one of them, the fault suite
+# on one while the others run the rest: most of its time is waiting for what it broke to recover.
+WORKERS ?= 2
+
 test: lint  ## Lint and type-check, then every test against real Kafka, MongoDB protocol server and Redis
-	$(UV) run pytest --durations=25
+	$(UV) run pytest -n $(WORKERS) --dist loadgroup --durations=25
 
 check: lint  ## The loop while working: lint, types, unit, integration and e2e; all but the fault suite
-	$(UV) run pytest -m "not faults"
+	$(UV) run pytest -n $(WORKERS) --dist loadgroup -m "not faults"
 
 faults: install  ## The fault suite alone (tests/faults): kills and restarts services and infrastructure
 	$(UV) run pytest -m faults tests/faults

@@ -2,8 +2,10 @@
 
 import contextlib
 import os
+import sys
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,7 @@ from tests.infra import INFRA_VARIABLES, Infrastructure, describe_sync, provide_
 from tests.namespaces import delete_tracked_topics
 
 _described: dict[str, str] = {}
+_fault_lines: list[str] = []  # the fault suite's accounting, from whichever process ran it
 _shared = pytest.StashKey[contextlib.ExitStack]()
 
 
@@ -69,7 +72,28 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
+def _fault_accounting() -> list[str]:
+    """The fault suite's count lines, where this process ran it (its module is loaded then)."""
+    harness = sys.modules.get("tests.faults.harness")
+    return [count.line() for count in harness.SUMMARY] if harness else []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workeroutput"):  # a worker: the controller prints the summary
+        session.config.workeroutput["fault_accounting"] = _fault_accounting()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """The controller of `-n`: a worker's fault accounting, for the summary."""
+    _fault_lines.extend(getattr(node, "workeroutput", {}).get("fault_accounting", []))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if lines := _fault_lines or _fault_accounting():
+        terminalreporter.section("fault accounting (events and effects)")
+        for line in lines:
+            terminalreporter.write_line(line)
     if _described:
         terminalreporter.section("infrastructure the tests ran against")
         for key, value in _described.items():

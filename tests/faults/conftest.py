@@ -9,7 +9,7 @@ import pytest
 
 from copctl.devstack.processes import stop
 from copctl.devstack.stack import INFRA, Infra, up_infra
-from tests.faults.harness import INSTANCE, PARTITIONS, SUMMARY, Platform, new_namespace
+from tests.faults.harness import INSTANCE, PARTITIONS, Platform, new_namespace
 from tests.sinks import running_sinks
 
 
@@ -57,10 +57,3 @@ def platforms(
         finally:
             for platform in started:
                 platform.stop()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if SUMMARY:
-        terminalreporter.section("fault accounting (events and effects)")
-        for count in SUMMARY:
-            terminalreporter.write_line(count.line())
