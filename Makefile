@@ -31,10 +31,10 @@ lint: install  ## ruff check, ruff format --check, mypy (strict on every package
 WORKERS ?= 2
 
 test: lint  ## Lint and type-check, then every test against real Kafka, MongoDB protocol server and Redis
-	$(UV) run pytest -n $(WORKERS) --dist loadgroup --durations=25
+	$(UV) run pytest -n $(WORKERS) --durations=25
 
 check: lint  ## The loop while working: lint, types, unit, integration and e2e; all but the fault suite
-	$(UV) run pytest -n $(WORKERS) --dist loadgroup -m "not faults"
+	$(UV) run pytest -n $(WORKERS) -m "not faults"
 
 faults: install  ## The fault suite alone (tests/faults): kills and restarts services and infrastructure
 	$(UV) run pytest -m faults tests/faults

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from tests import namespaces
 from tests.infra import INFRA_VARIABLES, Infrastructure, describe_sync, provide_infra
@@ -31,15 +32,18 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[name] = value
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With workers (`-n … --dist loadgroup`), a module's tests stay together on one worker, so
-    its module-wide fixtures (a running platform, sinks) start once; the fault suite runs on one
-    worker, one test after another, since it kills and restarts infrastructure of its own."""
-    if not getattr(config.option, "numprocesses", None):
-        return
-    for item in items:
-        group = "faults" if item.get_closest_marker("faults") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+class _ModulesAndFaults(LoadScopeScheduling):  # type: ignore[misc]  # xdist has no type hints
+    """With workers (`-n`), a module's tests run together on one worker, so its module-wide
+    fixtures (a running platform, sinks) start once; the whole fault suite runs on one worker,
+    one test after another, since it kills and restarts infrastructure of its own."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        return "tests/faults" if module.startswith("tests/faults/") else module
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling:
+    return _ModulesAndFaults(config, log)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

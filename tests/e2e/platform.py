@@ -31,6 +31,11 @@ class Platform:
     def topic_prefix(self) -> str:
         return f"{self.namespace}."
 
+    def group(self, service: str, role: str = "") -> str:
+        """A service's consumer group in this platform (`role`: another consumer's, e.g. the
+        judge's), its own so that platforms running side by side never share a group."""
+        return f"{self.namespace}-cop-{service}" + (f"-{role}" if role else "")
+
     def spans(self, service: str | None = None) -> list[Span]:
         """The spans exported so far, by every service or by one."""
         found = []
@@ -61,6 +66,7 @@ def running_platform(
             return {
                 "KAFKA_TOPIC_PREFIX": track(f"{namespace}."),
                 "KAFKA_TOPIC_PARTITIONS": "3",
+                "KAFKA_CONSUMER_GROUP": f"{namespace}-cop-{spec.name}",
                 "MONGODB_DATABASE": f"{namespace}_{spec.name}",
                 "COP_TRACE_FILE": str(base / "traces" / f"{spec.name}.jsonl"),
                 "SMTP_PORT": str(sinks.smtp_port),
