@@ -119,14 +119,14 @@ async def feedback_submitted(fact: Fact[FeedbackSubmitted], uow: W) -> None:
 
 async def action_item_opened(fact: Fact[ActionItemOpened], uow: W) -> None:
     a, at = fact.data, bson_time(fact.time)
-    uow.action_item(a.action_item_id, opened_at=at)
+    uow.action_item(a.action_item_id, a.community_id, opened_at=at)
     uow.bucket_item(a.community_id, at, "opened", field_key(fact.event_id), [a.action_item_id, at])
 
 
 async def action_item_closed(fact: Fact[ActionItemClosed], uow: W) -> None:
     a, at = fact.data, bson_time(fact.time)
     uow.ledger(ledger.action_item_closed(fact.event_id, at, a))
-    uow.action_item(a.action_item_id, closed_at=at)
+    uow.action_item(a.action_item_id, a.community_id, closed_at=at)
 
 
 async def artifact_published(fact: Fact[ArtifactPublished], uow: W) -> None:

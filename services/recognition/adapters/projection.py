@@ -19,11 +19,14 @@ or a replay leaves unchanged (`MergedUpdates`), and every number is a function o
 - `kudos` (`<kudos id>`): each kudos and, once judged, its verdicts.
 - `health_checks`, `community_health_checks`: health-check rounds and each community's list of
   them (written through `health_checks.py`, which also keeps the rounds' private ballot boxes).
+- `health_marks`: which months the facts of each batch may change, written after the facts, so
+  that kept health numbers of ended months are not served once stale (`health_store.py`).
 
 Kept across a rebuild (they are decisions, not projections): `kudos_allowances` (see
 `judge.py`), `badges` and `alerts`.
 """
 
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,6 +37,11 @@ from bson.codec_options import CodecOptions
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.recognition.adapters.health_store import (
+    EVERY_COMMUNITY,
+    MARKS,
+    HealthMarkWrites,
+)
 from services.recognition.domain import health as h
 from services.recognition.domain.ledger import Contribution, LedgerEntry
 from services.recognition.domain.periods import month_key, quarter_key, week_key
@@ -106,6 +114,7 @@ class RecognitionProjection:
         self.communities = db["communities"]
         self.badges = db["badges"]
         self.alerts = db["alerts"]
+        self.health_marks = db[MARKS]
         self.after_commit: list[AfterCommit] = []
 
     def unit_of_work(self) -> "RecognitionWrites":
@@ -175,6 +184,8 @@ class RecognitionWrites:
         self.updates = MergedUpdates()
         # Written last: a judged kudos shows (`?wait=true` looks for it) once its counts do.
         self.kudos_updates = MergedUpdates()
+        # Written after `updates`: a mark must never land before the facts it is about.
+        self.health_marks = HealthMarkWrites(projection.health_marks)
         self.touched = Touched()
 
     # --- facts ----------------------------------------------------------------------------
@@ -203,6 +214,7 @@ class RecognitionWrites:
         )
         self.updates.min(self.p.communities, community_id, "first_month", month)
         self.updates.max(self.p.communities, community_id, f"dirty.{month}", datetime.now(UTC))
+        self.health_marks.changed_month(community_id, month)
         self.touched.communities.add(community_id)
 
     def kudos_received(self, community_id: str, month: str, members: Iterable[str]) -> None:
@@ -231,12 +243,16 @@ class RecognitionWrites:
         month = month_key(at)
         self.updates.min(self.p.communities, community_id, "first_month", month)
         self.updates.max(self.p.communities, community_id, f"dirty.{month}", datetime.now(UTC))
+        self.health_marks.changed_month(community_id, month)
 
     def team(self, member_id: str, key: str, at: datetime, team: str) -> None:
         self.updates.set_paths(self.p.teams, member_id, {f"t.{key}": [at, team]})
+        # A member's sessions and reuses may be in any community.
+        self.health_marks.changed(EVERY_COMMUNITY, at)
 
     def artifact(self, artifact_id: str, fields: dict[str, Any], *, first: bool = False) -> None:
-        """Fields of an artifact; with `first`, only if it has none yet (its publication)."""
+        """Fields of an artifact; with `first`, only if it has none yet (its publication).
+        Authors are written then and never change: kept health numbers rely on it."""
         if first:
             self.updates.set_on_insert(self.p.artifacts, artifact_id, fields)
         else:
@@ -244,12 +260,18 @@ class RecognitionWrites:
         self.touched.artifacts.add(artifact_id)
 
     def action_item(
-        self, item_id: str, *, opened_at: datetime | None = None, closed_at: datetime | None = None
+        self,
+        item_id: str,
+        community_id: str,
+        *,
+        opened_at: datetime | None = None,
+        closed_at: datetime | None = None,
     ) -> None:
         if opened_at is not None:
             self.updates.set(self.p.actions, item_id, opened_at=opened_at)
         if closed_at is not None:
             self.updates.min(self.p.actions, item_id, "closed_at", closed_at)
+            self.health_marks.changed(community_id, closed_at)
 
     def kudos(self, kudos_id: str, *, on_insert: dict[str, Any], fields: dict[str, Any]) -> None:
         if on_insert:
@@ -264,7 +286,15 @@ class RecognitionWrites:
     # --- commit ---------------------------------------------------------------------------
 
     async def commit(self) -> None:
-        await self.updates.flush()
+        try:
+            await self.updates.flush()
+        except Exception:
+            # What a failed flush did write must be marked too (the batch is retried, or its
+            # poison event set aside, and its facts may stay).
+            with contextlib.suppress(Exception):
+                await self.health_marks.flush()
+            raise
+        await self.health_marks.flush()
         if self.touched.member_months:
             await self._roll_up()
         for hook in self.p.after_commit:

@@ -1,5 +1,7 @@
-"""Recognition's read side: profiles, leaderboards, health, the kudos feed. Reads by `_id` only."""
+"""Recognition's read side: profiles, leaderboards, health, the kudos feed. Reads by `_id` only;
+health keeps the numbers of ended periods it computes (`adapters/health_store.py`)."""
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -100,29 +102,32 @@ class RecognitionQueries:
 
     async def health(self, community_id: str, period: Period) -> Doc:
         previous = period.previous()
-        history = await self._health.history(community_id, [previous, period])
-        goals = await self._goals(community_id)
+        numbers, goals = await asyncio.gather(
+            self._health.numbers(community_id, [previous, period], utc_now()),
+            self._goals(community_id),
+        )
         return {
             "community_id": community_id,
-            **_numbers(period, health.metrics(period, history), goals),
-            "previous": _numbers(previous, health.metrics(previous, history), goals),
+            **_numbers(period, numbers[period.key], goals),
+            "previous": _numbers(previous, numbers[previous.key], goals),
         }
 
     async def trend(self, community_id: str, first: str, last: str) -> Doc:
         months = month_range(first, last)
-        history = await self._health.history(community_id, months)
-        goals = await self._goals(community_id)
+        numbers, goals = await asyncio.gather(
+            self._health.numbers(community_id, months, utc_now()), self._goals(community_id)
+        )
         return {
             "community_id": community_id,
             "from": first,
             "to": last,
-            "months": [_numbers(m, health.metrics(m, history), goals) for m in months],
+            "months": [_numbers(m, numbers[m.key], goals) for m in months],
         }
 
     async def _goals(self, community_id: str) -> list[HealthGoal]:
-        """The goals of the community's current charter."""
-        community = await self._p.community(community_id)
-        return [HealthGoal.model_validate(g) for g in community.get("health_goals", [])]
+        """The goals of the community's current charter (judged when asked, never kept)."""
+        community = await self._p.communities.find_one({"_id": community_id}, {"health_goals": 1})
+        return [HealthGoal.model_validate(g) for g in (community or {}).get("health_goals", [])]
 
     async def alerts(self, community_id: str) -> list[Doc]:
         community = await self._p.community(community_id)
