@@ -226,7 +226,10 @@ async def test_one_kudos_is_one_trace_from_the_request_to_the_smtp_send_and_the_
         applied = batch_links(trace, recognition_topic, platform.group("recognition"), judged_id)
         return trace if whole and applied else None
 
-    trace = await eventually(whole_trace, what="the kudos' trace, SMTP and webhook included")
+    # The platform's first kudos: generous on a machine that runs other tests beside it.
+    trace = await eventually(
+        whole_trace, what="the kudos' trace, SMTP and webhook included", timeout_s=60
+    )
 
     request = one(trace, "the HTTP request", name="POST /kudos", parent_span_id=None)
     assert request["kind"] == "SERVER"
@@ -369,7 +372,7 @@ async def test_an_ingested_event_continues_the_callers_trace(
                 else None
             )
 
-        trace = await eventually(traced, what=f"the trace of {ce_id}")
+        trace = await eventually(traced, what=f"the trace of {ce_id}", timeout_s=60)
         ingest = one(trace, "the gateway's judgement", name="ingest cop.session.scheduled.v1")
         if ce_id == "e-1":
             request = one(trace, "the HTTP request", name="POST /ingest")
