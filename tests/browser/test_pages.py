@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from icalendar import Calendar
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -35,9 +36,16 @@ def wait(driver: WebDriver, timeout_s: float = 15) -> WebDriverWait[WebDriver]:
 
 def sign_in(driver: WebDriver, web: str, member: str, then: str = "/") -> None:
     driver.get(f"{web}/sign-in?next={then}")
-    field = driver.find_element(By.ID, "member_id")
-    field.clear()
-    field.send_keys(member)
+
+    def filled(d: WebDriver) -> bool:
+        """The form of the sign-in page, once loaded: a field found while the page before it
+        was still being replaced belongs to a document that is gone (tried again)."""
+        field = d.find_element(By.ID, "member_id")
+        field.clear()
+        field.send_keys(member)
+        return field.get_attribute("value") == member
+
+    WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(filled)
     driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
     wait(driver).until(
         ec.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=viewer]"), member)
