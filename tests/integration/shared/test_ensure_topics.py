@@ -28,11 +28,15 @@ async def test_missing_topics_are_created_with_their_partitions_and_existing_one
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
     await admin.start()
     try:
+        # the broker answers a creation before its metadata shows the new partitions
+        async def partition_counts() -> set[int] | None:
+            counts = {len(t["partitions"]) for t in await admin.describe_topics(names)}
+            return counts if 0 not in counts else None
+
+        assert await eventually(partition_counts, what="the created topics' partitions") == {2}
         await admin.delete_topics([prefix + "cop.cicd"])
-        described = await admin.describe_topics(names)
     finally:
         await admin.close()
-    assert {len(t["partitions"]) for t in described if t["topic"] != prefix + "cop.cicd"} == {2}
 
     async def recreated() -> list[str] | None:
         try:
