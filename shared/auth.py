@@ -28,6 +28,7 @@ import jwt
 from fastapi import Header
 from pydantic import TypeAdapter, ValidationError
 
+from shared.actor import Actor
 from shared.events.catalog import Id
 from shared.http import Problem
 from shared.settings import ServiceSettings
@@ -48,6 +49,11 @@ class Caller:
     @property
     def is_admin(self) -> bool:
         return ADMIN in self.scopes
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the services' rules see it."""
+        return Actor(self.member_id, is_admin=self.is_admin)
 
     def require_self(self, member_id: str, action: str = "act") -> None:
         """Refuse acting in someone else's name, unless the caller is an admin."""

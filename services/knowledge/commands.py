@@ -8,7 +8,7 @@ from services.knowledge.adapters.ids import ArtifactIds
 from services.knowledge.adapters.projection import KnowledgeProjection
 from services.knowledge.adapters.search_index import SearchIndex
 from services.knowledge.domain import artifacts
-from services.knowledge.domain.artifacts import Actor
+from shared.actor import Actor
 from shared.events.catalog import ArtifactPublished, ArtifactRevised, EventData
 from shared.events.envelope import CloudEvent
 from shared.kafka import EventBus

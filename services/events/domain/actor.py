@@ -4,18 +4,8 @@ Function-level authorization lives in the domain (docs/events.md#who-may-do-what
 `community` and `session` take the actor and raise `Forbidden` with a code that names the rule.
 """
 
-from dataclasses import dataclass
-
+from shared.actor import Actor as Actor
 from shared.refusals import Forbidden
-
-
-@dataclass(frozen=True)
-class Actor:
-    member_id: str
-    is_admin: bool = False
-
-    def same_as(self, member_id: str | None) -> bool:
-        return member_id is not None and member_id == self.member_id
 
 
 def require_self(actor: Actor, member_id: str, action: str) -> None:

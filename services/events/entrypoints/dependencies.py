@@ -45,7 +45,7 @@ class RouteDependencies:
         commands: ShowsApplied,
     ) -> None:
         async def acting(caller: Annotated[Caller, Depends(auth)]) -> Actor:
-            return Actor(caller.member_id, is_admin=caller.is_admin)
+            return caller.actor
 
         async def viewing(authorization: Annotated[str | None, Header()] = None) -> Actor | None:
             if not (authorization or "").strip():

@@ -9,6 +9,7 @@ admin may revise or retire an artifact.
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.actor import Actor as Actor
 from shared.events.catalog import (
     ArtifactKind,
     ArtifactPublished,
@@ -37,12 +38,6 @@ MINUTES_TEMPLATE = """## Notes
 
 ## Action items
 """
-
-
-@dataclass(frozen=True)
-class Actor:
-    member_id: str
-    is_admin: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import BaseModel, Field
 
 from services.knowledge.commands import KnowledgeCommands
-from services.knowledge.domain.artifacts import Actor, minutes_id
+from services.knowledge.domain.artifacts import minutes_id
 from services.knowledge.domain.render import to_html
 from services.knowledge.queries import Filters, KnowledgeQueries
 from shared.auth import Caller
@@ -142,10 +142,6 @@ class Related(BaseModel):
     score: float
 
 
-def _actor(caller: Caller) -> Actor:
-    return Actor(caller.member_id, caller.is_admin)
-
-
 def _published(body: PublishRequest, caller: Caller) -> ArtifactPublished:
     """The event a publish request stands for: a new id unless given, the caller as author."""
     return ArtifactPublished.model_validate(
@@ -240,13 +236,13 @@ def router(
     ) -> Accepted | Checked:
         """Publish an artifact: a Markdown body or an external URL, authors, tags, community."""
         return await answer(
-            lambda: commands.check_publish(_published(body, caller), _actor(caller)),
+            lambda: commands.check_publish(_published(body, caller), caller.actor),
             lambda: publish_it(body, caller, wait),
         )
 
     async def publish_it(body: PublishRequest, caller: Caller, wait: bool) -> Accepted:
         data = _published(body, caller)
-        event = await commands.publish(data, _actor(caller))
+        event = await commands.publish(data, caller.actor)
         applied = wait and await commands.wait_for(
             data.artifact_id, lambda d: d.get("status") in ("published", "retired"), wait_timeout_s
         )
@@ -263,7 +259,7 @@ def router(
         """A new version: every version is kept, with who changed it, when and why."""
         return await answer(
             lambda: commands.check_revise(
-                artifact_id, _changes(body), body.change_note, _actor(caller)
+                artifact_id, _changes(body), body.change_note, caller.actor
             ),
             lambda: revise_it(artifact_id, body, caller, wait),
         )
@@ -272,7 +268,7 @@ def router(
         artifact_id: str, body: RevisionRequest, caller: Caller, wait: bool
     ) -> Accepted:
         changes = _changes(body)
-        event = await commands.revise(artifact_id, changes, body.change_note, _actor(caller))
+        event = await commands.revise(artifact_id, changes, body.change_note, caller.actor)
         version = int(event.data.get("version", 1))
         applied = wait and await commands.wait_for(
             artifact_id, lambda d: int(d.get("version", 0)) >= version, wait_timeout_s
@@ -284,7 +280,7 @@ def router(
         artifact_id: Id, body: RetireRequest, caller: CallerDep, wait: Wait = False
     ) -> Accepted:
         """Retire it, with a reason and optionally the artifact that supersedes it."""
-        event = await commands.retire(artifact_id, body.reason, body.superseded_by, _actor(caller))
+        event = await commands.retire(artifact_id, body.reason, body.superseded_by, caller.actor)
         applied = wait and await commands.wait_for(
             artifact_id, lambda d: d.get("status") == "retired", wait_timeout_s
         )
@@ -301,7 +297,7 @@ def router(
         artifact_id: str, body: ReuseRequest, caller: Caller, wait: bool
     ) -> Accepted:
         member = body.member_id or caller.member_id
-        event = await commands.reuse(artifact_id, member, body.team, body.context, _actor(caller))
+        event = await commands.reuse(artifact_id, member, body.team, body.context, caller.actor)
         key = field_key(event.id)
         applied = wait and await commands.wait_for(
             artifact_id, lambda d: key in (d.get("reuses") or {}), wait_timeout_s

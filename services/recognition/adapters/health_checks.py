@@ -212,16 +212,7 @@ class HealthCheckRounds:
             "status": "open",
         }
         updates.set_on_insert(self.rounds, data.round_id, fields)
-        entry = f"rounds.{field_key(data.round_id)}"
-        updates.set_paths(
-            self.index,
-            data.community_id,
-            {
-                f"{entry}.round_id": data.round_id,
-                f"{entry}.template": data.template.value,
-                f"{entry}.opened_at": at,
-            },
-        )
+        self._index_entry(updates, data, opened_at=at)
 
     def closed(self, updates: MergedUpdates, data: HealthCheckClosed, at: datetime) -> None:
         tallies = None if data.tallies is None else [t.model_dump() for t in data.tallies]
@@ -235,16 +226,19 @@ class HealthCheckRounds:
             tallies=tallies,
             comments_left_out=data.comments_left_out,
         )
+        self._index_entry(updates, data, closed_at=at, results=data.tallies is not None)
+
+    def _index_entry(
+        self,
+        updates: MergedUpdates,
+        data: HealthCheckOpened | HealthCheckClosed,
+        **fields: datetime | bool,
+    ) -> None:
+        """The round's entry in its community's index of rounds: its id, template and `fields`."""
         entry = f"rounds.{field_key(data.round_id)}"
+        named = {"round_id": data.round_id, "template": data.template.value, **fields}
         updates.set_paths(
-            self.index,
-            data.community_id,
-            {
-                f"{entry}.round_id": data.round_id,
-                f"{entry}.template": data.template.value,
-                f"{entry}.closed_at": at,
-                f"{entry}.results": data.tallies is not None,
-            },
+            self.index, data.community_id, {f"{entry}.{name}": v for name, v in named.items()}
         )
 
     def leader(

@@ -19,6 +19,7 @@ from services.recognition.adapters.decisions import SOURCE, decision_id
 from services.recognition.adapters.health_checks import Ballot
 from services.recognition.domain import health_checks as rules
 from services.recognition.domain.health_checks import AnswerSet
+from shared.actor import Actor
 from shared.events.catalog import HealthCheckCard, HealthCheckOpened, HealthCheckTemplate
 from shared.events.envelope import CloudEvent, new_event, utc_now
 from shared.refusals import NotFound, Refused
@@ -49,12 +50,6 @@ class Communities(Protocol):
     """Who leads a community and who belongs to it (the projection)."""
 
     async def members(self, community_id: str, at: datetime) -> tuple[str | None, set[str]]: ...
-
-
-@dataclass(frozen=True)
-class Actor:
-    member_id: str
-    is_admin: bool = False
 
 
 @dataclass(frozen=True)

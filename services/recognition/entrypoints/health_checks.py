@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
-from services.recognition.commands.health_checks import Actor, HealthCheckCommands, OpenRound
+from services.recognition.commands.health_checks import HealthCheckCommands, OpenRound
 from services.recognition.domain.health_checks import (
     MAX_EXTRA_CARDS,
     MIN_RESPONDENTS,
@@ -154,9 +154,6 @@ def health_check_router(
     OnceDep = Annotated[Once, Depends(idempotent)]
     Wait = Annotated[bool, Query(description="return once the projection shows it")]
 
-    def actor(caller: Caller) -> Actor:
-        return Actor(caller.member_id, caller.is_admin)
-
     async def shows(round_id: str, status_: str) -> bool:
         found = await queries.round(round_id)
         return found is not None and found["status"] == status_
@@ -183,7 +180,7 @@ def health_check_router(
                 body.min_respondents,
                 body.extra_cards,
             )
-            event = await commands.open_round(cmd, actor(caller))
+            event = await commands.open_round(cmd, caller.actor)
             round_id = event.data["round_id"]
             applied = wait and await wait_until(
                 lambda: shows(round_id, "open"), timeout_s=wait_timeout_s
@@ -251,7 +248,7 @@ def health_check_router(
     )
     async def close_round(round_id: Id, caller: CallerDep, wait: Wait = False) -> RoundClosed:
         """Close the round now (it also closes by itself at `closes_at`)."""
-        event = await commands.close(round_id, actor(caller))
+        event = await commands.close(round_id, caller.actor)
         applied = wait and await wait_until(
             lambda: shows(round_id, "closed"), timeout_s=wait_timeout_s
         )

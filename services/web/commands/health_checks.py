@@ -4,8 +4,8 @@ closes a round, a member answers it. Recognition decides; a refusal comes back b
 from collections.abc import Mapping
 from typing import Any
 
-from services.web.adapters.upstream import Down, Ok, Refused, Upstreams
-from services.web.domain.forms import field_errors
+from services.web.adapters.upstream import Ok, Upstreams
+from services.web.commands.replies import form_errors, refusal
 
 ROUND_FIELDS = ("template", "closes_at", "min_respondents", "extra_cards")
 ANSWER_FIELDS = ("cards",)
@@ -27,14 +27,9 @@ class HealthCheckCommands:
             params={"wait": "true"},
             headers={"idempotency-key": idempotency_key},
         )
-        match reply:
-            case Ok(data=data):
-                return str(data["round_id"]), {}
-            case Refused(problem=problem):
-                return None, field_errors(problem, ROUND_FIELDS)
-            case Down():
-                return None, {"form": reply.message}
-        raise AssertionError(reply)
+        if isinstance(reply, Ok):
+            return str(reply.data["round_id"]), {}
+        return None, form_errors(reply, ROUND_FIELDS)
 
     async def answer(self, token: str, round_id: str, body: Mapping[str, Any]) -> dict[str, str]:
         """The member's answers, replacing earlier ones; what is wrong by field (none: saved)."""
@@ -43,14 +38,7 @@ class HealthCheckCommands:
         reply = await self.up.put(
             "recognition", f"/health-checks/{round_id}/answers", body, token=token
         )
-        match reply:
-            case Ok():
-                return {}
-            case Refused(problem=problem):
-                return field_errors(problem, ANSWER_FIELDS)
-            case Down():
-                return {"form": reply.message}
-        raise AssertionError(reply)
+        return form_errors(reply, ANSWER_FIELDS)
 
     async def close(self, token: str, round_id: str) -> str | None:
         """Why the round could not be closed, or None once its results show."""
@@ -58,11 +46,4 @@ class HealthCheckCommands:
             "recognition", f"/health-checks/{round_id}/close", {}, token=token,
             params={"wait": "true"},
         )  # fmt: skip
-        match reply:
-            case Ok():
-                return None
-            case Refused():
-                return reply.detail
-            case Down():
-                return reply.message
-        raise AssertionError(reply)
+        return refusal(reply)

@@ -7,12 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.web.adapters.upstream import Down, Ok, Refused, Upstreams
-from services.web.domain.forms import (
-    KUDOS_CODE_FIELDS,
-    PREFERENCE_FIELDS,
-    field_errors,
-)
+from services.web.adapters.upstream import Ok, Upstreams
+from services.web.commands.replies import form_errors, refusal
+from services.web.domain.forms import KUDOS_CODE_FIELDS, PREFERENCE_FIELDS
 
 KUDOS_FIELDS = ("to_ids", "community_id", "value_tag", "message")
 
@@ -60,17 +57,13 @@ class PageCommands:
             params={"wait": "true"},
             headers={"idempotency-key": key},
         )
-        match reply:
-            case Down():
-                return Outcome(errors={"form": reply.message})
-            case Refused(problem=problem):
-                return Outcome(errors=field_errors(problem, KUDOS_FIELDS, KUDOS_CODE_FIELDS))
-            case Ok(data=data):
-                judged = await self.up.get("recognition", f"/kudos/{data['kudos_id']}")
-                if isinstance(judged, Ok):
-                    return Outcome(kudos=judged.data)
-                return Outcome(kudos={"kudos_id": data["kudos_id"], "status": "pending"})
-        raise AssertionError(reply)
+        if not isinstance(reply, Ok):
+            return Outcome(errors=form_errors(reply, KUDOS_FIELDS, KUDOS_CODE_FIELDS))
+        kudos_id = reply.data["kudos_id"]
+        judged = await self.up.get("recognition", f"/kudos/{kudos_id}")
+        if isinstance(judged, Ok):
+            return Outcome(kudos=judged.data)
+        return Outcome(kudos={"kudos_id": kudos_id, "status": "pending"})
 
     async def save_preferences(
         self, token: str, member_id: str, body: Mapping[str, Any]
@@ -79,24 +72,10 @@ class PageCommands:
         reply = await self.up.put(
             "notifier", f"/members/{member_id}/preferences", body, token=token
         )
-        match reply:
-            case Down():
-                return {"form": reply.message}
-            case Refused(problem=problem):
-                return field_errors(problem, PREFERENCE_FIELDS)
-            case Ok():
-                return {}
-        raise AssertionError(reply)
+        return form_errors(reply, PREFERENCE_FIELDS)
 
     async def act(self, token: str, service: str, path: str, body: Mapping[str, Any]) -> str | None:
         """One action in the member's name, waited for until applied; why it was refused (a
         sentence for the page), or None when done."""
         reply = await self.up.post(service, path, body, token=token, params={"wait": "true"})
-        match reply:
-            case Down():
-                return reply.message
-            case Refused():
-                return reply.detail
-            case Ok():
-                return None
-        raise AssertionError(reply)
+        return refusal(reply)

@@ -6,22 +6,11 @@ none), and every call waits until the backlog shows its effect, so the page read
 from collections.abc import Mapping
 from typing import Any
 
-from services.web.adapters.upstream import Down, Ok, Refused, Reply, Upstreams
-from services.web.domain.forms import field_errors
+from services.web.adapters.upstream import Ok, Upstreams
+from services.web.commands.replies import form_errors
 from services.web.domain.topics import DECLINE_FIELDS, PROPOSE_FIELDS, SCHEDULE_FIELDS
 
 WAIT = {"wait": "true"}
-
-
-def _outcome(reply: Reply, fields: tuple[str, ...]) -> dict[str, str]:
-    match reply:
-        case Ok():
-            return {}
-        case Refused(problem=problem):
-            return field_errors(problem, fields)
-        case Down():
-            return {"form": reply.message}
-    raise AssertionError(reply)
 
 
 class BacklogCommands:
@@ -42,7 +31,7 @@ class BacklogCommands:
             "events", path, body, token=token, params=WAIT,
             headers={"idempotency-key": idempotency_key},
         )  # fmt: skip
-        errors = _outcome(reply, fields)
+        errors = form_errors(reply, fields)
         return (str(reply.data[created]), {}) if isinstance(reply, Ok) else (None, errors)
 
     async def propose(
@@ -57,11 +46,11 @@ class BacklogCommands:
         reply = await self.up.put(
             "events", f"/topics/{topic_id}/vote", {}, token=token, params=WAIT
         )
-        return _outcome(reply, ())
+        return form_errors(reply, ())
 
     async def take_back(self, token: str, topic_id: str) -> dict[str, str]:
         reply = await self.up.delete("events", f"/topics/{topic_id}/vote", token=token, params=WAIT)
-        return _outcome(reply, ())
+        return form_errors(reply, ())
 
     async def schedule(
         self, token: str, topic_id: str, body: Mapping[str, Any], idempotency_key: str
@@ -74,4 +63,4 @@ class BacklogCommands:
         reply = await self.up.post(
             "events", f"/topics/{topic_id}/decline", {"reason": reason}, token=token, params=WAIT
         )
-        return _outcome(reply, DECLINE_FIELDS)
+        return form_errors(reply, DECLINE_FIELDS)

@@ -22,8 +22,9 @@ from services.web.adapters.chat_platforms import (
     Teams,
 )
 from services.web.adapters.replays import ReplayCheckUnavailable, SeenRequests
-from services.web.adapters.upstream import Down, Ok, Refused, Upstreams
+from services.web.adapters.upstream import Upstreams
 from services.web.commands.chat import ChatCommands
+from services.web.commands.replies import refusal
 from services.web.entrypoints.http import PageKit
 from shared.http import Problem, problem_response
 from shared.metrics import count_chat_request
@@ -71,13 +72,7 @@ def chat_router(
             token=commands.authority.edge(),
             params={"wait": "true"},
         )
-        match reply:
-            case Ok():
-                error = None
-            case Refused():
-                error = reply.detail
-            case Down():
-                error = reply.message
+        error = refusal(reply)
         retry = fields.get("token", "") if error else ""
         context = _link_page(identity, token=retry, linked=error is None, error=error)
         return kit.render(request, "chat_link.html", context, status_code=502 if error else 200)
