@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 
 from shared.auth import issue_token
 from shared.settings import ServiceSettings
+from tests.answers import answer_of
 from tests.infra import Infrastructure
 from tests.namespaces import track
 
@@ -51,6 +52,16 @@ def bearer(member_id: str, *, admin: bool = False, secret: str | None = None) ->
     secret = secret or ServiceSettings().auth_token_secret
     scopes = ("admin",) if admin else ()
     return {"Authorization": f"Bearer {issue_token(secret, member_id, scopes=scopes)}"}
+
+
+async def act_as(
+    client: httpx.AsyncClient, member: str, method: str, url: str, body: Any = None
+) -> dict[str, Any]:
+    """A command sent in `member`'s name, answered once the service has applied its event."""
+    response = await client.request(
+        method, url, json=body, params={"wait": "true"}, headers=bearer(member)
+    )
+    return answer_of(response, 200, 201, 202)
 
 
 @contextlib.asynccontextmanager

@@ -12,6 +12,8 @@ from tests.integration.events.conftest import EventsApp
 
 PROFILE = "cop.member.profile_updated.v1"
 FEEDBACK = "cop.feedback.submitted.v1"
+JOINED = "cop.member.joined.v1"
+BATCH_JSON = {"content-type": "application/cloudevents-batch+json"}
 
 
 async def register(

@@ -12,6 +12,7 @@ import pytest
 
 from shared.auth import ISSUER
 from shared.settings import ServiceSettings
+from tests.answers import answer_of
 from tests.integration.apps import bearer
 from tests.integration.events.conftest import EventsApp
 from tests.integration.events.test_sessions import iso, schedule
@@ -62,8 +63,7 @@ def forbidden(response: httpx.Response, code: str) -> None:
 
 
 def allowed(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 202, response.text
-    body: dict[str, Any] = response.json()
+    body = answer_of(response, 202)
     assert body["applied"] is True
     return body
 

@@ -16,13 +16,10 @@ from services.events.commands.ingest import platform_id
 from shared.events.topics import Topic
 from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp
-from tests.integration.events.inbound import auth, joined, register, topic
+from tests.integration.events.inbound import BATCH_JSON, JOINED, auth, joined, register, topic
 from tests.integration.kafka_io import body, read_all
 
 pytestmark = pytest.mark.integration
-
-JOINED = "cop.member.joined.v1"
-BATCH_JSON = {"content-type": "application/cloudevents-batch+json"}
 
 
 def in_trace(exporter: InMemorySpanExporter, trace_id: int) -> list[ReadableSpan]:

@@ -12,13 +12,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from shared.events.topics import Topic
 from tests.infra import Infrastructure
 from tests.integration.events.conftest import EventsApp
-from tests.integration.events.inbound import auth, joined, register, topic
+from tests.integration.events.inbound import BATCH_JSON, JOINED, auth, joined, register, topic
 from tests.integration.kafka_io import body, read_all
 
 pytestmark = pytest.mark.integration
-
-JOINED = "cop.member.joined.v1"
-BATCH_JSON = {"content-type": "application/cloudevents-batch+json"}
 
 
 def ledger_round_trips(exporter: InMemorySpanExporter) -> int:

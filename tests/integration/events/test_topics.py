@@ -16,8 +16,9 @@ from services.events.bootstrap import bootstrap
 from services.events.settings import EventsSettings
 from shared.events.catalog import TopicProposed
 from shared.events.envelope import new_event
+from tests.answers import answer_of
 from tests.infra import Infrastructure
-from tests.integration.apps import bearer, serving_anew, settings_for
+from tests.integration.apps import act_as, bearer, serving_anew, settings_for
 from tests.integration.events.test_replay import replayed, snapshot
 from tests.integration.kafka_io import produce_events
 from tests.integration.polling import eventually
@@ -44,9 +45,7 @@ class Backlog:
         )
 
     async def ok(self, member: str, method: str, url: str, body: Any = None) -> dict[str, Any]:
-        response = await self.send(member, method, url, body)
-        assert response.status_code in (200, 201, 202), response.text
-        answer: dict[str, Any] = response.json()
+        answer = await act_as(self.client, member, method, url, body)
         if "applied" in answer:
             assert answer["applied"] is True
         return answer
@@ -91,9 +90,7 @@ class Backlog:
         response = await self.client.get(
             f"/communities/{community_id}/votes/me", headers=bearer(member)
         )
-        assert response.status_code == 200, response.text
-        found: dict[str, Any] = response.json()
-        return found
+        return answer_of(response)
 
     async def listed(
         self, community_id: str, member: str | None = None, **params: str
@@ -102,16 +99,12 @@ class Backlog:
         response = await self.client.get(
             f"/communities/{community_id}/topics", params=params, headers=headers
         )
-        assert response.status_code == 200, response.text
-        items: list[dict[str, Any]] = response.json()["items"]
+        items: list[dict[str, Any]] = answer_of(response)["items"]
         return items
 
     async def topic(self, topic_id: str, member: str | None = None) -> dict[str, Any]:
         headers = bearer(member) if member else {"Authorization": ""}
-        response = await self.client.get(f"/topics/{topic_id}", headers=headers)
-        assert response.status_code == 200, response.text
-        found: dict[str, Any] = response.json()
-        return found
+        return answer_of(await self.client.get(f"/topics/{topic_id}", headers=headers))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bench.cicd_facts import Fact, at, cdevent
+from tests.answers import answer_of
 from tests.integration.impact.conftest import Platform
 from tests.problems import fields, problem_of
 
@@ -37,9 +38,7 @@ async def behind(platform: Platform, metric: str, **params: Any) -> dict[str, An
     response = await platform.impact.get(
         "/teams/payments/impact/facts", params={"period": "2026-03", "metric": metric, **params}
     )
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
+    return answer_of(response)
 
 
 async def test_each_figure_opens_on_the_facts_it_counts(platform: Platform) -> None:

@@ -20,6 +20,7 @@ from shared.events.catalog import (
     SessionHeld,
 )
 from shared.events.envelope import new_event
+from tests.answers import answer_of
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer, serving_anew, settings_for
 from tests.integration.kafka_io import produce_events
@@ -52,10 +53,7 @@ class Knowledge:
         return await self.client.post(url, json=body, headers=bearer(member))
 
     async def get(self, artifact_id: str, **params: str) -> dict[str, Any]:
-        response = await self.client.get(f"/artifacts/{artifact_id}", params=params)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+        return answer_of(await self.client.get(f"/artifacts/{artifact_id}", params=params))
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from copctl.knowledge import Report, artifact_id_for, import_tree
 from services.knowledge.bootstrap import bootstrap
 from services.knowledge.settings import KnowledgeSettings
+from tests.answers import answer_of
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer, serving_anew, settings_for
 
@@ -25,10 +26,7 @@ class Knowledge:
     community: str
 
     async def get(self, artifact_id: str) -> dict[str, Any]:
-        response = await self.client.get(f"/artifacts/{artifact_id}")
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+        return answer_of(await self.client.get(f"/artifacts/{artifact_id}"))
 
     async def run(self, root: Path, member: str, *, admin: bool = False) -> Report:
         """The import as `copctl knowledge import ROOT --as MEMBER [--admin]` runs it."""

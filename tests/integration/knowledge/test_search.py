@@ -11,6 +11,7 @@ import pytest
 
 from services.knowledge.bootstrap import bootstrap
 from services.knowledge.settings import KnowledgeSettings
+from tests.answers import answer_of
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer, drop_database, serving, settings_for
 
@@ -72,9 +73,7 @@ class Corpus:
 
     async def search(self, **params: Any) -> dict[str, Any]:
         response = await self.client.get("/search", params={"community": self.community, **params})
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+        return answer_of(response)
 
     async def winners(self, q: str, **params: Any) -> list[str]:
         names = {v: k for k, v in self.ids.items()}

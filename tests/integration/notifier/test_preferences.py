@@ -14,6 +14,7 @@ from services.notifier.bootstrap import bootstrap
 from services.notifier.settings import NotifierSettings
 from shared.events.bounds import MAX_FOLLOWED_TAGS, MAX_PREFERENCE_COMMUNITIES
 from shared.mongo import make_client
+from tests.answers import answer_of
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer, drop_database, serving, settings_for
 from tests.problems import problem_of
@@ -37,9 +38,7 @@ class Notifier:
         response = await self.client.get(
             f"/members/{member_id}/preferences", headers=bearer(member_id)
         )
-        assert response.status_code == 200, response.text
-        found: dict[str, Any] = response.json()
-        return found
+        return answer_of(response)
 
     async def audiences(self, keys: list[str]) -> dict[str, set[str]]:
         docs = await self.directory.audiences.find({"_id": {"$in": keys}}).to_list(None)

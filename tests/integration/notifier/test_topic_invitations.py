@@ -14,7 +14,7 @@ import pytest
 from services.events.bootstrap import bootstrap as events_app
 from services.events.settings import EventsSettings
 from tests.infra import Infrastructure
-from tests.integration.apps import bearer, drop_database, serving, settings_for
+from tests.integration.apps import act_as, drop_database, serving, settings_for
 from tests.integration.notifier.test_routing import (
     Notifier,
     address,
@@ -36,12 +36,7 @@ class Platform:
     notifier: Notifier
 
     async def act(self, member: str, method: str, url: str, body: Any = None) -> dict[str, Any]:
-        response = await self.events.request(
-            method, url, json=body, params={"wait": "true"}, headers=bearer(member)
-        )
-        assert response.status_code in (200, 201, 202), response.text
-        answer: dict[str, Any] = response.json()
-        return answer
+        return await act_as(self.events, member, method, url, body)
 
 
 @pytest.fixture

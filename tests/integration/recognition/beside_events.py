@@ -13,8 +13,9 @@ from services.events.bootstrap import bootstrap as events_app
 from services.events.settings import EventsSettings
 from services.recognition.bootstrap import bootstrap as recognition_app
 from services.recognition.settings import RecognitionSettings
+from tests.answers import answer_of
 from tests.infra import Infrastructure
-from tests.integration.apps import bearer, drop_database, serving, settings_for
+from tests.integration.apps import act_as, drop_database, serving, settings_for
 
 
 @dataclass
@@ -24,12 +25,7 @@ class BesideEvents:
 
     async def act(self, member: str, method: str, url: str, body: Any = None) -> dict[str, Any]:
         """A command to the events service in the member's name, once its event is applied."""
-        response = await self.events.request(
-            method, url, json=body, params={"wait": "true"}, headers=bearer(member)
-        )
-        assert response.status_code in (200, 201, 202), response.text
-        answer: dict[str, Any] = response.json()
-        return answer
+        return await act_as(self.events, member, method, url, body)
 
     async def community(self, leader: str, *members: str, **charter: Any) -> str:
         community_id = f"c-{uuid.uuid4().hex[:8]}"
@@ -47,10 +43,7 @@ class BesideEvents:
         return community_id
 
     async def read(self, url: str, **params: str) -> dict[str, Any]:
-        response = await self.recognition.get(url, params=params)
-        assert response.status_code == 200, response.text
-        found: dict[str, Any] = response.json()
-        return found
+        return answer_of(await self.recognition.get(url, params=params))
 
 
 @contextlib.asynccontextmanager

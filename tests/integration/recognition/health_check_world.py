@@ -16,6 +16,7 @@ from services.recognition.settings import RecognitionSettings
 from shared.events.catalog import Charter, CommunityCreated, MemberJoined
 from shared.events.envelope import new_event
 from shared.events.topics import Topic
+from tests.answers import answer_of
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer, serving_anew, settings_for
 from tests.integration.kafka_io import body, headers, produce_events
@@ -109,9 +110,7 @@ class Community:
         response = await self.stack.client.get(
             f"/health-checks/{round_id}/results", headers=bearer(self.leader)
         )
-        assert response.status_code == 200, response.text
-        found: dict[str, Any] = response.json()
-        return found
+        return answer_of(response)
 
     async def rounds(self, as_: str | None = None) -> list[dict[str, Any]]:
         response = await self.stack.client.get(

@@ -12,6 +12,7 @@ from services.recognition.bootstrap import bootstrap
 from services.recognition.settings import RecognitionSettings
 from shared.events.catalog import KudosGiven
 from shared.events.envelope import CloudEvent, new_event
+from tests.answers import answer_of
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer, drop_database, serving, serving_anew, settings_for
 from tests.integration.kafka_io import produce_event
@@ -50,10 +51,7 @@ def member() -> str:
 
 
 async def counts(client: httpx.AsyncClient, member_id: str) -> dict[str, Any]:
-    response = await client.get(f"/members/{member_id}/kudos")
-    assert response.status_code == 200
-    body: dict[str, Any] = response.json()
-    return body
+    return answer_of(await client.get(f"/members/{member_id}/kudos"))
 
 
 async def test_given_kudos_is_published_projected_and_counted(recognition: Recognition) -> None:

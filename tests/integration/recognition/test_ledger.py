@@ -29,6 +29,7 @@ from shared.events.catalog import (
     SessionHeld,
 )
 from shared.events.envelope import CloudEvent, new_event
+from tests.answers import answer_of
 from tests.infra import Infrastructure
 from tests.integration.apps import drop_database, serving, settings_for
 from tests.integration.kafka_io import body, produce_events, read_all
@@ -52,10 +53,7 @@ class Recognition:
         )
 
     async def profile(self, member: str, **params: str) -> dict[str, Any]:
-        response = await self.client.get(f"/members/{member}/profile", params=params)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+        return answer_of(await self.client.get(f"/members/{member}/profile", params=params))
 
     async def profile_when(self, member: str, **expected: Any) -> dict[str, Any]:
         async def shows() -> dict[str, Any] | None:
