@@ -16,6 +16,7 @@ from pymongo import AsyncMongoClient, DeleteOne, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from shared.documents import Doc
 from shared.settings import ServiceSettings
 from shared.together import await_all
 
@@ -207,6 +208,8 @@ class MergedUpdates:
     def __init__(self) -> None:
         self._docs: dict[tuple[str, Any], tuple[AsyncCollection[dict[str, Any]], dict[str, Any]]]
         self._docs = {}
+        # (collection, id) -> (collection, the path whose absence allows the fill, the fields)
+        self._fills: dict[tuple[str, Any], tuple[AsyncCollection[Doc], str, Doc]] = {}
 
     def _update(self, collection: AsyncCollection[dict[str, Any]], doc_id: Any) -> dict[str, Any]:
         key = (collection.name, doc_id)
@@ -234,6 +237,21 @@ class MergedUpdates:
         self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, fields: Mapping[str, Any]
     ) -> None:
         self._update(collection, doc_id).setdefault("$setOnInsert", {}).update(fields)
+
+    def set_once(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        doc_id: Any,
+        fields: Mapping[str, Any],
+        *,
+        unless: str,
+    ) -> None:
+        """Set `fields` unless the document has `unless` already: the first writer's values
+        stay. Unlike `set_on_insert` it also fills them into a document that other paths
+        created first (`$setOnInsert` for a new one, a write guarded by `unless` for one that
+        exists; either may land first)."""
+        self.set_on_insert(collection, doc_id, fields)
+        self._fills[(collection.name, doc_id)] = (collection, unless, dict(fields))
 
     def min(
         self, collection: AsyncCollection[dict[str, Any]], doc_id: Any, path: str, v: Any
@@ -275,11 +293,18 @@ class MergedUpdates:
             if update:
                 writes = by_collection.setdefault(name, (collection, []))[1]
                 writes.append(UpdateOne({"_id": doc_id}, update, upsert=True))
-        # Every document is written once and the writes are order-free, so the collections'
-        # bulk writes go at once: the server works on one while the next is on its way.
+        for (name, doc_id), (collection, unless, fields) in self._fills.items():
+            guarded = {"_id": doc_id, unless: {"$exists": False}}
+            by_collection.setdefault(name, (collection, []))[1].append(
+                UpdateOne(guarded, {"$set": fields})
+            )
+        # Every document is written once (and maybe filled once) and the writes are order-free,
+        # so the collections' bulk writes go at once: the server works on one while the next
+        # is on its way.
         await await_all(
             collection.bulk_write(writes[start : start + MAX_BULK_STATEMENTS], ordered=False)
             for collection, writes in by_collection.values()
             for start in range(0, len(writes), MAX_BULK_STATEMENTS)
         )
         self._docs.clear()
+        self._fills.clear()

@@ -132,9 +132,7 @@ async def action_item_closed(fact: Fact[ActionItemClosed], uow: W) -> None:
 async def artifact_published(fact: Fact[ArtifactPublished], uow: W) -> None:
     a, at = fact.data, bson_time(fact.time)
     uow.ledger(ledger.artifact_published(fact.event_id, at, a))
-    uow.artifact(
-        a.artifact_id, {"community_id": a.community_id, "authors": a.author_ids}, first=True
-    )
+    uow.artifact_authors(a.artifact_id, a.community_id, a.author_ids)
     uow.bucket_item(a.community_id, at, "published", field_key(a.artifact_id), [a.artifact_id, at])
 
 

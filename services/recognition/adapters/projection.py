@@ -46,6 +46,7 @@ from services.recognition.domain import health as h
 from services.recognition.domain.ledger import Contribution, LedgerEntry
 from services.recognition.domain.periods import month_key, quarter_key, week_key
 from services.recognition.domain.standing import Standing, decode, encode, total
+from shared.documents import Doc
 from shared.keys import field_key
 from shared.mongo import MergedUpdates
 
@@ -63,8 +64,6 @@ PROJECTION = (
     "community_health_checks",
 )
 DECISIONS = ("kudos_allowances", "badges", "alerts")
-
-Doc = dict[str, Any]
 
 
 def bucket_id(community_id: str, month: str) -> str:
@@ -250,13 +249,15 @@ class RecognitionWrites:
         # A member's sessions and reuses may be in any community.
         self.health_marks.changed(EVERY_COMMUNITY, at)
 
-    def artifact(self, artifact_id: str, fields: dict[str, Any], *, first: bool = False) -> None:
-        """Fields of an artifact; with `first`, only if it has none yet (its publication).
-        Authors are written then and never change: kept health numbers rely on it."""
-        if first:
-            self.updates.set_on_insert(self.p.artifacts, artifact_id, fields)
-        else:
-            self.updates.set_paths(self.p.artifacts, artifact_id, fields)
+    def artifact(self, artifact_id: str, fields: dict[str, Any]) -> None:
+        self.updates.set_paths(self.p.artifacts, artifact_id, fields)
+        self.touched.artifacts.add(artifact_id)
+
+    def artifact_authors(self, artifact_id: str, community_id: str, authors: list[str]) -> None:
+        """The authors its first publication names (a reuse seen earlier may have made the
+        document already). They never change after: kept health numbers rely on it."""
+        fields = {"community_id": community_id, "authors": authors}
+        self.updates.set_once(self.p.artifacts, artifact_id, fields, unless="authors")
         self.touched.artifacts.add(artifact_id)
 
     def action_item(

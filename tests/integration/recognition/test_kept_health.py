@@ -195,6 +195,24 @@ async def test_a_month_reusing_an_artifact_of_unknown_authors_is_not_kept(
     assert sorted(current) == ["2026-01", "2026-02", "2026-04", "2026-05", "2026-06", "2026-Q2"]
 
 
+async def test_a_publication_after_its_reuse_gives_the_reuse_its_authors(
+    infra: Infrastructure, unique: str
+) -> None:
+    """The reuse made the artifact's document first; its publication still names the authors
+    (they count in March's reuse metrics once known), and the month is kept from then on."""
+    history = six_months(unique[:6])
+    history.reused("2026-03-27 11:00", "p8", "fay", "payments")
+    async with fed(infra, unique, history) as (client, settings):
+        count = len(history.events)
+        assert add_late(history, lambda h: h.published("2026-02-24 10:00", "p8", "eve")) != []
+        await produce_all(
+            infra.kafka_bootstrap_servers, settings.kafka_topic_prefix, history.events[count:]
+        )
+        problems = await settle(lambda: differences(client, history), timeout_s=LATE_S)
+        assert problems == [], "\n".join(problems)
+        every_period_kept(await kept(infra, settings.mongodb_database, history.community_id))
+
+
 async def test_kept_numbers_are_served_only_under_the_code_that_computed_them(
     infra: Infrastructure, unique: str
 ) -> None:
