@@ -13,10 +13,10 @@ from services.impact.domain.delivery import CicdWindow, Incident, TeamGaps, deli
 from services.impact.domain.drill_down import Metric, facts_behind
 from services.impact.domain.participation import PeopleWindow, participation
 from services.impact.domain.periods import InvalidPeriod, Period
+from shared.documents import Doc
 from shared.refusals import Invalid, NotFound
 from shared.team_impact import DataQuality, PeriodImpact, PeriodReport, TeamImpact
 
-Doc = dict[str, Any]
 TEAMS_AT_ONCE = 8
 """Teams whose windows the association reads at the same time."""
 

@@ -9,6 +9,7 @@ from services.knowledge.adapters.projection import KnowledgeProjection
 from services.knowledge.adapters.search_index import SearchIndex
 from services.knowledge.domain import artifacts
 from shared.actor import Actor
+from shared.documents import Doc
 from shared.events.catalog import ArtifactPublished, ArtifactRevised, EventData
 from shared.events.envelope import CloudEvent
 from shared.kafka import EventBus
@@ -16,7 +17,6 @@ from shared.refusals import Refused
 from shared.waiting import wait_until
 
 SOURCE = "cop/knowledge"
-Doc = dict[str, Any]
 
 
 class KnowledgeCommands:

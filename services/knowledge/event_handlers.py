@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.knowledge.domain.artifacts import CONTENT, minutes_stub
+from shared.documents import Doc
 from shared.events.catalog import (
     ArtifactPublished,
     ArtifactRetired,
@@ -18,8 +19,6 @@ from shared.events.catalog import (
 from shared.keys import field_key
 from shared.messagebus import EventHandlers, Fact
 from shared.mongo import bson_time
-
-Doc = dict[str, Any]
 
 
 class ArtifactWrites(Protocol):

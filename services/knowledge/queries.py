@@ -4,16 +4,15 @@ replica's search index)."""
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from services.knowledge.adapters.projection import KnowledgeProjection
 from services.knowledge.adapters.search_index import Hit, SearchIndex
 from services.knowledge.domain import diff
 from services.knowledge.domain.snippets import snippet
 from services.knowledge.domain.text import terms
+from shared.documents import Doc
 from shared.refusals import NotFound
 
-Doc = dict[str, Any]
 RELATED_TAG_WEIGHT = 2.0
 RELATED_TERMS = 10
 

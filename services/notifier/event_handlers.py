@@ -21,6 +21,7 @@ from services.notifier.domain import audience
 from services.notifier.domain.audience import CHAT, EMAIL
 from services.notifier.domain.chat_channels import mapped_channel
 from services.notifier.domain.preferences import Preferences, digest_period, quiet_until
+from shared.documents import Doc
 from shared.events.catalog import (
     ArtifactPublished,
     ArtifactRevised,
@@ -44,8 +45,6 @@ from shared.messagebus import EventHandlers, Fact, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-
-Doc = dict[str, Any]
 NOT_NOTIFIED = {
     KudosVerdict.SELF_KUDOS,
     KudosVerdict.DUPLICATE_RECIPIENT,

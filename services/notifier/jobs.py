@@ -17,7 +17,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import jwt
 from limits import parse
@@ -40,6 +40,7 @@ from services.notifier.domain.messages import chat_payload
 from services.notifier.domain.preferences import UNSUBSCRIBE, Preferences, quiet_until
 from services.notifier.settings import NotifierSettings
 from shared.calendar import session_ics
+from shared.documents import Doc
 from shared.events.catalog import ChannelKind, NotificationDelivered, NotificationFailed
 from shared.events.envelope import new_event
 from shared.events.topics import dlq_topic
@@ -50,7 +51,6 @@ from shared.telemetry import untraced
 SOURCE = "cop/notifier"
 PARKED = "awaiting_address"
 log = logging.getLogger(__name__)
-Doc = dict[str, Any]
 # The `cop.notifications` outcome each final or retried state is counted as; a delivery that
 # only waits (quiet hours, a rate limit) is not counted.
 COUNTED = {

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
+from shared.documents import Doc
 from shared.events.topics import Topic
 from tests.faults.conftest import PlatformFactory
 from tests.faults.harness import (
@@ -35,7 +36,6 @@ NOTIFIER = {
     "DELIVERY_RETRY_BASE_S": "0.2",  # a send refused by a busy sink is tried again soon
     "DELIVERY_RETRY_MAX_S": "2",
 }
-Doc = dict[str, Any]
 
 
 def cloud_event(platform: Platform, n: int, type_: str, key: str, data: Doc) -> Doc:

@@ -7,7 +7,7 @@ callers may wait until the projection shows it.
 """
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from services.events.domain import community as communities
 from services.events.domain import member as members
@@ -32,7 +32,6 @@ from shared.kafka import Emitter
 from shared.waiting import wait_until
 
 SOURCE = "cop/events"
-Doc = dict[str, Any]
 
 
 class CommandStates(Protocol):

@@ -7,7 +7,7 @@ Lists answer `{total, page, size, items}`.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ASCENDING
@@ -27,9 +27,9 @@ from services.events.domain.chat import (
     newest_named,
 )
 from services.events.domain.session import SessionStatus
+from shared.documents import Doc
 from shared.events.catalog import Charter, ChatPlatform, Role, SessionFormat, Stage
 
-Doc = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -4,7 +4,6 @@ orders it here (`domain/topic.py`) and fetches the page's topics by `_id`."""
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import Field
 
@@ -12,8 +11,8 @@ from services.events.adapters.projection import VOTERS, EventsProjection, entrie
 from services.events.domain import topic as rules
 from services.events.domain.topic import Ballot, Listed, TopicStatus
 from services.events.queries.communities import Page, Paging, ReadModel
+from shared.documents import Doc
 
-Doc = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

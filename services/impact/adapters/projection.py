@@ -35,10 +35,10 @@ from services.impact.domain.delivery import Change, CicdWindow, Deployment, Inci
 from services.impact.domain.ownership import OwnerChange, Owners
 from services.impact.domain.participation import Moments, PeopleWindow
 from services.impact.domain.periods import month_key
+from shared.documents import Doc
 from shared.keys import field_key
 from shared.mongo import MergedUpdates, all_by_ids
 
-Doc = dict[str, Any]
 PROJECTION: Final = (
     "service_months",
     "services",

@@ -5,7 +5,7 @@ left out), and its production incidents (with their restore time, or why there i
 """
 
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from services.impact.domain.delivery import (
     CicdWindow,
@@ -20,10 +20,10 @@ from services.impact.domain.delivery import (
 )
 from services.impact.domain.periods import Period
 from services.impact.domain.stats import rounded
+from shared.documents import Doc
 
 Metric = Literal["deployments", "failures", "lead_time", "incidents"]
 METRICS: Final[tuple[Metric, ...]] = ("deployments", "failures", "lead_time", "incidents")
-Doc = dict[str, Any]
 
 
 def facts_behind(window: CicdWindow, team: str, period: Period, metric: Metric) -> list[Doc]:

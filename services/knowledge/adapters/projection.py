@@ -13,12 +13,12 @@ The search index is not here: each replica keeps its own from the topic (`search
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.knowledge.domain.artifacts import CONTENT, ArtifactState
+from shared.documents import Doc
 from shared.mongo import (
     MAX_BULK_STATEMENTS,
     MergedUpdates,
@@ -26,7 +26,6 @@ from shared.mongo import (
     latest_change,
 )
 
-Doc = dict[str, Any]
 PROJECTION = (
     "artifacts",
     "artifact_versions",

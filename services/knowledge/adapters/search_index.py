@@ -33,10 +33,9 @@ import tantivy
 from services.knowledge.domain import ranking
 from services.knowledge.domain.artifacts import CONTENT
 from services.knowledge.domain.text import terms
+from shared.documents import Doc
 
 log = logging.getLogger(__name__)
-
-Doc = dict[str, Any]
 FORMAT = 1
 """Raise it when the schema, the stored document or the analysis changes: every replica then
 builds its index again from the topic."""

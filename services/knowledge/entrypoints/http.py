@@ -17,6 +17,7 @@ from services.knowledge.domain.artifacts import minutes_id
 from services.knowledge.domain.render import to_html
 from services.knowledge.queries import Filters, KnowledgeQueries
 from shared.auth import Caller
+from shared.documents import Doc
 from shared.events.catalog import (
     ArtifactKind,
     ArtifactPublished,
@@ -31,7 +32,6 @@ from shared.http import NotInBody
 from shared.idempotency import Once
 from shared.keys import field_key
 
-Doc = dict[str, Any]
 Note = Annotated[str, Field(min_length=1, max_length=2000)]
 
 

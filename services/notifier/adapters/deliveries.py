@@ -37,7 +37,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from bson.errors import InvalidBSON
 from pymongo import ReturnDocument, UpdateOne
@@ -45,10 +44,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 from redis.asyncio import Redis
 
+from shared.documents import Doc
 from shared.mongo import all_by_ids, find_by_ids, insert_once
 
 log = logging.getLogger(__name__)
-Doc = dict[str, Any]
 INTERRUPTED = (
     "the notifier stopped while sending: sent again with the same identity, which a receiver "
     "can use to drop a repeat"

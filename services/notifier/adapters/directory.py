@@ -15,16 +15,15 @@ The notifier's own settings (kept by a replay, nothing rebuilds them):
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notifier.domain.preferences import Preferences
+from shared.documents import Doc
 from shared.keys import field_key
 from shared.mongo import MergedUpdates, all_by_ids, latest_change
 
-Doc = dict[str, Any]
 PROJECTION = ("profiles", "rosters", "sessions", "artifact_tags", "leaders")
 
 

@@ -36,6 +36,7 @@ from services.recognition.domain.health_checks import (
     Trend,
     card_result,
 )
+from shared.documents import Doc
 from shared.events.catalog import (
     HealthCheckCardTally,
     HealthCheckClosed,
@@ -50,8 +51,6 @@ RESPONDENTS: Final = "health_check_respondents"
 ROUNDS: Final = "health_checks"
 COMMUNITY_ROUNDS: Final = "community_health_checks"
 DUE_PER_READ: Final = 100
-
-Doc = dict[str, Any]
 
 
 @dataclass(frozen=True)

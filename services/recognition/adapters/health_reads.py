@@ -14,7 +14,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from bson.codec_options import CodecOptions
 
@@ -25,8 +24,8 @@ from services.recognition.domain.health import months_for as months_for  # also 
 from services.recognition.domain.health_staleness import Marks, keepable
 from services.recognition.domain.periods import Period, month_key, month_range, parse
 from shared.community_health import HealthMetrics
+from shared.documents import Doc
 
-Doc = dict[str, Any]
 # What the numbers are computed from: every section of a bucket but its kudos (the largest).
 SECTIONS = ("entries", "sessions", "feedback", "published", "reuses", "opened")
 # How many ended months after a stale one are computed with it, at most.

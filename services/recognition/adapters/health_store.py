@@ -22,7 +22,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from bson.codec_options import CodecOptions
 from pymongo import ReplaceOne, UpdateOne
@@ -33,9 +32,9 @@ from services.recognition.domain.health import MonthFacts, SessionBrief
 from services.recognition.domain.health_staleness import Marks, changed_from, marks_through
 from services.recognition.domain.periods import Period
 from shared.community_health import HealthMetrics
+from shared.documents import Doc
 from shared.mongo import MAX_BULK_STATEMENTS
 
-Doc = dict[str, Any]
 MARKS = "health_marks"
 NUMBERS = "health_numbers"
 COLLECTIONS = (MARKS, NUMBERS)

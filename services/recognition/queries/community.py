@@ -3,7 +3,6 @@ health keeps the numbers of ended periods it computes (`adapters/health_store.py
 
 import asyncio
 from datetime import datetime
-from typing import Any
 
 from services.recognition.adapters.health_reads import HealthReads
 from services.recognition.adapters.leaderboard import Leaderboards
@@ -16,9 +15,9 @@ from services.recognition.domain import badges, health
 from services.recognition.domain.periods import Period, month_key, month_range, parse
 from services.recognition.domain.standing import Standing, total
 from shared.community_health import HealthGoal, HealthMetrics, evaluate_all
+from shared.documents import Doc
 from shared.events.envelope import utc_now
 
-Doc = dict[str, Any]
 FEED_MONTHS_PER_READ = 6
 
 

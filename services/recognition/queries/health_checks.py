@@ -2,7 +2,6 @@
 results. By `_id` only: a round, its community's index of rounds, its respondents' record."""
 
 from decimal import Decimal
-from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -14,8 +13,7 @@ from services.recognition.adapters.health_checks import (
     tallies_of,
 )
 from services.recognition.domain import health_checks as rules
-
-Doc = dict[str, Any]
+from shared.documents import Doc
 
 
 def _number(value: Decimal | None) -> float | None:

@@ -3,11 +3,11 @@ workspace's incoming webhook (`NOTIFIER_CHAT_WEBHOOK_URLS`) with the channel nam
 payload. Against the real Kafka, MongoDB-protocol server, Redis and the chat sink."""
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 from services.notifier.settings import NotifierSettings
+from shared.documents import Doc
 from shared.events.catalog import CommunityChatChannelMapped, CommunityLeaderChanged
 from shared.events.envelope import CloudEvent, new_event
 from tests.infra import Infrastructure
@@ -27,8 +27,6 @@ from tests.problems import fields, problem_of
 from tests.sinks import Sinks
 
 pytestmark = pytest.mark.integration
-
-Doc = dict[str, Any]
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from services.notifier.adapters.deliveries import minute_key, minute_of
 from services.notifier.bootstrap import bootstrap
 from services.notifier.jobs import Dispatcher
 from services.notifier.settings import LOCAL_CHAT_WEBHOOK_SECRET, NotifierSettings
+from shared.documents import Doc
 from shared.events.catalog import (
     KudosJudged,
     MemberJoined,
@@ -47,8 +48,6 @@ from tests.problems import problem_of
 from tests.sinks import Sinks
 
 pytestmark = pytest.mark.integration
-
-Doc = dict[str, Any]
 FAST_RETRIES = {"delivery_retry_base_s": 0.05, "delivery_retry_max_s": 0.2}
 IDLE_LOOP = {"dispatch_interval_s": 600.0}  # the background loop sleeps: the test drives run_once
 

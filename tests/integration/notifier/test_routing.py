@@ -24,6 +24,7 @@ from icalendar import Calendar, Event
 from services.notifier.adapters.directory import Directory
 from services.notifier.bootstrap import bootstrap
 from services.notifier.settings import NotifierSettings
+from shared.documents import Doc
 from shared.events.catalog import (
     ArtifactPublished,
     BadgeAwarded,
@@ -49,7 +50,6 @@ from tests.sinks import Sinks
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
-Doc = dict[str, Any]
 SOURCE = "test/routing"
 
 

@@ -15,13 +15,13 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from copctl.devstack.sinks import MailboxHandler
+from shared.documents import Doc
 from tests.infra import Infrastructure
 from tests.integration.apps import bearer, drop_database
 from tests.integration.notifier.test_routing import (
@@ -47,8 +47,6 @@ from tests.integration.notifier.test_routing import (
 from tests.sinks import Sinks, free_port, running_sinks
 
 pytestmark = pytest.mark.integration
-
-Doc = dict[str, Any]
 INJECTED = "\r\nBcc: attacker@example.com"
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(2)>"

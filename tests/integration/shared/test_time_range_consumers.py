@@ -11,7 +11,6 @@ evaluates the ended month (the three months before it and the quarter).
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +20,7 @@ from services.notifier.bootstrap import bootstrap as notifier_bootstrap
 from services.notifier.settings import NotifierSettings
 from services.recognition.bootstrap import bootstrap as recognition_bootstrap
 from services.recognition.settings import RecognitionSettings
+from shared.documents import Doc
 from shared.events.catalog import (
     KudosGiven,
     MemberJoined,
@@ -43,7 +43,6 @@ SOURCE = "test/time-range"
 LAST = LATEST.replace(microsecond=999_000)  # MongoDB keeps milliseconds
 EDGES = {"first": EARLIEST, "last": LAST}
 LATE_QUIET = datetime(9999, 1, 1, 12, tzinfo=UTC)
-Doc = dict[str, Any]
 
 
 def new_id(prefix: str) -> str:
