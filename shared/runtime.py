@@ -29,7 +29,13 @@ from shared.consumer import (
     raw_record,
 )
 from shared.events.topics import dlq_topic
-from shared.http import health_router, install_problem_handlers, log_requests, metrics_router
+from shared.http import (
+    add_routes,
+    health_router,
+    install_problem_handlers,
+    log_requests,
+    metrics_router,
+)
 from shared.kafka import EventBus, ensure_topics, kafka_security, make_broker
 from shared.kafka_tracing import KafkaTracing
 from shared.kafka_watch import KafkaWatch
@@ -204,18 +210,12 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.http_max_body_bytes, path_limits=body_limits
     )
-    app.include_router(
-        health_router(
-            {
-                "kafka": runtime.kafka_ready,
-                "mongodb": runtime.mongo_ready,
-                "redis": runtime.redis_ready,
-            }
-        )
-    )
-    app.include_router(metrics_router())
-    for router in routers:
-        app.include_router(router)
+    readiness = {
+        "kafka": runtime.kafka_ready,
+        "mongodb": runtime.mongo_ready,
+        "redis": runtime.redis_ready,
+    }
+    add_routes(app, health_router(readiness), metrics_router(), *routers)
     log_requests(app)
     FastAPIInstrumentor.instrument_app(
         app,

@@ -45,7 +45,7 @@ from services.web.queries.topics import BacklogQueries
 from services.web.settings import WebSettings
 from shared.auth import ADMIN, issue_token
 from shared.body_limit import BodySizeLimit
-from shared.http import health_router, log_requests, metrics_router
+from shared.http import add_routes, health_router, log_requests, metrics_router
 from shared.logs import configure_logging, secrets_of
 from shared.telemetry import setup_telemetry, shutdown_telemetry
 
@@ -160,32 +160,26 @@ def bootstrap(
     app.add_middleware(EdgeHeaders, sessions=sessions)
     # Ready as soon as the process serves: a service that does not answer blanks only the
     # parts of a page that need it, it does not take the pages down.
-    app.include_router(health_router({}))
-    app.include_router(metrics_router())
-    app.include_router(router(PageQueries(upstreams), page_commands, sessions, pages))
-    app.include_router(
-        health_check_router(
-            HealthCheckQueries(upstreams), HealthCheckCommands(upstreams), PageKit(sessions, pages)
-        )
-    )
-    app.include_router(
-        topic_router(
-            BacklogQueries(upstreams), BacklogCommands(upstreams), PageKit(sessions, pages)
-        )
-    )
-    app.include_router(
+    kit = PageKit(sessions, pages)
+    add_routes(
+        app,
+        health_router({}),
+        metrics_router(),
+        router(PageQueries(upstreams), page_commands, sessions, pages),
+        health_check_router(HealthCheckQueries(upstreams), HealthCheckCommands(upstreams), kit),
+        topic_router(BacklogQueries(upstreams), BacklogCommands(upstreams), kit),
         chat_router(
             chat_platforms(settings),
             chat,
             SeenRequests(redis, settings.mongodb_database),
             delayed,
-            PageKit(sessions, pages),
+            kit,
             upstreams,
             settings.web_chat_answer_within_s,
-        )
+        ),
+        impact_router(ImpactPageQueries(upstreams), kit),
+        sign_in_router(oidc, sessions, pages),
     )
-    app.include_router(impact_router(ImpactPageQueries(upstreams), PageKit(sessions, pages)))
-    app.include_router(sign_in_router(oidc, sessions, pages))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for key, handler in error_pages(pages, sessions).items():
         app.add_exception_handler(key, handler)
