@@ -185,13 +185,21 @@ class Planner:
     async def chat_channel_mapped(
         self, fact: Fact[CommunityChatChannelMapped], uow: PlanningWork
     ) -> None:
-        """A chat channel mapped to a community without channels becomes its channel. Channels
-        are settings a replay keeps: one replayed is not added again (it may have been removed
-        since)."""
+        """A chat channel mapped to a community without channels becomes its channel; mapped to
+        another community later, it leaves the first one's channels. Channels are settings a
+        replay keeps: one replayed is not added again (it may have been removed since)."""
         m = fact.data
         channel = mapped_channel(m, self._chat_webhook_urls)
         if channel is None or await self._replaying(fact):
             return
+        latest, before = await self.directory.map_channel(channel["id"], m.community_id, fact.time)
+        if not latest:
+            return
+        if before is not None and before != m.community_id:
+            left = await self.directory.remove_channel(before, channel["id"])
+            if left:
+                uow.channels.pop(before, None)
+                log.info("community %s no longer posts to its %s channel", before, m.platform)
         if await self.directory.add_first_channel(m.community_id, channel):
             uow.channels.pop(m.community_id, None)  # read again by a later event of the batch
             log.info("community %s posts to its mapped %s channel", m.community_id, m.platform)

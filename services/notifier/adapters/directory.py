@@ -9,6 +9,7 @@ Built from the topics (a projection, dropped and rebuilt by a replay):
 
 The notifier's own settings (kept by a replay, nothing rebuilds them):
 - `preferences` (`<member>`), `channels` (`<community>`: its chat webhooks);
+- `channel_mappings` (`<channel id>`): the community a mapped chat channel belongs to now;
 - `audiences` (`watchers:<community>`, `tag:<tag>`): who set a level for a community they may
   not have joined, and who follows a tag, so an announcement finds them by `_id`.
 """
@@ -36,6 +37,7 @@ class Directory:
         self.leaders = db["leaders"]
         self.preferences = db["preferences"]
         self.channels = db["channels"]
+        self.channel_mappings = db["channel_mappings"]
         self.audiences = db["audiences"]
 
     # --- projection writes ----------------------------------------------------------------
@@ -173,6 +175,32 @@ class Directory:
         await self.channels.update_one(
             {"_id": community_id}, {"$set": {"channels": channels}}, upsert=True
         )
+
+    async def map_channel(
+        self, channel_id: str, community_id: str, at: datetime
+    ) -> tuple[bool, str | None]:
+        """Record that a mapped chat channel belongs to `community_id` from `at`, unless a later
+        mapping of it is recorded already (mappings may arrive in any order: each community's
+        are on its own partition). Returns whether this mapping is the latest and the
+        community the channel belonged to until now (itself for a redelivery; None at first)."""
+        mapping = {"community_id": community_id, "at": at}
+        before = await self.channel_mappings.find_one_and_update(
+            {"_id": channel_id, "at": {"$lte": at}}, {"$set": mapping}
+        )
+        if before is not None:
+            return True, str(before["community_id"])
+        try:
+            await self.channel_mappings.insert_one({"_id": channel_id, **mapping})
+        except DuplicateKeyError:
+            return False, None  # a later mapping holds it
+        return True, None
+
+    async def remove_channel(self, community_id: str, channel_id: str) -> bool:
+        """Take a channel out of a community's channels; whether it was there."""
+        removed = await self.channels.update_one(
+            {"_id": community_id}, {"$pull": {"channels": {"id": channel_id}}}
+        )
+        return removed.modified_count == 1
 
     async def add_first_channel(self, community_id: str, channel: Doc) -> bool:
         """Give a community without channels (none set, or all removed) this one; a community

@@ -3,6 +3,7 @@ workspace's incoming webhook (`NOTIFIER_CHAT_WEBHOOK_URLS`) with the channel nam
 payload. Against the real Kafka, MongoDB-protocol server, Redis and the chat sink."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -43,7 +44,11 @@ async def notifier(infra: Infrastructure, sinks: Sinks, unique: str) -> AsyncIte
 
 
 def channel_mapped(
-    community_id: str, platform: str, channel_id: str, channel_name: str | None = None
+    community_id: str,
+    platform: str,
+    channel_id: str,
+    channel_name: str | None = None,
+    at: datetime | None = None,
 ) -> CloudEvent:
     return new_event(
         CommunityChatChannelMapped(
@@ -55,6 +60,7 @@ def channel_mapped(
             mapped_by="lea",
         ),
         source=SOURCE,
+        time=at,
     )
 
 
@@ -184,3 +190,35 @@ async def test_a_community_whose_channels_were_all_removed_takes_the_mapped_one(
     await applied_after(notifier, community, channel_mapped(community, "slack", "C0AGAIN"))
 
     assert [c["id"] for c in await channels(notifier, community)] == ["slack-c0again"]
+
+
+async def test_a_channel_mapped_to_another_community_leaves_the_first(
+    notifier: Notifier,
+) -> None:
+    first, _ = await led_community(notifier)
+    second, _ = await led_community(notifier)
+    await applied_after(notifier, first, channel_mapped(first, "slack", "C0MOVING"))
+    assert [c["id"] for c in await channels(notifier, first)] == ["slack-c0moving"]
+
+    await applied_after(notifier, second, channel_mapped(second, "slack", "C0MOVING"))
+
+    assert [c["id"] for c in await channels(notifier, second)] == ["slack-c0moving"]
+    assert await channels(notifier, first) == []
+
+
+async def test_an_older_mapping_arriving_after_a_newer_one_changes_nothing(
+    notifier: Notifier,
+) -> None:
+    """Each community's events are on its own partition, so two mappings of one channel may be
+    applied in either order: the later in time wins."""
+    earlier, _ = await led_community(notifier)
+    later, _ = await led_community(notifier)
+    now = datetime.now(UTC)
+    newer = channel_mapped(later, "mattermost", "x9q4", "guild-room", at=now)
+    older = channel_mapped(earlier, "mattermost", "x9q4", "guild-room", at=now - timedelta(hours=1))
+
+    await applied_after(notifier, later, newer)
+    await applied_after(notifier, earlier, older)
+
+    assert [c["id"] for c in await channels(notifier, later)] == ["mattermost-x9q4"]
+    assert await channels(notifier, earlier) == []
