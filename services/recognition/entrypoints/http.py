@@ -303,7 +303,9 @@ def router(
 
     @api.get("/communities/{community_id}/alerts", tags=["health"])
     async def community_alerts(community_id: Id) -> Alerts:
-        """Health alerts raised for the community, oldest period first."""
+        """Health alerts raised for the community: the monthly ones, oldest month first, then
+        those of its health-check rounds (a card turned red or declining twice), as the rounds
+        closed."""
         return Alerts(
             community_id=community_id,
             alerts=[Alert.model_validate(a) for a in await queries.alerts(community_id)],

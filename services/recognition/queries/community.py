@@ -4,6 +4,7 @@ health keeps the numbers of ended periods it computes (`adapters/health_store.py
 import asyncio
 from datetime import datetime
 
+from services.recognition.adapters.health_checks import HealthCheckRounds
 from services.recognition.adapters.health_reads import HealthReads
 from services.recognition.adapters.leaderboard import Leaderboards
 from services.recognition.adapters.projection import (
@@ -12,6 +13,7 @@ from services.recognition.adapters.projection import (
     standing_of,
 )
 from services.recognition.domain import badges, health
+from services.recognition.domain import health_checks as health_check_rules
 from services.recognition.domain.periods import Period, month_key, month_range, parse
 from services.recognition.domain.standing import Standing, total
 from shared.community_health import HealthGoal, HealthMetrics, evaluate_all
@@ -43,6 +45,7 @@ class RecognitionQueries:
         self._p = projection
         self._boards = boards
         self._health = HealthReads(projection)
+        self._rounds = HealthCheckRounds(projection.db)
 
     async def kudos(self, kudos_id: str) -> Doc | None:
         doc = await self._p.kudos_record(kudos_id)
@@ -129,26 +132,34 @@ class RecognitionQueries:
         return [HealthGoal.model_validate(g) for g in (community or {}).get("health_goals", [])]
 
     async def alerts(self, community_id: str) -> list[Doc]:
+        """The month's alerts, oldest month first, then those of its health-check rounds, in
+        the order the rounds closed. Read by `_id`: an alert's id is its community, name and
+        period (a month, or a round and one of its cards)."""
         community = await self._p.community(community_id)
         first = community.get("first_month")
-        if first is None:
-            return []
-        # Alert ids are (community, alert, period): read every possible one since the first month.
-        months = [m.key for m in month_range(first, month_key(utc_now()))]
-        ids = [f"{community_id}|{a}|{m}" for m in months for a in health.ALERTS]
-        docs = await self._p.alerts.find({"_id": {"$in": ids}}).to_list(None)
-        return sorted(
-            (
-                {
-                    "alert": d["alert"],
-                    "period": d["period"],
-                    "details": d.get("details", {}),
-                    "raised_at": d.get("at"),
-                }
-                for d in docs
-            ),
-            key=lambda a: (str(a["period"]), str(a["alert"])),
-        )
+        months = [] if first is None else month_range(first, month_key(utc_now()))
+        monthly = [f"{community_id}|{a}|{m.key}" for m in months for a in sorted(health.ALERTS)]
+        rounds = [r for r in await self._rounds.rounds_of(community_id) if r.get("tallies")]
+        rounds.sort(key=lambda r: (r["closed_at"], r["_id"]))
+        of_rounds = [
+            f"{community_id}|{a}|{r['_id']}|{card['card_id']}"
+            for r in rounds
+            for card in r["cards"]
+            for a in health_check_rules.ALERTS
+        ]
+        ids = monthly + of_rounds
+        found = {
+            d["_id"]: d for d in await self._p.alerts.find({"_id": {"$in": ids}}).to_list(None)
+        }
+        return [
+            {
+                "alert": d["alert"],
+                "period": d["period"],
+                "details": d.get("details", {}),
+                "raised_at": d.get("at"),
+            }
+            for d in (found[i] for i in ids if i in found)
+        ]
 
     async def feed(self, community_id: str, before: datetime, limit: int) -> Doc:
         """Counted kudos, newest first, given before `before`; month buckets read backwards."""

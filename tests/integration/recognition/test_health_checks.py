@@ -275,6 +275,18 @@ async def test_red_and_declining_cards_alert_the_leader_once(stack: Stack) -> No
         alerts = [e for e in await stack.records(ALERT_RAISED) if e["data"]["period"] == round_id]
         assert {e["data"]["community_id"] for e in alerts} == {guild.community_id}
 
+    # The community's alerts list them too, round after round, each with its card's scores.
+    listed = await stack.client.get(f"/communities/{guild.community_id}/alerts")
+    assert listed.status_code == 200, listed.text
+    alerts = listed.json()["alerts"]
+    in_order = [r for r, want in zip(rounds, expected, strict=True) for _ in want]
+    assert [a["period"] for a in alerts] == in_order
+    assert [
+        sorted((a["details"]["card"], a["alert"]) for a in alerts if a["period"] == r)
+        for r in rounds
+    ] == expected
+    assert all("score" in a["details"] for a in alerts)
+
     # Closing again changes nothing and raises nothing again.
     again = await stack.client.post(
         f"/health-checks/{rounds[0]}/close", headers=bearer(guild.leader)
