@@ -3,7 +3,9 @@
 import contextlib
 import email
 import email.policy
+import itertools
 import json
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -15,11 +17,31 @@ from typing import Any
 from copctl.devstack.processes import stop
 from copctl.devstack.stack import start_sinks
 
+# Ports for the processes tests start, from a block of each test worker's own, below the
+# kernel's ephemeral range (32768 and up). A port the kernel hands out for `bind(0)` is free only
+# until a process starts and binds it seconds later: another worker may be handed the same one
+# meanwhile, and a service then answers on another's port. Blocks of 1,000 from 20,000 keep clear
+# of the fixed ports of the local and the fault suite's stack.
+_BLOCK = 1_000
+_FIRST = 20_000
+_BLOCKS = 12
+_next_port = itertools.count()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now that no other test worker hands out."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    block = int(worker[2:]) + 1 if worker.startswith("gw") else 0
+    start = _FIRST + (block % _BLOCKS) * _BLOCK
+    for _ in range(_BLOCK):
+        port = start + next(_next_port) % _BLOCK
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {start}..{start + _BLOCK - 1}")
 
 
 @dataclass(frozen=True)
