@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from copctl.replay import replay
 from services.notifier import rebuild
 from services.notifier.adapters.deliveries import minute_key, minute_of
+from services.notifier.adapters.directory import Directory
 from services.notifier.bootstrap import bootstrap
 from services.notifier.jobs import Dispatcher
 from services.notifier.settings import LOCAL_CHAT_WEBHOOK_SECRET, NotifierSettings
@@ -822,6 +823,11 @@ async def test_records_the_database_cannot_return_together_or_that_cannot_be_sen
             )
         )
         await notifier.profiles_known(*members)
+
+        async def joined() -> bool:  # the session is on another topic: it may come first
+            return await Directory(db).members(community) == set(members)
+
+        await eventually(joined, what="the members in the notifier's roster")
         event = session_event(community, facilitator, datetime.now(UTC) + timedelta(hours=3))
         await notifier.send(event)
         reminders = [f"{event.data['session_id']}:reminder-1h-0:{m}:email" for m in members]
