@@ -10,9 +10,6 @@ from typing import Annotated, Any
 
 import typer
 
-from shared.events.catalog import CATALOG
-from shared.events.codec import InvalidEvent
-
 app = typer.Typer(
     help="Operate the CoP Platform: local stack, events, schemas.", no_args_is_help=True
 )
@@ -192,6 +189,7 @@ def dev_status() -> None:
 def types() -> None:
     """List the event types of the catalog with their topics, then the CDEvents families the
     gateway takes from CI/CD systems (any 0.x version of each)."""
+    from shared.events.catalog import CATALOG
     from shared.events.cdevents import FAMILIES
 
     for spec in [*CATALOG.values(), *FAMILIES.values()]:
@@ -225,6 +223,7 @@ def emit(
 ) -> None:
     """Validate a catalog event and publish it to its topic, keyed as the contract says."""
     from copctl.emit import build_event
+    from shared.events.codec import InvalidEvent
 
     try:
         event = build_event(
@@ -379,7 +378,7 @@ def token(
     ] = "",
 ) -> None:
     """Print a member's bearer token, signed with the services' AUTH_TOKEN_SECRET."""
-    from shared.auth import issue_token
+    from shared.tokens import issue_token
 
     try:
         token = issue_token(
@@ -532,7 +531,7 @@ def knowledge_import(
       authors  member ids (default: the --as member)
     """
     from copctl.knowledge import ImportAborted, import_tree, lines
-    from shared.auth import ADMIN, issue_token
+    from shared.tokens import ADMIN, issue_token
 
     try:
         token = issue_token(secret, member, scopes=(ADMIN,) if admin else (), ttl_s=3600)
@@ -582,7 +581,7 @@ def impact_import_catalog(
     """
     from copctl.impact import ImportAborted, import_catalog
     from copctl.operator_http import OPERATOR
-    from shared.auth import ADMIN, issue_token
+    from shared.tokens import ADMIN, issue_token
 
     token = issue_token(secret, OPERATOR, scopes=(ADMIN,), ttl_s=600)
 

@@ -6,7 +6,7 @@ from typing import Any, Self
 
 import httpx
 
-from shared.auth import ADMIN, issue_token
+from shared.tokens import ADMIN, issue_token
 
 OPERATOR = "copctl"
 """The member id copctl's admin token speaks for."""

@@ -18,7 +18,6 @@ is answered 503.
 """
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
@@ -26,18 +25,17 @@ from typing import Annotated, Any, Protocol
 import httpx
 import jwt
 from fastapi import Header
-from pydantic import TypeAdapter, ValidationError
 
 from shared.actor import Actor
-from shared.events.catalog import Id
 from shared.http import Problem
 from shared.settings import ServiceSettings
+from shared.tokens import ADMIN as ADMIN
+from shared.tokens import DEFAULT_MAX_LIFETIME_S as DEFAULT_MAX_LIFETIME_S
+from shared.tokens import ISSUER as ISSUER
+from shared.tokens import is_member_id as is_member_id
+from shared.tokens import issue_token as issue_token
 
-ISSUER = "cop-platform"
-ADMIN = "admin"
-DEFAULT_MAX_LIFETIME_S = 24 * 3600
 _LEEWAY_S = 30
-_MEMBER_ID: TypeAdapter[str] = TypeAdapter(Id)
 _REQUIRED = ["sub", "exp", "iat", "iss"]
 
 
@@ -68,37 +66,6 @@ class Caller:
     def require_admin(self) -> None:
         if not self.is_admin:
             raise Problem(403, "Admin scope required", type_="urn:cop:problem:auth:not-admin")
-
-
-def is_member_id(value: object) -> bool:
-    try:
-        _MEMBER_ID.validate_python(value, strict=True)
-    except ValidationError:
-        return False
-    return True
-
-
-def issue_token(
-    secret: str,
-    member_id: str,
-    *,
-    scopes: tuple[str, ...] = (),
-    ttl_s: int = 3600,
-    max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S,
-    audience: str = "",
-) -> str:
-    """A signed token for a member; a negative `ttl_s` makes one that has already expired."""
-    if not is_member_id(member_id):
-        raise ValueError(f"{member_id!r} is not a member id")
-    if ttl_s > max_lifetime_s:
-        raise ValueError(f"a token may live at most {max_lifetime_s} s, not {ttl_s} s")
-    now = int(time.time())
-    claims: dict[str, object] = {"sub": member_id, "iss": ISSUER, "iat": now, "exp": now + ttl_s}
-    if audience:
-        claims["aud"] = audience
-    if scopes:
-        claims["scope"] = " ".join(scopes)
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def _unauthorized(detail: str) -> Problem:

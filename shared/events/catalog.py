@@ -33,8 +33,8 @@ from shared.events.spec import EventData as EventData
 from shared.events.spec import EventSpec as EventSpec
 from shared.events.times import Instant as Instant
 from shared.events.topics import Topic
+from shared.ids import Id as Id
 
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=4000)]
 Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
