@@ -54,6 +54,7 @@ from bench.notifier_delivery import bench_notifier
 from bench.projections import CONSUMERS, ServicePlan, bench_projections
 from bench.recognition_health import HealthSizes, bench_health
 from bench.report import OUT, as_section, figure, machine, render, row, versions
+from bench.targets import TARGETS, summary
 from services.recognition import rebuild as recognition_rebuild
 
 STARTED = time.perf_counter()
@@ -129,6 +130,7 @@ def save(sections: list[dict[str, Any]], notes: list[str], *, final: bool = Fals
         "wall_s": round(time.perf_counter() - STARTED),
         "partial": not final,
         "sections": sections,
+        "targets": summary(sections),
         "notes": notes,
     }
     OUT.mkdir(exist_ok=True)
@@ -269,16 +271,12 @@ async def run_all(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
                 row("recognition replay, 10-90 % stretch", round(ours), "events/s"),
                 row("speed-up over the naive consumer", f"{speedup:.2f}x"),
             ]
-            goal = {
-                "goal": "recognition replay ≥ 5x the naive FastStream consumer",
-                "measured": f"{speedup:.2f}x ({ours:,.0f} vs {theirs:,.0f} events/s, "
-                "10-90 % stretches)",
-                "met": speedup >= 5,
-                "why": "the naive consumer does 2 round trips an event and none of the work "
-                "(ledger, rollups, leaderboards, idempotency) recognition does"
-                if speedup < 5
-                else "",
-            }
+            goal = TARGETS["recognition_vs_naive"].judge(
+                speedup,
+                detail=f"{ours:,.0f} vs {theirs:,.0f} events/s, 10-90 % stretches",
+                why="the naive consumer does 2 round trips an event and none of the work "
+                "(ledger, rollups, leaderboards, idempotency) recognition does",
+            )
             return {
                 "rows": rows,
                 "goals": [goal],

@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 from bench.mixed_events import mixed_events
 from bench.report import figure, row, write_section
+from bench.targets import TARGETS
 from shared import metrics
 from shared.consumer import ConsumedEvent, ConsumedRecord, EventConsumer, decode_event
 from shared.events.catalog import CATALOG
@@ -47,7 +48,6 @@ from shared.messagebus import EventHandlers, Fact
 from shared.telemetry import DEFAULT_LINK_LIMIT
 
 BATCH = 500
-GOAL_US = 15.0
 
 
 class _DropSpans(SpanExporter):
@@ -283,14 +283,12 @@ def bench_consumer_overhead(n: int = 20_000, repeats: int = 3) -> dict[str, Any]
     rows = breakdown(samples)
     median = {name: values[-1] for name, values in samples.items()}
     typical = median["1 trace in 10 sampled"]
-    goal = {
-        "goal": f"shared consumer + message bus ≤ {GOAL_US:.0f} µs CPU an event "
-        "(no-op handler, 1 trace in 10 sampled)",
-        "measured": f"{typical:.1f} µs (every trace sampled: "
-        f"{median['every trace sampled']:.1f} µs; none: {median['no trace sampled']:.1f} µs)",
-        "met": typical <= GOAL_US,
-        "why": "" if typical <= GOAL_US else _largest_parts(rows),
-    }
+    goal = TARGETS["consumer_us"].judge(
+        typical,
+        detail=f"every trace sampled: {median['every trace sampled']:.1f} µs; none: "
+        f"{median['no trace sampled']:.1f} µs",
+        why=_largest_parts(rows),
+    )
     notes = [
         f"{n:,} events of every catalog type, half in binary content mode, in batches of "
         f"{BATCH}, each its own trace; each figure is the sum over the batches of the quickest "

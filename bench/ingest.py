@@ -22,6 +22,7 @@ import httpx
 from bench.harness import BenchInfra
 from bench.projections import CONSUMERS, ServiceProcesses
 from bench.report import figure, percentile, row
+from bench.targets import TARGETS
 from shared.auth import issue_token
 from shared.events.catalog import CATALOG, MemberJoined
 from shared.events.envelope import new_event
@@ -161,6 +162,20 @@ async def bench_ingest(
             figure("batch of 100 latency p99", batch_p99, "ms", digits=1),
             figure("batch of 1,000 of one key, alone", one_key_rates, "events/s"),
             figure("batch of 1,000 of many keys, alone", many_keys_rates, "events/s"),
+        ],
+        "goals": [
+            TARGETS["ingest_batches"].judge(
+                statistics.median(batch_rates),
+                detail=f"{BATCH_CONCURRENCY} clients",
+                why=f"a batch of 100 took {statistics.median(batch_p50):.0f} ms (p50), "
+                f"{statistics.median(batch_p99):.0f} ms (p99)",
+            ),
+            TARGETS["ingest_single_p99"].judge(
+                statistics.median(single_p99),
+                detail=f"{SINGLE_CONCURRENCY} clients",
+                why=f"{statistics.median(single_rates):.0f} single events/s accepted, p50 "
+                f"{statistics.median(single_p50):.0f} ms",
+            ),
         ],
         "single_per_s": statistics.median(single_rates),
         "batch_per_s": statistics.median(batch_rates),

@@ -39,6 +39,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.harness import BenchInfra
 from bench.mixed_events import produce
 from bench.report import figure, gather_rss, row
+from bench.targets import TARGETS
 from copctl.devstack.processes import running, stop
 from copctl.devstack.stack import Infra, ServiceSpec, start_services, start_sinks
 from copctl.replay import ReplayRefused, replay
@@ -527,6 +528,16 @@ async def bench_projections(
                     if ratio < 0.5
                     else "",
                 }
+            )
+        if (target := TARGETS.get(f"{name}_replay")) is not None:
+            goals.append(
+                target.judge(
+                    rate,
+                    detail=f"{records:,} events",
+                    why=_why_replay_is_slower(name, raw_consume_per_s, cpu_ms)
+                    if raw_consume_per_s
+                    else "",
+                )
             )
         if "scale_out" in r:
             two: CatchUp = r["scale_out"]

@@ -28,6 +28,8 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
 
+from bench.targets import summary
+
 OUT = Path(__file__).resolve().parent.parent / "bench-results"
 
 LIBRARIES = (
@@ -73,10 +75,16 @@ def percentile(samples: Sequence[float], q: float) -> float:
 
 
 def as_section(title: str, result: dict[str, Any]) -> dict[str, Any]:
-    """A section as it is, or an older benchmark's `{name: value}` dict made into rows."""
+    """A section as it is, or a `{name: value}` row made into rows (its `goals`, when it has
+    them, kept as the section's goals)."""
     if "rows" in result:
         return {"title": title, **result}
-    return {"title": title, "rows": [row(k, v) for k, v in result.items()]}
+    values = {k: v for k, v in result.items() if k != "goals"}
+    return {
+        "title": title,
+        "rows": [row(k, v) for k, v in values.items()],
+        "goals": result.get("goals", []),
+    }
 
 
 def _cell(value: Any) -> str:
@@ -87,6 +95,17 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _goal_table(goals: list[dict[str, Any]]) -> list[str]:
+    lines = ["| goal | measured | met | why |", "|---|---|---|---|"]
+    lines += [
+        f"| {_cell(g['goal'])} | {_cell(g['measured'])} "
+        f"| {'not measured' if g['met'] is None else _cell(bool(g['met']))} "
+        f"| {_cell(g.get('why', ''))} |"
+        for g in goals
+    ]
+    return [*lines, ""]
 
 
 def render(results: dict[str, Any]) -> str:
@@ -109,15 +128,19 @@ def render(results: dict[str, Any]) -> str:
         "Every figure with a range is the median of its runs (min-max, runs).",
         "",
     ]
-    goals = [g for s in results["sections"] for g in s.get("goals", [])]
-    if goals:
-        lines += ["## Goals", "", "| goal | measured | met | why |", "|---|---|---|---|"]
-        lines += [
-            f"| {_cell(g['goal'])} | {_cell(g['measured'])} | {_cell(bool(g['met']))} "
-            f"| {_cell(g.get('why', ''))} |"
-            for g in goals
-        ]
-        lines.append("")
+    targets = summary(results["sections"])
+    met = sum(1 for g in targets if g["met"])
+    measured = sum(1 for g in targets if g["met"] is not None)
+    lines += [
+        "## Targets",
+        "",
+        f"{met} met of the {measured} this run measured ({len(targets)} defined).",
+        "",
+        *_goal_table(targets),
+    ]
+    others = [g for s in results["sections"] for g in s.get("goals", []) if "target" not in g]
+    if others:
+        lines += ["## Other goals", "", *_goal_table(others)]
     rss = {k: v for s in results["sections"] for k, v in s.get("rss", {}).items()}
     if rss:
         lines += ["## Memory (resident set size)", "", "| process | idle MB | after MB |"]
@@ -239,7 +262,9 @@ def write_table(name: str, title: str, row: dict[str, Any], infra: str, mongodb:
     lines += [f"{results['when']} on {results['machine']}", ""]
     lines += [f"Infrastructure: {infra}", "", f"MongoDB-protocol server: {mongodb}", ""]
     lines += ["| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in row.items()]
+    lines += [f"| {k} | {v} |" for k, v in row.items() if k != "goals"]
+    if row.get("goals"):
+        lines += ["", *_goal_table(row["goals"])]
     (OUT / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -17,6 +17,7 @@ import httpx
 from bench.harness import BenchInfra, Checks, Latency, produce_events
 from bench.knowledge_search.library import Library, SearchSizes
 from bench.knowledge_search.questions import Query, admits, get, queries, search_path
+from bench.targets import TARGETS
 from services.knowledge.entrypoints.search_feed import SearchFeed
 from shared.lag import GroupLag
 
@@ -38,6 +39,7 @@ class Asking:
         self.rng = random.Random(sizes.seed)
         self.checks = Checks()
         self.alive = [a for a in library.artifacts if not a.retired]
+        self.goals: list[dict[str, Any]] = []
 
     async def ids(self, path: str) -> list[str]:
         """The artifact ids a search answers, in its order."""
@@ -61,6 +63,7 @@ async def measure(
     )
     row["checks passed"] = f"{asking.checks.passed} of {asking.checks.compared}"
     row["first failed checks"] = "; ".join(asking.checks.wrong[:5]) or "none"
+    row["goals"] = asking.goals
     return row
 
 
@@ -90,6 +93,11 @@ async def timed_searches(asking: Asking, asked: list[Query]) -> dict[str, Any]:
         f"GET /search, {COLUMNS}": overall.row(),
         "GET /search p95_ms": round(overall.percentile(95), 1),
     }
+    asking.goals.append(
+        TARGETS["search_p95"].judge(
+            overall.percentile(95), detail=f"{len(asking.library.artifacts):,} artifacts"
+        )
+    )
     for label, latency in sorted(by_label.items()):
         row[f"GET /search {label}, {COLUMNS}"] = latency.row()
     row["search hits per query, median (common / rare / mixed)"] = " / ".join(
@@ -186,6 +194,8 @@ async def artifacts(asking: Asking) -> dict[str, Any]:
         if time.perf_counter() > deadline:
             break
     row[f"GET /artifacts/{{id}}/related, {COLUMNS}"] = latency.row()
+    if latency.samples:
+        asking.goals.append(TARGETS["related_p95"].judge(latency.percentile(95)))
     return row
 
 
