@@ -102,13 +102,21 @@ def provide_infra() -> Iterator[BenchInfra]:
                 stop(name)
 
 
-def _drop_databases(infra: BenchInfra) -> None:
+def _drop_databases(infra: BenchInfra, names: Iterable[str] | None = None) -> None:
     client: MongoClient[dict[str, Any]] = MongoClient(infra.mongodb_uri)
     try:
-        for name in infra.databases:
+        for name in list(infra.databases if names is None else names):
             client.drop_database(name)
+            infra.databases.discard(name)
     finally:
         client.close()
+
+
+async def drop_databases(infra: BenchInfra, names: Iterable[str]) -> None:
+    """Drop a finished part's databases at once, not at the end of the run: the local
+    MongoDB-protocol server's cost per operation grows with everything it holds, so a part
+    run after a large one would otherwise measure the server's leftovers, not the part."""
+    await asyncio.to_thread(_drop_databases, infra, names)
 
 
 async def delete_topics(infra: BenchInfra) -> int:

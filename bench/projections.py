@@ -29,14 +29,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
 
-from bench.harness import BenchInfra
+from bench.harness import BenchInfra, drop_databases
 from bench.mixed_events import produce
 from bench.report import figure, gather_rss, row
 from bench.targets import TARGETS
@@ -48,6 +50,7 @@ from services.events.settings import EventsSettings
 from services.knowledge import rebuild as knowledge_rebuild
 from services.knowledge.settings import KnowledgeSettings
 from services.notifier import rebuild as notifier_rebuild
+from services.notifier.adapters.deliveries import OPEN
 from services.notifier.settings import NotifierSettings
 from services.recognition import rebuild as recognition_rebuild
 from services.recognition.settings import RecognitionSettings
@@ -354,6 +357,10 @@ def _notifier_sinks() -> Iterator[dict[str, str]]:
             yield {
                 "SMTP_PORT": str(smtp),
                 "CHAT_WEBHOOK_URL": f"http://127.0.0.1:{chat}/hooks/cop",
+                # The notifier's own pace, not Slack's 1 post/s: the live run's deliveries are
+                # sent before the replay is timed, not held back by a rate during it.
+                "CHAT_RATE": "10000/second",
+                "EMAIL_RATE": "10000/second",
             }
         finally:
             for name in ("smtp-sink", "chat-sink"):
@@ -408,6 +415,8 @@ async def bench_service(infra: BenchInfra, plan: ServicePlan) -> dict[str, Any]:
             finally:
                 result["live_produce_s"] = await producing
             result["after_live_mb"] = await _rss(processes)
+            if plan.name == "notifier":
+                result["live_drained_s"] = await _deliveries_sent(settings, timeout)
             processes.stop()
             if len(plan.records) > plan.live:
                 await produce(bootstrap, prefix, plan.records[plan.live :])
@@ -430,7 +439,25 @@ async def bench_service(infra: BenchInfra, plan: ServicePlan) -> dict[str, Any]:
                 result["scale_out"] = done
                 result["after_scale_out_mb"] = await _rss(processes)
                 processes.stop()
+    await drop_databases(infra, [settings.mongodb_database])
     return result
+
+
+async def _deliveries_sent(settings: ServiceSettings, timeout_s: float) -> float:
+    """Seconds until the notifier has settled every delivery due by now (the live run's), so
+    that its replay is timed on replaying alone and not on sending a backlog as well."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
+    records = client[settings.mongodb_database]["deliveries"]
+    began = time.perf_counter()
+    try:
+        while time.perf_counter() - began < timeout_s:
+            due = {"state": {"$in": sorted(OPEN)}, "due_at": {"$lte": datetime.now(UTC)}}
+            if await records.count_documents(due, limit=1) == 0:
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        await client.close()
+    return time.perf_counter() - began
 
 
 def _why_replay_is_slower(name: str, raw_per_s: float, cpu_ms: dict[str, float]) -> str:
@@ -487,6 +514,17 @@ async def bench_projections(
                 f"{plan.live:,} produced)",
                 round(live.per_s),
                 "events/s",
+            ),
+            *(
+                [
+                    row(
+                        f"{name}: live run's deliveries all sent, s after caught up",
+                        round(r["live_drained_s"], 1),
+                        "s",
+                    )
+                ]
+                if "live_drained_s" in r
+                else []
             ),
             row(f"{name}: replay, records", replays[0].records),
             row(f"{name}: replay, start-up to /readyz", round(min(r["replay_ready_s"]), 1), "s"),

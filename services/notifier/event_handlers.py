@@ -16,7 +16,7 @@ from typing import Any
 from opentelemetry import propagate, trace
 
 from services.notifier.adapters.deliveries import DeliveryLog
-from services.notifier.adapters.directory import Directory
+from services.notifier.adapters.directory import Directory, DirectoryWrites
 from services.notifier.domain import audience
 from services.notifier.domain.audience import CHAT, EMAIL
 from services.notifier.domain.chat_channels import mapped_channel
@@ -74,10 +74,13 @@ class PlanningWork:
     insert-once, so a redelivered batch plans nothing new. It also keeps what the batch read
     of profiles, preferences and channels (read once for the batch by `Planner.prepare`)."""
 
-    def __init__(self, deliveries: DeliveryLog, planned: Callable[[], None]) -> None:
+    def __init__(
+        self, deliveries: DeliveryLog, directory: Directory, planned: Callable[[], None]
+    ) -> None:
         self._deliveries = deliveries
         self._planned = planned
         self._records: list[Doc] = []
+        self.directory_writes = DirectoryWrites(directory)
         self.people: dict[str, Doc] = {}
         self.prefs: dict[str, Preferences] = {}
         self.channels: dict[str, list[Doc]] = {}
@@ -86,7 +89,16 @@ class PlanningWork:
     def plan(self, records: list[Doc]) -> None:
         self._records += records
 
+    async def flush_directory(self) -> None:
+        """Write the profiles and rosters staged so far (before a read that needs them), then
+        release what waited for an address that has come."""
+        for member_id in await self.directory_writes.flush():
+            # Also when the profile was not newer (redelivered): the crash it is redelivered
+            # after may have come between saving the profile and releasing what waited for it.
+            await self._deliveries.release_awaiting(member_id, datetime.now(UTC))
+
     async def commit(self) -> None:
+        await self.flush_directory()
         if await self._deliveries.plan(self._records, datetime.now(UTC)):
             self._planned()
 
@@ -117,7 +129,7 @@ class Planner:
         self.tracer = tracer
 
     def unit_of_work(self) -> PlanningWork:
-        return PlanningWork(self.deliveries, self._planned)
+        return PlanningWork(self.deliveries, self.directory, self._planned)
 
     async def prepare(self, facts: Sequence[Fact[Any]], uow: PlanningWork) -> None:
         """Read the people, preferences and channels of the batch's recognition notices in
@@ -139,6 +151,7 @@ class Planner:
     async def _read_people(self, uow: PlanningWork, member_ids: Iterable[str]) -> None:
         missing = set(member_ids) - uow.read
         if missing:
+            await uow.flush_directory()
             uow.people.update(await self.directory.people(missing))
             uow.prefs.update(await self.directory.prefs(missing))
             uow.read |= missing
@@ -159,17 +172,13 @@ class Planner:
         p = fact.data
         uow.read.discard(p.member_id)  # read again by a later event of this batch
         fields = {**p.model_dump(mode="json"), "event_id": fact.event_id}
-        await self.directory.save_profile_if_newer(p.member_id, fields, fact.time)
-        if p.email:
-            # Also when redelivered (not newer): the crash it is redelivered after may have
-            # come between saving the profile and releasing what waited for it.
-            await self.deliveries.release_awaiting(p.member_id, datetime.now(UTC))
+        uow.directory_writes.profile(p.member_id, fields, fact.time)
 
     async def membership_changed(
-        self, fact: Fact[MemberJoined] | Fact[MemberLeft], _: UnitOfWork
+        self, fact: Fact[MemberJoined] | Fact[MemberLeft], uow: PlanningWork
     ) -> None:
         m, joined = fact.data, isinstance(fact.data, MemberJoined)
-        await self.directory.membership(
+        uow.directory_writes.membership(
             m.community_id, m.member_id, field_key(fact.event_id), fact.time, joined
         )
 
@@ -257,7 +266,7 @@ class Planner:
         context = {"session": _public_session(session), "reason": reason}
         hosts = {session["facilitator_id"], *session.get("speaker_ids", [])}
         voters = session.get("voter_ids", [])
-        recipients = await self._audience(community, hosts=hosts, invited=voters)
+        recipients = await self._audience(uow, community, hosts=hosts, invited=voters)
         await self._plan(uow, fact, Notice(kind, community, recipients, context, urgent=urgent))
 
     async def _reminders(self, uow: PlanningWork, fact: Fact[Any], session: Doc) -> None:
@@ -265,7 +274,7 @@ class Planner:
         starts = datetime.fromisoformat(session["starts_at"])
         hosts = {session["facilitator_id"], *session.get("speaker_ids", [])}
         voters = session.get("voter_ids", [])
-        everyone = await self._audience(community, hosts=hosts, invited=voters)
+        everyone = await self._audience(uow, community, hosts=hosts, invited=voters)
         recipients = [r for r in everyone if r.how == "now"]
         for hours in self._offsets:
             due = starts - timedelta(hours=hours)
@@ -296,7 +305,7 @@ class Planner:
         if await self._replaying(fact):
             return
         s = fact.data
-        prefs = await self.directory.prefs(s.attendee_ids)
+        prefs = await self._prefs(uow, s.attendee_ids)
         context = {"session": _held_session(s)}
         recipients = _personally(s.attendee_ids, prefs)
         notice = Notice("session_held", s.community_id, recipients, context, chat=False)
@@ -310,7 +319,7 @@ class Planner:
         if await self._replaying(fact):
             return
         context = {"artifact": a.model_dump(mode="json", exclude={"body_markdown"})}
-        recipients = await self._audience(a.community_id, tags=a.tags)
+        recipients = await self._audience(uow, a.community_id, tags=a.tags)
         await self._plan(
             uow, fact, Notice("artifact_published", a.community_id, recipients, context)
         )
@@ -323,7 +332,7 @@ class Planner:
             return
         tags = a.tags if a.tags is not None else await self.directory.tags_of(a.artifact_id)
         context = {"artifact": a.model_dump(mode="json", exclude={"body_markdown"})}
-        recipients = await self._audience(a.community_id, tags=tags)
+        recipients = await self._audience(uow, a.community_id, tags=tags)
         await self._plan(uow, fact, Notice("artifact_revised", a.community_id, recipients, context))
 
     # --- recognition ------------------------------------------------------------------------
@@ -376,6 +385,7 @@ class Planner:
 
     async def _audience(
         self,
+        uow: PlanningWork,
         community_id: str,
         *,
         hosts: set[str] | None = None,
@@ -383,6 +393,7 @@ class Planner:
         invited: list[str] | None = None,
     ) -> list[audience.Recipient]:
         """`invited`: members a session invites themselves (a backlog topic's voters)."""
+        await uow.flush_directory()  # the batch's joins and leaves so far
         members = await self.directory.members(community_id)
         watchers = await self.directory.audience(f"watchers:{community_id}")
         followers = await self.directory.tag_followers(tags or [])

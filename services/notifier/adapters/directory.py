@@ -14,9 +14,10 @@ The notifier's own settings (kept by a replay, nothing rebuilds them):
   not have joined, and who follows a tag, so an announcement finds them by `_id`.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -42,15 +43,6 @@ class Directory:
 
     # --- projection writes ----------------------------------------------------------------
 
-    async def save_profile_if_newer(self, member_id: str, fields: Doc, at: datetime) -> bool:
-        current = await self.profiles.find_one({"_id": member_id}, {"updated_at": 1})
-        if current is not None and current.get("updated_at") and current["updated_at"] >= at:
-            return False
-        await self.profiles.update_one(
-            {"_id": member_id}, {"$set": {**fields, "updated_at": at}}, upsert=True
-        )
-        return True
-
     async def membership(
         self, community_id: str, member_id: str, key: str, at: datetime, joined: bool
     ) -> None:
@@ -58,13 +50,7 @@ class Directory:
         (idempotent, and in any order: a redelivered or older event changes nothing)."""
         slot = f"latest.{field_key(member_id)}"
         entry = {"member": member_id, "at": at, "key": key, "joined": joined}
-        later = {
-            "$or": [
-                {f"{slot}.at": {"$exists": False}},
-                {f"{slot}.at": {"$lt": at}},
-                {f"{slot}.at": at, f"{slot}.key": {"$lt": key}},
-            ]
-        }
+        later = _later(slot, at, key)
         for _ in range(2):
             changed = await self.rosters.update_one(
                 {"_id": community_id, **later}, {"$set": {slot: entry}}
@@ -78,6 +64,42 @@ class Directory:
                 return
             except DuplicateKeyError:
                 continue  # it exists: once more, in case another replica just created it
+
+    async def save_profiles_if_newer(self, profiles: Mapping[str, tuple[Doc, datetime]]) -> None:
+        """Each member's profile (member -> its fields and time), where it is newer than the
+        one stored (or none is): one read and one bulk write for them all."""
+        if not profiles:
+            return
+        stored = await all_by_ids(self.profiles, list(profiles), {"updated_at": 1})
+        held = {d["_id"]: d.get("updated_at") for d in stored}
+        writes = [
+            UpdateOne({"_id": member}, {"$set": {**fields, "updated_at": at}}, upsert=True)
+            for member, (fields, at) in profiles.items()
+            if (stored_at := held.get(member)) is None or stored_at < at
+        ]
+        if writes:
+            await self.profiles.bulk_write(writes, ordered=False)
+
+    async def memberships(
+        self, community_id: str, entries: Mapping[str, tuple[str, datetime, bool]]
+    ) -> None:
+        """`membership` for several members of one community (member -> key, time, joined):
+        one guarded write when every entry is later than the one the roster holds, else each
+        entry on its own."""
+        if not entries:
+            return
+        guards, slots = [], {}
+        for member_id, (key, at, joined) in entries.items():
+            slot = f"latest.{field_key(member_id)}"
+            guards.append(_later(slot, at, key))
+            slots[slot] = {"member": member_id, "at": at, "key": key, "joined": joined}
+        together = await self.rosters.update_one(
+            {"_id": community_id, "$and": guards}, {"$set": slots}
+        )
+        if together.matched_count:
+            return
+        for member_id, (key, at, joined) in entries.items():
+            await self.membership(community_id, member_id, key, at, joined)
 
     async def save_session(self, session_id: str, fields: Doc) -> None:
         await self.sessions.update_one({"_id": session_id}, {"$set": fields}, upsert=True)
@@ -214,6 +236,59 @@ class Directory:
             {"_id": community_id, "channels": {"$size": 0}}, {"$set": {"channels": [channel]}}
         )
         return emptied.modified_count == 1
+
+
+def _later(slot: str, at: datetime, key: str) -> Doc:
+    """A roster whose entry at `slot` is older than (`at`, `key`), or has none."""
+    return {
+        "$or": [
+            {f"{slot}.at": {"$exists": False}},
+            {f"{slot}.at": {"$lt": at}},
+            {f"{slot}.at": at, f"{slot}.key": {"$lt": key}},
+        ]
+    }
+
+
+class DirectoryWrites:
+    """What one batch's events tell the directory about members, staged and written together:
+    each member's newest profile and, per community, each member's latest join or leave. The
+    planner flushes them before it reads what they change, and the batch's commit flushes the
+    rest, so a replay, which reads nothing, writes a batch's profiles and rosters in a few round
+    trips instead of one or three per event."""
+
+    def __init__(self, directory: Directory) -> None:
+        self._directory = directory
+        self._profiles: dict[str, tuple[Doc, datetime]] = {}
+        self._addressed: list[str] = []
+        self._rosters: dict[str, dict[str, tuple[str, datetime, bool]]] = {}
+
+    def profile(self, member_id: str, fields: Doc, at: datetime) -> None:
+        """The member's profile as of `at`, kept unless the batch holds a newer one (the first
+        of equal times, as writing them one by one would keep)."""
+        staged = self._profiles.get(member_id)
+        if staged is None or staged[1] < at:
+            self._profiles[member_id] = (fields, at)
+        if fields.get("email") and member_id not in self._addressed:
+            self._addressed.append(member_id)
+
+    def membership(
+        self, community_id: str, member_id: str, key: str, at: datetime, joined: bool
+    ) -> None:
+        roster = self._rosters.setdefault(community_id, {})
+        staged = roster.get(member_id)
+        if staged is None or (staged[1], staged[0]) < (at, key):
+            roster[member_id] = (key, at, joined)
+
+    async def flush(self) -> list[str]:
+        """Write what is staged; returns the members whose profile came with an e-mail address
+        (what waited for it can be released now), in the order they came."""
+        profiles, self._profiles = self._profiles, {}
+        addressed, self._addressed = self._addressed, []
+        rosters, self._rosters = self._rosters, {}
+        await self._directory.save_profiles_if_newer(profiles)
+        for community_id, entries in rosters.items():
+            await self._directory.memberships(community_id, entries)
+        return addressed
 
 
 def _audience_keys(prefs: Preferences) -> set[str]:
