@@ -92,10 +92,10 @@ class PlanningWork:
     async def flush_directory(self) -> None:
         """Write the profiles and rosters staged so far (before a read that needs them), then
         release what waited for an address that has come."""
-        for member_id in await self.directory_writes.flush():
-            # Also when the profile was not newer (redelivered): the crash it is redelivered
-            # after may have come between saving the profile and releasing what waited for it.
-            await self._deliveries.release_awaiting(member_id, datetime.now(UTC))
+        addressed = await self.directory_writes.flush()
+        # Also when the profile was not newer (redelivered): the crash it is redelivered after
+        # may have come between saving the profile and releasing what waited for it.
+        await self._deliveries.release_awaiting_all(addressed, datetime.now(UTC))
 
     async def commit(self) -> None:
         await self.flush_directory()

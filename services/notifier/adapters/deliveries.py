@@ -437,6 +437,19 @@ class DeliveryLog:
         )
         return True
 
+    async def release_awaiting_all(self, member_ids: list[str], now: datetime) -> int:
+        """`release_awaiting` for several members, with one read for those with nothing
+        parked (most of them)."""
+        if not member_ids:
+            return 0
+        waiting = await all_by_ids(self._waiting, member_ids, {"ids": 1})
+        parked = {d["_id"] for d in waiting if d.get("ids")}
+        released = 0
+        for member_id in member_ids:
+            if member_id in parked:
+                released += await self.release_awaiting(member_id, now)
+        return released
+
     async def release_awaiting(self, member_id: str, now: datetime) -> int:
         """The member's address is known: their parked deliveries are due now. Ids of records
         not parked yet (a dispatcher is deciding them: it files them here before it marks them

@@ -14,6 +14,7 @@ The notifier's own settings (kept by a replay, nothing rebuilds them):
   not have joined, and who follows a tag, so an announcement finds them by `_id`.
 """
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -84,19 +85,23 @@ class Directory:
         self, community_id: str, entries: Mapping[str, tuple[str, datetime, bool]]
     ) -> None:
         """`membership` for several members of one community (member -> key, time, joined):
-        one guarded write when every entry is later than the one the roster holds, else each
-        entry on its own."""
+        one guarded write when every entry is later than the one the roster holds, or the
+        roster made with them all when there is none; else each entry on its own."""
         if not entries:
             return
         guards, slots = [], {}
         for member_id, (key, at, joined) in entries.items():
-            slot = f"latest.{field_key(member_id)}"
-            guards.append(_later(slot, at, key))
+            slot = field_key(member_id)
+            guards.append(_later(f"latest.{slot}", at, key))
             slots[slot] = {"member": member_id, "at": at, "key": key, "joined": joined}
         together = await self.rosters.update_one(
-            {"_id": community_id, "$and": guards}, {"$set": slots}
+            {"_id": community_id, "$and": guards},
+            {"$set": {f"latest.{slot}": entry for slot, entry in slots.items()}},
         )
         if together.matched_count:
+            return
+        with contextlib.suppress(DuplicateKeyError):  # it exists: entry by entry, below
+            await self.rosters.insert_one({"_id": community_id, "latest": slots})
             return
         for member_id, (key, at, joined) in entries.items():
             await self.membership(community_id, member_id, key, at, joined)
