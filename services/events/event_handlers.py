@@ -344,16 +344,22 @@ async def topic_reopened(fact: Fact[TopicReopened], uow: EventsWrites) -> None:
     uow.count_votes(data.community_id, data.topic_id, await uow.topic_voters(data.topic_id))
 
 
-async def note_applied(facts: Sequence[Fact[Any]], uow: EventsWrites) -> None:
-    """Every event the batch handles is recorded as applied when it commits: `?wait=true` on a
-    command waits for its event there."""
+async def prepare(facts: Sequence[Fact[Any]], uow: EventsWrites) -> None:
+    """Every event the batch handles is recorded as applied when it commits (`?wait=true` on a
+    command waits for its event there); the profiles and feedback it replaces if newer have
+    their stored times read at once."""
     uow.applying((fact.event_id, fact.consumed.event.type) for fact in facts)
+    data = [fact.data for fact in facts]
+    await uow.read_times_ahead(
+        (d.member_id for d in data if isinstance(d, MemberProfileUpdated)),
+        ((d.session_id, d.member_id) for d in data if isinstance(d, FeedbackSubmitted)),
+    )
 
 
 def event_handlers(projection: EventsProjection) -> EventHandlers[EventsWrites]:
     """Every event type the events service applies, and its handler."""
     return (
-        EventHandlers("events", projection.unit_of_work, prepare=note_applied)
+        EventHandlers("events", projection.unit_of_work, prepare=prepare)
         .on(CommunityCreated, community_created)
         .on(CommunityUpdated, community_updated)
         .on(CommunityLeaderChanged, leader_changed)

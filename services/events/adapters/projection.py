@@ -456,6 +456,14 @@ class EventsWrites:
             self._p.community_sessions, community_id, ACTION_ITEMS, action_item_id, set_, defaults
         )
 
+    async def read_times_ahead(
+        self, members: Iterable[str], feedback: Iterable[tuple[str, str]]
+    ) -> None:
+        """The stored times of the profiles and the feedback (session, member) the batch will
+        replace if newer, read in one read each."""
+        await self._writes.read_times(self._p.members, members)
+        await self._writes.read_times(self._p.feedback, (feedback_id(*f) for f in feedback))
+
     async def replace_profile_if_newer(self, member_id: str, fields: Fields, at: datetime) -> None:
         await self._replace_if_newer(self._p.members, member_id, fields, at)
 

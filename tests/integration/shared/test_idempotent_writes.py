@@ -82,6 +82,22 @@ async def test_a_batch_remembers_the_newest_state_it_staged(
     assert not await writes.is_newer(counters, "ada", t1)  # not yet written, still older
 
 
+async def test_times_read_ahead_answer_as_reading_each_would(
+    counters: AsyncCollection[dict[str, Any]],
+) -> None:
+    t1, t2, t3 = (datetime(2026, month, 1, tzinfo=UTC) for month in (1, 2, 3))
+    await counters.insert_many([{"_id": "ada", "updated_at": t2}, {"_id": "alan"}])
+    writes = StagedWrites()
+    await writes.read_times(counters, ["ada", "alan", "grace", "ada"])
+    await counters.delete_many({})  # what was read ahead is what counts for the batch
+    assert not await writes.is_newer(counters, "ada", t1)
+    assert not await writes.is_newer(counters, "ada", t2)
+    assert await writes.is_newer(counters, "ada", t3)
+    assert await writes.is_newer(counters, "alan", t1), "a document without a time is replaced"
+    assert await writes.is_newer(counters, "grace", t1), "so is one that does not exist"
+    assert not await writes.is_newer(counters, "grace", t1), "once staged, it is the newest"
+
+
 async def test_staged_writes_go_out_in_order_in_commands_of_bounded_size(
     infra: Infrastructure, unique: str
 ) -> None:
