@@ -262,10 +262,17 @@ class Settlement:
     async def settle(self, touched: Touched) -> None:
         """Award the badges the batch earned and raise the leaderboard scores it changed."""
         rollups = await self.projection.rollups_of(touched.members())
+        # A badge a member earns is awarded in the first of the communities the batch touched
+        # for them (by id).
+        first_community: dict[str, str] = {}
+        for member, community, _ in touched.member_months:
+            known = first_community.get(member)
+            if known is None or community < known:
+                first_community[member] = community
         awards = []
         for member, docs in rollups.items():
             standing = total(standing_of(d) for d in docs)
-            community = min(c for m, c, _ in touched.member_months if m == member)
+            community = first_community[member]
             awards += [(member, b, community) for b in badges.earned_by_standing(standing)]
         awards += await self._spreaders(touched.artifacts)
         await self._decisions.award(awards)
