@@ -305,6 +305,21 @@ def _session(system: str, ce_id: str, **extensions: str) -> dict[str, Any]:
     }
 
 
+async def _batches_applied(platform: Platform, trace_id: str) -> None:
+    """Wait until events and knowledge have applied the first event: a batch that also held
+    the second (another trace) would be a trace of its own, linking to both (by design), and
+    the test is of a batch of one request's events, which stays in the request's trace."""
+    topic = f"{platform.topic_prefix}cop.sessions"
+    groups = {platform.group("events"), platform.group("knowledge")}
+
+    async def applied() -> bool:
+        return groups <= batch_groups(
+            [s for s in platform.spans() if s["trace_id"] == trace_id], topic
+        )
+
+    await eventually(applied, what="the first event's batches", timeout_s=60)
+
+
 @dataclass(frozen=True)
 class Ingested:
     system: str
@@ -335,6 +350,7 @@ async def ingested(platform: Platform) -> Ingested:
             headers={**key, "traceparent": f"00-{trace_id}-{span_id}-01"},
         )
         assert first.status_code == 202, first.text
+        await _batches_applied(platform, header_trace[0])
         trace_id, span_id, ce_id = extension_trace
         second = await http.post(
             f"{events}/ingest",
