@@ -45,6 +45,6 @@ def test_month_and_round_alerts_each_say_what_they_are_about(client: TestClient)
     assert page.status_code == 200
     assert "<strong>dominance</strong> in 2026-10</li>" in page.text
     assert (
-        "<strong>health check red</strong>: “Safe &lt;to&gt; speak” in round hc-7f3a</li>"
-        in page.text
+        "<strong>health check red</strong>: “Safe &lt;to&gt; speak” in round "
+        '<a href="/health-checks/hc-7f3a">hc-7f3a</a></li>' in page.text
     )
