@@ -305,7 +305,7 @@ class Planner:
         if await self._replaying(fact):
             return
         s = fact.data
-        prefs = await self._prefs(uow, s.attendee_ids)
+        prefs = await self.directory.prefs(s.attendee_ids)
         context = {"session": _held_session(s)}
         recipients = _personally(s.attendee_ids, prefs)
         notice = Notice("session_held", s.community_id, recipients, context, chat=False)

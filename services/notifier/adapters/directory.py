@@ -25,7 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from services.notifier.domain.preferences import Preferences
 from shared.documents import Doc
 from shared.keys import field_key
-from shared.mongo import MergedUpdates, all_by_ids, latest_change
+from shared.mongo import MergedUpdates, StagedWrites, all_by_ids, latest_change
 
 PROJECTION = ("profiles", "rosters", "sessions", "artifact_tags", "leaders")
 
@@ -69,17 +69,13 @@ class Directory:
     async def save_profiles_if_newer(self, profiles: Mapping[str, tuple[Doc, datetime]]) -> None:
         """Each member's profile (member -> its fields and time), where it is newer than the
         one stored (or none is): one read and one bulk write for them all."""
-        if not profiles:
-            return
-        stored = await all_by_ids(self.profiles, list(profiles), {"updated_at": 1})
-        held = {d["_id"]: d.get("updated_at") for d in stored}
-        writes = [
-            UpdateOne({"_id": member}, {"$set": {**fields, "updated_at": at}}, upsert=True)
-            for member, (fields, at) in profiles.items()
-            if (stored_at := held.get(member)) is None or stored_at < at
-        ]
-        if writes:
-            await self.profiles.bulk_write(writes, ordered=False)
+        writes = StagedWrites()
+        await writes.read_times(self.profiles, profiles)
+        for member, (fields, at) in profiles.items():
+            if await writes.is_newer(self.profiles, member, at):
+                update = {"$set": {**fields, "updated_at": at}}
+                writes.add(self.profiles, UpdateOne({"_id": member}, update, upsert=True))
+        await writes.flush()
 
     async def memberships(
         self, community_id: str, entries: Mapping[str, tuple[str, datetime, bool]]
