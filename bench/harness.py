@@ -113,9 +113,8 @@ def _drop_databases(infra: BenchInfra, names: Iterable[str] | None = None) -> No
 
 
 async def drop_databases(infra: BenchInfra, names: Iterable[str]) -> None:
-    """Drop a finished part's databases at once, not at the end of the run: the local
-    MongoDB-protocol server's cost per operation grows with everything it holds, so a part
-    run after a large one would otherwise measure the server's leftovers, not the part."""
+    """Drop a finished part's databases at once, not at the end of the run, so that each part
+    starts on a server holding only what the earlier parts still need."""
     await asyncio.to_thread(_drop_databases, infra, names)
 
 

@@ -41,6 +41,7 @@ from pymongo import AsyncMongoClient
 from bench.harness import BenchInfra, drop_databases
 from bench.mixed_events import produce
 from bench.report import figure, gather_rss, row
+from bench.service_processes import UNLIMITED_RATES
 from bench.targets import TARGETS
 from copctl.devstack.processes import running, stop
 from copctl.devstack.stack import Infra, ServiceSpec, start_services, start_sinks
@@ -357,10 +358,9 @@ def _notifier_sinks() -> Iterator[dict[str, str]]:
             yield {
                 "SMTP_PORT": str(smtp),
                 "CHAT_WEBHOOK_URL": f"http://127.0.0.1:{chat}/hooks/cop",
-                # The notifier's own pace, not Slack's 1 post/s: the live run's deliveries are
-                # sent before the replay is timed, not held back by a rate during it.
-                "CHAT_RATE": "10000/second",
-                "EMAIL_RATE": "10000/second",
+                # The live run's deliveries are sent before the replay is timed, not held
+                # back by a rate during it.
+                **UNLIMITED_RATES,
             }
         finally:
             for name in ("smtp-sink", "chat-sink"):
